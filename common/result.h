@@ -1,0 +1,92 @@
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace depositbot {
+
+// What kind of expected failure a Result carries. Callers branch on the code;
+// people read the message.
+enum class ErrorCode {
+  kInvalid,            // input does not fit (bad amount, bad argument)
+  kNotFound,           // unknown user, transaction, order
+  kConflict,           // version conflict after all retries; try again
+  kInsufficientFunds,  // balance too low for a debit
+  kForbidden,          // the acting user may not do this
+  kFailedPrecondition, // e.g. confirming a transaction that is not pending
+  kUnavailable,        // a remote service failed or timed out; may succeed later
+  kUnknownOutcome,     // a remote call may or may not have taken effect
+  kInternal,           // a bug or a broken environment (corrupt file, disk full)
+};
+
+std::string_view ErrorCodeName(ErrorCode code);
+
+struct Error {
+  ErrorCode code;
+  std::string message;
+
+  static Error Invalid(std::string m) { return {ErrorCode::kInvalid, std::move(m)}; }
+  static Error NotFound(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
+  static Error Conflict(std::string m) { return {ErrorCode::kConflict, std::move(m)}; }
+  static Error InsufficientFunds(std::string m) {
+    return {ErrorCode::kInsufficientFunds, std::move(m)};
+  }
+  static Error Forbidden(std::string m) { return {ErrorCode::kForbidden, std::move(m)}; }
+  static Error FailedPrecondition(std::string m) {
+    return {ErrorCode::kFailedPrecondition, std::move(m)};
+  }
+  static Error Unavailable(std::string m) { return {ErrorCode::kUnavailable, std::move(m)}; }
+  static Error UnknownOutcome(std::string m) {
+    return {ErrorCode::kUnknownOutcome, std::move(m)};
+  }
+  static Error Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
+};
+
+// Either a value or an Error. Converts to bool like cpp-httplib's results:
+//   if (auto r = repo.Balance(id)) use(*r); else report(r.error());
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & { assert(ok()); return std::get<0>(v_); }
+  const T& value() const& { assert(ok()); return std::get<0>(v_); }
+  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
+  ErrorCode code() const { return error().code; }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+// A Result without a value.
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
+  static Status Ok() { return Status(); }
+
+  bool ok() const { return ok_; }
+  explicit operator bool() const { return ok_; }
+  const Error& error() const { assert(!ok_); return error_; }
+  ErrorCode code() const { return error().code; }
+
+ private:
+  Error error_{ErrorCode::kInternal, ""};
+  bool ok_ = true;
+};
+
+}  // namespace depositbot
