@@ -1,0 +1,133 @@
+#include "common/http_client.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace depositbot {
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string PathOnly(std::string_view path_and_query) {
+  return std::string(path_and_query.substr(0, path_and_query.find('?')));
+}
+
+template <typename Client>
+void Configure(Client& cli, const HttpOptions& o) {
+  cli.set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(o.connect_timeout));
+  cli.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(o.read_timeout));
+  cli.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(o.write_timeout));
+  cli.set_keep_alive(false);
+}
+
+Result<HttpResponse> Convert(httplib::Result res, const HttpUrl& base, std::string_view path) {
+  std::string where = base.host + ":" + std::to_string(base.port) + base.base_path + PathOnly(path);
+  if (!res) {
+    httplib::Error e = res.error();
+    std::string what = httplib::to_string(e);
+    if (e == httplib::Error::Connection || e == httplib::Error::ConnectionTimeout ||
+        e == httplib::Error::SSLConnection || e == httplib::Error::SSLServerVerification ||
+        e == httplib::Error::SSLLoadingCerts || e == httplib::Error::BindIPAddress) {
+      return Error::Unavailable("could not connect to " + where + ": " + what);
+    }
+    return Error::UnknownOutcome("no complete answer from " + where + ": " + what);
+  }
+  HttpResponse out;
+  out.status = res->status;
+  out.body = std::move(res->body);
+  for (const auto& [k, v] : res->headers) out.headers[Lower(k)] = v;
+  return out;
+}
+
+}  // namespace
+
+Result<HttpUrl> HttpUrl::Parse(std::string_view url) {
+  HttpUrl out;
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos) {
+    return Error::Invalid("\"" + std::string(url) + "\" is not an http(s) URL");
+  }
+  out.scheme = Lower(std::string(url.substr(0, sep)));
+  if (out.scheme != "http" && out.scheme != "https") {
+    return Error::Invalid("\"" + std::string(url) + "\" must start with http:// or https://");
+  }
+  std::string_view rest = url.substr(sep + 3);
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  out.base_path = slash == std::string_view::npos ? "" : std::string(rest.substr(slash));
+  while (!out.base_path.empty() && out.base_path.back() == '/') out.base_path.pop_back();
+  if (authority.empty() || authority.find('@') != std::string_view::npos) {
+    return Error::Invalid("\"" + std::string(url) + "\" has no usable host");
+  }
+  size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+    std::string port(authority.substr(colon + 1));
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); })) {
+      return Error::Invalid("\"" + std::string(url) + "\" has a bad port");
+    }
+    out.port = std::stoi(port);
+    if (out.port < 1 || out.port > 65535) {
+      return Error::Invalid("\"" + std::string(url) + "\" has a bad port");
+    }
+    out.host = std::string(authority.substr(0, colon));
+  } else {
+    out.host = std::string(authority);
+    out.port = out.scheme == "https" ? 443 : 80;
+  }
+  if (out.host.empty()) return Error::Invalid("\"" + std::string(url) + "\" has no host");
+  return out;
+}
+
+std::string HttpUrl::Origin() const { return scheme + "://" + host + ":" + std::to_string(port); }
+
+std::string HttpResponse::Header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+HttpClient::HttpClient(HttpUrl base, HttpOptions options)
+    : base_(std::move(base)), options_(options) {}
+HttpClient::~HttpClient() = default;
+
+Result<HttpResponse> HttpClient::Post(std::string_view path, const std::string& body,
+                                      const std::string& content_type,
+                                      const std::map<std::string, std::string>& headers) const {
+  httplib::Client cli(base_.Origin());
+  Configure(cli, options_);
+  httplib::Headers h(headers.begin(), headers.end());
+  std::string full = base_.base_path + std::string(path);
+  return Convert(cli.Post(full, h, body, content_type), base_, path);
+}
+
+Result<HttpResponse> HttpClient::Get(std::string_view path_and_query,
+                                     const std::map<std::string, std::string>& headers) const {
+  httplib::Client cli(base_.Origin());
+  Configure(cli, options_);
+  httplib::Headers h(headers.begin(), headers.end());
+  std::string full = base_.base_path + std::string(path_and_query);
+  return Convert(cli.Get(full, h), base_, path_and_query);
+}
+
+std::string UrlEncode(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace depositbot

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace depositbot {
+
+// A parsed http(s) base URL: "https://api.example.com:8443/v1" ->
+// {https, api.example.com, 8443, "/v1"}. base_path never ends with '/'.
+struct HttpUrl {
+  std::string scheme;  // "http" or "https"
+  std::string host;
+  int port = 0;
+  std::string base_path;
+
+  static Result<HttpUrl> Parse(std::string_view url);
+  // scheme://host:port, what cpp-httplib's client wants.
+  std::string Origin() const;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  // Header names lower-cased.
+  std::map<std::string, std::string> headers;
+
+  std::string Header(const std::string& lower_name) const;
+};
+
+struct HttpOptions {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds read_timeout{30000};
+  std::chrono::milliseconds write_timeout{10000};
+};
+
+// A small blocking HTTP client over cpp-httplib (OpenSSL for https).
+// Any HTTP status is a successful Result; transport failures are errors:
+//   kUnavailable     the request was never sent (connect failed / timed out),
+//   kUnknownOutcome  it was sent but no complete answer came (read timeout,
+//                    connection reset): the server may have acted on it.
+// Error messages name the host and path only, never the query string (where
+// some APIs put keys). Thread-safe: each call uses its own connection.
+class HttpClient {
+ public:
+  HttpClient(HttpUrl base, HttpOptions options);
+  ~HttpClient();
+
+  // `path` is appended to the base path ("/chat/completions").
+  Result<HttpResponse> Post(std::string_view path, const std::string& body,
+                            const std::string& content_type,
+                            const std::map<std::string, std::string>& headers = {}) const;
+  // `path_and_query` is appended to the base path ("/xml.response?ApiUser=...").
+  Result<HttpResponse> Get(std::string_view path_and_query,
+                           const std::map<std::string, std::string>& headers = {}) const;
+
+  const HttpUrl& base() const { return base_; }
+
+ private:
+  HttpUrl base_;
+  HttpOptions options_;
+};
+
+// Percent-encodes a query component (RFC 3986 unreserved characters kept).
+std::string UrlEncode(std::string_view s);
+
+}  // namespace depositbot
