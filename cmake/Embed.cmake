@@ -6,11 +6,13 @@ function(depositbot_embed)
   cmake_parse_arguments(E "" "TARGET;NAMESPACE;FUNCTION" "FILES" ${ARGN})
   set(out "${CMAKE_CURRENT_BINARY_DIR}/${E_TARGET}_embedded.cpp")
   set(script "${PROJECT_SOURCE_DIR}/cmake/EmbedScript.cmake")
+  string(REPLACE ";" "|" joined "${E_FILES}")
   add_custom_command(
     OUTPUT "${out}"
     COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNS=${E_NAMESPACE} -DFN=${E_FUNCTION}
-            "-DFILES=${E_FILES}" -P ${script}
+            "-DFILES=${joined}" -P ${script}
     DEPENDS ${E_FILES} ${script}
+    VERBATIM
     COMMENT "Embedding ${E_TARGET}")
   add_library(${E_TARGET} STATIC "${out}")
   target_link_libraries(${E_TARGET} PUBLIC depositbot_common)

@@ -1,0 +1,110 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "db/ledger_types.h"
+
+namespace depositbot {
+
+class Database;
+
+// How a version conflict is retried: at most `max_attempts` tries, waiting
+// base * 2^(attempt-1) plus a random jitter of up to the same amount between.
+// `sleep` and `random` are seams so tests run without waiting.
+struct RetryPolicy {
+  int max_attempts = 3;
+  std::chrono::microseconds base_backoff{2000};
+  std::function<void(std::chrono::microseconds)> sleep;  // default: this_thread::sleep_for
+  std::function<uint64_t()> random;                      // default: a seeded mt19937_64
+};
+
+struct RepositoryStats {
+  int64_t applied = 0;          // balance changes committed
+  int64_t conflicts = 0;        // version mismatches seen (each one retried or given up)
+  int64_t retries = 0;          // attempts after the first
+  int64_t conflict_failures = 0;  // operations that gave up after max_attempts
+};
+
+// Runs inside the balance change's transaction (e.g. an order's state
+// transition); an error rolls the whole change back.
+using InTransaction = std::function<Status(Database&)>;
+
+// The only code path that changes a balance (DESIGN.md money rules 1-3).
+// Each change reads (balance, version), then in one IMMEDIATE transaction runs
+// `UPDATE user_deposits ... WHERE user_id=? AND version=?` plus its ledger row;
+// a version mismatch rolls back and is retried with backoff, and after the
+// last attempt the call returns kConflict with nothing applied.
+// Refusals (kInvalid, kNotFound, kForbidden, kFailedPrecondition,
+// kInsufficientFunds) change nothing and say why.
+// Thread-safe: calls on one repository are serialised on its Database; use a
+// repository per connection for parallelism (also across processes).
+class DepositRepository {
+ public:
+  DepositRepository(Database& db, const Clock& clock, RetryPolicy retry = {});
+
+  Result<Account> GetAccount(int64_t user_id);
+  Result<DepositTransaction> GetTransaction(int64_t transaction_id);
+  // Newest first; limit is clamped to 1..100.
+  Result<std::vector<DepositTransaction>> History(int64_t user_id, int limit);
+  // Pending deposits of all users, oldest first; limit clamped to 1..100.
+  Result<std::vector<DepositTransaction>> Pending(int limit);
+
+  // A user announces a bank transfer: a pending deposit, no balance change.
+  Result<DepositTransaction> RequestDeposit(int64_t user_id, int64_t amount,
+                                            std::string_view depositor_name);
+  // Admin decisions on a pending deposit. Confirm credits the balance.
+  Result<DepositTransaction> Confirm(int64_t transaction_id, int64_t admin_telegram_id);
+  Result<DepositTransaction> Reject(int64_t transaction_id, int64_t admin_telegram_id,
+                                    std::string_view reason);
+  // The owner withdraws their own pending deposit.
+  Result<DepositTransaction> Cancel(int64_t transaction_id, int64_t owner_user_id);
+  // Debits a purchase, once per `reference` (e.g. "order:17"); refused when the
+  // balance is short. `also` runs in the same transaction.
+  Result<DepositTransaction> Purchase(int64_t user_id, int64_t amount, std::string_view reference,
+                                      std::string_view description, InTransaction also = {});
+  // Credits back a confirmed purchase in full, at most once per purchase.
+  Result<DepositTransaction> Refund(int64_t purchase_transaction_id, std::string_view reason,
+                                    InTransaction also = {});
+  // An admin's correction: positive credits, negative debits (never below 0).
+  Result<DepositTransaction> Adjust(int64_t user_id, int64_t signed_amount,
+                                    std::string_view reason, int64_t admin_telegram_id);
+
+  RepositoryStats stats() const;
+  Database& database() { return db_; }
+
+ private:
+  struct Change {
+    int64_t delta = 0;
+    // Writes the ledger row / status change inside the transaction; returns the row id.
+    std::function<Result<int64_t>()> write;
+  };
+  using Planner = std::function<Result<Change>(const Account&)>;
+
+  Result<DepositTransaction> ApplyVersioned(int64_t user_id, const Planner& plan,
+                                            const InTransaction& also);
+  Result<Account> ReadAccount(int64_t user_id);
+  Result<DepositTransaction> ReadTransaction(int64_t transaction_id);
+  Result<int64_t> InsertRow(const DepositTransaction& row);
+  Result<DepositTransaction> Decide(int64_t transaction_id, TransactionStatus to,
+                                    int64_t decided_by, std::optional<std::string> reason,
+                                    std::optional<int64_t> owner_user_id);
+  void Backoff(int attempt);
+
+  Database& db_;
+  const Clock& clock_;
+  RetryPolicy retry_;
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+  std::atomic<int64_t> applied_{0}, conflicts_{0}, retries_{0}, conflict_failures_{0};
+};
+
+}  // namespace depositbot

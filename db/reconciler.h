@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/clock.h"
+#include "common/money.h"
+#include "common/result.h"
+
+namespace depositbot {
+
+class Database;
+
+struct Finding {
+  enum class Kind {
+    kBalanceMismatch,     // balance != signed sum of confirmed ledger rows
+    kNegativeBalance,     // balance < 0 (only possible if the CHECK was bypassed)
+    kOrphanTransaction,   // a ledger row whose user does not exist
+    kOrphanAccount,       // a balance row whose user does not exist
+    kMissingAccount,      // a user without a balance row
+  };
+  Kind kind = Kind::kBalanceMismatch;
+  int64_t user_id = 0;
+  int64_t telegram_id = 0;  // 0 when the user is missing
+  int64_t balance = 0;
+  int64_t ledger_sum = 0;
+  int64_t transaction_id = 0;  // for kOrphanTransaction
+
+  int64_t Difference() const { return balance - ledger_sum; }
+  // Identifies "the same discrepancy" across runs.
+  std::string Key() const;
+  // Whether two findings with the same key differ in their figures.
+  bool SameFigures(const Finding& other) const {
+    return balance == other.balance && ledger_sum == other.ledger_sum;
+  }
+  std::string Describe(const Currency& currency) const;
+};
+
+std::string_view ToString(Finding::Kind kind);
+
+struct ReconciliationReport {
+  int64_t run_id = 0;
+  int64_t started_at = 0;
+  int64_t users_checked = 0;
+  int64_t transactions_checked = 0;
+  std::vector<Finding> findings;
+  // Compared with the previous recorded run: what an alert should mention.
+  std::vector<Finding> new_or_changed;
+  std::vector<Finding> resolved;
+
+  bool clean() const { return findings.empty(); }
+};
+
+// Compares every balance with its ledger (DESIGN.md money rule 6) in one
+// consistent snapshot, records the run and its findings, and never changes a
+// balance. Thread-safe like the repositories (serialised on the Database).
+class Reconciler {
+ public:
+  Reconciler(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+  Result<ReconciliationReport> Run();
+
+ private:
+  Database& db_;
+  const Clock& clock_;
+};
+
+// A readable multi-line report for the shell.
+std::string FormatReport(const ReconciliationReport& report, const Currency& currency);
+nlohmann::json ReportToJson(const ReconciliationReport& report, const Currency& currency);
+
+}  // namespace depositbot
