@@ -208,6 +208,7 @@ Result<DepositTransaction> DepositRepository::ApplyVersioned(int64_t user_id,
         return Error::InsufficientFunds("the balance " + std::to_string(account->balance) +
                                         " is less than " + std::to_string(-change->delta));
       }
+      if (retry_.before_write) retry_.before_write(attempt);
       auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
       if (!tx) return tx.error();
       auto upd = db_.Prepare(

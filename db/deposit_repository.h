@@ -25,6 +25,11 @@ struct RetryPolicy {
   std::chrono::microseconds base_backoff{2000};
   std::function<void(std::chrono::microseconds)> sleep;  // default: this_thread::sleep_for
   std::function<uint64_t()> random;                      // default: a seeded mt19937_64
+  // Test seam, unset in production: called with the attempt number (1-based)
+  // after the optimistic read of (balance, version) and before the write
+  // transaction begins, so a test can change the row from another connection
+  // and provoke a version conflict deterministically.
+  std::function<void(int attempt)> before_write;
 };
 
 struct RepositoryStats {
