@@ -114,6 +114,20 @@ Result<int> Migrator::Apply(int target_version) {
     if (s.applied || s.migration.version > target_version) continue;
     auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
     if (!tx) return tx.error();
+    // Another process starting at the same moment may have applied it since
+    // States() read the table; under the write lock this check is final.
+    auto done = db_.Prepare("SELECT checksum FROM schema_migrations WHERE version = ?");
+    if (!done) return done.error();
+    done->Bind(1, int64_t{s.migration.version});
+    auto row = done->Step();
+    if (!row) return row.error();
+    if (*row) {
+      if (done->ColumnText(0) != s.migration.checksum) {
+        return Error::FailedPrecondition("migration " + s.migration.name +
+                                         " was applied meanwhile with a different checksum");
+      }
+      continue;  // `tx` rolls back: nothing was written
+    }
     if (auto st = db_.Exec(s.migration.sql); !st) {
       return Error::Internal("migration " + s.migration.name + " failed: " + st.error().message);
     }
