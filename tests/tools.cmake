@@ -1,0 +1,2 @@
+depositbot_test(NAME arg_schema_test SOURCES arg_schema_test.cpp LIBS depositbot_tools)
+depositbot_test(NAME tool_registry_test SOURCES tool_registry_test.cpp LIBS depositbot_tools)
