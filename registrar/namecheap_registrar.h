@@ -1,0 +1,115 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/http_client.h"
+#include "common/result.h"
+#include "registrar/registrar.h"
+
+namespace depositbot {
+
+// One contact block; sent four times (Registrant, Tech, Admin, AuxBilling) on create.
+struct NamecheapContact {
+  std::string first_name;
+  std::string last_name;
+  std::string organization;  // optional
+  std::string address1;
+  std::string address2;  // optional
+  std::string city;
+  std::string state_province;
+  std::string postal_code;
+  std::string country;  // two-letter code, "US"
+  std::string phone;    // "+NNN.NNNNNNNNNN", e.g. "+1.6613102107"
+  std::string email;
+};
+
+struct NamecheapConfig {
+  std::string api_url = "https://api.sandbox.namecheap.com/xml.response";
+  std::string api_user;
+  std::string api_key;    // secret: never logged, redacted from every message
+  std::string username;   // usually the same as api_user
+  std::string client_ip;  // whitelisted public IPv4
+  NamecheapContact contact;
+  bool whois_privacy = true;  // AddFreeWhoisguard=yes, WGEnabled=yes
+
+  HttpOptions http;  // connect/read/write timeouts for reads
+  // Read timeout for domains.create, which Namecheap can take ~30 s to answer.
+  std::chrono::milliseconds create_read_timeout{60000};
+  std::chrono::seconds pricing_ttl{3600};
+  int max_read_attempts = 3;                        // reads only; create is sent once
+  std::chrono::milliseconds retry_base_delay{500};  // doubles per retry
+};
+
+// Namecheap's XML API (DESIGN.md, reference/namecheap-api.md) over HttpClient. Every command is
+// a POST with a form body, so the key never sits in a URL. Reads are retried (timeouts, HTTP
+// 5xx, rate limiting, Namecheap's retryable server errors) up to max_read_attempts with
+// exponential backoff; create never is. Prices are cached per TLD for pricing_ttl by `clock`.
+// Thread-safe. `clock` must outlive the registrar.
+class NamecheapRegistrar final : public Registrar {
+ public:
+  // How the registrar waits between retries; tests inject one that records instead of sleeping.
+  using SleepFn = std::function<void(std::chrono::milliseconds)>;
+
+  // Checks the URL and the four credentials and builds the client; a bad config is kInvalid
+  // naming the field; nothing is sent. The contact is checked by Create (see ValidateContact).
+  static Result<std::unique_ptr<NamecheapRegistrar>> FromConfig(NamecheapConfig config,
+                                                                const Clock& clock,
+                                                                SleepFn sleep = {});
+
+  RegistrarResult<std::vector<DomainAvailability>> Check(
+      const std::vector<std::string>& domains) override;
+  RegistrarResult<PriceQuote> Price(std::string_view tld, int years) override;
+  // Before sending, checks the request and the configured contact (kInvalidRequest, definite).
+  RegistrarResult<CreateResult> Create(const CreateRequest& request) override;
+  RegistrarResult<DomainInfo> GetInfo(std::string_view domain) override;
+  RegistrarResult<std::vector<DomainInfo>> List() override;
+  RegistrarResult<AccountBalance> Balance() override;
+  bool IsDemo() const override { return false; }
+  std::string Name() const override { return "namecheap"; }
+
+  // Whether a contact has every field domains.create requires, with a phone in Namecheap's
+  // "+CC.NUMBER" format; kInvalid naming the first bad field.
+  static Status ValidateContact(const NamecheapContact& contact);
+
+  // Most names domains.check accepts in one call; longer lists are split.
+  static constexpr size_t kCheckBatchLimit = 50;
+
+  // Public for FromConfig's make_unique; use FromConfig.
+  NamecheapRegistrar(NamecheapConfig config, HttpUrl url, const Clock& clock, SleepFn sleep);
+  ~NamecheapRegistrar() override;
+
+ private:
+  struct PriceSlot;   // a TLD's cached price table
+  class ParsedReply;  // the parsed XML envelope (pugixml stays in the .cpp)
+
+  using Params = std::vector<std::pair<std::string, std::string>>;
+
+  RegistrarResult<std::shared_ptr<ParsedReply>> Read(const std::string& command,
+                                                     const Params& params);
+  RegistrarResult<std::shared_ptr<ParsedReply>> SendOnce(const std::string& command,
+                                                         const Params& params,
+                                                         const HttpClient& http);
+  RegistrarResult<std::map<int, std::pair<int64_t, int64_t>>> FetchPrices(const std::string& tld);
+  std::string Redact(std::string text) const;
+  RegistrarFailure Fail(RegistrarFailure::Kind kind, std::string message, int64_t number = 0) const;
+
+  NamecheapConfig config_;
+  HttpClient read_http_;
+  HttpClient create_http_;
+  const Clock& clock_;
+  SleepFn sleep_;
+
+  std::mutex price_mu_;  // guards price_slots_ (not the slots' contents)
+  std::map<std::string, std::shared_ptr<PriceSlot>> price_slots_;
+};
+
+}  // namespace depositbot

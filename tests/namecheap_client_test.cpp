@@ -1,0 +1,736 @@
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/http_client.h"
+#include "common/log.h"
+#include "registrar/namecheap_registrar.h"
+#include "tests/fakes/fake_namecheap_server.h"
+
+using namespace depositbot;
+using depositbot::testing::FakeNamecheapServer;
+using Fault = FakeNamecheapServer::Fault;
+using Kind = RegistrarFailure::Kind;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr int64_t kNow = 1772366400000;
+const char* kCheck = "namecheap.domains.check";
+const char* kPricing = "namecheap.users.getPricing";
+const char* kCreate = "namecheap.domains.create";
+const char* kGetInfo = "namecheap.domains.getInfo";
+const char* kGetList = "namecheap.domains.getList";
+const char* kBalances = "namecheap.users.getBalances";
+
+// A fake Namecheap, a fixed clock and a client whose retry sleeps are recorded, not slept.
+struct Fixture {
+  FakeNamecheapServer fake;
+  FixedClock clock{kNow};
+  std::vector<milliseconds> sleeps;
+  std::unique_ptr<NamecheapRegistrar> client;
+
+  Fixture() { client = Make(fake.ClientConfig()); }
+
+  std::unique_ptr<NamecheapRegistrar> Make(NamecheapConfig config) {
+    auto r = NamecheapRegistrar::FromConfig(std::move(config), clock,
+                                            [this](milliseconds d) { sleeps.push_back(d); });
+    REQUIRE(r);
+    return std::move(*r);
+  }
+  std::unique_ptr<NamecheapRegistrar> MakeWith(void (*edit)(NamecheapConfig&)) {
+    NamecheapConfig c = fake.ClientConfig();
+    edit(c);
+    return Make(std::move(c));
+  }
+};
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// Collects what the process writes to stderr (where Log writes) between construction and
+// Finish().
+class StderrCapture {
+ public:
+  StderrCapture() : file_(std::tmpfile()) {
+    std::fflush(stderr);
+    saved_ = dup(2);
+    dup2(fileno(file_), 2);
+  }
+  ~StderrCapture() {
+    if (saved_ >= 0) Finish();
+    std::fclose(file_);
+  }
+  std::string Finish() {
+    std::fflush(stderr);
+    dup2(saved_, 2);
+    close(saved_);
+    saved_ = -1;
+    std::string out;
+    std::rewind(file_);
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, file_)) > 0;) out.append(buf, n);
+    return out;
+  }
+
+ private:
+  std::FILE* file_;
+  int saved_ = -1;
+};
+
+}  // namespace
+
+// ---- domains.check ----
+
+TEST_CASE("check reports available, taken and premium names with exact prices") {
+  Fixture f;
+  f.fake.SetTaken("taken-name.com");
+  f.fake.SetPremium("shop.xyz", "2500.0000");
+  auto r = f.client->Check({"example-shop.com", "taken-name.com", "shop.xyz"});
+  REQUIRE(r);
+  REQUIRE(r->size() == 3);
+  // The fake answers in reverse order; results come back in the order asked.
+  CHECK((*r)[0].domain == "example-shop.com");
+  CHECK((*r)[0].available);
+  CHECK_FALSE((*r)[0].premium);
+  CHECK((*r)[0].premium_price_usd_micros == 0);
+  CHECK((*r)[1].domain == "taken-name.com");
+  CHECK_FALSE((*r)[1].available);
+  CHECK((*r)[2].available);
+  CHECK((*r)[2].premium);
+  CHECK((*r)[2].premium_price_usd_micros == 2'500'000'000);
+  CHECK((*r)[2].premium_renewal_usd_micros == 2'500'000'000);
+  CHECK_FALSE((*r)[2].unknown);
+  CHECK(f.fake.RequestCount(kCheck) == 1);
+  CHECK(f.fake.LastParams(kCheck)["domainlist"] == "example-shop.com,taken-name.com,shop.xyz");
+}
+
+TEST_CASE("a name the registry could not answer for is reported as unknown, not taken") {
+  Fixture f;
+  f.fake.SetRegistryError("slow-registry.io");
+  auto r = f.client->Check({"slow-registry.io", "example-shop.com"});
+  REQUIRE(r);
+  CHECK((*r)[0].unknown);
+  CHECK_FALSE((*r)[0].available);
+  CHECK((*r)[0].note == "No response from the registry");
+  CHECK_FALSE((*r)[1].unknown);
+  CHECK((*r)[1].available);
+}
+
+TEST_CASE("check splits long lists into batches of at most 50 names") {
+  Fixture f;
+  std::vector<std::string> names;
+  for (int i = 0; i < 120; ++i) names.push_back("name-" + std::to_string(i) + ".com");
+  auto r = f.client->Check(names);
+  REQUIRE(r);
+  REQUIRE(r->size() == 120);
+  CHECK((*r)[0].domain == "name-0.com");
+  CHECK((*r)[119].domain == "name-119.com");
+  CHECK(f.fake.RequestCount(kCheck) == 3);
+}
+
+TEST_CASE("check of an empty list sends nothing") {
+  Fixture f;
+  auto r = f.client->Check({});
+  REQUIRE(r);
+  CHECK(r->empty());
+  CHECK(f.fake.TotalRequests() == 0);
+}
+
+TEST_CASE("check of an unsupported TLD is a definite invalid-request error") {
+  Fixture f;
+  auto r = f.client->Check({"good-name.com", "bad-name.ae"});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kInvalidRequest);
+  CHECK(r.error().number == 2030280);
+  CHECK(Contains(r.error().message, "bad-name.ae"));
+  CHECK(f.fake.RequestCount(kCheck) == 1);  // not retried
+}
+
+TEST_CASE("a check result without the Available attribute is malformed, not a crash") {
+  Fixture f;
+  f.fake.InjectFault(kCheck, Fault::MissingAttribute("Available"));
+  auto r = f.client->Check({"example-shop.com"});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kMalformedResponse);
+  CHECK(r.code() == ErrorCode::kUnavailable);
+}
+
+// ---- users.getPricing ----
+
+TEST_CASE("a price quote is the per-year price times years plus the ICANN fee") {
+  Fixture f;
+  auto q = f.client->Price("com", 2);
+  REQUIRE(q);
+  CHECK(q->tld == "com");
+  CHECK(q->years == 2);
+  CHECK(q->per_year_usd_micros == 9'580'000);
+  CHECK(q->icann_fee_per_year_usd_micros == 180'000);
+  CHECK(q->registration_usd_micros == 19'160'000);
+  CHECK(q->icann_fee_usd_micros == 360'000);
+  CHECK(q->total_usd_micros == 19'520'000);
+  auto p = f.fake.LastParams(kPricing);
+  CHECK(p["producttype"] == "DOMAIN");
+  CHECK(p["actionname"] == "REGISTER");
+  CHECK(p["productname"] == "com");
+}
+
+TEST_CASE("a cached price is answered without a second request") {
+  Fixture f;
+  REQUIRE(f.client->Price("com", 1));
+  REQUIRE(f.client->Price(".COM", 3));
+  f.clock.Advance(3599 * 1000);
+  REQUIRE(f.client->Price("com", 1));
+  CHECK(f.fake.RequestCount(kPricing) == 1);
+}
+
+TEST_CASE("an expired price cache entry is fetched again") {
+  Fixture f;
+  f.fake.SetTldPrice("com", "9.58");
+  REQUIRE(f.client->Price("com", 1));
+  f.fake.SetTldPrice("com", "10.98");
+  f.clock.Advance(3600 * 1000);
+  auto q = f.client->Price("com", 1);
+  REQUIRE(q);
+  CHECK(q->per_year_usd_micros == 10'980'000);
+  CHECK(f.fake.RequestCount(kPricing) == 2);
+}
+
+TEST_CASE("prices are cached per TLD") {
+  Fixture f;
+  REQUIRE(f.client->Price("com", 1));
+  REQUIRE(f.client->Price("net", 1));
+  REQUIRE(f.client->Price("com", 2));
+  REQUIRE(f.client->Price("net", 2));
+  CHECK(f.fake.RequestCount(kPricing) == 2);
+}
+
+TEST_CASE("concurrent price lookups for one TLD make a single request") {
+  Fixture f;
+  std::vector<std::thread> threads;
+  std::vector<int64_t> prices(6, 0);
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&f, &prices, i] {
+      auto q = f.client->Price("org", 1);
+      prices[i] = q ? q->per_year_usd_micros : -1;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int64_t p : prices) CHECK(p == 9'980'000);
+  CHECK(f.fake.RequestCount(kPricing) == 1);
+}
+
+TEST_CASE("a failed price lookup is not cached") {
+  Fixture f;
+  f.fake.InjectFault(kPricing, Fault::ApiError(2011298, "ProductType is invalid"));
+  CHECK_FALSE(f.client->Price("com", 1));
+  CHECK(f.client->Price("com", 1));
+  CHECK(f.fake.RequestCount(kPricing) == 2);
+}
+
+TEST_CASE("a price without the Price attribute falls back to YourPrice") {
+  Fixture f;
+  f.fake.InjectFault(kPricing, Fault::MissingAttribute("Price"));
+  auto q = f.client->Price("com", 1);
+  REQUIRE(q);
+  CHECK(q->per_year_usd_micros == 9'580'000);
+}
+
+TEST_CASE("a TLD Namecheap does not price is an invalid request") {
+  Fixture f;
+  auto q = f.client->Price("zz", 1);
+  REQUIRE_FALSE(q);
+  CHECK(q.error().kind == Kind::kInvalidRequest);
+  CHECK(Contains(q.error().message, ".zz"));
+  CHECK_FALSE(f.client->Price("com", 0));
+  CHECK_FALSE(f.client->Price("com", 11));
+  CHECK(f.fake.RequestCount(kPricing) == 1);  // years are checked before sending
+}
+
+// ---- domains.create ----
+
+TEST_CASE("create registers a name and reports the exact charge and ids") {
+  Fixture f;
+  auto r = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE(r);
+  CHECK(r->registered);
+  CHECK(r->domain == "example-shop.com");
+  CHECK(r->charged_usd_micros == 9'760'000);
+  CHECK_FALSE(r->domain_id.empty());
+  CHECK_FALSE(r->order_id.empty());
+  CHECK_FALSE(r->transaction_id.empty());
+  CHECK(f.fake.OwnedDomains() == std::vector<std::string>{"example-shop.com"});
+  auto p = f.fake.LastParams(kCreate);
+  CHECK(p["years"] == "1");
+  for (const char* role : {"registrant", "tech", "admin", "auxbilling"}) {
+    CAPTURE(role);
+    CHECK(p[std::string(role) + "phone"] == "+1.6613102107");
+    CHECK(p[std::string(role) + "firstname"] == "John");
+  }
+  CHECK(p.count("ispremiumdomain") == 0);
+}
+
+TEST_CASE("create of a premium name carries IsPremiumDomain and the premium price") {
+  Fixture f;
+  f.fake.SetPremium("shop.xyz", "2500.0000");
+  f.fake.SetBalance("5000.00");
+  auto r = f.client->Create({"shop.xyz", 1, 2'500'000'000});
+  REQUIRE(r);
+  CHECK(r->charged_usd_micros == 2'500'000'000);
+  auto p = f.fake.LastParams(kCreate);
+  CHECK(p["ispremiumdomain"] == "true");
+  CHECK(p["premiumprice"] == "2500.00");
+}
+
+TEST_CASE("create of a premium name without its price fails definitely") {
+  Fixture f;
+  f.fake.SetPremium("shop.xyz", "2500.0000");
+  auto r = f.client->Create({"shop.xyz", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().number == 2515623);
+  CHECK(r.error().kind == Kind::kInvalidRequest);
+  CHECK(r.error().Definite());
+  CHECK(f.fake.OwnedDomains().empty());
+}
+
+TEST_CASE("create of a taken name is a definite not-available failure") {
+  Fixture f;
+  f.fake.SetTaken("taken-name.com");
+  auto r = f.client->Create({"taken-name.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kDomainNotAvailable);
+  CHECK(r.error().number == 3019166);
+  CHECK(r.error().Definite());
+  CHECK(r.code() == ErrorCode::kFailedPrecondition);
+}
+
+TEST_CASE("create when the registrar account cannot pay is a definite insufficient-funds") {
+  Fixture f;
+  f.fake.SetBalance("5.00");
+  auto r = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kInsufficientFunds);
+  CHECK(r.error().Definite());
+}
+
+TEST_CASE("create error numbers are classified and say whether the outcome is known") {
+  struct Case {
+    int64_t number;
+    const char* text;
+    Kind kind;
+    bool unknown;
+  };
+  const Case cases[] = {
+      {3019166, "Domain not available", Kind::kDomainNotAvailable, false},
+      {4019166, "Domain not available", Kind::kDomainNotAvailable, false},
+      {1011102, "API Key is invalid or API access has not been enabled", Kind::kAuth, false},
+      {1011150, "Invalid request IP: 198.51.100.23", Kind::kIpNotWhitelisted, false},
+      {1017150, "RequestIP is disabled or locked", Kind::kIpNotWhitelisted, false},
+      {2033409, "Possible logical error in authentication phase", Kind::kAuth, false},
+      {500000, "Too many requests", Kind::kRateLimited, false},
+      {2015182, "Phone number is invalid", Kind::kInvalidRequest, false},
+      {2515623, "Premium price mismatch", Kind::kInvalidRequest, false},
+      {2528166, "Order creation failed: insufficient funds", Kind::kInsufficientFunds, false},
+      {3031900, "Unknown response from provider", Kind::kOther, true},
+      {5050900, "Unhandled exception", Kind::kOther, true},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.number);
+    Fixture f;
+    f.fake.InjectFault(kCreate, Fault::ApiError(c.number, c.text));
+    auto r = f.client->Create({"example-shop.com", 1, 0});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().number == c.number);
+    CHECK(r.error().kind == c.kind);
+    CHECK(r.error().OutcomeUnknown() == c.unknown);
+    CHECK(Contains(r.error().message, c.text));
+    CHECK(f.fake.RequestCount(kCreate) == 1);
+  }
+}
+
+TEST_CASE("a create that hangs past the read timeout is an unknown outcome, sent once") {
+  Fixture f;
+  auto client = f.MakeWith([](NamecheapConfig& c) { c.create_read_timeout = milliseconds(300); });
+  f.fake.InjectFault(kCreate, Fault::Hang());
+  auto r = client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().OutcomeUnknown());
+  CHECK(r.code() == ErrorCode::kUnknownOutcome);
+  CHECK(r.error().kind == Kind::kTransport);
+  REQUIRE(f.fake.AwaitRequestCount(kCreate, 1));
+  CHECK(f.fake.RequestCount(kCreate) == 1);
+  CHECK(f.sleeps.empty());
+}
+
+TEST_CASE("after a hung create that did happen, GetInfo finds the domain in our account") {
+  Fixture f;
+  auto client = f.MakeWith([](NamecheapConfig& c) { c.create_read_timeout = milliseconds(300); });
+  f.fake.InjectFault(kCreate, Fault::Hang(/*applied=*/true));
+  auto r = client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  REQUIRE(r.error().OutcomeUnknown());
+  auto info = client->GetInfo("example-shop.com");
+  REQUIRE(info);
+  CHECK(info->is_ours);
+  CHECK(f.fake.RequestCount(kCreate) == 1);
+}
+
+TEST_CASE("a create answered with HTTP 5xx is an unknown outcome and not retried") {
+  Fixture f;
+  f.fake.InjectFault(kCreate, Fault::HttpStatus(503));
+  auto r = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().OutcomeUnknown());
+  CHECK(f.fake.RequestCount(kCreate) == 1);
+}
+
+TEST_CASE("a create answered with a non-XML body is an unknown outcome") {
+  Fixture f;
+  f.fake.InjectFault(kCreate, Fault::NotXml());
+  auto r = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kMalformedResponse);
+  CHECK(r.error().OutcomeUnknown());
+  CHECK(f.fake.RequestCount(kCreate) == 1);
+}
+
+TEST_CASE("a create reply missing ChargedAmount is malformed with an unknown outcome") {
+  Fixture f;
+  f.fake.InjectFault(kCreate, Fault::MissingAttribute("ChargedAmount"));
+  auto r = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kMalformedResponse);
+  CHECK(r.error().OutcomeUnknown());
+  CHECK(Contains(r.error().message, "ChargedAmount"));
+}
+
+TEST_CASE("a create accepted but not yet registered is an unknown outcome") {
+  Fixture f;
+  f.fake.InjectFault(kCreate, Fault::NotRegistered());
+  auto r = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().OutcomeUnknown());
+}
+
+TEST_CASE("a rate-limited create (HTTP 405) is definite: Namecheap refused it before acting") {
+  Fixture f;
+  f.fake.InjectFault(kCreate, Fault::HttpStatus(405));
+  auto r = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kRateLimited);
+  CHECK(r.error().Definite());
+  CHECK(f.fake.RequestCount(kCreate) == 1);
+}
+
+TEST_CASE("a create that cannot connect is definite: nothing was sent") {
+  Fixture f;
+  std::string dead_url;
+  {
+    FakeNamecheapServer gone;
+    dead_url = gone.url();
+  }
+  NamecheapConfig c = f.fake.ClientConfig();
+  c.api_url = dead_url;
+  auto client = f.Make(c);
+  auto r = client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kTransport);
+  CHECK(r.error().Definite());
+  CHECK(r.code() == ErrorCode::kUnavailable);
+}
+
+TEST_CASE("create without a complete contact is refused before anything is sent") {
+  Fixture f;
+  auto client = f.MakeWith([](NamecheapConfig& c) { c.contact.phone = "555-1234"; });
+  auto r = client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kInvalidRequest);
+  CHECK(r.error().Definite());
+  CHECK(Contains(r.error().message, "phone"));
+  CHECK(f.fake.TotalRequests() == 0);
+  CHECK_FALSE(NamecheapRegistrar::ValidateContact(NamecheapContact{}));
+  CHECK(NamecheapRegistrar::ValidateContact(f.fake.ClientConfig().contact));
+}
+
+// ---- domains.getInfo / getList ----
+
+TEST_CASE("GetInfo reads status, dates and ownership of one of our domains") {
+  Fixture f;
+  f.fake.AddOwnedDomain("example-shop.com", "09/03/2024");
+  auto r = f.client->GetInfo("example-shop.com");
+  REQUIRE(r);
+  CHECK(r->domain == "example-shop.com");
+  CHECK(r->status == "Ok");
+  CHECK(r->is_ours);
+  CHECK(r->created_date == "2024-09-03");
+  CHECK(r->expires_date == "2025-09-03");
+  CHECK_FALSE(r->domain_id.empty());
+}
+
+TEST_CASE("GetInfo of a domain outside our account is not found") {
+  Fixture f;
+  f.fake.SetTaken("someone-elses.com");
+  auto unknown = f.client->GetInfo("never-registered.com");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().kind == Kind::kNotFound);
+  CHECK(unknown.code() == ErrorCode::kNotFound);
+  auto foreign = f.client->GetInfo("someone-elses.com");
+  REQUIRE_FALSE(foreign);
+  CHECK(foreign.error().number == 2016166);
+  CHECK(foreign.error().kind == Kind::kNotFound);
+}
+
+TEST_CASE("List pages through every domain of the account") {
+  Fixture f;
+  for (int i = 0; i < 130; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "domain-%03d.com", i);
+    f.fake.AddOwnedDomain(name);
+  }
+  auto r = f.client->List();
+  REQUIRE(r);
+  REQUIRE(r->size() == 130);
+  CHECK((*r)[0].domain == "domain-000.com");
+  CHECK((*r)[129].domain == "domain-129.com");
+  CHECK((*r)[0].is_ours);
+  CHECK((*r)[0].status == "Ok");
+  CHECK((*r)[0].created_date == "2024-09-03");
+  CHECK(f.fake.RequestCount(kGetList) == 2);
+}
+
+TEST_CASE("List of an account without domains is empty") {
+  Fixture f;
+  auto r = f.client->List();
+  REQUIRE(r);
+  CHECK(r->empty());
+}
+
+// ---- users.getBalances ----
+
+TEST_CASE("Balance parses the account's funds exactly") {
+  Fixture f;
+  f.fake.SetBalance("120.50");
+  auto r = f.client->Balance();
+  REQUIRE(r);
+  CHECK(r->currency == "USD");
+  CHECK(r->available_usd_micros == 120'500'000);
+  CHECK(r->account_balance_usd_micros == 120'500'000);
+  CHECK(r->funds_required_for_auto_renew_usd_micros == 10'980'000);
+}
+
+TEST_CASE("a balance reply without AvailableBalance is malformed, not a crash") {
+  Fixture f;
+  f.fake.InjectFault(kBalances, Fault::MissingAttribute("AvailableBalance"));
+  auto r = f.client->Balance();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kMalformedResponse);
+  CHECK(Contains(r.error().message, "AvailableBalance"));
+}
+
+// ---- envelope, errors, retries ----
+
+TEST_CASE("unexpected extra attributes and elements are ignored by every command") {
+  Fixture f;
+  f.fake.SetExtraAttributes(true);
+  f.fake.SetPremium("shop.xyz", "2500.0000");
+  auto check = f.client->Check({"example-shop.com", "shop.xyz"});
+  REQUIRE(check);
+  CHECK((*check)[1].premium);
+  REQUIRE(f.client->Price("com", 1));
+  REQUIRE(f.client->Create({"example-shop.com", 1, 0}));
+  REQUIRE(f.client->GetInfo("example-shop.com"));
+  auto list = f.client->List();
+  REQUIRE(list);
+  CHECK(list->size() == 1);
+  REQUIRE(f.client->Balance());
+}
+
+TEST_CASE("a wrong API key is an auth error and is not retried") {
+  Fixture f;
+  auto client = f.MakeWith([](NamecheapConfig& c) { c.api_key = "wrong-key-123"; });
+  auto r = client->Balance();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kAuth);
+  CHECK(r.error().number == 1011102);
+  CHECK(f.fake.RequestCount(kBalances) == 1);
+}
+
+TEST_CASE("a wrong user name is an auth error") {
+  Fixture f;
+  auto client = f.MakeWith([](NamecheapConfig& c) { c.username = "someone"; });
+  auto r = client->Check({"example-shop.com"});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kAuth);
+}
+
+TEST_CASE("a client IP that is not whitelisted is its own kind and names the address") {
+  Fixture f;
+  auto client = f.MakeWith([](NamecheapConfig& c) { c.client_ip = "198.51.100.23"; });
+  auto r = client->Price("com", 1);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kIpNotWhitelisted);
+  CHECK(r.error().number == 1011150);
+  CHECK(Contains(r.error().message, "198.51.100.23"));
+}
+
+TEST_CASE("a non-XML body on a read is a malformed response") {
+  Fixture f;
+  f.fake.InjectFault(kGetInfo, Fault::NotXml());
+  auto r = f.client->GetInfo("example-shop.com");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kMalformedResponse);
+  CHECK(r.code() == ErrorCode::kUnavailable);  // reads never report an unknown outcome
+  CHECK(Contains(r.error().message, "not an XML ApiResponse"));
+}
+
+TEST_CASE("every Error element of a reply is reported") {
+  Fixture f;
+  f.fake.InjectFault(kBalances, Fault::ApiError(4022312, "Balance information not available"));
+  auto r = f.client->Balance();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().number == 4022312);
+  CHECK(Contains(r.error().message, "[4022312] Balance information not available"));
+}
+
+TEST_CASE("a read answered with HTTP 5xx is retried with exponential backoff, then succeeds") {
+  Fixture f;
+  auto client = f.MakeWith([](NamecheapConfig& c) { c.retry_base_delay = milliseconds(500); });
+  f.fake.InjectFault(kBalances, Fault::HttpStatus(503));
+  f.fake.InjectFault(kBalances, Fault::HttpStatus(502));
+  auto r = client->Balance();
+  REQUIRE(r);
+  CHECK(f.fake.RequestCount(kBalances) == 3);
+  CHECK(f.sleeps == std::vector<milliseconds>{milliseconds(500), milliseconds(1000)});
+}
+
+TEST_CASE("a read stops after three attempts and reports the service unavailable") {
+  Fixture f;
+  for (int i = 0; i < 5; ++i) f.fake.InjectFault(kCheck, Fault::HttpStatus(500));
+  auto r = f.client->Check({"example-shop.com"});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kTransport);
+  CHECK(r.code() == ErrorCode::kUnavailable);
+  CHECK(f.fake.RequestCount(kCheck) == 3);
+  CHECK(f.sleeps.size() == 2);
+}
+
+TEST_CASE("a read that times out is retried") {
+  Fixture f;
+  auto client = f.MakeWith([](NamecheapConfig& c) { c.http.read_timeout = milliseconds(300); });
+  f.fake.InjectFault(kGetList, Fault::Hang());
+  auto r = client->List();
+  REQUIRE(r);
+  CHECK(f.fake.RequestCount(kGetList) == 2);
+}
+
+TEST_CASE("rate limiting (HTTP 405) is retried for reads and then reported as rate limited") {
+  Fixture f;
+  f.fake.SetRateLimitBudget(0);
+  auto r = f.client->Balance();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kRateLimited);
+  CHECK(f.fake.RequestCount(kBalances) == 3);
+  f.fake.SetRateLimitBudget(-1);
+  Fixture g;
+  g.fake.InjectFault(kBalances, Fault::HttpStatus(429, "slow down"));
+  CHECK(g.client->Balance());
+  CHECK(g.fake.RequestCount(kBalances) == 2);
+}
+
+TEST_CASE("Namecheap's retryable server errors are retried for reads") {
+  Fixture f;
+  f.fake.InjectFault(kGetInfo, Fault::ApiError(5050900, "Unhandled exception"));
+  f.fake.AddOwnedDomain("example-shop.com");
+  auto r = f.client->GetInfo("example-shop.com");
+  REQUIRE(r);
+  CHECK(f.fake.RequestCount(kGetInfo) == 2);
+}
+
+TEST_CASE("the API key never appears in error messages or log lines") {
+  Fixture f;
+  const std::string key = FakeNamecheapServer::kApiKey;
+  StderrCapture capture;
+  // An error text that echoes the key, a transport failure, and a malformed body.
+  f.fake.InjectFault(kCreate, Fault::ApiError(3031900, "provider said: key=" + key));
+  auto echoed = f.client->Create({"example-shop.com", 1, 0});
+  for (int i = 0; i < 3; ++i) {
+    f.fake.InjectFault(kBalances, Fault::HttpStatus(500, "<html>" + key + "</html>"));
+  }
+  auto failed_read = f.client->Balance();
+  f.fake.InjectFault(kCheck, Fault::HttpStatus(200, "oops " + key));
+  auto malformed = f.client->Check({"example-shop.com"});
+  std::string logs = capture.Finish();
+
+  REQUIRE_FALSE(echoed);
+  REQUIRE_FALSE(failed_read);
+  REQUIRE_FALSE(malformed);
+  for (const auto* message :
+       {&echoed.error().message, &failed_read.error().message, &malformed.error().message}) {
+    CAPTURE(*message);
+    CHECK_FALSE(Contains(*message, key));
+  }
+  CHECK(Contains(echoed.error().message, "[redacted]"));
+  CHECK(Contains(malformed.error().message, "[redacted]"));
+  CHECK_FALSE(logs.empty());
+  CHECK_FALSE(Contains(logs, key));
+}
+
+TEST_CASE("a config without credentials or with a bad URL is refused at construction") {
+  FixedClock clock(kNow);
+  NamecheapConfig c;
+  c.api_user = "u";
+  c.api_key = "k";
+  c.username = "u";
+  c.client_ip = "203.0.113.7";
+  CHECK(NamecheapRegistrar::FromConfig(c, clock));
+  NamecheapConfig no_key = c;
+  no_key.api_key.clear();
+  auto r = NamecheapRegistrar::FromConfig(no_key, clock);
+  REQUIRE_FALSE(r);
+  CHECK(r.code() == ErrorCode::kInvalid);
+  CHECK(Contains(r.error().message, "api_key"));
+  NamecheapConfig bad_url = c;
+  bad_url.api_url = "api.namecheap.com/xml.response";
+  CHECK_FALSE(NamecheapRegistrar::FromConfig(bad_url, clock));
+}
+
+TEST_CASE("the fake also answers GET query strings with parameter names in any case") {
+  FakeNamecheapServer fake;
+  HttpClient http(*HttpUrl::Parse(fake.url()), {});
+  std::string query =
+      std::string("?apiuser=") + FakeNamecheapServer::kApiUser +
+      "&APIKEY=" + FakeNamecheapServer::kApiKey + "&username=" + FakeNamecheapServer::kUserName +
+      "&clientip=" + FakeNamecheapServer::kClientIp + "&command=NAMECHEAP.USERS.GETBALANCES";
+  auto r = http.Get(query);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(Contains(r->body, "AvailableBalance=\"1000.0000\""));
+  CHECK(Contains(r->body, "<RequestedCommand>namecheap.users.getbalances</RequestedCommand>"));
+  auto missing = http.Get("?ApiUser=apiuser&Command=namecheap.users.getBalances");
+  REQUIRE(missing);
+  CHECK(Contains(missing->body, "Number=\"1010102\""));
+  CHECK(Contains(missing->body, "<RequestedCommand />"));
+}
+
+TEST_CASE("the Namecheap registrar is not a demo") {
+  Fixture f;
+  CHECK_FALSE(f.client->IsDemo());
+  CHECK(f.client->Name() == "namecheap");
+}
+
+TEST_CASE("a registrar failure converts to a plain Result with the same code") {
+  Fixture f;
+  f.fake.SetTaken("taken-name.com");
+  Result<CreateResult> plain = f.client->Create({"taken-name.com", 1, 0}).ToResult();
+  REQUIRE_FALSE(plain);
+  CHECK(plain.code() == ErrorCode::kFailedPrecondition);
+  CHECK(RegistrarFailureKindName(Kind::kDomainNotAvailable) == "domain_not_available");
+}
