@@ -5,6 +5,7 @@
 #include <climits>
 #include <thread>
 
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "common/money.h"
 #include "db/database.h"
@@ -223,6 +224,7 @@ Result<DepositTransaction> DepositRepository::ApplyVersioned(int64_t user_id,
         if (also) {
           if (auto st = also(db_); !st) return st.error();
         }
+        if (auto st = DEPOSITBOT_FAILPOINT("ledger.before_commit"); !st) return st.error();
         if (auto st = tx->Commit(); !st) return st.error();
         ++applied_;
         return ReadTransaction(*id);

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-BUILD_DIR=${BUILD_DIR:-build} scripts/build.sh -DDEPOSITBOT_WERROR=ON
-ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)"
+BUILD_DIR=${BUILD_DIR:-build-test} scripts/build.sh -DDEPOSITBOT_WERROR=ON -DDEPOSITBOT_FAILPOINTS=ON
+ctest --test-dir "${BUILD_DIR:-build-test}" --output-on-failure -j "$(nproc)"

@@ -1,0 +1,227 @@
+#include "db/order_repository.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "db/database.h"
+
+namespace depositbot {
+namespace {
+
+constexpr const char* kSelectOrder =
+    "SELECT id, user_id, domain, years, price, registrar_usd_micros, premium_usd_micros, state, "
+    "quote_expires_at, purchase_transaction_id, refund_transaction_id, registrar_order_id, "
+    "registrar_domain_id, failure, created_at, updated_at FROM domain_orders ";
+
+std::optional<DomainOrder::State> ParseState(std::string_view s) {
+  using S = DomainOrder::State;
+  for (S st : {S::kQuoted, S::kCharged, S::kRegistered, S::kRefunded, S::kUnknown, S::kExpired,
+               S::kCancelled}) {
+    if (ToString(st) == s) return st;
+  }
+  return std::nullopt;
+}
+
+DomainOrder RowToOrder(const Statement& q) {
+  DomainOrder o;
+  o.id = q.ColumnInt(0);
+  o.user_id = q.ColumnInt(1);
+  o.domain = q.ColumnText(2);
+  o.years = static_cast<int>(q.ColumnInt(3));
+  o.price = q.ColumnInt(4);
+  o.registrar_usd_micros = q.ColumnInt(5);
+  o.premium_usd_micros = q.ColumnInt(6);
+  o.state = ParseState(q.ColumnText(7)).value_or(DomainOrder::State::kUnknown);
+  o.quote_expires_at = q.ColumnInt(8);
+  o.purchase_transaction_id = q.ColumnOptionalInt(9);
+  o.refund_transaction_id = q.ColumnOptionalInt(10);
+  o.registrar_order_id = q.ColumnOptionalText(11);
+  o.registrar_domain_id = q.ColumnOptionalText(12);
+  o.failure = q.ColumnOptionalText(13);
+  o.created_at = q.ColumnInt(14);
+  o.updated_at = q.ColumnInt(15);
+  return o;
+}
+
+Result<DomainOrder> ReadOrder(Database& db, int64_t id) {
+  auto q = db.Prepare(std::string(kSelectOrder) + "WHERE id = ?");
+  if (!q) return q.error();
+  q->Bind(1, id);
+  auto row = q->Step();
+  if (!row) return row.error();
+  if (!*row) return Error::NotFound("there is no order #" + std::to_string(id));
+  return RowToOrder(*q);
+}
+
+Error NotInState(Database& db, int64_t id, std::string_view wanted) {
+  auto o = ReadOrder(db, id);
+  if (!o) return o.error();
+  return Error::FailedPrecondition("order #" + std::to_string(id) + " is " +
+                                   std::string(ToString(o->state)) + ", not " +
+                                   std::string(wanted) + "; nothing was changed");
+}
+
+}  // namespace
+
+std::string_view ToString(DomainOrder::State state) {
+  switch (state) {
+    case DomainOrder::State::kQuoted: return "quoted";
+    case DomainOrder::State::kCharged: return "charged";
+    case DomainOrder::State::kRegistered: return "registered";
+    case DomainOrder::State::kRefunded: return "refunded";
+    case DomainOrder::State::kUnknown: return "unknown";
+    case DomainOrder::State::kExpired: return "expired";
+    case DomainOrder::State::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+std::string OrderReference(int64_t order_id) { return "order:" + std::to_string(order_id); }
+
+Result<DomainOrder> OrderRepository::CreateQuote(int64_t user_id, std::string_view domain,
+                                                 int years, int64_t price,
+                                                 int64_t registrar_usd_micros,
+                                                 int64_t premium_usd_micros, int64_t expires_at) {
+  if (price <= 0 || registrar_usd_micros <= 0) return Error::Invalid("a quote needs a price");
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto q = db_.Prepare(
+      "INSERT INTO domain_orders(user_id, domain, years, price, registrar_usd_micros, "
+      "premium_usd_micros, state, quote_expires_at, created_at, updated_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, 'quoted', ?, ?, ?)");
+  if (!q) return q.error();
+  int64_t now = clock_.NowSeconds();
+  q->Bind(1, user_id)
+      .Bind(2, domain)
+      .Bind(3, int64_t{years})
+      .Bind(4, price)
+      .Bind(5, registrar_usd_micros)
+      .Bind(6, premium_usd_micros)
+      .Bind(7, expires_at)
+      .Bind(8, now)
+      .Bind(9, now);
+  if (auto st = q->Run(); !st) return st.error();
+  return ReadOrder(db_, db_.LastInsertRowId());
+}
+
+Result<DomainOrder> OrderRepository::Get(int64_t order_id) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  return ReadOrder(db_, order_id);
+}
+
+Result<std::vector<DomainOrder>> OrderRepository::ForUser(int64_t user_id, int limit) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto q = db_.Prepare(std::string(kSelectOrder) + "WHERE user_id = ? ORDER BY id DESC LIMIT ?");
+  if (!q) return q.error();
+  q->Bind(1, user_id).Bind(2, int64_t{std::clamp(limit, 1, 100)});
+  std::vector<DomainOrder> out;
+  while (true) {
+    auto row = q->Step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(RowToOrder(*q));
+  }
+  return out;
+}
+
+Result<std::vector<DomainOrder>> OrderRepository::InState(DomainOrder::State state,
+                                                          int64_t updated_before) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto q = db_.Prepare(std::string(kSelectOrder) +
+                       "WHERE state = ? AND updated_at <= ? ORDER BY id ASC");
+  if (!q) return q.error();
+  q->Bind(1, ToString(state)).Bind(2, updated_before);
+  std::vector<DomainOrder> out;
+  while (true) {
+    auto row = q->Step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(RowToOrder(*q));
+  }
+  return out;
+}
+
+Status OrderRepository::MarkChargedIn(Database& db, int64_t order_id) {
+  auto q = db.Prepare(
+      "UPDATE domain_orders SET state = 'charged', updated_at = ?, purchase_transaction_id = "
+      "(SELECT id FROM deposit_transactions WHERE type = 'purchase' AND reference = ?) "
+      "WHERE id = ? AND state = 'quoted'");
+  if (!q) return q.error();
+  q->Bind(1, clock_.NowSeconds()).Bind(2, std::string_view(OrderReference(order_id))).Bind(3, order_id);
+  if (auto st = q->Run(); !st) {
+    if (st.code() == ErrorCode::kInvalid) {
+      // idx_orders_live_domain: another order for this name is being bought or is bought.
+      return Error::FailedPrecondition(
+          "this domain is already being bought in another order; nothing was charged");
+    }
+    return st;
+  }
+  if (db.Changes() != 1) return NotInState(db, order_id, "a quote");
+  return Status::Ok();
+}
+
+Status OrderRepository::MarkRefundedIn(Database& db, int64_t order_id, std::string_view failure) {
+  auto q = db.Prepare(
+      "UPDATE domain_orders SET state = 'refunded', updated_at = ?, failure = ?, "
+      "refund_transaction_id = (SELECT id FROM deposit_transactions WHERE type = 'refund' AND "
+      "reference = 'purchase:' || domain_orders.purchase_transaction_id) "
+      "WHERE id = ? AND state IN ('charged', 'unknown')");
+  if (!q) return q.error();
+  q->Bind(1, clock_.NowSeconds()).Bind(2, failure).Bind(3, order_id);
+  if (auto st = q->Run(); !st) return st;
+  if (db.Changes() != 1) return NotInState(db, order_id, "charged or unknown");
+  return Status::Ok();
+}
+
+Result<DomainOrder> OrderRepository::Transition(int64_t order_id,
+                                                std::initializer_list<DomainOrder::State> from,
+                                                DomainOrder::State to,
+                                                std::optional<std::string> registrar_order_id,
+                                                std::optional<std::string> registrar_domain_id,
+                                                std::optional<std::string> failure) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  std::string states, wanted;
+  for (auto s : from) {
+    states += std::string(states.empty() ? "" : ", ") + "'" + std::string(ToString(s)) + "'";
+    wanted += std::string(wanted.empty() ? "" : " or ") + std::string(ToString(s));
+  }
+  auto q = db_.Prepare(
+      "UPDATE domain_orders SET state = ?, updated_at = ?, "
+      "registrar_order_id = COALESCE(?, registrar_order_id), "
+      "registrar_domain_id = COALESCE(?, registrar_domain_id), "
+      "failure = COALESCE(?, failure) WHERE id = ? AND state IN (" + states + ")");
+  if (!q) return q.error();
+  q->Bind(1, ToString(to))
+      .Bind(2, clock_.NowSeconds())
+      .Bind(3, registrar_order_id)
+      .Bind(4, registrar_domain_id)
+      .Bind(5, failure)
+      .Bind(6, order_id);
+  if (auto st = q->Run(); !st) return st.error();
+  if (db_.Changes() != 1) return NotInState(db_, order_id, wanted);
+  return ReadOrder(db_, order_id);
+}
+
+Result<DomainOrder> OrderRepository::MarkRegistered(int64_t order_id,
+                                                    std::string_view registrar_order_id,
+                                                    std::string_view registrar_domain_id) {
+  return Transition(order_id, {DomainOrder::State::kCharged, DomainOrder::State::kUnknown},
+                    DomainOrder::State::kRegistered, std::string(registrar_order_id),
+                    std::string(registrar_domain_id), std::nullopt);
+}
+
+Result<DomainOrder> OrderRepository::MarkUnknown(int64_t order_id, std::string_view why) {
+  return Transition(order_id, {DomainOrder::State::kCharged}, DomainOrder::State::kUnknown,
+                    std::nullopt, std::nullopt, std::string(why));
+}
+
+Result<DomainOrder> OrderRepository::MarkExpired(int64_t order_id) {
+  return Transition(order_id, {DomainOrder::State::kQuoted}, DomainOrder::State::kExpired,
+                    std::nullopt, std::nullopt, std::nullopt);
+}
+
+Result<DomainOrder> OrderRepository::MarkCancelled(int64_t order_id) {
+  return Transition(order_id, {DomainOrder::State::kQuoted}, DomainOrder::State::kCancelled,
+                    std::nullopt, std::nullopt, std::nullopt);
+}
+
+}  // namespace depositbot
