@@ -1,0 +1,13 @@
+# agent loop, offline model and terminal chat suites (they need the whole stack).
+if(TARGET depositbot_agent AND TARGET ledger_builder)
+  depositbot_test(NAME agent_loop_test SOURCES agent_loop_test.cpp
+                  LIBS depositbot_agent ledger_builder)
+  depositbot_test(NAME rule_based_model_test SOURCES rule_based_model_test.cpp
+                  LIBS depositbot_agent ledger_builder)
+endif()
+
+if(TARGET depositbot_tools AND TARGET ledger_builder)
+  depositbot_test(NAME purchase_test SOURCES purchase_test.cpp
+                  LIBS depositbot_tools ledger_builder Threads::Threads)
+endif()
+depositbot_test(NAME price_test SOURCES price_test.cpp LIBS depositbot_common)

@@ -1,0 +1,307 @@
+#include "tools/purchase_service.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "db/order_repository.h"
+#include "tests/fakes/ledger_builder.h"
+#include "tests/fakes/scripted_registrar.h"
+
+using namespace depositbot;
+using namespace depositbot::testing;
+using Outcome = ScriptedRegistrar::CreateOutcome;
+using State = DomainOrder::State;
+
+namespace {
+
+struct Shop {
+  TestDb t{TestDb::kFile};
+  DepositRepository deposits{t.db(), t.clock()};
+  OrderRepository orders{t.db(), t.clock()};
+  ScriptedRegistrar registrar{t.clock()};
+  PurchaseService purchases{deposits, orders, registrar, t.clock(), PricingOptions{}};
+  LedgerBuilder builder{t.db(), t.clock()};
+
+  int64_t UserWith(int64_t tg, int64_t balance) {
+    return builder.User(tg, "user" + std::to_string(tg)).Balance(balance).Build().id;
+  }
+  int64_t Balance(int64_t user) { return deposits.GetAccount(user)->balance; }
+  State StateOf(int64_t order) { return orders.Get(order)->state; }
+  void ExpectBooksClean() {
+    auto books = CheckBooks(t.db());
+    CAPTURE(books.Describe());
+    CHECK(books.ok());
+  }
+  int CountRows(const std::string& type, int64_t user) {
+    int n = 0;
+    for (const auto& tx : *deposits.History(user, 100)) n += ToString(tx.type) == type;
+    return n;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a quote prices a free name and charges nothing") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "CoolName.com", 1);
+  REQUIRE(q);
+  CHECK(q->domain == "coolname.com");
+  CHECK(q->price == 1028);  // demo .com 10.28 USD at rate 1, no markup
+  CHECK(q->state == State::kQuoted);
+  CHECK(s.Balance(u) == 5000);
+  CHECK(s.registrar.creates() == 0);
+}
+
+TEST_CASE("quotes for taken, invalid or unsupported names are refused before any create") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  CHECK(s.purchases.Quote(u, "example.com", 1).code() == ErrorCode::kFailedPrecondition);
+  CHECK(s.purchases.Quote(u, "bad_name.com", 1).code() == ErrorCode::kInvalid);
+  CHECK(s.purchases.Quote(u, "name.notatld", 1).code() == ErrorCode::kInvalid);
+  CHECK(s.purchases.Quote(u, "한국.com", 1).code() == ErrorCode::kInvalid);
+  CHECK(s.purchases.Quote(u, std::string(250, 'a') + ".com", 1).code() == ErrorCode::kInvalid);
+  CHECK(s.purchases.Quote(u, "coolname.com", 0).code() == ErrorCode::kInvalid);
+  CHECK(s.registrar.creates() == 0);
+}
+
+TEST_CASE("confirming a quote with enough balance debits once and registers") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  auto r = s.purchases.Confirm(u, q->id);
+  REQUIRE(r);
+  CHECK(r->order.state == State::kRegistered);
+  CHECK(s.Balance(u) == 5000 - 1028);
+  CHECK(s.CountRows("purchase", u) == 1);
+  CHECK(r->message.find("registered") != std::string::npos);
+  s.ExpectBooksClean();
+}
+
+TEST_CASE("too little balance refuses the purchase and leaves the quote open") {
+  Shop s;
+  int64_t u = s.UserWith(1, 1000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  auto r = s.purchases.Confirm(u, q->id);
+  REQUIRE_FALSE(r);
+  CHECK(r.code() == ErrorCode::kInsufficientFunds);
+  CHECK(r.error().message.find("10.28 USD") != std::string::npos);
+  CHECK(r.error().message.find("10.00 USD") != std::string::npos);
+  CHECK(s.StateOf(q->id) == State::kQuoted);
+  CHECK(s.Balance(u) == 1000);
+  CHECK(s.registrar.creates() == 0);
+}
+
+TEST_CASE("confirming the same quote twice charges once") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  REQUIRE(s.purchases.Confirm(u, q->id));
+  auto again = s.purchases.Confirm(u, q->id);
+  REQUIRE_FALSE(again);
+  CHECK(again.code() == ErrorCode::kFailedPrecondition);
+  CHECK(again.error().message.find("already registered") != std::string::npos);
+  CHECK(s.Balance(u) == 5000 - 1028);
+  CHECK(s.registrar.creates() == 1);
+}
+
+TEST_CASE("someone else's quote cannot be confirmed or cancelled") {
+  Shop s;
+  int64_t alice = s.UserWith(1, 5000);
+  int64_t bob = s.UserWith(2, 5000);
+  auto q = s.purchases.Quote(alice, "coolname.com", 1);
+  CHECK(s.purchases.Confirm(bob, q->id).code() == ErrorCode::kForbidden);
+  CHECK(s.purchases.Cancel(bob, q->id).code() == ErrorCode::kForbidden);
+  CHECK(s.Balance(bob) == 5000);
+  CHECK(s.StateOf(q->id) == State::kQuoted);
+}
+
+TEST_CASE("an expired quote is refused and marked expired") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  s.t.clock().Advance((PricingOptions{}.quote_ttl_seconds + 1) * 1000);
+  auto r = s.purchases.Confirm(u, q->id);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("expired") != std::string::npos);
+  CHECK(s.StateOf(q->id) == State::kExpired);
+  CHECK(s.Balance(u) == 5000);
+}
+
+TEST_CASE("a cancelled quote cannot be confirmed") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  REQUIRE(s.purchases.Cancel(u, q->id));
+  CHECK(s.purchases.Confirm(u, q->id).code() == ErrorCode::kFailedPrecondition);
+  CHECK(s.Balance(u) == 5000);
+}
+
+TEST_CASE("a definite registrar failure refunds once and marks the order refunded") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  s.registrar.SetCreateOutcome(Outcome::kRefuse);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  auto r = s.purchases.Confirm(u, q->id);
+  REQUIRE(r);
+  CHECK(r->order.state == State::kRefunded);
+  CHECK(r->order.refund_transaction_id.has_value());
+  CHECK(r->message.find("back to your balance") != std::string::npos);
+  CHECK(s.Balance(u) == 5000);
+  CHECK(s.CountRows("purchase", u) == 1);
+  CHECK(s.CountRows("refund", u) == 1);
+  // Recovery finds nothing to do, and a second refund is impossible.
+  auto rep = s.purchases.Recover(0);
+  CHECK(rep->checked == 0);
+  CHECK(s.deposits.Refund(*r->order.purchase_transaction_id, "again").code() ==
+        ErrorCode::kFailedPrecondition);
+  s.ExpectBooksClean();
+}
+
+TEST_CASE("a timeout leaves the order unknown; recovery completes it when it was registered") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  s.registrar.SetCreateOutcome(Outcome::kTimeoutAfterRegistering);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  auto r = s.purchases.Confirm(u, q->id);
+  REQUIRE(r);
+  CHECK(r->order.state == State::kUnknown);
+  CHECK(s.Balance(u) == 5000 - 1028);
+  auto rep = s.purchases.Recover(0);
+  REQUIRE(rep);
+  CHECK(rep->registered == 1);
+  CHECK(rep->refunded == 0);
+  CHECK(s.StateOf(q->id) == State::kRegistered);
+  CHECK(s.Balance(u) == 5000 - 1028);
+  s.ExpectBooksClean();
+}
+
+TEST_CASE("a timeout leaves the order unknown; recovery refunds when nothing was registered") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  s.registrar.SetCreateOutcome(Outcome::kTimeoutNotRegistered);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  REQUIRE(s.purchases.Confirm(u, q->id));
+  auto rep = s.purchases.Recover(0);
+  CHECK(rep->refunded == 1);
+  CHECK(s.StateOf(q->id) == State::kRefunded);
+  CHECK(s.Balance(u) == 5000);
+  // Running recovery again changes nothing.
+  auto again = s.purchases.Recover(0);
+  CHECK(again->checked == 0);
+  CHECK(s.CountRows("refund", u) == 1);
+  s.ExpectBooksClean();
+}
+
+TEST_CASE("recovery leaves an order alone while the registrar cannot be asked") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  s.registrar.SetCreateOutcome(Outcome::kTimeoutNotRegistered);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  REQUIRE(s.purchases.Confirm(u, q->id));
+  s.registrar.SetInfoUnavailable(true);
+  auto rep = s.purchases.Recover(0);
+  CHECK(rep->still_unknown == 1);
+  CHECK(s.StateOf(q->id) == State::kUnknown);
+  CHECK(s.Balance(u) == 5000 - 1028);
+  s.registrar.SetInfoUnavailable(false);
+  CHECK(s.purchases.Recover(0)->refunded == 1);
+  CHECK(s.Balance(u) == 5000);
+}
+
+TEST_CASE("a crash right after the debit leaves a charged order that recovery refunds") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  // The state a crash after the debit leaves behind: debit and quoted->charged committed.
+  REQUIRE(s.deposits.Purchase(u, q->price, OrderReference(q->id), "coolname.com",
+                              [&](Database& db) { return s.orders.MarkChargedIn(db, q->id); }));
+  CHECK(s.StateOf(q->id) == State::kCharged);
+  // A fresh charged order is not touched by the periodic run (it may be in flight)...
+  CHECK(s.purchases.Recover(300)->checked == 0);
+  // ...but is once it is old enough, or at start-up.
+  s.t.clock().Advance(301'000);
+  auto rep = s.purchases.Recover(300);
+  CHECK(rep->refunded == 1);
+  CHECK(s.Balance(u) == 5000);
+  s.ExpectBooksClean();
+}
+
+TEST_CASE("a crash after create but before the order update is completed by recovery") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  REQUIRE(s.deposits.Purchase(u, q->price, OrderReference(q->id), "coolname.com",
+                              [&](Database& db) { return s.orders.MarkChargedIn(db, q->id); }));
+  REQUIRE(s.registrar.Create({"coolname.com", 1, 0}));  // registered, then the crash
+  auto rep = s.purchases.Recover(0);
+  CHECK(rep->registered == 1);
+  CHECK(s.StateOf(q->id) == State::kRegistered);
+  CHECK(s.Balance(u) == 5000 - 1028);
+}
+
+TEST_CASE("if the debit's transaction fails, the order stays quoted and nothing is charged") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  auto r = s.deposits.Purchase(u, q->price, OrderReference(q->id), "x",
+                               [](Database&) { return Status(Error::Internal("injected")); });
+  CHECK_FALSE(r);
+  CHECK(s.StateOf(q->id) == State::kQuoted);
+  CHECK(s.Balance(u) == 5000);
+  CHECK(s.CountRows("purchase", u) == 0);
+}
+
+TEST_CASE("two users cannot both be charged for the same name") {
+  Shop s;
+  int64_t alice = s.UserWith(1, 5000);
+  int64_t bob = s.UserWith(2, 5000);
+  s.registrar.SetCreateOutcome(Outcome::kTimeoutNotRegistered);  // keeps alice's order live
+  auto qa = s.purchases.Quote(alice, "coolname.com", 1);
+  auto qb = s.purchases.Quote(bob, "coolname.com", 1);
+  REQUIRE(s.purchases.Confirm(alice, qa->id));
+  auto rb = s.purchases.Confirm(bob, qb->id);
+  REQUIRE_FALSE(rb);
+  CHECK(rb.error().message.find("another order") != std::string::npos);
+  CHECK(s.Balance(bob) == 5000);
+  CHECK(s.StateOf(qb->id) == State::kQuoted);
+}
+
+TEST_CASE("two quotes the balance pays only one of, confirmed at once: exactly one succeeds") {
+  for (int round = 0; round < 5; ++round) {
+    Shop s;
+    int64_t u = s.UserWith(1, 1500);  // covers one .com (10.28), not two
+    auto q1 = s.purchases.Quote(u, "firstname.com", 1);
+    auto q2 = s.purchases.Quote(u, "secondname.com", 1);
+    // Each thread has its own connection, as two bot processes would.
+    auto db2 = s.t.OpenAnother();
+    DepositRepository deposits2(*db2, s.t.clock());
+    OrderRepository orders2(*db2, s.t.clock());
+    PurchaseService purchases2(deposits2, orders2, s.registrar, s.t.clock(), PricingOptions{});
+    std::atomic<int> go{0};
+    Result<PurchaseOutcome> r1 = Error::Internal("not run"), r2 = Error::Internal("not run");
+    std::thread a([&] { ++go; while (go < 2) {} r1 = s.purchases.Confirm(u, q1->id); });
+    std::thread b([&] { ++go; while (go < 2) {} r2 = purchases2.Confirm(u, q2->id); });
+    a.join();
+    b.join();
+    CHECK(int(r1.ok()) + int(r2.ok()) == 1);
+    CHECK(s.Balance(u) == 1500 - 1028);
+    CHECK(s.CountRows("purchase", u) == 1);
+    s.ExpectBooksClean();
+  }
+}
+
+TEST_CASE("check_domain offers list availability and prices, and mark invalid names") {
+  Shop s;
+  auto offers = s.purchases.Check({"example.com", "coolname.net", "bad..name.com", "shop.com"});
+  REQUIRE(offers);
+  REQUIRE(offers->size() == 4);
+  CHECK_FALSE((*offers)[0].available);
+  CHECK((*offers)[1].available);
+  CHECK((*offers)[1].price == 1248);
+  CHECK_FALSE((*offers)[2].valid);
+  CHECK((*offers)[3].premium);
+  CHECK((*offers)[3].price == 250000);  // 2,500.00 USD premium
+}

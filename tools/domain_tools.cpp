@@ -1,0 +1,132 @@
+#include "tools/domain_tools.h"
+
+#include "common/clock.h"
+#include "db/deposit_repository.h"
+#include "db/order_repository.h"
+#include "registrar/demo_registrar.h"
+#include "tools/purchase_service.h"
+
+namespace depositbot {
+namespace {
+
+using nlohmann::json;
+
+// Adds the demo notice to a result when nothing is really registered.
+json& MarkDemo(json& j, const PurchaseService& p) {
+  if (p.IsDemo()) j["demo_notice"] = std::string(kDemoRegistrarNotice);
+  return j;
+}
+
+std::string Fmt(const PurchaseService& p, int64_t minor) {
+  return FormatAmount(minor, p.pricing().currency);
+}
+
+json OrderJson(const DomainOrder& o, const PurchaseService& p) {
+  json j = {{"order_id", o.id},
+            {"domain", o.domain},
+            {"years", o.years},
+            {"state", ToString(o.state)},
+            {"price", o.price},
+            {"price_formatted", Fmt(p, o.price)},
+            {"created_at", FormatUtc(o.created_at)}};
+  if (o.failure) j["note"] = *o.failure;
+  return j;
+}
+
+}  // namespace
+
+Tool MakeCheckDomainTool(PurchaseService& purchases, DepositRepository& deposits) {
+  static const auto schema = ArgSchema<CheckDomainArgs>().StringArray(
+      "domains", &CheckDomainArgs::domains,
+      {.min_items = 1,
+       .max_items = 10,
+       .min_item_length = 1,
+       .max_item_length = 253,
+       .description = "domain names to look up, e.g. [\"example.com\"]; IDNs in xn-- form"});
+  return MakeTool<CheckDomainArgs>(
+      "check_domain",
+      "Whether domain names are free to register, and the one-year price in the deposit "
+      "currency compared with the user's balance.",
+      schema, [&purchases, &deposits](const ToolContext& ctx, const CheckDomainArgs& a) {
+        auto offers = purchases.Check(a.domains);
+        if (!offers) return ToolResult::FromError(offers.error());
+        auto acct = deposits.GetAccount(ctx.user_id);
+        int64_t balance = acct ? acct->balance : 0;
+        json list = json::array();
+        for (const auto& o : *offers) {
+          json j = {{"domain", o.domain}};
+          if (!o.valid) {
+            j["valid"] = false;
+            j["problem"] = o.note;
+          } else if (o.unknown) {
+            j["available"] = nullptr;
+            j["problem"] = o.note.empty() ? "the registry did not answer" : o.note;
+          } else {
+            j["available"] = o.available;
+            if (o.available) {
+              j["premium"] = o.premium;
+              j["price"] = o.price;
+              j["price_formatted"] = Fmt(purchases, o.price);
+              j["balance_covers"] = balance >= o.price;
+            }
+          }
+          list.push_back(j);
+        }
+        json out = {{"results", list},
+                    {"balance", balance},
+                    {"balance_formatted", Fmt(purchases, balance)}};
+        return ToolResult::Success(MarkDemo(out, purchases));
+      });
+}
+
+Tool MakeRegisterDomainTool(PurchaseService& purchases, DepositRepository& deposits) {
+  static const auto schema =
+      ArgSchema<RegisterDomainArgs>()
+          .String("domain", &RegisterDomainArgs::domain,
+                  {.min_length = 1, .max_length = 253, .description = "the domain to buy"})
+          .OptionalInt("years", &RegisterDomainArgs::years,
+                       {.min = 1, .max = 10, .description = "registration period, default 1"});
+  return MakeTool<RegisterDomainArgs>(
+      "register_domain",
+      "Prepares a purchase quote for a domain, paid from the deposit. Nothing is bought by this "
+      "call: the user must press Confirm (or answer y) themselves before the quote expires.",
+      schema, [&purchases, &deposits](const ToolContext& ctx, const RegisterDomainArgs& a) {
+        auto order = purchases.Quote(ctx.user_id, a.domain, static_cast<int>(a.years.value_or(1)));
+        if (!order) return ToolResult::FromError(order.error());
+        auto acct = deposits.GetAccount(ctx.user_id);
+        int64_t balance = acct ? acct->balance : 0;
+        int64_t minutes = (purchases.pricing().quote_ttl_seconds + 59) / 60;
+        json out = OrderJson(*order, purchases);
+        out["expires_in_minutes"] = minutes;
+        out["balance_formatted"] = Fmt(purchases, balance);
+        out["balance_covers"] = balance >= order->price;
+        out["needs_user_confirmation"] = true;
+        out["instruction"] =
+            "Tell the user the price and that they must confirm the purchase themselves; it is "
+            "not bought yet.";
+        MarkDemo(out, purchases);
+        json ui = {{"kind", "purchase_quote"},
+                   {"order_id", order->id},
+                   {"domain", order->domain},
+                   {"years", order->years},
+                   {"price_formatted", Fmt(purchases, order->price)},
+                   {"expires_at", order->quote_expires_at}};
+        return ToolResult::Success(out).WithUi(ui);
+      });
+}
+
+Tool MakeListDomainsTool(PurchaseService& purchases, OrderRepository& orders) {
+  static const auto schema = ArgSchema<NoArgs>();
+  return MakeTool<NoArgs>(
+      "list_domains", "The user's domain orders (quotes, purchases, refunds) and their states.",
+      schema, [&purchases, &orders](const ToolContext& ctx, const NoArgs&) {
+        auto list = orders.ForUser(ctx.user_id, 20);
+        if (!list) return ToolResult::FromError(list.error());
+        json items = json::array();
+        for (const auto& o : *list) items.push_back(OrderJson(o, purchases));
+        json out = {{"orders", items}};
+        return ToolResult::Success(MarkDemo(out, purchases));
+      });
+}
+
+}  // namespace depositbot
