@@ -19,19 +19,29 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, Option
   std::unique_ptr<Database> db(new Database(raw, path));
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  // A failure of the first statements is either a file we may not write (a
+  // read-only file or directory: WAL needs the -wal/-shm files beside it) or a
+  // file that is not SQLite; say which, so the operator fixes the right thing.
+  auto unusable = [&](const Error& e) {
+    int code = sqlite3_errcode(raw) & 0xff;
+    std::string sqlite_says = sqlite3_errmsg(raw);
+    if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN ||
+        sqlite3_db_readonly(raw, "main") == 1) {
+      return Error::Internal("database \"" + path + "\" is read-only (or its directory is); "
+                             "depositbot needs to write it and its -wal/-shm files (" +
+                             sqlite_says + ")");
+    }
+    return Error::Internal("\"" + path + "\" is not a usable SQLite database: " + e.message);
+  };
   // The first statements read the header: a file that is not SQLite fails here.
   if (auto st = db->Exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"); !st) {
-    return Error::Internal("\"" + path + "\" is not a usable SQLite database: " +
-                           st.error().message);
+    return unusable(st.error());
   }
   if (path != ":memory:") {
     auto mode = db->Prepare("PRAGMA journal_mode = WAL");
     if (!mode) return Error::Internal("\"" + path + "\": " + mode.error().message);
     auto row = mode->Step();
-    if (!row) {
-      return Error::Internal("\"" + path + "\" is not a usable SQLite database: " +
-                             row.error().message);
-    }
+    if (!row) return unusable(row.error());
     if (*row && mode->ColumnText(0) != "wal") {
       return Error::Internal("\"" + path + "\" could not be switched to WAL mode (got " +
                              mode->ColumnText(0) + ")");

@@ -1,0 +1,96 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "agent/chat_model.h"
+#include "common/clock.h"
+#include "common/http_client.h"
+#include "common/result.h"
+
+namespace depositbot {
+
+// Settings of OpenAiChatModel (see there).
+struct OpenAiChatModelConfig {
+  std::string base_url = "https://api.openai.com/v1";
+  std::string api_key;  // empty: no Authorization header (local servers)
+  std::string model = "gpt-4o-mini";
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds read_timeout{120000};
+  int max_attempts = 3;                         // values below 1 count as 1
+  std::chrono::milliseconds backoff_base{500};  // first retry waits ~base, doubling
+  std::chrono::milliseconds backoff_max{8000};
+  std::chrono::milliseconds max_retry_wait{30000};  // cap on any single wait
+};
+
+// The process's environment, swappable in tests. Empty members mean the real thing:
+// std::this_thread::sleep_for, DefaultRandomSource(), SystemClock (for HTTP-date
+// Retry-After). `clock`, when set, must outlive the model.
+struct OpenAiChatModelEnvironment {
+  using SleepFunction = std::function<void(std::chrono::milliseconds)>;
+
+  SleepFunction sleep;
+  RandomSource random;
+  const Clock* clock = nullptr;
+};
+
+// A ChatModel over any OpenAI-compatible Chat Completions server (OpenAI, vLLM, llama.cpp,
+// Ollama, OpenRouter): POST {base_url}/chat/completions, non-streaming.
+//
+// Retries: at most `max_attempts` calls per Complete, on connection failures, read timeouts,
+// 408/409/429/5xx and on a 2xx whose body is not a usable completion (not JSON, no choices,
+// an error object inside a 200 as OpenRouter sends) - a completion has no side effects, so a
+// garbled answer is as retryable as a 502. The wait honours `retry-after-ms`, then
+// `Retry-After` (seconds or an HTTP date), capped at `max_retry_wait`; without a hint it is
+// exponential backoff with jitter. `x-should-retry: true|false` overrides the status rule.
+// 429 with code `insufficient_quota` and 402 without Retry-After are not retried.
+//
+// Errors: kUnavailable once retries are exhausted (or quota is gone); kInvalid for
+// 400/404/422 and other non-retryable statuses; kForbidden for 401/403. Messages carry the
+// server's own `error.message`. The API key is never logged nor put in a message.
+//
+// Thread-safe: Complete may run on several threads; the injected functions must be too.
+class OpenAiChatModel final : public ChatModel {
+ public:
+  using Config = OpenAiChatModelConfig;
+  using Environment = OpenAiChatModelEnvironment;
+  using SleepFunction = OpenAiChatModelEnvironment::SleepFunction;
+
+  // Fails with kInvalid when `base_url` is not an http(s) URL.
+  static Result<std::unique_ptr<OpenAiChatModel>> Create(Config config, Environment env = {});
+
+  // Prefer Create. With a bad `base_url` every Complete fails with kInvalid.
+  explicit OpenAiChatModel(Config config, Environment env = {});
+  ~OpenAiChatModel() override;
+
+  Result<ChatResponse> Complete(const ChatRequest& request) override;
+  std::string Name() const override;
+
+  // The JSON body Complete would send for `request` (exposed for tests and recordings).
+  // `tools`, `tool_choice` and `parallel_tool_calls` appear only when tools are given; a
+  // tool_choice that is not auto/none/required names a function. Tool call arguments in the
+  // history that are not a JSON object are sent as "{}" (vLLM and llama.cpp reject the whole
+  // request otherwise).
+  std::string RequestBody(const ChatRequest& request) const;
+
+ private:
+  struct Attempt;
+  Attempt CallOnce(const std::string& body, int attempt) const;
+  std::chrono::milliseconds Backoff(int failed_attempts) const;
+
+  Config config_;
+  Environment env_;
+  std::unique_ptr<HttpClient> http_;  // null when base_url did not parse
+  std::string url_error_;
+};
+
+// Parses a Chat Completions response body (choices[0]) into a ChatResponse, applying the
+// tolerances above: missing or duplicate tool call ids are replaced with generated ones,
+// whitespace-only content beside tool calls is dropped, finish_reason is normalised, missing
+// usage reads as zeros. Fails with kUnavailable when the body is not JSON, carries an `error`
+// object, or has no usable choice.
+Result<ChatResponse> ParseChatCompletion(const std::string& body, const RandomSource& random);
+
+}  // namespace depositbot

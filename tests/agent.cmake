@@ -1,0 +1,14 @@
+# agent/ suites and the fake OpenAI-compatible server.
+add_library(fake_llm_server STATIC ${CMAKE_CURRENT_LIST_DIR}/fakes/fake_llm_server.cpp)
+target_include_directories(fake_llm_server PUBLIC ${PROJECT_SOURCE_DIR})
+target_link_libraries(fake_llm_server
+  PUBLIC depositbot_common nlohmann_json::nlohmann_json
+  PRIVATE PkgConfig::HTTPLIB Threads::Threads)
+
+add_executable(fake_llm_server_main ${CMAKE_CURRENT_LIST_DIR}/fakes/fake_llm_server_main.cpp)
+target_link_libraries(fake_llm_server_main PRIVATE fake_llm_server)
+
+depositbot_test(NAME openai_chat_model_test SOURCES openai_chat_model_test.cpp
+                LIBS depositbot_agent fake_llm_server)
+depositbot_test(NAME scripted_chat_model_test SOURCES scripted_chat_model_test.cpp
+                LIBS depositbot_agent)
