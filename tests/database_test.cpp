@@ -130,6 +130,7 @@ TEST_CASE("a read-only database file is refused with a sentence naming the path"
   INFO(msg);
   CHECK(Contains(msg, path));
   CHECK(Contains(msg, "read-only"));
+  CHECK_FALSE(Contains(msg, "not a usable SQLite database"));
   CHECK(ReadAll(path) == before);
 }
 
@@ -144,6 +145,8 @@ TEST_CASE("a database in a directory the process cannot write is refused with th
   INFO(msg);
   CHECK(msg != "(opened)");
   CHECK(Contains(msg, path));
+  CHECK(Contains(msg, "read-only"));
+  CHECK_FALSE(Contains(msg, "not a usable SQLite database"));
 }
 
 TEST_CASE("a transaction that is not committed rolls back when it goes out of scope") {
