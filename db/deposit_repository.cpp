@@ -395,6 +395,18 @@ Result<DepositTransaction> DepositRepository::Purchase(int64_t user_id, int64_t 
   return ApplyVersioned(
       user_id,
       [&](const Account& a) -> Result<Change> {
+        // A repeated charge is reported as such before the balance is looked
+        // at: "insufficient funds" would tell a retrying caller it never happened.
+        auto prior = db_.Prepare(
+            "SELECT id FROM deposit_transactions WHERE type = 'purchase' AND reference = ?");
+        if (!prior) return prior.error();
+        prior->Bind(1, std::string_view(ref));
+        auto charged = prior->Step();
+        if (!charged) return charged.error();
+        if (*charged) {
+          return Error::FailedPrecondition(ref + " was already charged as " +
+                                           TxLabel(prior->ColumnInt(0)));
+        }
         if (a.balance < amount) {
           return Error::InsufficientFunds("the balance " + std::to_string(a.balance) +
                                           " does not cover " + std::to_string(amount));
