@@ -435,6 +435,20 @@ TEST_CASE("the same order is charged once") {
   CHECK(k.Balance(alice.id) == 900);
 }
 
+TEST_CASE("charging an order again after the balance ran low says it was already charged") {
+  // A caller that retries a charge (e.g. after a crash) must learn that it
+  // happened, not that the balance is short: the latter reads as "not charged".
+  Books k;
+  auto alice = k.b.User(1001).Balance(1'000).Purchase(800, "order:42").Build();
+  std::string before = k.Snapshot();
+  auto again = k.repo.Purchase(alice.id, 800, "order:42", "retry");
+  REQUIRE_FALSE(again);
+  CHECK(again.code() == ErrorCode::kFailedPrecondition);
+  CHECK(Contains(again.error().message, "already charged"));
+  CHECK(Contains(again.error().message, "#" + std::to_string(alice.purchases[0])));
+  CHECK(k.Snapshot() == before);
+}
+
 TEST_CASE("a purchase with a bad amount, no reference or an unknown user is refused") {
   Books k;
   auto alice = k.b.User(1001).Balance(1'000).Build();
