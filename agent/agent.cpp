@@ -1,0 +1,209 @@
+#include "agent/agent.h"
+
+#include <chrono>
+#include <set>
+
+#include "agent/prompt.h"
+#include "agent/rule_based_model.h"
+#include "common/log.h"
+#include "db/conversation_repository.h"
+#include "tools/tool_registry.h"
+
+namespace depositbot {
+namespace {
+
+using nlohmann::json;
+
+std::string RoleText(ChatMessage::Role r) { return std::string(RoleName(r)); }
+
+StoredMessage ToStored(const ChatMessage& m) {
+  StoredMessage s{RoleText(m.role), m.content, std::nullopt, std::nullopt};
+  if (!m.tool_calls.empty()) {
+    json calls = json::array();
+    for (const auto& c : m.tool_calls) {
+      calls.push_back({{"id", c.id},
+                       {"type", "function"},
+                       {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+    }
+    s.tool_calls_json = calls.dump();
+  }
+  if (m.role == ChatMessage::Role::kTool) s.tool_call_id = m.tool_call_id;
+  return s;
+}
+
+std::optional<ChatMessage> FromStored(const StoredMessage& s) {
+  json j = {{"role", s.role}, {"content", s.content}};
+  if (s.tool_calls_json) {
+    json calls = json::parse(*s.tool_calls_json, nullptr, false);
+    if (calls.is_array()) j["tool_calls"] = calls;
+  }
+  if (s.tool_call_id) j["tool_call_id"] = *s.tool_call_id;
+  auto m = ChatMessage::FromJson(j);
+  if (!m) return std::nullopt;
+  return *m;
+}
+
+const char* kApologyModel =
+    "Sorry, I can't reach my assistant right now. Your balance and requests are safe; please "
+    "try again in a minute, or use a command such as /balance or /help.";
+const char* kApologyLoop =
+    "Sorry, I got stuck working on that. Nothing more was changed; please rephrase your request "
+    "or use a command such as /balance or /help.";
+const char* kApologyStore =
+    "Your request was handled, but I could not save this conversation; if you ask a follow-up "
+    "question, please repeat the details.";
+
+}  // namespace
+
+Agent::Agent(ChatModel& model, ChatModel& commands, const ToolRegistry& tools,
+             ConversationRepository& conversations, Options options)
+    : model_(model),
+      commands_(commands),
+      tools_(tools),
+      conversations_(conversations),
+      options_(std::move(options)),
+      random_(DefaultRandomSource()) {}
+
+ChatModel& Agent::ModelFor(std::string_view text) const {
+  return RuleBasedModel::IsCommand(text) ? commands_ : model_;
+}
+
+ChatRequest Agent::BuildRequest(const ToolContext& ctx, int64_t chat_id, std::string_view text) {
+  ChatRequest req;
+  req.messages.push_back(ChatMessage::System(
+      RenderSystemPrompt({ctx.display_name, options_.currency_code, ctx.is_admin})));
+  if (auto history =
+          conversations_.Recent(chat_id, options_.history_messages, options_.history_chars)) {
+    for (const auto& s : *history) {
+      if (auto m = FromStored(s)) req.messages.push_back(std::move(*m));
+    }
+  } else {
+    Log(LogLevel::kWarn, "agent.history_unavailable",
+        {{"chat_id", std::to_string(chat_id)}, {"error", history.error().message}});
+  }
+  req.messages.push_back(ChatMessage::User(std::string(text)));
+  req.tools = tools_.Schemas(ctx);
+  return req;
+}
+
+TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_view raw_text) {
+  TurnResult out;
+  std::string text(raw_text);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  size_t lead = 0;
+  while (lead < text.size() && std::isspace(static_cast<unsigned char>(text[lead]))) ++lead;
+  text.erase(0, lead);
+  if (text.empty()) {
+    out.reply = RuleBasedModel::HelpText(ctx.is_admin);
+    return out;
+  }
+  if (text == "/reset" || text.rfind("/reset@", 0) == 0) {
+    if (auto st = conversations_.Clear(chat_id); !st) {
+      out.ok = false;
+      out.reply = "Sorry, I could not clear the conversation: " + st.error().message;
+      return out;
+    }
+    out.reply = "Done: I forgot our conversation. Your balance and transactions are unchanged.";
+    return out;
+  }
+
+  ChatModel& model = ModelFor(text);
+  out.model_name = model.Name();
+  ChatRequest req = BuildRequest(ctx, chat_id, text);
+  const size_t turn_start = req.messages.size() - 1;  // the user message
+
+  for (int round = 0; round < options_.max_model_calls; ++round) {
+    auto started = std::chrono::steady_clock::now();
+    auto resp = model.Complete(req);
+    ++out.model_calls;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+    if (!resp) {
+      Log(LogLevel::kError, "agent.model_failed",
+          {{"chat_id", std::to_string(chat_id)},
+           {"model", model.Name()},
+           {"code", std::string(ErrorCodeName(resp.code()))},
+           {"error", resp.error().message}});
+      out.ok = false;
+      out.reply = kApologyModel;
+      return out;
+    }
+    Log(LogLevel::kDebug, "agent.model_call",
+        {{"chat_id", std::to_string(chat_id)},
+         {"model", model.Name()},
+         {"ms", std::to_string(ms)},
+         {"tool_calls", std::to_string(resp->message.tool_calls.size())}});
+
+    ChatMessage assistant = resp->message;
+    assistant.role = ChatMessage::Role::kAssistant;
+    if (assistant.tool_calls.empty()) {
+      std::string reply = assistant.content;
+      if (reply.empty()) {
+        reply = resp->finish_reason == "length"
+                    ? "Sorry, my answer was cut off. Please ask again, more briefly."
+                    : "Sorry, I have no answer to that. Try /help.";
+        assistant.content = reply;
+      } else if (resp->finish_reason == "length") {
+        reply += " …";
+      }
+      req.messages.push_back(assistant);
+      out.reply = reply;
+      break;
+    }
+
+    // Keep the originals for execution; store a sanitised copy for history.
+    std::vector<ToolCall> original = assistant.tool_calls;
+    std::set<std::string> seen;
+    for (auto& c : assistant.tool_calls) {
+      if (!IsPortableToolCallId(c.id) || !seen.insert(c.id).second) {
+        c.id = GenerateToolCallId(random_);
+        seen.insert(c.id);
+      }
+      json parsed = json::parse(c.arguments, nullptr, false);
+      if (parsed.is_discarded() || !parsed.is_object()) c.arguments = "{}";
+    }
+    req.messages.push_back(assistant);
+    for (size_t i = 0; i < original.size(); ++i) {
+      const ToolCall& call = original[i];
+      ToolResult result = tools_.Invoke(ctx, call.name, call.arguments);
+      Log(result.ok ? LogLevel::kInfo : LogLevel::kWarn, "agent.tool_call",
+          {{"chat_id", std::to_string(chat_id)},
+           {"telegram_id", std::to_string(ctx.telegram_id)},
+           {"tool", call.name},
+           {"outcome", result.ok ? "ok" : result.error_code()}});
+      if (result.ui) out.ui.push_back(*result.ui);
+      req.messages.push_back(
+          ChatMessage::Tool(assistant.tool_calls[i].id, result.ToModelContent()));
+      out.calls.push_back({assistant.tool_calls[i].id, call.name, call.arguments, result});
+    }
+    if (round + 1 == options_.max_model_calls) {
+      Log(LogLevel::kWarn, "agent.call_limit",
+          {{"chat_id", std::to_string(chat_id)}, {"model", model.Name()}});
+      out.ok = false;
+      out.reply = kApologyLoop;
+      req.messages.push_back(ChatMessage::Assistant(kApologyLoop));
+    }
+  }
+
+  // Every reply that involved the demo registrar says so (issue: demo registrar).
+  for (const auto& c : out.calls) {
+    const auto& p = c.result.payload;
+    if (p.is_object() && p.contains("demo_notice") && p["demo_notice"].is_string()) {
+      std::string notice = p["demo_notice"].get<std::string>();
+      if (out.reply.find(notice) == std::string::npos) out.reply += "\n(" + notice + ")";
+      break;
+    }
+  }
+
+  std::vector<StoredMessage> turn;
+  for (size_t i = turn_start; i < req.messages.size(); ++i) turn.push_back(ToStored(req.messages[i]));
+  if (auto st = conversations_.AppendTurn(chat_id, turn); !st) {
+    Log(LogLevel::kError, "agent.store_failed",
+        {{"chat_id", std::to_string(chat_id)}, {"error", st.error().message}});
+    out.reply += "\n(" + std::string(kApologyStore) + ")";
+  }
+  return out;
+}
+
+}  // namespace depositbot

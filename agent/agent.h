@@ -1,0 +1,77 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/chat_model.h"
+#include "tools/tool.h"
+#include "tools/tool_context.h"
+
+namespace depositbot {
+
+class ConversationRepository;
+class ToolRegistry;
+
+// One tool call the agent executed during a turn.
+struct ExecutedCall {
+  std::string id;
+  std::string name;
+  std::string arguments;  // as the model gave them
+  ToolResult result;
+};
+
+// What one user message led to.
+struct TurnResult {
+  std::string reply;                 // what the user sees
+  std::vector<nlohmann::json> ui;    // side effects for the transport, in call order
+  std::vector<ExecutedCall> calls;
+  int model_calls = 0;
+  bool ok = true;                    // false: the user got an apology
+  std::string model_name;            // which model answered
+};
+
+// The tool-calling loop. For each user message: load the chat's recent
+// history, render the system prompt, offer the tools this user may use, call
+// the model, run its tool calls in order (every call id answered), repeat
+// until it answers in text — at most max_model_calls times — and store the
+// turn. Slash commands go to `commands` (the rule-based model) in every mode.
+// Failures (model errors, the call limit) give the user a short apology that
+// says what to do next; nothing is stored then but the conversation stays
+// usable. Stored history is kept valid for picky servers: unparsable call
+// arguments are stored as {} and missing ids get generated 9-char ids.
+// Thread-safe if the models, registry and repository are; turns of one chat
+// must not run concurrently (the transport orders them).
+class Agent {
+ public:
+  struct Options {
+    int max_model_calls = 6;
+    int history_messages = 30;
+    size_t history_chars = 12000;
+    std::string currency_code = "USD";
+  };
+
+  Agent(ChatModel& model, ChatModel& commands, const ToolRegistry& tools,
+        ConversationRepository& conversations, Options options);
+
+  TurnResult Handle(const ToolContext& ctx, int64_t chat_id, std::string_view text);
+
+  // The request the model would get for `text` right now (for --dry-run).
+  ChatRequest BuildRequest(const ToolContext& ctx, int64_t chat_id, std::string_view text);
+
+  // Which model a message goes to.
+  ChatModel& ModelFor(std::string_view text) const;
+
+ private:
+  ChatModel& model_;
+  ChatModel& commands_;
+  const ToolRegistry& tools_;
+  ConversationRepository& conversations_;
+  Options options_;
+  RandomSource random_;
+};
+
+}  // namespace depositbot

@@ -1,0 +1,443 @@
+#include "agent/rule_based_model.h"
+
+#include <cctype>
+#include <cstdio>
+#include <map>
+#include <regex>
+#include <sstream>
+
+namespace depositbot {
+namespace {
+
+using nlohmann::json;
+
+ChatResponse Text(std::string text) {
+  ChatResponse r;
+  r.message = ChatMessage::Assistant(std::move(text));
+  r.finish_reason = "stop";
+  r.model = "offline";
+  return r;
+}
+
+std::vector<std::string> Words(std::string_view text) {
+  std::vector<std::string> out;
+  std::istringstream in{std::string(text)};
+  std::string w;
+  while (in >> w) out.push_back(w);
+  return out;
+}
+
+std::string JoinFrom(const std::vector<std::string>& w, size_t from) {
+  std::string out;
+  for (size_t i = from; i < w.size(); ++i) out += (out.empty() ? "" : " ") + w[i];
+  return out;
+}
+
+// "12", "#12" -> 12; anything else -> nullopt.
+std::optional<int64_t> ParseId(std::string_view s) {
+  if (!s.empty() && s.front() == '#') s.remove_prefix(1);
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Whether the request offers `tool` (and, for manage_deposit, `action`).
+bool Offers(const ChatRequest& req, std::string_view tool, std::string_view action = {}) {
+  if (!req.tools.is_array()) return false;
+  for (const auto& t : req.tools) {
+    const json& f = t.value("function", json::object());
+    if (f.value("name", "") != tool) continue;
+    if (action.empty()) return true;
+    const json* values = nullptr;
+    if (f.contains("parameters") && f["parameters"].contains("properties") &&
+        f["parameters"]["properties"].contains("action")) {
+      values = &f["parameters"]["properties"]["action"]["enum"];
+    }
+    if (!values || !values->is_array()) return false;
+    for (const auto& v : *values) {
+      if (v == action) return true;
+    }
+    return false;
+  }
+  return false;
+}
+
+bool IsAdminRequest(const ChatRequest& req) { return Offers(req, "manage_deposit", "confirm"); }
+
+std::string Str(const json& j, const char* key, const std::string& fallback = "") {
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  if (it->is_string()) return it->get<std::string>();
+  return it->dump();
+}
+
+std::string TxLine(const json& t) {
+  std::string line = "#" + Str(t, "id") + " " + Str(t, "type") + " " +
+                     Str(t, "amount_formatted") + " — " + Str(t, "status");
+  if (t.contains("depositor_name")) line += ", from " + Str(t, "depositor_name");
+  if (t.contains("user_name")) line += ", user " + Str(t, "user_name");
+  if (t.contains("user_telegram_id")) line += " (Telegram " + Str(t, "user_telegram_id") + ")";
+  if (t.contains("created_at")) line += ", " + Str(t, "created_at");
+  return line;
+}
+
+std::string RenderFailure(const std::string& tool, const json& args, const json& r) {
+  std::string code = Str(r, "error");
+  std::string action = args.is_object() ? Str(args, "action") : "";
+  if (code == "forbidden") return "Sorry, only admins can do that.";
+  if (code == "invalid_arguments" && r.contains("details") && r["details"].is_array()) {
+    for (const auto& d : r["details"]) {
+      if (Str(d, "field") == "action") return "Sorry, only admins can do that.";
+    }
+    std::string out = "Sorry, I could not do that:";
+    for (const auto& d : r["details"]) out += " " + Str(d, "field") + " " + Str(d, "problem") + ".";
+    return out;
+  }
+  std::string msg = Str(r, "message", code);
+  if (!msg.empty()) msg[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(msg[0])));
+  std::string out = "Sorry, that did not work: " + msg + ".";
+  if (tool == "manage_deposit" && action == "request_deposit") {
+    out += "\nUsage: /deposit AMOUNT NAME — e.g. /deposit 30000 KIM MINJI";
+  }
+  return out;
+}
+
+std::string RenderManageDeposit(const json& r) {
+  std::string action = Str(r, "action");
+  if (action == "balance") {
+    std::string out = "Your balance is " + Str(r, "balance_formatted") + ".";
+    int64_t pending = r.value("pending_deposits", int64_t{0});
+    if (pending > 0) {
+      out += " " + std::to_string(pending) + " deposit" + (pending == 1 ? "" : "s") + " (" +
+             Str(r, "pending_total_formatted") + ") await an admin's confirmation.";
+    }
+    return out;
+  }
+  if (action == "account_info") {
+    return "Account of " + Str(r, "name") + " (Telegram " + Str(r, "telegram_id") +
+           "), customer since " + Str(r, "customer_since") + ". Balance: " +
+           Str(r, "balance_formatted") + "." + (r.value("is_admin", false) ? " You are an admin." : "");
+  }
+  if (action == "request_deposit") {
+    const json& t = r["transaction"];
+    return "Deposit #" + Str(t, "id") + " of " + Str(t, "amount_formatted") + " from " +
+           Str(t, "depositor_name") +
+           " is recorded and pending. It is credited once an admin confirms the transfer "
+           "arrived. To withdraw it: /cancel " + Str(t, "id");
+  }
+  if (action == "history") {
+    const json& list = r["transactions"];
+    if (list.empty()) return "You have no transactions yet.";
+    std::string out = "Your last " + std::to_string(list.size()) + " transaction" +
+                      (list.size() == 1 ? "" : "s") + ":";
+    for (const auto& t : list) out += "\n" + TxLine(t);
+    return out;
+  }
+  if (action == "cancel") {
+    const json& t = r["transaction"];
+    return "Deposit #" + Str(t, "id") + " of " + Str(t, "amount_formatted") + " was cancelled.";
+  }
+  if (action == "pending") {
+    const json& list = r["pending"];
+    if (list.empty()) return "There are no pending deposits.";
+    std::string out = std::to_string(list.size()) + " pending deposit" +
+                      (list.size() == 1 ? "" : "s") + ":";
+    for (const auto& t : list) out += "\n" + TxLine(t);
+    return out + "\nConfirm with /confirm ID or reject with /reject ID REASON.";
+  }
+  if (action == "confirm" || action == "reject") {
+    const json& t = r["transaction"];
+    std::string out = "Deposit #" + Str(t, "id") + " of " + Str(t, "amount_formatted") + " " +
+                      (action == "confirm" ? "confirmed" : "rejected");
+    if (r.contains("user_name")) out += " for " + Str(r, "user_name");
+    out += ".";
+    if (action == "confirm" && r.contains("user_balance_formatted")) {
+      out += " Their balance is now " + Str(r, "user_balance_formatted") + ".";
+    }
+    return out;
+  }
+  return r.dump();
+}
+
+std::string RenderCheckDomain(const json& r) {
+  std::string out;
+  for (const auto& d : r.value("results", json::array())) {
+    if (!out.empty()) out += "\n";
+    std::string name = Str(d, "domain");
+    if (d.contains("valid") && d["valid"] == false) {
+      out += name + ": " + Str(d, "problem") + ".";
+    } else if (!d.contains("available") || d["available"].is_null()) {
+      out += "I could not find out whether " + name + " is free (" + Str(d, "problem") +
+             "); please try again later.";
+    } else if (d["available"] == false) {
+      out += name + " is taken.";
+    } else {
+      out += name + " is free" + (d.value("premium", false) ? " (a premium name)" : "") + ": " +
+             Str(d, "price_formatted") + " for one year";
+      out += d.value("balance_covers", false)
+                 ? ", which your balance covers. Buy it with /buy " + name + "."
+                 : "; your balance of " + Str(r, "balance_formatted") +
+                       " does not cover it — top up with /deposit first.";
+    }
+  }
+  return out.empty() ? "No domains to check." : out;
+}
+
+std::string RenderQuote(const json& r) {
+  std::string out = "Quote #" + Str(r, "order_id") + ": " + Str(r, "domain") + " for " +
+                    Str(r, "years") + " year" + (r.value("years", 1) == 1 ? "" : "s") +
+                    " costs " + Str(r, "price_formatted") + " (your balance: " +
+                    Str(r, "balance_formatted") + "). It is not bought yet: confirm within " +
+                    Str(r, "expires_in_minutes") + " minutes.";
+  if (!r.value("balance_covers", true)) out += " Your balance does not cover it yet.";
+  return out;
+}
+
+std::string RenderOrders(const json& r) {
+  const json& list = r.value("orders", json::array());
+  if (list.empty()) return "You have no domain orders yet.";
+  std::string out = "Your domain orders:";
+  for (const auto& o : list) {
+    out += "\n#" + Str(o, "order_id") + " " + Str(o, "domain") + " — " + Str(o, "state") +
+           ", " + Str(o, "price_formatted");
+  }
+  return out;
+}
+
+// Generic rendering for tools without a dedicated renderer: their "message"
+// field if they give one, else the compact result.
+std::string RenderOther(const json& r) {
+  if (r.contains("message") && r["message"].is_string()) return r["message"].get<std::string>();
+  return r.dump();
+}
+
+const std::regex kBalance(
+    R"(\b(balance|how much (money )?(do i have|have i got|is left|is on my account)|my money)\b)",
+    std::regex::icase);
+const std::regex kDeposit(
+    R"(\b(?:sent|send|transferred|deposited|paid|wired)\s+(?:you\s+)?([$]?[0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:[a-z]{3}\b|won\b|dollars?\b)?\s*(?:as|from|under(?:\s+the\s+name)?|by|named?)\s+(.+))",
+    std::regex::icase);
+const std::regex kDomain(R"(\b((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63})\b)",
+                         std::regex::icase);
+const std::regex kBuy(R"(\b(buy|register|purchase|get me)\b)", std::regex::icase);
+const std::regex kHistory(R"(\b(history|transactions|statement)\b)", std::regex::icase);
+const std::regex kCancel(R"(\bcancel\b\D*#?([0-9]+))", std::regex::icase);
+const std::regex kPending(R"(\bpending\b)", std::regex::icase);
+const std::regex kMyDomains(R"(\bmy (domains|orders)\b)", std::regex::icase);
+const std::regex kGreeting(R"(^\s*(hi|hello|hey|help|start)\b)", std::regex::icase);
+
+}  // namespace
+
+bool RuleBasedModel::IsCommand(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  return i < text.size() && text[i] == '/';
+}
+
+std::string RuleBasedModel::HelpText(bool for_admin) {
+  std::string out =
+      "I keep your prepaid deposit and buy domain names with it. Commands:\n"
+      "/balance — your balance\n"
+      "/deposit AMOUNT NAME — announce a bank transfer, e.g. /deposit 30000 KIM MINJI\n"
+      "/history — your recent transactions\n"
+      "/cancel ID — withdraw a pending deposit\n"
+      "/domain NAME — is a domain free, and its price\n"
+      "/buy NAME — buy a domain from your balance (you confirm first)\n"
+      "/domains — your domain orders\n"
+      "/reset — forget this conversation";
+  if (for_admin) {
+    out +=
+        "\nAdmin: /pending — deposits awaiting confirmation; /confirm ID; /reject ID REASON";
+  }
+  return out;
+}
+
+ChatResponse RuleBasedModel::Call(std::string name, json args) {
+  char id[16];
+  std::snprintf(id, sizeof id, "rb%07lld", static_cast<long long>(next_id_++ % 10000000));
+  ChatResponse r;
+  r.message = ChatMessage::Assistant("", {ToolCall{id, std::move(name), args.dump()}});
+  r.finish_reason = "tool_calls";
+  r.model = "offline";
+  return r;
+}
+
+Result<ChatResponse> RuleBasedModel::Complete(const ChatRequest& request) {
+  if (request.messages.empty()) return Error::Invalid("no messages");
+  const ChatMessage& last = request.messages.back();
+  if (last.role == ChatMessage::Role::kTool) return Render(request);
+  if (last.role == ChatMessage::Role::kUser) return Interpret(request, last.content);
+  return Text("How can I help? Send /help for the commands.");
+}
+
+ChatResponse RuleBasedModel::Interpret(const ChatRequest& req, const std::string& text) {
+  const bool admin = IsAdminRequest(req);
+  auto words = Words(text);
+  if (words.empty()) return Text(HelpText(admin));
+  if (IsCommand(text)) {
+    std::string cmd = Lower(words[0]);
+    if (auto at = cmd.find('@'); at != std::string::npos) cmd.resize(at);  // /balance@MyBot
+    auto need_id = [&]() -> std::optional<int64_t> {
+      if (words.size() < 2) return std::nullopt;
+      return ParseId(words[1]);
+    };
+    if (cmd == "/start" || cmd == "/help") return Text(HelpText(admin));
+    if (cmd == "/balance") return Call("manage_deposit", {{"action", "balance"}});
+    if (cmd == "/account") return Call("manage_deposit", {{"action", "account_info"}});
+    if (cmd == "/deposit") {
+      if (words.size() < 3) {
+        return Text(
+            "Usage: /deposit AMOUNT NAME — the amount you transferred and the name the transfer "
+            "was sent under, e.g. /deposit 30000 KIM MINJI");
+      }
+      return Call("manage_deposit", {{"action", "request_deposit"},
+                                     {"amount", words[1]},
+                                     {"depositor_name", JoinFrom(words, 2)}});
+    }
+    if (cmd == "/history") {
+      json args = {{"action", "history"}};
+      if (words.size() >= 2) {
+        auto n = ParseId(words[1]);
+        if (!n || *n < 1 || *n > 50) return Text("Usage: /history [N] — N from 1 to 50");
+        args["limit"] = *n;
+      }
+      return Call("manage_deposit", args);
+    }
+    if (cmd == "/cancel") {
+      auto id = need_id();
+      if (!id) return Text("Usage: /cancel ID — the number of your pending deposit, e.g. /cancel 12");
+      return Call("manage_deposit", {{"action", "cancel"}, {"transaction_id", *id}});
+    }
+    if (cmd == "/pending") return Call("manage_deposit", {{"action", "pending"}});
+    if (cmd == "/confirm") {
+      auto id = need_id();
+      if (!id) return Text("Usage: /confirm ID — the number of the pending deposit, e.g. /confirm 12");
+      return Call("manage_deposit", {{"action", "confirm"}, {"transaction_id", *id}});
+    }
+    if (cmd == "/reject") {
+      auto id = need_id();
+      if (!id) {
+        return Text("Usage: /reject ID REASON — e.g. /reject 12 no transfer arrived");
+      }
+      json args = {{"action", "reject"}, {"transaction_id", *id}};
+      if (words.size() > 2) args["reason"] = JoinFrom(words, 2);
+      return Call("manage_deposit", args);
+    }
+    if (cmd == "/domain" || cmd == "/check") {
+      if (words.size() < 2) return Text("Usage: /domain NAME — e.g. /domain example.com");
+      if (!Offers(req, "check_domain")) return Text("Domain look-ups are not available here.");
+      json names = json::array();
+      for (size_t i = 1; i < words.size() && names.size() < 10; ++i) names.push_back(words[i]);
+      return Call("check_domain", {{"domains", names}});
+    }
+    if (cmd == "/buy") {
+      if (words.size() < 2) return Text("Usage: /buy NAME [YEARS] — e.g. /buy example.com");
+      if (!Offers(req, "register_domain")) return Text("Domain purchases are not available here.");
+      json args = {{"domain", words[1]}, {"years", 1}};
+      if (words.size() >= 3) {
+        auto y = ParseId(words[2]);
+        if (!y || *y < 1 || *y > 10) return Text("Usage: /buy NAME [YEARS] — YEARS from 1 to 10");
+        args["years"] = *y;
+      }
+      return Call("register_domain", args);
+    }
+    if (cmd == "/domains" || cmd == "/orders") {
+      if (!Offers(req, "list_domains")) return Text("Domain orders are not available here.");
+      return Call("list_domains", json::object());
+    }
+    return Text("I don't know the command " + words[0] + ".\n" + HelpText(admin));
+  }
+
+  std::smatch m;
+  if (std::regex_search(text, m, kDeposit)) {
+    std::string name = m[2].str();
+    while (!name.empty() && std::string(".!?,").find(name.back()) != std::string::npos) {
+      name.pop_back();
+    }
+    return Call("manage_deposit", {{"action", "request_deposit"},
+                                   {"amount", m[1].str()},
+                                   {"depositor_name", name}});
+  }
+  if (std::regex_search(text, m, kCancel)) {
+    return Call("manage_deposit",
+                {{"action", "cancel"}, {"transaction_id", *ParseId(m[1].str())}});
+  }
+  std::smatch d;
+  bool has_domain = std::regex_search(text, d, kDomain);
+  if (has_domain && std::regex_search(text, kBuy) && Offers(req, "register_domain")) {
+    return Call("register_domain", {{"domain", Lower(d[1].str())}, {"years", 1}});
+  }
+  if (has_domain && Offers(req, "check_domain")) {
+    json names = json::array();
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), kDomain);
+         it != std::sregex_iterator() && names.size() < 10; ++it) {
+      names.push_back(Lower((*it)[1].str()));
+    }
+    return Call("check_domain", {{"domains", names}});
+  }
+  if (std::regex_search(text, kMyDomains) && Offers(req, "list_domains")) {
+    return Call("list_domains", json::object());
+  }
+  if (std::regex_search(text, kBalance) || text.find("\xEC\x9E\x94\xEC\x95\xA1") != std::string::npos ||
+      text.find("\xEC\x9E\x94\xEA\xB3\xA0") != std::string::npos) {  // 잔액, 잔고
+    return Call("manage_deposit", {{"action", "balance"}});
+  }
+  if (std::regex_search(text, kPending) && admin) {
+    return Call("manage_deposit", {{"action", "pending"}});
+  }
+  if (std::regex_search(text, kHistory) || std::regex_search(text, kPending) ||
+      text.find("\xEB\x82\xB4\xEC\x97\xAD") != std::string::npos) {  // 내역
+    return Call("manage_deposit", {{"action", "history"}});
+  }
+  if (std::regex_search(text, kGreeting)) return Text(HelpText(admin));
+  return Text("I'm the offline assistant and understood no request in that. " + HelpText(admin));
+}
+
+ChatResponse RuleBasedModel::Render(const ChatRequest& req) {
+  // The trailing tool messages answer the calls of the assistant message before them.
+  size_t i = req.messages.size();
+  while (i > 0 && req.messages[i - 1].role == ChatMessage::Role::kTool) --i;
+  std::map<std::string, const ToolCall*> calls;
+  if (i > 0 && req.messages[i - 1].role == ChatMessage::Role::kAssistant) {
+    for (const auto& c : req.messages[i - 1].tool_calls) calls[c.id] = &c;
+  }
+  std::string out;
+  for (size_t k = i; k < req.messages.size(); ++k) {
+    const ChatMessage& m = req.messages[k];
+    json r = json::parse(m.content, nullptr, false);
+    auto it = calls.find(m.tool_call_id);
+    std::string tool = it == calls.end() ? "" : it->second->name;
+    json args = it == calls.end() ? json::object()
+                                  : json::parse(it->second->arguments, nullptr, false);
+    std::string line;
+    if (r.is_discarded() || !r.is_object()) {
+      line = m.content;
+    } else if (!r.value("ok", false)) {
+      line = RenderFailure(tool, args, r);
+    } else if (tool == "manage_deposit") {
+      line = RenderManageDeposit(r);
+    } else if (tool == "check_domain") {
+      line = RenderCheckDomain(r);
+    } else if (tool == "register_domain") {
+      line = RenderQuote(r);
+    } else if (tool == "list_domains") {
+      line = RenderOrders(r);
+    } else {
+      line = RenderOther(r);
+    }
+    if (!out.empty()) out += "\n";
+    out += line;
+  }
+  return Text(out.empty() ? "Done." : out);
+}
+
+}  // namespace depositbot
