@@ -127,6 +127,10 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     c.namecheap_username = *nc_name;
     c.namecheap_client_ip = *nc_ip;
   }
+  for (const auto& [k, v] : env) {
+    const std::string prefix = "NAMECHEAP_CONTACT_";
+    if (k.rfind(prefix, 0) == 0 && !v.empty()) c.namecheap_contact[k.substr(prefix.size())] = v;
+  }
   if (auto v = get("CURRENCY")) {
     auto cur = Currency::FromCode(*v);
     if (!cur) return Bad("CURRENCY", "an ISO 4217 code such as USD, KRW, JPY, BHD", *v);

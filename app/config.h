@@ -27,6 +27,9 @@ struct Config {
   std::string namecheap_api_url = "https://api.sandbox.namecheap.com/xml.response";
   std::string namecheap_api_user, namecheap_api_key, namecheap_username, namecheap_client_ip;
   bool namecheap_configured = false;
+  // NAMECHEAP_CONTACT_<FIELD> values (FIRST_NAME, LAST_NAME, ORGANIZATION, ADDRESS1,
+  // ADDRESS2, CITY, STATE_PROVINCE, POSTAL_CODE, COUNTRY, PHONE, EMAIL), keyed by FIELD.
+  std::map<std::string, std::string> namecheap_contact;
   Currency currency{"USD", 2};
   Decimal usd_exchange_rate{1, 0};
   Decimal price_markup_percent{0, 0};

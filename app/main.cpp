@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "app/config.h"
+#include "app/services.h"
+#include "chat/terminal_chat.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "db/database.h"
@@ -20,14 +22,70 @@ int Fail(const std::string& line) {
   return 2;
 }
 
-// Opens the configured database and applies pending migrations.
 Result<std::unique_ptr<Database>> OpenMigrated(const Config& config) {
-  auto db = Database::Open(config.db_path);
-  if (!db) return db.error();
-  auto migrator = Migrator::ForEmbedded(**db);
-  if (!migrator) return migrator.error();
-  if (auto n = migrator->Apply(); !n) return n.error();
-  return db;
+  return OpenMigratedDatabase(config.db_path);
+}
+
+struct ChatFlags {
+  int64_t as = 1;
+  std::string name = "terminal user";
+  std::string dry_run;
+  bool verbose = false;
+};
+
+// Prints the request one message would send to the model, its size and a
+// rough token estimate (4 characters a token), so the cost per turn is visible.
+int PrintDryRun(Services& s, const TerminalChat::Identity& who, const std::string& text) {
+  auto user = s.users().FindOrCreate(who.telegram_id, who.name);
+  if (!user) return Fail(user.error().message);
+  ToolContext ctx{user->id, user->telegram_id, user->display_name, who.is_admin};
+  ChatRequest req = s.agent().BuildRequest(ctx, ctx.telegram_id, text);
+  nlohmann::json messages = nlohmann::json::array();
+  for (const auto& m : req.messages) messages.push_back(m.ToJson());
+  std::string prompt = req.messages.front().content;
+  std::string tools = req.tools.dump();
+  std::string all = nlohmann::json{{"messages", messages}, {"tools", req.tools}}.dump();
+  std::cout << nlohmann::json{{"messages", messages}, {"tools", req.tools}}.dump(2) << "\n";
+  std::printf("model: %s\n", s.agent().ModelFor(text).Name().c_str());
+  std::printf("system prompt: %zu chars (~%zu tokens)\n", prompt.size(), (prompt.size() + 3) / 4);
+  std::printf("tool schemas:  %zu chars (~%zu tokens)\n", tools.size(), (tools.size() + 3) / 4);
+  std::printf("whole request: %zu chars (~%zu tokens)\n", all.size(), (all.size() + 3) / 4);
+  return 0;
+}
+
+int RunChat(const Config& config, const ChatFlags& flags) {
+  if (!flags.verbose) SetLogLevel(LogLevel::kWarn);
+  auto services = Services::Create(config);
+  if (!services) return Fail(services.error().message);
+  Services& s = **services;
+  TerminalChat::Identity who{flags.as, flags.name, s.IsAdmin(flags.as)};
+  if (!flags.dry_run.empty()) return PrintDryRun(s, who, flags.dry_run);
+  // A purchase quote is confirmed here, outside the model: y/N on the terminal.
+  auto confirm = [&s](const nlohmann::json& ui, std::istream& in, std::ostream& out,
+                      const TerminalChat::Identity& me) -> std::string {
+    if (ui.value("kind", "") != "purchase_quote") return "";
+    auto user = s.users().FindByTelegramId(me.telegram_id);
+    if (!user) return "";
+    int64_t order_id = ui.value("order_id", int64_t{0});
+    out << "Buy " << ui.value("domain", "") << " for " << ui.value("price_formatted", "")
+        << "? [y/N] " << std::flush;
+    std::string answer;
+    if (!std::getline(in, answer)) answer.clear();
+    if (answer != "y" && answer != "Y" && answer != "yes") {
+      auto c = s.purchases().Cancel(user->id, order_id);
+      return c ? "Not bought; quote #" + std::to_string(order_id) + " cancelled."
+               : "Not bought: " + c.error().message;
+    }
+    auto outcome = s.purchases().Confirm(user->id, order_id);
+    std::string text = outcome ? outcome->message : "Not bought: " + outcome.error().message;
+    if (s.registrar().IsDemo()) text += "\n(" + s.RegistrarDescription() + ")";
+    return text;
+  };
+  TerminalChat chat(s.agent(), s.users(), who, confirm);
+  std::string banner = "depositbot " DEPOSITBOT_VERSION " — " + s.ModelDescription() + "; " +
+                       s.RegistrarDescription() + "; database " + config.db_path +
+                       "; currency " + config.currency.code;
+  return chat.Run(std::cin, std::cout, banner);
 }
 
 int RunMigrate(const Config& config, bool status_only) {
@@ -47,6 +105,16 @@ int RunMigrate(const Config& config, bool status_only) {
                 s.applied ? ("applied " + FormatUtc(s.applied_at)).c_str() : "pending");
   }
   return 0;
+}
+
+int RunRecover(const Config& config) {
+  auto services = Services::Create(config);
+  if (!services) return Fail(services.error().message);
+  auto report = (*services)->purchases().Recover(0);
+  if (!report) return Fail(report.error().message);
+  std::printf("recovery: %d orders checked, %d registered, %d refunded, %d still unknown\n",
+              report->checked, report->registered, report->refunded, report->still_unknown);
+  return report->still_unknown == 0 ? 0 : 1;
 }
 
 int RunReconcile(const Config& config, bool json) {
@@ -76,6 +144,14 @@ int main(int argc, char** argv) {
   app.add_option("--env-file", env_file, "KEY=VALUE file read under the environment")
       ->capture_default_str();
 
+  auto* chat = app.add_subcommand("chat", "talk to the bot in this terminal");
+  ChatFlags chat_flags;
+  chat->add_option("--as", chat_flags.as, "your Telegram user id")->capture_default_str();
+  chat->add_option("--name", chat_flags.name, "your display name")->capture_default_str();
+  chat->add_option("--dry-run", chat_flags.dry_run,
+                   "print the model request for this message and its size, then exit");
+  chat->add_flag("--verbose", chat_flags.verbose, "log every event to stderr");
+
   auto* migrate = app.add_subcommand("migrate", "apply pending migrations");
   bool migrate_status = false;
   migrate->add_flag("--status", migrate_status, "list migrations and whether they are applied");
@@ -86,6 +162,9 @@ int main(int argc, char** argv) {
   reconcile->add_flag("--json", reconcile_json, "print the report as JSON");
   reconcile->add_flag("--alert", reconcile_alert, "also message the admins");
 
+  auto* recover = app.add_subcommand(
+      "recover", "resolve purchases whose registrar outcome is unknown; exit 1 if any remain");
+
   CLI11_PARSE(app, argc, argv);
 
   auto env = ReadEnvironment(env_file);
@@ -93,6 +172,8 @@ int main(int argc, char** argv) {
   auto config = Config::FromEnvironment(*env);
   if (!config) return Fail(config.error().message);
 
+  if (*chat) return RunChat(*config, chat_flags);
+  if (*recover) return RunRecover(*config);
   if (*migrate) return RunMigrate(*config, migrate_status);
   if (*reconcile) {
     if (reconcile_alert) {

@@ -1,0 +1,95 @@
+#include "app/services.h"
+
+#include "agent/openai_chat_model.h"
+#include "db/migrator.h"
+#include "registrar/demo_registrar.h"
+#include "registrar/namecheap_registrar.h"
+#include "tools/domain_tools.h"
+#include "tools/manage_deposit.h"
+
+namespace depositbot {
+
+Result<std::unique_ptr<Database>> OpenMigratedDatabase(const std::string& path) {
+  auto db = Database::Open(path);
+  if (!db) return db.error();
+  auto migrator = Migrator::ForEmbedded(**db);
+  if (!migrator) return migrator.error();
+  if (auto n = migrator->Apply(); !n) return n.error();
+  return db;
+}
+
+Result<std::unique_ptr<Services>> Services::Create(const Config& config) {
+  std::unique_ptr<Services> s(new Services(config));
+  auto db = OpenMigratedDatabase(config.db_path);
+  if (!db) return db.error();
+  s->db_ = std::move(*db);
+  s->users_ = std::make_unique<UserRepository>(*s->db_, s->clock_);
+  s->deposits_ = std::make_unique<DepositRepository>(*s->db_, s->clock_);
+  s->conversations_ = std::make_unique<ConversationRepository>(*s->db_, s->clock_);
+
+  DepositToolOptions deposit_options;
+  deposit_options.currency = config.currency;
+  // An absurd single deposit: a million major units of the currency.
+  deposit_options.max_deposit_minor = 1'000'000;
+  for (int i = 0; i < config.currency.exponent; ++i) deposit_options.max_deposit_minor *= 10;
+  s->tools_.Register(MakeManageDepositTool(*s->deposits_, *s->users_, deposit_options));
+
+  if (config.namecheap_configured) {
+    NamecheapConfig nc;
+    nc.api_url = config.namecheap_api_url;
+    nc.api_user = config.namecheap_api_user;
+    nc.api_key = config.namecheap_api_key;
+    nc.username = config.namecheap_username;
+    nc.client_ip = config.namecheap_client_ip;
+    auto field = [&](const char* k) {
+      auto it = config.namecheap_contact.find(k);
+      return it == config.namecheap_contact.end() ? std::string() : it->second;
+    };
+    nc.contact = {field("FIRST_NAME"), field("LAST_NAME"),   field("ORGANIZATION"),
+                  field("ADDRESS1"),   field("ADDRESS2"),    field("CITY"),
+                  field("STATE_PROVINCE"), field("POSTAL_CODE"), field("COUNTRY"),
+                  field("PHONE"),      field("EMAIL")};
+    auto r = NamecheapRegistrar::FromConfig(nc, s->clock_);
+    if (!r) return r.error();
+    s->registrar_ = std::move(*r);
+  } else {
+    s->registrar_ = std::make_unique<DemoRegistrar>(s->clock_);
+  }
+  s->orders_ = std::make_unique<OrderRepository>(*s->db_, s->clock_);
+  PricingOptions pricing;
+  pricing.currency = config.currency;
+  pricing.usd_exchange_rate = config.usd_exchange_rate;
+  pricing.markup_percent = config.price_markup_percent;
+  s->purchases_ = std::make_unique<PurchaseService>(*s->deposits_, *s->orders_, *s->registrar_,
+                                                    s->clock_, pricing);
+  s->tools_.Register(MakeCheckDomainTool(*s->purchases_, *s->deposits_));
+  s->tools_.Register(MakeRegisterDomainTool(*s->purchases_, *s->deposits_));
+  s->tools_.Register(MakeListDomainsTool(*s->purchases_, *s->orders_));
+
+  if (config.llm_configured) {
+    OpenAiChatModel::Config mc;
+    mc.base_url = config.llm_base_url;
+    mc.api_key = config.llm_api_key;
+    mc.model = config.llm_model;
+    auto m = OpenAiChatModel::Create(mc);
+    if (!m) return Error::Invalid("LLM_BASE_URL: " + m.error().message);
+    s->llm_ = std::move(*m);
+  }
+  Agent::Options ao;
+  ao.currency_code = config.currency.code;
+  ChatModel& model = s->llm_ ? *s->llm_ : static_cast<ChatModel&>(s->rules_);
+  s->agent_ = std::make_unique<Agent>(model, s->rules_, s->tools_, *s->conversations_, ao);
+  return s;
+}
+
+std::string Services::RegistrarDescription() const {
+  if (registrar_->IsDemo()) return std::string(kDemoRegistrarNotice);
+  return "Namecheap at " + config_.namecheap_api_url;
+}
+
+std::string Services::ModelDescription() const {
+  if (!llm_) return "offline model (rule-based: slash commands and simple phrases)";
+  return "model " + config_.llm_model + " at " + config_.llm_base_url;
+}
+
+}  // namespace depositbot

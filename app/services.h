@@ -1,0 +1,66 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/agent.h"
+#include "agent/rule_based_model.h"
+#include "app/config.h"
+#include "common/clock.h"
+#include "db/conversation_repository.h"
+#include "db/database.h"
+#include "db/deposit_repository.h"
+#include "db/order_repository.h"
+#include "registrar/registrar.h"
+#include "tools/purchase_service.h"
+#include "db/user_repository.h"
+#include "tools/tool_registry.h"
+
+namespace depositbot {
+
+// Everything a running depositbot is made of, wired from the Config. Only
+// app/ chooses concrete classes (STYLE.md convention 4).
+class Services {
+ public:
+  // Opens and migrates the database, registers the tools, picks the model.
+  static Result<std::unique_ptr<Services>> Create(const Config& config);
+
+  // "offline model" or "model gpt-4o-mini at https://...".
+  std::string ModelDescription() const;
+  // "demo registrar — nothing is really registered" or "Namecheap at https://...".
+  std::string RegistrarDescription() const;
+  bool IsAdmin(int64_t telegram_id) const { return config_.admin_ids.count(telegram_id) > 0; }
+
+  const Config& config() const { return config_; }
+  Database& db() { return *db_; }
+  UserRepository& users() { return *users_; }
+  DepositRepository& deposits() { return *deposits_; }
+  ToolRegistry& tools() { return tools_; }
+  OrderRepository& orders() { return *orders_; }
+  PurchaseService& purchases() { return *purchases_; }
+  Registrar& registrar() { return *registrar_; }
+  Agent& agent() { return *agent_; }
+  const Clock& clock() const { return clock_; }
+
+ private:
+  explicit Services(Config config) : config_(std::move(config)) {}
+
+  Config config_;
+  SystemClock clock_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<UserRepository> users_;
+  std::unique_ptr<DepositRepository> deposits_;
+  std::unique_ptr<ConversationRepository> conversations_;
+  std::unique_ptr<OrderRepository> orders_;
+  std::unique_ptr<Registrar> registrar_;
+  std::unique_ptr<PurchaseService> purchases_;
+  ToolRegistry tools_;
+  RuleBasedModel rules_;
+  std::unique_ptr<ChatModel> llm_;  // null when offline
+  std::unique_ptr<Agent> agent_;
+};
+
+// Opens `path` and applies pending migrations.
+Result<std::unique_ptr<Database>> OpenMigratedDatabase(const std::string& path);
+
+}  // namespace depositbot
