@@ -11,3 +11,8 @@ if(TARGET depositbot_tools AND TARGET ledger_builder)
                   LIBS depositbot_tools ledger_builder Threads::Threads)
 endif()
 depositbot_test(NAME price_test SOURCES price_test.cpp LIBS depositbot_common)
+
+if(TARGET depositbot_agent AND TARGET fake_llm_server AND TARGET ledger_builder)
+  depositbot_test(NAME agent_llm_test SOURCES agent_llm_test.cpp
+                  LIBS depositbot_agent fake_llm_server ledger_builder)
+endif()
