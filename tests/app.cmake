@@ -16,3 +16,12 @@ if(TARGET depositbot_agent AND TARGET fake_llm_server AND TARGET ledger_builder)
   depositbot_test(NAME agent_llm_test SOURCES agent_llm_test.cpp
                   LIBS depositbot_agent fake_llm_server ledger_builder)
 endif()
+
+# depositbot chat / recover as real processes.
+add_library(process_runner STATIC ${CMAKE_CURRENT_LIST_DIR}/fakes/process_runner.cpp)
+target_include_directories(process_runner PUBLIC ${PROJECT_SOURCE_DIR})
+if(TARGET depositbot AND TARGET fake_llm_server AND TARGET fake_namecheap)
+  depositbot_test(NAME cli_chat_test SOURCES cli_chat_test.cpp
+                  LIBS process_runner ledger_builder fake_llm_server fake_namecheap)
+  add_dependencies(cli_chat_test depositbot)
+endif()

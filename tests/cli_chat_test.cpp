@@ -1,0 +1,230 @@
+// `depositbot chat` and `depositbot recover` as real processes: the embedded
+// defaults on a fresh directory, the purchase flow on the demo registrar, the
+// real model client against the fake model server, and crashes at failpoints
+// against the fake Namecheap server followed by recovery.
+#include <doctest/doctest.h>
+
+#include "db/database.h"
+#include "tests/fakes/fake_llm_server.h"
+#include "tests/fakes/fake_namecheap_server.h"
+#include "tests/fakes/ledger_builder.h"
+#include "tests/fakes/process_runner.h"
+
+using namespace depositbot;
+using namespace depositbot::testing;
+
+namespace {
+
+bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+struct Box {
+  std::string dir = MakeTempDir();
+  std::string db = dir + "/depositbot.db";
+
+  ProcessResult Chat(const std::string& input, std::map<std::string, std::string> env = {},
+                     std::vector<std::string> args = {}) {
+    std::vector<std::string> all{"chat"};
+    all.insert(all.end(), args.begin(), args.end());
+    return RunProcess(DepositbotBinary(), all, env, dir, input);
+  }
+  ProcessResult Command(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    return RunProcess(DepositbotBinary(), args, env, dir);
+  }
+  int64_t Query(const std::string& sql) {
+    auto d = Database::Open(db);
+    REQUIRE(d);
+    return QueryInt(**d, sql);
+  }
+  int64_t BalanceOf(int64_t telegram_id) {
+    return Query("SELECT d.balance FROM user_deposits d JOIN users u ON u.id = d.user_id "
+                 "WHERE u.telegram_id = " + std::to_string(telegram_id));
+  }
+  void ExpectBooksClean() {
+    auto d = Database::Open(db);
+    REQUIRE(d);
+    auto books = CheckBooks(**d);
+    CAPTURE(books.Describe());
+    CHECK(books.ok());
+    CHECK(IntegrityCheck(**d) == "ok");
+  }
+};
+
+std::map<std::string, std::string> NamecheapEnv(const FakeNamecheapServer& fake) {
+  auto c = fake.ClientConfig();
+  return {{"NAMECHEAP_API_URL", c.api_url},
+          {"NAMECHEAP_API_USER", c.api_user},
+          {"NAMECHEAP_API_KEY", c.api_key},
+          {"NAMECHEAP_USERNAME", c.username},
+          {"NAMECHEAP_CLIENT_IP", c.client_ip},
+          {"NAMECHEAP_CONTACT_FIRST_NAME", c.contact.first_name},
+          {"NAMECHEAP_CONTACT_LAST_NAME", c.contact.last_name},
+          {"NAMECHEAP_CONTACT_ADDRESS1", c.contact.address1},
+          {"NAMECHEAP_CONTACT_CITY", c.contact.city},
+          {"NAMECHEAP_CONTACT_STATE_PROVINCE", c.contact.state_province},
+          {"NAMECHEAP_CONTACT_POSTAL_CODE", c.contact.postal_code},
+          {"NAMECHEAP_CONTACT_COUNTRY", c.contact.country},
+          {"NAMECHEAP_CONTACT_PHONE", c.contact.phone},
+          {"NAMECHEAP_CONTACT_EMAIL", c.contact.email},
+          {"ADMIN_IDS", "1"}};
+}
+
+// Funds user 2 with `amount` through a deposit request confirmed by admin 1.
+void Fund(Box& b, const std::string& amount, std::map<std::string, std::string> env = {}) {
+  env["ADMIN_IDS"] = "1";
+  auto req = b.Chat("/deposit " + amount + " USER TWO\n", env, {"--as", "2", "--name", "Two"});
+  REQUIRE(req.exit_code == 0);
+  int64_t id = b.Query("SELECT MAX(id) FROM deposit_transactions");
+  auto ok = b.Chat("/confirm " + std::to_string(id) + "\n", env, {"--as", "1"});
+  REQUIRE(ok.exit_code == 0);
+  REQUIRE(Has(ok.out, "confirmed"));
+}
+
+}  // namespace
+
+TEST_CASE("chat on the embedded defaults answers and leaves a pending deposit") {
+  Box b;
+  auto r = b.Chat("what is my balance\n/deposit 30000 KIM MINJI\n/history\n");
+  CAPTURE(r.out);
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(Has(r.out, "offline model"));
+  CHECK(Has(r.out, "demo registrar"));
+  CHECK(Has(r.out, "Your balance is 0.00 USD."));
+  CHECK(Has(r.out, "Deposit #1 of 30,000.00 USD from KIM MINJI is recorded and pending"));
+  CHECK(Has(r.out, "#1 deposit 30,000.00 USD — pending"));
+  CHECK(Has(r.out, "Bye."));
+  CHECK(b.Query("SELECT COUNT(*) FROM deposit_transactions WHERE status = 'pending' AND "
+                "amount = 3000000 AND depositor_name = 'KIM MINJI'") == 1);
+  CHECK(b.Query("SELECT balance FROM user_deposits") == 0);
+}
+
+TEST_CASE("chat: a bad configuration value stops start-up with one line naming it") {
+  Box b;
+  auto r = b.Chat("", {{"CURRENCY", "DOGE"}});
+  CHECK(r.exit_code == 2);
+  CHECK(Has(r.err, "CURRENCY"));
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("chat on the defaults: look up, buy with enough balance, refuse with too little") {
+  Box b;
+  Fund(b, "20");
+  auto r = b.Chat("is example.com free?\n/buy coolname.com\ny\n/buy othername.net\ny\n/balance\n",
+                  {{"ADMIN_IDS", "1"}}, {"--as", "2"});
+  CAPTURE(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(Has(r.out, "example.com is taken."));
+  CHECK(Has(r.out, "coolname.com for 1 year costs 10.28 USD"));
+  CHECK(Has(r.out, "coolname.com is registered to you"));
+  CHECK(Has(r.out, "othername.net costs 12.48 USD but your balance is 9.72 USD"));
+  CHECK(Has(r.out, "Your balance is 9.72 USD."));
+  CHECK(Has(r.out, "demo registrar — nothing is really registered"));
+  CHECK(b.Query("SELECT COUNT(*) FROM domain_orders WHERE state = 'registered'") == 1);
+  CHECK(b.Query("SELECT COUNT(*) FROM domain_orders WHERE state = 'quoted'") == 1);
+  b.ExpectBooksClean();
+  CHECK(b.Command({"reconcile"}).exit_code == 0);
+}
+
+TEST_CASE("chat: answering anything but y to a quote buys nothing") {
+  Box b;
+  Fund(b, "20");
+  auto r = b.Chat("/buy coolname.com\nno\n", {}, {"--as", "2"});
+  CHECK(Has(r.out, "Not bought; quote #1 cancelled."));
+  CHECK(b.BalanceOf(2) == 2000);
+  CHECK(b.Query("SELECT state = 'cancelled' FROM domain_orders WHERE id = 1") == 1);
+}
+
+TEST_CASE("chat with an LLM configured talks to the model server and runs its tool calls") {
+  Box b;
+  FakeLlmServer llm;
+  llm.Enqueue(FakeLlmReply::ToolCalls({{"callBal01", "manage_deposit", R"({"action":"balance"})"}}));
+  llm.Enqueue(FakeLlmReply::Text("You have 0.00 USD on your deposit."));
+  auto r = b.Chat("how much money do I have?\n/balance\n",
+                  {{"LLM_BASE_URL", llm.url()}, {"LLM_API_KEY", "sk-test"}});
+  CAPTURE(r.out);
+  CAPTURE(r.err);
+  CHECK(Has(r.out, "model gpt-4o-mini at " + llm.url()));
+  CHECK(Has(r.out, "You have 0.00 USD on your deposit."));
+  CHECK(Has(r.out, "Your balance is 0.00 USD."));  // the slash command did not reach the model
+  CHECK(llm.RequestCount() == 2);
+  CHECK(llm.Requests()[0].authorization == "Bearer sk-test");
+}
+
+TEST_CASE("chat --dry-run prints the request and its size without calling a model") {
+  Box b;
+  auto r = b.Chat("", {}, {"--dry-run", "what is my balance"});
+  CHECK(r.exit_code == 0);
+  CHECK(Has(r.out, "\"manage_deposit\""));
+  CHECK(Has(r.out, "system prompt:"));
+  CHECK(Has(r.out, "tool schemas:"));
+  CHECK(Has(r.out, "tokens"));
+}
+
+#ifdef DEPOSITBOT_FAILPOINTS
+TEST_CASE("a crash after the debit, before the registrar call, is refunded by recover") {
+  Box b;
+  FakeNamecheapServer fake;
+  auto env = NamecheapEnv(fake);
+  Fund(b, "50", env);
+  auto crash = env;
+  crash["DEPOSITBOT_FAILPOINT"] = "purchase.after_debit=exit";
+  auto r = b.Chat("/buy coolname.com\ny\n", crash, {"--as", "2"});
+  CHECK(r.exit_code == 86);
+  CHECK(b.Query("SELECT state = 'charged' FROM domain_orders WHERE id = 1") == 1);
+  CHECK(b.BalanceOf(2) == 5000 - b.Query("SELECT price FROM domain_orders WHERE id = 1"));
+  CHECK(fake.RequestCount("namecheap.domains.create") == 0);
+  auto rec = b.Command({"recover"}, env);
+  CAPTURE(rec.out);
+  CHECK(rec.exit_code == 0);
+  CHECK(Has(rec.out, "1 refunded"));
+  CHECK(b.Query("SELECT state = 'refunded' FROM domain_orders WHERE id = 1") == 1);
+  CHECK(b.BalanceOf(2) == 5000);
+  // A second recovery finds nothing more to do: no double refund.
+  CHECK(Has(b.Command({"recover"}, env).out, "0 orders checked"));
+  b.ExpectBooksClean();
+}
+
+TEST_CASE("a crash after the registrar registered, before the order update, is completed") {
+  Box b;
+  FakeNamecheapServer fake;
+  auto env = NamecheapEnv(fake);
+  Fund(b, "50", env);
+  auto crash = env;
+  crash["DEPOSITBOT_FAILPOINT"] = "purchase.after_create=exit";
+  auto r = b.Chat("/buy coolname.com\ny\n", crash, {"--as", "2"});
+  CHECK(r.exit_code == 86);
+  CHECK(fake.RequestCount("namecheap.domains.create") == 1);
+  auto rec = b.Command({"recover"}, env);
+  CHECK(Has(rec.out, "1 registered"));
+  CHECK(b.Query("SELECT state = 'registered' FROM domain_orders WHERE id = 1") == 1);
+  CHECK(b.BalanceOf(2) == 5000 - b.Query("SELECT price FROM domain_orders WHERE id = 1"));
+  b.ExpectBooksClean();
+}
+
+TEST_CASE("a crash inside the ledger transaction before commit applies nothing") {
+  Box b;
+  auto req = b.Chat("/deposit 30 USER TWO\n", {}, {"--as", "2"});
+  REQUIRE(req.exit_code == 0);
+  auto r = b.Chat("/confirm 1\n", {{"ADMIN_IDS", "1"}, {"DEPOSITBOT_FAILPOINT", "ledger.before_commit=exit"}},
+                  {"--as", "1"});
+  CHECK(r.exit_code == 86);
+  CHECK(b.Query("SELECT status = 'pending' FROM deposit_transactions WHERE id = 1") == 1);
+  CHECK(b.BalanceOf(2) == 0);
+  // After the restart the confirmation goes through exactly once.
+  auto again = b.Chat("/confirm 1\n/confirm 1\n", {{"ADMIN_IDS", "1"}}, {"--as", "1"});
+  CHECK(Has(again.out, "confirmed for"));
+  CHECK(Has(again.out, "already confirmed"));
+  CHECK(b.BalanceOf(2) == 3000);
+  b.ExpectBooksClean();
+}
+
+TEST_CASE("a crash after commit, before the reply, loses the reply but not the deposit") {
+  Box b;
+  auto r = b.Chat("/deposit 30 USER TWO\n", {{"DEPOSITBOT_FAILPOINT", "turn.before_reply=exit"}},
+                  {"--as", "2"});
+  CHECK(r.exit_code == 86);
+  CHECK_FALSE(Has(r.out, "Deposit #1"));
+  CHECK(b.Query("SELECT COUNT(*) FROM deposit_transactions WHERE status = 'pending'") == 1);
+  b.ExpectBooksClean();
+}
+#endif

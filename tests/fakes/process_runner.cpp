@@ -1,0 +1,71 @@
+#include "tests/fakes/process_runner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+namespace depositbot::testing {
+
+std::string DepositbotBinary() {
+  const char* bin = std::getenv("DEPOSITBOT_BIN");
+  if (!bin) throw std::runtime_error("DEPOSITBOT_BIN is not set (run the test under ctest)");
+  return bin;
+}
+
+ProcessResult RunProcess(const std::string& binary, const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env, const std::string& cwd,
+                         const std::string& input) {
+  static int counter = 0;
+  std::string tag = std::to_string(getpid()) + "-" + std::to_string(++counter);
+  std::string in_path = cwd + "/stdin-" + tag + ".txt";
+  std::string err_path = cwd + "/stderr-" + tag + ".txt";
+  {
+    std::ofstream in(in_path);
+    in << input;
+  }
+  int out[2];
+  if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+  std::vector<std::string> envs = {"PATH=/usr/bin:/bin", "HOME=" + cwd};
+  for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    close(out[0]);
+    dup2(out[1], 1);
+    int in_fd = open(in_path.c_str(), O_RDONLY);
+    int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in_fd < 0 || err_fd < 0 || chdir(cwd.c_str()) != 0) _exit(126);
+    dup2(in_fd, 0);
+    dup2(err_fd, 2);
+    std::vector<char*> argv{const_cast<char*>(binary.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& e : envs) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    execve(binary.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  close(out[1]);
+  ProcessResult r;
+  char buf[4096];
+  for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) r.out.append(buf, size_t(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  std::ifstream err(err_path);
+  r.err.assign(std::istreambuf_iterator<char>(err), {});
+  unlink(in_path.c_str());
+  unlink(err_path.c_str());
+  return r;
+}
+
+}  // namespace depositbot::testing
