@@ -196,6 +196,71 @@ Result<ReconciliationReport> Reconciler::Run() {
   return report;
 }
 
+Result<AlertDelta> Reconciler::PendingAlerts(const ReconciliationReport& report) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  std::map<std::string, std::pair<Finding, std::string>> alerted;  // key -> figures, description
+  auto st = ForEachRow(db_,
+                       "SELECT finding_key, balance, ledger_sum, description FROM "
+                       "reconciliation_alerts",
+                       [&](const Statement& q) {
+                         Finding f;
+                         f.balance = q.ColumnInt(1);
+                         f.ledger_sum = q.ColumnInt(2);
+                         alerted[q.ColumnText(0)] = {f, q.ColumnText(3)};
+                       });
+  if (!st) return st.error();
+  AlertDelta delta;
+  for (const auto& f : report.findings) {
+    auto it = alerted.find(f.Key());
+    if (it == alerted.end() || !it->second.first.SameFigures(f)) delta.new_or_changed.push_back(f);
+    if (it != alerted.end()) alerted.erase(it);
+  }
+  for (const auto& [key, entry] : alerted) delta.resolved.push_back({key, entry.second});
+  return delta;
+}
+
+Status Reconciler::MarkAlerted(const AlertDelta& delta, const Currency& currency) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
+  if (!tx) return tx.error();
+  for (const auto& f : delta.new_or_changed) {
+    auto q = db_.Prepare(
+        "INSERT INTO reconciliation_alerts(finding_key, balance, ledger_sum, description, "
+        "alerted_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(finding_key) DO UPDATE SET "
+        "balance = excluded.balance, ledger_sum = excluded.ledger_sum, "
+        "description = excluded.description, alerted_at = excluded.alerted_at");
+    if (!q) return q.error();
+    q->Bind(1, std::string_view(f.Key()))
+        .Bind(2, f.balance)
+        .Bind(3, f.ledger_sum)
+        .Bind(4, std::string_view(f.Describe(currency)))
+        .Bind(5, clock_.NowSeconds());
+    if (auto st = q->Run(); !st) return st;
+  }
+  for (const auto& r : delta.resolved) {
+    auto q = db_.Prepare("DELETE FROM reconciliation_alerts WHERE finding_key = ?");
+    if (!q) return q.error();
+    q->Bind(1, std::string_view(r.key));
+    if (auto st = q->Run(); !st) return st;
+  }
+  return tx->Commit();
+}
+
+std::string FormatAlert(const AlertDelta& delta, const Currency& c) {
+  std::string out;
+  if (!delta.new_or_changed.empty()) {
+    out += "⚠️ Reconciliation: " + std::to_string(delta.new_or_changed.size()) +
+           " discrepanc" + (delta.new_or_changed.size() == 1 ? "y" : "ies") +
+           " between balances and the ledger (nothing was changed automatically):\n";
+    for (const auto& f : delta.new_or_changed) out += "• " + f.Describe(c) + "\n";
+  }
+  if (!delta.resolved.empty()) {
+    out += "✅ Resolved since the last alert:\n";
+    for (const auto& r : delta.resolved) out += "• " + r.description + "\n";
+  }
+  return out;
+}
+
 std::string FormatReport(const ReconciliationReport& r, const Currency& c) {
   std::string out = "Reconciliation run #" + std::to_string(r.run_id) + " at " +
                     FormatUtc(r.started_at) + ": " + std::to_string(r.users_checked) +

@@ -54,6 +54,19 @@ struct ReconciliationReport {
   bool clean() const { return findings.empty(); }
 };
 
+// What the admins must be told after a run: findings they were not told
+// about yet (or whose figures changed), and ones they were told about that
+// are gone.
+struct AlertDelta {
+  std::vector<Finding> new_or_changed;
+  struct Resolved {
+    std::string key;
+    std::string description;  // as it was alerted
+  };
+  std::vector<Resolved> resolved;
+  bool empty() const { return new_or_changed.empty() && resolved.empty(); }
+};
+
 // Compares every balance with its ledger (DESIGN.md money rule 6) in one
 // consistent snapshot, records the run and its findings, and never changes a
 // balance. Thread-safe like the repositories (serialised on the Database).
@@ -62,6 +75,12 @@ class Reconciler {
   Reconciler(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
   Result<ReconciliationReport> Run();
 
+  // Compares a report with what admins were already told (table
+  // reconciliation_alerts); independent of how many runs happened between.
+  Result<AlertDelta> PendingAlerts(const ReconciliationReport& report);
+  // Records that `delta` was delivered, so it is not repeated.
+  Status MarkAlerted(const AlertDelta& delta, const Currency& currency);
+
  private:
   Database& db_;
   const Clock& clock_;
@@ -69,6 +88,8 @@ class Reconciler {
 
 // A readable multi-line report for the shell.
 std::string FormatReport(const ReconciliationReport& report, const Currency& currency);
+// One readable message for the admins.
+std::string FormatAlert(const AlertDelta& delta, const Currency& currency);
 nlohmann::json ReportToJson(const ReconciliationReport& report, const Currency& currency);
 
 }  // namespace depositbot

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+
+namespace depositbot {
+
+class Database;
+
+struct InboxUpdate {
+  int64_t update_id = 0;
+  int64_t chat_id = 0;
+  std::string payload;  // the update's JSON as Telegram sent it
+};
+
+// The record of Telegram updates that makes handling at-most-once
+// (DESIGN.md money rule 4). Receive() stores an update before anything acts
+// on it; Start() claims it for handling (only once, whatever the number of
+// deliveries or workers); Finish() marks it done. At start-up, Recover()
+// returns updates received but never started (to handle now) and abandons
+// those started but never finished (a crash mid-way: not run twice).
+// Thread-safe like the other repositories.
+class UpdateInbox {
+ public:
+  UpdateInbox(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+
+  // True when the update is new; false for a repeated delivery.
+  Result<bool> Receive(int64_t update_id, int64_t chat_id, std::string_view payload);
+  // True when this caller may handle it (received -> started).
+  Result<bool> Start(int64_t update_id);
+  Status Finish(int64_t update_id);
+
+  struct Recovered {
+    std::vector<InboxUpdate> to_handle;  // received, never started
+    std::vector<InboxUpdate> abandoned;  // started, never finished
+  };
+  Result<Recovered> Recover();
+  // Forgets finished updates older than `before` (seconds); returns how many.
+  Result<int64_t> Prune(int64_t before);
+
+ private:
+  Database& db_;
+  const Clock& clock_;
+};
+
+}  // namespace depositbot
