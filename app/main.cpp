@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/config.h"
+#include "app/replay.h"
 #include "app/services.h"
 #include "chat/terminal_chat.h"
 #include "common/clock.h"
@@ -165,7 +166,24 @@ int main(int argc, char** argv) {
   auto* recover = app.add_subcommand(
       "recover", "resolve purchases whose registrar outcome is unknown; exit 1 if any remain");
 
+  auto* replay = app.add_subcommand(
+      "replay", "replay conversation fixtures offline; exit 0 only if every expectation holds");
+  std::vector<std::string> replay_paths;
+  ReplayCommandOptions replay_options;
+  replay->add_option("paths", replay_paths, "fixture files or folders (searched for *.json)")
+      ->required();
+  replay->add_option("--filter", replay_options.filter,
+                     "only fixtures whose name or path contains this");
+  replay->add_flag("--verbose", replay_options.replay.verbose,
+                   "describe every turn and log every event to stderr");
+
   CLI11_PARSE(app, argc, argv);
+
+  // Replay needs no configuration, database or network: it runs before the environment is read.
+  if (*replay) {
+    SetLogEnabled(replay_options.replay.verbose);
+    return RunReplayCommand(replay_paths, replay_options, std::cout);
+  }
 
   auto env = ReadEnvironment(env_file);
   if (!env) return Fail(env.error().message);
