@@ -1,0 +1,271 @@
+#pragma once
+
+#include <cassert>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "chat/telegram_types.h"
+#include "common/clock.h"
+#include "common/result.h"
+
+namespace depositbot {
+
+// Why a Bot API call failed. `kind` is what the caller branches on; `http_status`,
+// `error_code` and `description` are Telegram's own (for logs and metrics labels); `message`
+// is a readable sentence. No field ever contains the bot token.
+struct TelegramError {
+  enum class Kind {
+    kUnauthorized,       // 401/404: the token was rejected; fix TELEGRAM_BOT_TOKEN
+    kForbidden,          // 403: blocked by the user, kicked, user deactivated; never retried
+    kRateLimited,        // 429 left after the one resend (or retry_after over the cap)
+    kBadRequest,         // 400 and other 4xx: chat not found, message is not modified, ...
+    kConflict,           // 409: another getUpdates, or a webhook is active
+    kServer,             // 5xx or a non-JSON (HTML proxy) answer, after the retries
+    kTransport,          // no HTTP answer (see `code`: kUnavailable or kUnknownOutcome)
+    kMalformedResponse,  // HTTP 200 with ok:true but a result that does not fit
+    kInvalidArgument,    // refused locally before sending (empty text, bad keyboard)
+  };
+
+  Kind kind = Kind::kServer;
+  // The common code: kForbidden (401/403/404), kUnavailable (429, 5xx, connect failures),
+  // kInvalid (4xx, local checks), kConflict (409), kUnknownOutcome (the request was sent and
+  // may have acted: a read timeout, or a 200 whose result could not be read).
+  ErrorCode code = ErrorCode::kUnavailable;
+  std::string method;       // "sendMessage"
+  int http_status = 0;      // 0 when no HTTP answer came
+  int error_code = 0;       // Telegram's error_code; 0 when the body had none
+  std::string description;  // Telegram's description ("Forbidden: bot was blocked by the user")
+  int retry_after_s = 0;    // parameters.retry_after (429)
+  int64_t migrate_to_chat_id = 0;  // parameters.migrate_to_chat_id (group became supergroup)
+  std::string message;             // readable, e.g. "sendMessage failed: 403 Forbidden: ..."
+  // SendMessage: ids of the parts delivered before the failure (a long text is several
+  // messages).
+  std::vector<int64_t> sent_message_ids;
+
+  bool IsBlocked() const { return kind == Kind::kForbidden; }
+  // 400 "can't parse entities" (bad HTML).
+  bool IsEntityParseError() const;
+  // 400 "message is not modified" (an edit to the same content).
+  bool IsNotModified() const;
+  Error ToError() const { return Error{code, message}; }
+};
+
+// Stable lower-case name of a kind ("forbidden", "rate_limited") for logs and metric labels.
+std::string_view TelegramErrorKindName(TelegramError::Kind kind);
+
+// Either a value or a TelegramError; reads like Result<T>:
+//   if (auto ids = client.SendMessage(chat, text)) ...; else if (ids.error().IsBlocked()) ...
+template <typename T>
+class [[nodiscard]] TelegramResult {
+ public:
+  TelegramResult(T value) : v_(std::move(value)) {}              // NOLINT: implicit
+  TelegramResult(TelegramError error) : v_(std::move(error)) {}  // NOLINT
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  const TelegramError& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
+  ErrorCode code() const { return error().code; }
+
+ private:
+  std::variant<T, TelegramError> v_;
+};
+
+// A call that returns nothing useful (Telegram's `true`).
+using TelegramStatus = TelegramResult<std::monostate>;
+
+// Spaces outgoing messages: at most one per `per_chat_interval` in a chat, and at most
+// `global_limit` in any `global_window` over all chats (reference §6: ~1/s per chat, ~30/s
+// overall). Reserve books a slot and says how long to wait for it; it never sleeps itself, so
+// tests can assert the waits with a FixedClock. Thread-safe. `clock` must outlive the pacer.
+class TelegramPacer {
+ public:
+  struct Limits {
+    std::chrono::milliseconds per_chat_interval{1000};
+    int global_limit = 30;
+    std::chrono::milliseconds global_window{1000};
+  };
+
+  TelegramPacer(Limits limits, const Clock& clock);
+
+  // Books the earliest slot for a message to `chat_id` and returns how long from now it is
+  // (zero: send now). The slot is taken whether or not the caller then sends.
+  std::chrono::milliseconds Reserve(int64_t chat_id);
+
+ private:
+  Limits limits_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::map<int64_t, int64_t> chat_next_;  // chat -> earliest next send (ms)
+  std::multiset<int64_t> booked_;         // booked send times within the window (ms)
+};
+
+// Settings of TelegramClient (see there).
+struct TelegramClientConfig {
+  std::string api_base = "https://api.telegram.org";  // TELEGRAM_API_BASE
+  std::string token;                                  // TELEGRAM_BOT_TOKEN; secret
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds read_timeout{15000};  // every method but getUpdates
+  int long_poll_timeout_s = 25;                   // GetUpdates' default `timeout`
+  // getUpdates' HTTP read timeout is its `timeout` plus this margin.
+  std::chrono::milliseconds long_poll_margin{10000};
+  // Sent with every getUpdates (it otherwise keeps the last setting); empty: not sent.
+  std::vector<std::string> allowed_updates{"message", "edited_message", "callback_query"};
+  int max_attempts = 3;                         // per call, on 5xx / non-JSON / connection failures
+  std::chrono::milliseconds backoff_base{500};  // waits base, 2*base, ... between attempts
+  // A 429 whose retry_after is longer than this is returned at once instead of waited out.
+  std::chrono::milliseconds max_retry_after{30000};
+  bool pace_sends = true;  // sendMessage / editMessage* go through the TelegramPacer
+  TelegramPacer::Limits pacing;
+};
+
+// The process's environment, swappable in tests. Empty members mean the real thing
+// (std::this_thread::sleep_for, SystemClock). `clock`, when set, must outlive the client.
+// `observe`, when set, is called once per HTTP attempt with the method, the HTTP status (0: no
+// answer) and Telegram's error_code (0 on success) - a hook for metrics. Both functions must
+// be thread-safe.
+struct TelegramClientEnvironment {
+  using SleepFunction = std::function<void(std::chrono::milliseconds)>;
+  using ObserveFunction =
+      std::function<void(std::string_view method, int http_status, int error_code)>;
+
+  SleepFunction sleep;
+  const Clock* clock = nullptr;
+  ObserveFunction observe;
+};
+
+enum class TelegramParseMode { kHtml, kPlain };
+
+struct TelegramSendOptions {
+  TelegramParseMode parse_mode = TelegramParseMode::kHtml;
+  // Attached to the last part only (a long text becomes several messages).
+  std::optional<InlineKeyboard> keyboard;
+  int64_t reply_to_message_id = 0;   // 0: none; the first part replies, sent even if it is gone
+  bool disable_link_preview = true;  // the bot writes domain names; previews are noise
+};
+
+struct TelegramEditOptions {
+  TelegramParseMode parse_mode = TelegramParseMode::kHtml;
+  std::optional<InlineKeyboard> keyboard;  // nullopt: the edited message has no keyboard
+};
+
+struct TelegramWebhookInfo {
+  std::string url;  // empty when polling
+  int64_t pending_update_count = 0;
+  std::string last_error_message;
+  int64_t last_error_date = 0;
+};
+
+// The Telegram Bot API (reference/telegram-bot-api.md) over HTTP: every method is a POST of a
+// JSON body to {api_base}/bot<token>/<method>.
+//
+// Failures and retries, per call:
+//  - 429: waits parameters.retry_after (or Retry-After, else 1 s) through the injected sleep
+//    and resends once; a second 429, or a retry_after over max_retry_after, is kRateLimited.
+//  - 5xx, a non-JSON body (an HTML 502 page), or a connection that could not be made: up to
+//    max_attempts attempts with exponential backoff, then kServer / kTransport.
+//  - A read timeout after sending (kUnknownOutcome) is retried for reads, edits, callback
+//    answers and chat actions, never for sendMessage: the message may have gone out.
+//  - 403 is kForbidden and logged, never retried; 401/404 are kUnauthorized; other 4xx are
+//    kBadRequest. Telegram's error_code and description ride on every error.
+// The token never appears in a log line or an error (it is redacted from transport messages).
+//
+// Thread-safe: any number of threads may call any method at once.
+class TelegramClient {
+ public:
+  using Config = TelegramClientConfig;
+  using Environment = TelegramClientEnvironment;
+
+  // Checks the base URL and that the token is non-empty and URL-safe (no '/', spaces, '?');
+  // kInvalid otherwise (the message never repeats the token). Sends nothing.
+  static Result<std::unique_ptr<TelegramClient>> Create(Config config, Environment env = {});
+
+  virtual ~TelegramClient() = default;
+
+  // The bot's own user. A rejected token is kUnauthorized whose message says so.
+  virtual TelegramResult<TelegramUser> GetMe() = 0;
+
+  // Long polling. `offset` confirms every update below it (0: confirm nothing); `timeout_s`
+  // (clamped to 0..50; negative: the configured long_poll_timeout_s) is how long Telegram may
+  // hold the request; `limit` is clamped to 1..100. The HTTP read timeout is timeout_s plus
+  // long_poll_margin. An update that does not parse comes back as kind kUnparsable with its
+  // update_id (confirm it like any other); the batch never fails because of one update.
+  // Next offset: 1 + the largest update_id returned.
+  virtual TelegramResult<std::vector<TelegramUpdate>> GetUpdates(int64_t offset, int timeout_s = -1,
+                                                                 int limit = 100) = 0;
+
+  // Webhook mode: Telegram POSTs each update to `url` with `secret_token` in the
+  // X-Telegram-Bot-Api-Secret-Token header. `allowed_updates` empty: Telegram's default.
+  virtual TelegramStatus SetWebhook(const std::string& url, const std::string& secret_token,
+                                    const std::vector<std::string>& allowed_updates = {},
+                                    bool drop_pending_updates = false) = 0;
+  virtual TelegramStatus DeleteWebhook(bool drop_pending_updates = false) = 0;
+  virtual TelegramResult<TelegramWebhookInfo> GetWebhookInfo() = 0;
+
+  // Sends `text` (HTML by default; escape user input with HtmlEscape) to `chat_id`, split with
+  // SplitForTelegram when over 4096 UTF-16 units; returns the message ids in order. Only the
+  // last part carries the keyboard. A part Telegram refuses with "can't parse entities" is
+  // resent once as plain text (StripHtml). An empty text or a bad keyboard is
+  // kInvalidArgument, nothing sent. On failure, error().sent_message_ids lists the parts
+  // already delivered. Paced per chat and globally (config.pace_sends).
+  virtual TelegramResult<std::vector<int64_t>> SendMessage(
+      int64_t chat_id, const std::string& text, const TelegramSendOptions& options = {}) = 0;
+
+  // Replaces a message's text (and keyboard: nullopt removes it), e.g. "Confirmed by Ada" on
+  // an admin notice. A text that does not fit one message is kInvalidArgument. Telegram's
+  // "message is not modified" counts as success, so an edit can be repeated safely. Bad HTML
+  // is resent once as plain text.
+  virtual TelegramStatus EditMessageText(int64_t chat_id, int64_t message_id,
+                                         const std::string& text,
+                                         const TelegramEditOptions& options = {}) = 0;
+  // Replaces (or with nullopt removes) a message's inline keyboard. "message is not modified"
+  // counts as success.
+  virtual TelegramStatus EditMessageReplyMarkup(int64_t chat_id, int64_t message_id,
+                                                const std::optional<InlineKeyboard>& keyboard) = 0;
+
+  // Stops the button's spinner; `text` (cut to 200 characters) shows as a toast, or as an
+  // alert with `show_alert`. Call it for every callback query.
+  virtual TelegramStatus AnswerCallbackQuery(const std::string& callback_query_id,
+                                             const std::string& text = "",
+                                             bool show_alert = false) = 0;
+
+  // "typing" etc.; lasts about 5 s or until the next message. Not paced.
+  virtual TelegramStatus SendChatAction(int64_t chat_id, const std::string& action = "typing") = 0;
+};
+
+// Replaces every occurrence of `token` in `text` with "<redacted>" (a no-op for an empty
+// token). For callers that build their own messages around API URLs.
+std::string RedactToken(std::string text, std::string_view token);
+
+}  // namespace depositbot
