@@ -7,6 +7,7 @@
 
 #include "app/config.h"
 #include "app/replay.h"
+#include "app/serve.h"
 #include "app/services.h"
 #include "chat/terminal_chat.h"
 #include "common/clock.h"
@@ -163,6 +164,19 @@ int main(int argc, char** argv) {
   reconcile->add_flag("--json", reconcile_json, "print the report as JSON");
   reconcile->add_flag("--alert", reconcile_alert, "also message the admins");
 
+  auto* serve = app.add_subcommand("serve", "run the Telegram bot, its jobs and HTTP endpoint");
+  ServeFlags serve_flags;
+  serve->add_flag("--webhook", serve_flags.webhook,
+                  "receive updates on HTTP_LISTEN at /telegram/webhook instead of long polling");
+  serve->add_option("--webhook-url", serve_flags.webhook_url,
+                    "public URL to register with setWebhook (webhook mode)");
+  serve->add_option("--workers", serve_flags.workers, "worker threads")->capture_default_str();
+  serve->add_option("--poll-timeout", serve_flags.poll_timeout_s, "long-poll timeout, seconds")
+      ->capture_default_str();
+  serve->add_option("--shutdown-seconds", serve_flags.shutdown_seconds,
+                    "how long in-flight work may take after SIGTERM")
+      ->capture_default_str();
+
   auto* recover = app.add_subcommand(
       "recover", "resolve purchases whose registrar outcome is unknown; exit 1 if any remain");
 
@@ -192,11 +206,10 @@ int main(int argc, char** argv) {
 
   if (*chat) return RunChat(*config, chat_flags);
   if (*recover) return RunRecover(*config);
+  if (*serve) return RunServe(*config, serve_flags);
   if (*migrate) return RunMigrate(*config, migrate_status);
   if (*reconcile) {
-    if (reconcile_alert) {
-      return Fail("reconcile --alert needs the Telegram transport, which this build lacks");
-    }
+    if (reconcile_alert) return RunReconcileAlert(*config, reconcile_json);
     return RunReconcile(*config, reconcile_json);
   }
   return 0;

@@ -25,3 +25,13 @@ if(TARGET depositbot AND TARGET fake_llm_server AND TARGET fake_namecheap)
                   LIBS process_runner ledger_builder fake_llm_server fake_namecheap)
   add_dependencies(cli_chat_test depositbot)
 endif()
+
+depositbot_test(NAME dispatcher_test SOURCES dispatcher_test.cpp
+                LIBS depositbot_chat Threads::Threads)
+
+if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
+  depositbot_test(NAME serve_test SOURCES serve_test.cpp
+                  LIBS process_runner ledger_builder fake_telegram fake_llm_server
+                       PkgConfig::HTTPLIB)
+  add_dependencies(serve_test depositbot)
+endif()

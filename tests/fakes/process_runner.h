@@ -21,6 +21,32 @@ ProcessResult RunProcess(const std::string& binary, const std::vector<std::strin
                          const std::map<std::string, std::string>& env, const std::string& cwd,
                          const std::string& input = "");
 
+// A long-running child (e.g. `depositbot serve`) with its stdout readable
+// line by line, so a test can wait for "ready" output instead of sleeping.
+// The destructor kills and reaps it if the test did not.
+class ChildProcess {
+ public:
+  ChildProcess(const std::string& binary, const std::vector<std::string>& args,
+               const std::map<std::string, std::string>& env, const std::string& cwd);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Reads stdout until a line containing `needle` (returned) or EOF ("").
+  std::string ReadUntil(const std::string& needle);
+  void Signal(int sig);
+  // Waits for the exit; the result's out holds stdout not yet read, err all of stderr.
+  ProcessResult Wait();
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+  int out_fd_ = -1;
+  std::string err_path_;
+  std::string buffer_;
+  bool reaped_ = false;
+};
+
 // The depositbot binary under test ($DEPOSITBOT_BIN, set by CTest).
 std::string DepositbotBinary();
 

@@ -1,0 +1,259 @@
+#include "app/serve.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "app/services.h"
+#include "chat/http_endpoint.h"
+#include "chat/telegram_bot.h"
+#include "chat/telegram_client.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "db/notification_repository.h"
+#include "db/reconciler.h"
+#include "db/update_inbox.h"
+
+namespace depositbot {
+namespace {
+
+int Fail(const std::string& line) {
+  std::fprintf(stderr, "depositbot: %s\n", line.c_str());
+  return 2;
+}
+
+Result<std::unique_ptr<TelegramClient>> MakeTelegram(const Config& config, int poll_timeout_s,
+                                                     Metrics* metrics) {
+  if (config.telegram_bot_token.empty()) {
+    return Error::Invalid("TELEGRAM_BOT_TOKEN: expected the bot's token from @BotFather, got nothing");
+  }
+  TelegramClient::Config tc;
+  tc.api_base = config.telegram_api_base;
+  tc.token = config.telegram_bot_token;
+  tc.long_poll_timeout_s = poll_timeout_s;
+  TelegramClient::Environment env;
+  if (metrics) {
+    env.observe = [metrics](std::string_view method, int status, int error_code) {
+      if (status != 200) {
+        metrics->Add("depositbot_telegram_send_errors_total",
+                     "method=\"" + std::string(method) + "\",code=\"" +
+                         std::to_string(error_code ? error_code : status) + "\"");
+      }
+    };
+  }
+  auto client = TelegramClient::Create(tc, env);
+  if (!client) return Error::Invalid("TELEGRAM_API_BASE: " + client.error().message);
+  auto me = (*client)->GetMe();
+  if (!me) {
+    if (me.error().kind == TelegramError::Kind::kUnauthorized) {
+      return Error::Invalid("TELEGRAM_BOT_TOKEN: Telegram rejected the token (" +
+                            me.error().description + ")");
+    }
+    return Error::Unavailable("cannot reach the Telegram Bot API: " + me.error().message);
+  }
+  Log(LogLevel::kInfo, "telegram.connected", {{"bot", me->username}});
+  return client;
+}
+
+// Runs one reconciliation and delivers what the admins were not told yet.
+Result<ReconciliationReport> ReconcileAndAlert(Reconciler& reconciler, TelegramBot* bot,
+                                               TelegramClient* client, const Config& config,
+                                               Metrics* metrics) {
+  auto report = reconciler.Run();
+  if (!report) return report.error();
+  if (metrics) {
+    metrics->Set("depositbot_reconciliation_findings", static_cast<int64_t>(report->findings.size()));
+    metrics->Add("depositbot_reconciliation_runs_total");
+  }
+  auto delta = reconciler.PendingAlerts(*report);
+  if (!delta) return delta.error();
+  if (delta->empty()) return report;
+  std::string text = FormatAlert(*delta, config.currency);
+  bool delivered = false;
+  if (bot) {
+    delivered = bot->TellAdmins(text);
+  } else if (client) {
+    delivered = !config.admin_ids.empty();
+    for (int64_t admin : config.admin_ids) {
+      TelegramSendOptions plain;
+      plain.parse_mode = TelegramParseMode::kPlain;
+      if (!client->SendMessage(admin, text, plain)) delivered = false;
+    }
+  }
+  if (delivered) {
+    if (auto st = reconciler.MarkAlerted(*delta, config.currency); !st) return st.error();
+    Log(LogLevel::kWarn, "reconcile.alerted",
+        {{"new_or_changed", std::to_string(delta->new_or_changed.size())},
+         {"resolved", std::to_string(delta->resolved.size())}});
+  } else {
+    Log(LogLevel::kError, "reconcile.alert_undelivered",
+        {{"admins", std::to_string(config.admin_ids.size())}});
+  }
+  return report;
+}
+
+}  // namespace
+
+int RunReconcileAlert(const Config& config, bool json) {
+  auto services = Services::Create(config);
+  if (!services) return Fail(services.error().message);
+  auto client = MakeTelegram(config, 0, nullptr);
+  if (!client) return Fail(client.error().message);
+  Reconciler reconciler((*services)->db(), (*services)->clock());
+  auto report = ReconcileAndAlert(reconciler, nullptr, client->get(), config, nullptr);
+  if (!report) return Fail(report.error().message);
+  if (json) {
+    std::cout << ReportToJson(*report, config.currency).dump(2) << "\n";
+  } else {
+    std::cout << FormatReport(*report, config.currency);
+  }
+  return report->clean() ? 0 : 1;
+}
+
+int RunServe(const Config& config, const ServeFlags& flags) {
+  if (flags.webhook && config.telegram_webhook_secret.empty()) {
+    return Fail("TELEGRAM_WEBHOOK_SECRET: expected a secret for --webhook, got nothing");
+  }
+  // Signals are taken by one thread with sigwait; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto services = Services::Create(config);
+  if (!services) return Fail(services.error().message);
+  Services& s = **services;
+  Metrics metrics;
+  auto client = MakeTelegram(config, flags.poll_timeout_s, &metrics);
+  if (!client) return Fail(client.error().message);
+
+  UpdateInbox inbox(s.db(), s.clock());
+  NotificationRepository notifications(s.db());
+  Reconciler reconciler(s.db(), s.clock());
+  TelegramBot::Options bo;
+  bo.admin_ids = config.admin_ids;
+  bo.currency = config.currency;
+  bo.workers = static_cast<size_t>(std::max(1, flags.workers));
+  bo.poll_timeout_s = flags.poll_timeout_s;
+  TelegramBot bot({**client, s.agent(), s.users(), s.deposits(), s.purchases(), s.tools(), inbox,
+                   notifications, metrics},
+                  bo);
+  if (auto st = bot.RecoverInbox(); !st) return Fail(st.error().message);
+  if (auto rec = s.purchases().Recover(0); rec && rec->checked > 0) {
+    Log(LogLevel::kInfo, "recovery.startup",
+        {{"checked", std::to_string(rec->checked)}, {"refunded", std::to_string(rec->refunded)},
+         {"registered", std::to_string(rec->registered)}});
+  }
+
+  HttpEndpoint::Options ho;
+  ho.listen = config.http_listen;
+  ho.webhook = flags.webhook;
+  ho.webhook_secret = config.telegram_webhook_secret;
+  Database& db = s.db();
+  HttpEndpoint http(
+      ho,
+      [&db] {
+        std::lock_guard<std::mutex> lock(db.mutex());
+        auto q = db.Prepare("SELECT 1");
+        return q && q->Step().ok();
+      },
+      metrics,
+      [&bot](const std::string& body) {
+        auto update = ParseTelegramUpdate(std::string_view(body));
+        if (!update || update->kind == TelegramUpdate::Kind::kUnparsable) {
+          Log(LogLevel::kWarn, "webhook.unparsable_update");
+          return 200;  // a retry would not make it parsable
+        }
+        auto accepted = bot.Accept(*update);
+        return accepted ? 200 : 500;  // 500: not recorded, Telegram delivers it again
+      });
+  if (auto st = http.Start(); !st) return Fail(st.error().message);
+  std::printf("depositbot serving: %s; %s; %s; http port %d\n",
+              flags.webhook ? "webhook" : "long polling", s.ModelDescription().c_str(),
+              s.RegistrarDescription().c_str(), http.port());
+  std::fflush(stdout);
+
+  std::atomic<bool> stop{false};
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    Log(LogLevel::kInfo, "serve.stopping", {{"signal", std::to_string(sig)}});
+    {
+      std::lock_guard<std::mutex> l(stop_mu);
+      stop = true;
+    }
+    stop_cv.notify_all();
+  });
+
+  if (flags.webhook) {
+    if (!flags.webhook_url.empty()) {
+      auto r = (*client)->SetWebhook(flags.webhook_url, config.telegram_webhook_secret,
+                                     {"message", "callback_query"});
+      if (!r) return Fail("setWebhook failed: " + r.error().message);
+    }
+  } else if (auto r = (*client)->DeleteWebhook(false); !r) {
+    Log(LogLevel::kWarn, "telegram.delete_webhook_failed", {{"error", r.error().message}});
+  }
+  int poll_result = 0;
+  std::thread poller;
+  if (!flags.webhook) poller = std::thread([&] { poll_result = bot.RunLongPolling(stop); });
+
+  std::thread jobs([&] {
+    auto next_reconcile = std::chrono::steady_clock::now() +
+                          std::chrono::seconds(std::max<int64_t>(config.reconcile_interval_seconds, 1));
+    auto next_recovery = std::chrono::steady_clock::now() + std::chrono::seconds(flags.recovery_interval_s);
+    std::unique_lock<std::mutex> lock(stop_mu);
+    while (!stop) {
+      auto wake = next_recovery;
+      if (config.reconcile_interval_seconds > 0) wake = std::min(wake, next_reconcile);
+      stop_cv.wait_until(lock, wake, [&] { return stop.load(); });
+      if (stop) break;
+      lock.unlock();
+      auto now = std::chrono::steady_clock::now();
+      if (config.reconcile_interval_seconds > 0 && now >= next_reconcile) {
+        if (auto r = ReconcileAndAlert(reconciler, &bot, nullptr, config, &metrics); !r) {
+          Log(LogLevel::kError, "reconcile.failed", {{"error", r.error().message}});
+        }
+        next_reconcile = now + std::chrono::seconds(config.reconcile_interval_seconds);
+      }
+      if (now >= next_recovery) {
+        if (auto r = s.purchases().Recover(flags.recovery_interval_s); !r) {
+          Log(LogLevel::kError, "recovery.failed", {{"error", r.error().message}});
+        }
+        next_recovery = now + std::chrono::seconds(flags.recovery_interval_s);
+      }
+      lock.lock();
+    }
+  });
+
+  // Polling ends on its own when the token is rejected; treat that as a stop.
+  if (poller.joinable()) {
+    poller.join();
+    if (!stop) {
+      pthread_kill(signal_thread.native_handle(), SIGTERM);
+    }
+  }
+  {
+    std::unique_lock<std::mutex> l(stop_mu);
+    stop_cv.wait(l, [&] { return stop.load(); });
+  }
+  signal_thread.join();
+  http.Stop();
+  bool drained = bot.Drain(std::chrono::seconds(flags.shutdown_seconds));
+  jobs.join();
+  Log(drained ? LogLevel::kInfo : LogLevel::kWarn, "serve.stopped",
+      {{"drained", drained ? "yes" : "no"}});
+  return poll_result != 0 ? poll_result : 0;
+}
+
+}  // namespace depositbot

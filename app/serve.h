@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+
+#include "app/config.h"
+
+namespace depositbot {
+
+struct ServeFlags {
+  bool webhook = false;
+  std::string webhook_url;  // registers the webhook itself when given
+  int workers = 8;
+  int poll_timeout_s = 25;
+  int shutdown_seconds = 20;
+  int recovery_interval_s = 300;
+};
+
+// `depositbot serve`: the Telegram bot with its jobs (reconciliation alerts,
+// purchase recovery) and the HTTP endpoint. SIGTERM/SIGINT stop receiving,
+// let in-flight updates finish within shutdown_seconds, and exit 0.
+int RunServe(const Config& config, const ServeFlags& flags);
+
+// `depositbot reconcile --alert`: one run whose new, changed or resolved
+// discrepancies are messaged to the admins (once: what was already alerted is
+// not repeated). Exit 1 when the books are not clean, 2 on a setup error.
+int RunReconcileAlert(const Config& config, bool json);
+
+}  // namespace depositbot

@@ -1,0 +1,74 @@
+#include "chat/http_endpoint.h"
+
+#include <httplib.h>
+#include <openssl/crypto.h>
+
+#include "common/log.h"
+#include "common/metrics.h"
+
+namespace depositbot {
+
+bool SecretEquals(const std::string& a, const std::string& b) {
+  if (a.size() != b.size() || a.empty()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+struct HttpEndpoint::Impl {
+  Options options;
+  std::function<bool()> healthy;
+  Metrics& metrics;
+  UpdateHandler on_update;
+  httplib::Server server;
+  std::thread thread;
+};
+
+HttpEndpoint::HttpEndpoint(Options options, std::function<bool()> healthy, Metrics& metrics,
+                           UpdateHandler on_update)
+    : impl_(new Impl{std::move(options), std::move(healthy), metrics, std::move(on_update), {}, {}}) {}
+
+HttpEndpoint::~HttpEndpoint() { Stop(); }
+
+Status HttpEndpoint::Start() {
+  Impl& im = *impl_;
+  im.server.Get("/healthz", [&im](const httplib::Request&, httplib::Response& res) {
+    bool ok = im.healthy();
+    res.status = ok ? 200 : 503;
+    res.set_content(ok ? "ok\n" : "database unavailable\n", "text/plain");
+  });
+  im.server.Get("/metrics", [&im](const httplib::Request&, httplib::Response& res) {
+    res.set_content(im.metrics.Render(), "text/plain; version=0.0.4");
+  });
+  if (im.options.webhook) {
+    im.server.Post("/telegram/webhook", [&im](const httplib::Request& req, httplib::Response& res) {
+      if (!SecretEquals(req.get_header_value("X-Telegram-Bot-Api-Secret-Token"),
+                        im.options.webhook_secret)) {
+        im.metrics.Add("depositbot_webhook_rejected_total");
+        Log(LogLevel::kWarn, "webhook.bad_secret", {{"remote", req.remote_addr}});
+        res.status = 401;
+        res.set_content("unauthorized\n", "text/plain");
+        return;
+      }
+      res.status = im.on_update(req.body);
+    });
+  }
+  std::string host = im.options.listen.substr(0, im.options.listen.rfind(':'));
+  int port = std::stoi(im.options.listen.substr(im.options.listen.rfind(':') + 1));
+  if (port == 0) {
+    port_ = im.server.bind_to_any_port(host);
+  } else {
+    port_ = im.server.bind_to_port(host, port) ? port : -1;
+  }
+  if (port_ <= 0) return Error::Unavailable("HTTP_LISTEN: cannot listen on " + im.options.listen);
+  im.thread = std::thread([&im] { im.server.listen_after_bind(); });
+  while (!im.server.is_running()) std::this_thread::yield();
+  Log(LogLevel::kInfo, "http.listening", {{"port", std::to_string(port_)}});
+  return Status::Ok();
+}
+
+void HttpEndpoint::Stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  impl_->server.stop();
+  impl_->thread.join();
+}
+
+}  // namespace depositbot

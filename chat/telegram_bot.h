@@ -1,0 +1,99 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "chat/dispatcher.h"
+#include "chat/telegram_client.h"
+#include "common/money.h"
+#include "tools/tool_context.h"
+
+namespace depositbot {
+
+class Agent;
+class Clock;
+class DepositRepository;
+class Metrics;
+class NotificationRepository;
+class PurchaseService;
+class Reconciler;
+class ToolRegistry;
+class UpdateInbox;
+class UserRepository;
+
+// The Telegram transport: turns updates into agent turns and button presses
+// into repository calls, and the turns' side effects into chat messages
+// (admin notifications with Confirm/Reject buttons, purchase quotes with
+// Confirm/Cancel buttons for their owner, decisions told to the user).
+// Updates are recorded in the UpdateInbox before anything acts on them and
+// handled at most once, in arrival order per chat, different chats in
+// parallel on the Dispatcher's workers. Admin rights are checked here from
+// ADMIN_IDS, never taken from a message. Thread-safe.
+class TelegramBot {
+ public:
+  struct Options {
+    std::set<int64_t> admin_ids;
+    Currency currency{"USD", 2};
+    size_t workers = 8;
+    size_t max_queued = 1000;
+    int poll_timeout_s = 25;
+  };
+  struct Deps {
+    TelegramClient& telegram;
+    Agent& agent;
+    UserRepository& users;
+    DepositRepository& deposits;
+    PurchaseService& purchases;
+    const ToolRegistry& tools;
+    UpdateInbox& inbox;
+    NotificationRepository& notifications;
+    Metrics& metrics;
+  };
+
+  TelegramBot(Deps deps, Options options);
+  ~TelegramBot();
+
+  // Records an update and queues it for its chat. False when it was seen
+  // before (a repeated delivery), which is counted and skipped.
+  Result<bool> Accept(const TelegramUpdate& update);
+  // At start-up: queues updates received but never handled, and tells the
+  // chats of updates interrupted mid-way (they are not run again).
+  Status RecoverInbox();
+  // Long polling until `stop` is set; confirms the offset only for updates
+  // recorded in the inbox. Returns 0, or 2 when the token is rejected.
+  int RunLongPolling(const std::atomic<bool>& stop);
+  // Stops taking updates and lets in-flight ones finish within `bound`.
+  bool Drain(std::chrono::milliseconds bound);
+
+  // Sends `text` (plain, escaped here) to every admin; true if all got it.
+  bool TellAdmins(const std::string& text);
+
+ private:
+  void Handle(const TelegramUpdate& update);
+  void HandleMessage(const TelegramMessage& message);
+  void HandleCallback(const TelegramCallbackQuery& query);
+  void ApplyUi(const ToolContext& actor, int64_t chat_id, const nlohmann::json& ui);
+  void NotifyAdminsOfDeposit(const nlohmann::json& ui);
+  void AnnounceDecision(const nlohmann::json& ui);
+  Result<ToolContext> ContextFor(const TelegramUser& from);
+  void Send(int64_t chat_id, const std::string& plain_text);
+
+  Deps d_;
+  Options o_;
+  Dispatcher dispatcher_;
+};
+
+// The update in Telegram's own JSON shape (for the inbox and recordings).
+nlohmann::json TelegramUpdateToJson(const TelegramUpdate& update);
+// The chat an update belongs to (0 when it has none).
+int64_t ChatOf(const TelegramUpdate& update);
+
+}  // namespace depositbot

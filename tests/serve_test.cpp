@@ -1,0 +1,274 @@
+// `depositbot serve` as a real process against the fake Telegram Bot API and
+// the fake model server on loopback.
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <regex>
+
+#include "db/database.h"
+#include "tests/fakes/fake_llm_server.h"
+#include "tests/fakes/fake_telegram_server.h"
+#include "tests/fakes/ledger_builder.h"
+#include "tests/fakes/process_runner.h"
+
+using namespace depositbot;
+using namespace depositbot::testing;
+using nlohmann::json;
+using std::chrono::seconds;
+
+namespace {
+
+const FakeTelegramUser kAlice{1001, "Alice", "", "alice", "en", false};
+const FakeTelegramUser kBob{1002, "Bob", "", "bob", "en", false};
+const FakeTelegramUser kAdmin{900, "Admin", "", "admin", "en", false};
+
+bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+struct Bot {
+  FakeTelegramServer telegram;
+  std::string dir = MakeTempDir();
+  std::string db = dir + "/depositbot.db";
+  std::map<std::string, std::string> env;
+  std::unique_ptr<ChildProcess> proc;
+  int http_port = 0;
+
+  Bot() {
+    env = {{"TELEGRAM_BOT_TOKEN", telegram.token()},
+           {"TELEGRAM_API_BASE", telegram.url()},
+           {"ADMIN_IDS", std::to_string(kAdmin.id)},
+           {"HTTP_LISTEN", "127.0.0.1:0"},
+           {"DEPOSITBOT_DB", db},
+           {"RECONCILE_INTERVAL_SECONDS", "0"}};
+  }
+
+  void Start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"serve", "--poll-timeout", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    proc = std::make_unique<ChildProcess>(DepositbotBinary(), args, env, dir);
+    std::string line = proc->ReadUntil("depositbot serving");
+    REQUIRE_MESSAGE(!line.empty(), proc->Wait().err);
+    std::smatch m;
+    REQUIRE(std::regex_search(line, m, std::regex("http port ([0-9]+)")));
+    http_port = std::stoi(m[1].str());
+  }
+
+  ProcessResult Stop() {
+    proc->Signal(SIGTERM);
+    return proc->Wait();
+  }
+
+  // The first message sent to `chat` containing `part`, waiting for it.
+  FakeSentMessage WaitForMessage(int64_t chat, const std::string& part) {
+    for (size_t n = 1; n < 200; ++n) {
+      if (!telegram.WaitForSentMessages(n, seconds(20))) break;
+      for (const auto& m : telegram.SentMessages()) {
+        if (m.chat_id == chat && Has(m.text, part)) return m;
+      }
+    }
+    FAIL("no message to chat " << chat << " containing \"" << part << "\"");
+    return {};
+  }
+
+  int Count(int64_t chat, const std::string& part) {
+    int n = 0;
+    for (const auto& m : telegram.SentMessages()) n += m.chat_id == chat && Has(m.text, part);
+    return n;
+  }
+
+  int64_t Query(const std::string& sql) {
+    auto d = Database::Open(db);
+    REQUIRE(d);
+    return QueryInt(**d, sql);
+  }
+  int64_t BalanceOf(int64_t telegram_id) {
+    return Query("SELECT COALESCE((SELECT d.balance FROM user_deposits d JOIN users u ON "
+                 "u.id = d.user_id WHERE u.telegram_id = " + std::to_string(telegram_id) + "), -1)");
+  }
+};
+
+std::string CallbackData(const FakeSentMessage& m, int button) {
+  return m.reply_markup["inline_keyboard"][0][button]["callback_data"].get<std::string>();
+}
+
+}  // namespace
+
+TEST_CASE("serve answers a balance question through long polling") {
+  Bot b;
+  b.Start();
+  b.telegram.PushMessage(kAlice, kAlice.id, "/balance");
+  auto m = b.WaitForMessage(kAlice.id, "Your balance is 0.00 USD.");
+  CHECK(m.parse_mode == "HTML");
+  auto r = b.Stop();
+  CHECK(r.exit_code == 0);
+  CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates WHERE state = 'done'") == 1);
+}
+
+TEST_CASE("deposit request -> admin notified with buttons -> press -> user credited and told") {
+  Bot b;
+  b.Start();
+  b.telegram.PushMessage(kAlice, kAlice.id, "/deposit 30 ALICE KIM");
+  b.WaitForMessage(kAlice.id, "is recorded and pending");
+  auto note = b.WaitForMessage(kAdmin.id, "New deposit request");
+  CHECK(Has(note.text, "30.00 USD"));
+  CHECK(Has(note.text, "ALICE KIM"));
+  REQUIRE(note.reply_markup.is_object());
+  b.telegram.PushCallback(kAdmin, note.message_id, CallbackData(note, 0));
+  b.WaitForMessage(kAlice.id, "was confirmed. Your balance is now 30.00 USD");
+  REQUIRE(b.telegram.WaitForEdits(1, seconds(20)));
+  auto edit = b.telegram.Edits().at(0);
+  CHECK(edit.message_id == note.message_id);
+  CHECK(Has(edit.text, "Confirmed by Admin"));
+  CHECK(b.telegram.WaitForCallbackAnswers(1, seconds(20)));
+  CHECK(b.BalanceOf(kAlice.id) == 3000);
+  CHECK(b.Stop().exit_code == 0);
+}
+
+TEST_CASE("a non-admin pressing the admin's button is refused and the books do not move") {
+  Bot b;
+  b.Start();
+  b.telegram.PushMessage(kAlice, kAlice.id, "/deposit 30 ALICE");
+  auto note = b.WaitForMessage(kAdmin.id, "New deposit request");
+  b.telegram.PushCallback(kBob, note.message_id, CallbackData(note, 0));
+  REQUIRE(b.telegram.WaitForCallbackAnswers(1, seconds(20)));
+  auto answer = b.telegram.CallbackAnswers().at(0);
+  CHECK(Has(answer.text, "Only admins"));
+  CHECK(answer.show_alert);
+  CHECK(b.BalanceOf(kAlice.id) == 0);
+  CHECK(b.Query("SELECT status = 'pending' FROM deposit_transactions WHERE id = 1") == 1);
+  CHECK(b.Stop().exit_code == 0);
+}
+
+TEST_CASE("webhook: the same update delivered twice is handled once; a wrong secret gets 401") {
+  Bot b;
+  b.env["TELEGRAM_WEBHOOK_SECRET"] = "s3cret-token";
+  b.Start({"--webhook"});
+  std::string url = "http://127.0.0.1:" + std::to_string(b.http_port) + "/telegram/webhook";
+  json balance = b.telegram.BuildMessageUpdate(kAlice, kAlice.id, "/balance");
+  CHECK(b.telegram.DeliverViaWebhook(url, "wrong", b.telegram.BuildMessageUpdate(
+                                                       kAlice, kAlice.id, "/deposit 5 X")) == 401);
+  CHECK(b.telegram.DeliverViaWebhook(url, "", balance) == 401);
+  CHECK(b.telegram.DeliverViaWebhook(url, "s3cret-token", balance) == 200);
+  CHECK(b.telegram.DeliverViaWebhook(url, "s3cret-token", balance) == 200);
+  // Messages of one chat are handled in order: once /history is answered, a
+  // second /balance would have been answered before it.
+  CHECK(b.telegram.DeliverViaWebhook(
+            url, "s3cret-token", b.telegram.BuildMessageUpdate(kAlice, kAlice.id, "/history")) ==
+        200);
+  b.WaitForMessage(kAlice.id, "no transactions yet");
+  CHECK(b.Count(kAlice.id, "Your balance is") == 1);
+  CHECK(b.Query("SELECT COUNT(*) FROM deposit_transactions") == 0);  // the 401 one never ran
+  CHECK(b.Stop().exit_code == 0);
+}
+
+TEST_CASE("a 5,000-character reply arrives as two messages") {
+  Bot b;
+  FakeLlmServer llm;
+  std::string line(49, 'x');
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += line + "\n";
+  llm.Enqueue(FakeLlmReply::Text(text));
+  b.env["LLM_BASE_URL"] = llm.url();
+  b.env["LLM_API_KEY"] = "sk-test";
+  b.Start();
+  b.telegram.PushMessage(kAlice, kAlice.id, "tell me a long story");
+  REQUIRE(b.telegram.WaitForSentMessages(2, seconds(20)));
+  auto sent = b.telegram.SentMessages();
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[0].text.size() <= 4096);
+  CHECK(sent[1].text.size() <= 4096);
+  CHECK(sent[0].text.size() + sent[1].text.size() >= 4950);
+  CHECK(b.Stop().exit_code == 0);
+}
+
+TEST_CASE("a 429 on sendMessage is waited out and the reply is delivered once") {
+  Bot b;
+  b.Start();
+  b.telegram.InjectFault("sendMessage", FakeTelegramServer::Fault::TooManyRequests(1));
+  b.telegram.PushMessage(kAlice, kAlice.id, "/balance");
+  b.WaitForMessage(kAlice.id, "Your balance is");
+  CHECK(b.telegram.CallCount("sendMessage") == 2);
+  CHECK(b.Count(kAlice.id, "Your balance is") == 1);
+  CHECK(b.Stop().exit_code == 0);
+}
+
+TEST_CASE("a user who blocked the bot is not retried and others are still served") {
+  Bot b;
+  b.Start();
+  b.telegram.InjectFault("sendMessage", FakeTelegramServer::Fault::Blocked());
+  b.telegram.PushMessage(kAlice, kAlice.id, "/balance");
+  b.telegram.PushMessage(kBob, kBob.id, "/balance");
+  b.WaitForMessage(kBob.id, "Your balance is");
+  CHECK(b.telegram.CallCount("sendMessage") == 2);
+  auto r = b.Stop();
+  CHECK(r.exit_code == 0);
+  CHECK(Has(r.err, "blocked"));
+}
+
+TEST_CASE("SIGTERM during a slow model call: the message is answered and serve exits 0") {
+  Bot b;
+  FakeLlmServer::Options o;
+  o.delay = std::chrono::milliseconds(1500);
+  o.default_reply = FakeLlmReply::Text("Thanks for waiting.");
+  FakeLlmServer llm(o);
+  b.env["LLM_BASE_URL"] = llm.url();
+  b.env["LLM_API_KEY"] = "sk-test";
+  b.Start();
+  b.telegram.PushMessage(kAlice, kAlice.id, "hello there");
+  REQUIRE(llm.WaitForRequests(1, seconds(20)));
+  auto r = b.Stop();  // while the model is still answering
+  CHECK(r.exit_code == 0);
+  CHECK(b.Count(kAlice.id, "Thanks for waiting.") == 1);
+}
+
+TEST_CASE("serve exposes /healthz and /metrics") {
+  Bot b;
+  b.Start();
+  b.telegram.PushMessage(kAlice, kAlice.id, "/balance");
+  b.WaitForMessage(kAlice.id, "Your balance is");
+  httplib::Client http("127.0.0.1", b.http_port);
+  auto health = http.Get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  auto metrics = http.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(Has(metrics->body, "depositbot_updates_received_total 1"));
+  CHECK(Has(metrics->body, "depositbot_tool_calls_total{tool=\"manage_deposit\",outcome=\"ok\"} 1"));
+  CHECK(b.Stop().exit_code == 0);
+}
+
+TEST_CASE("serve with a token Telegram rejects stops with one line naming the variable") {
+  Bot b;
+  b.env["TELEGRAM_BOT_TOKEN"] = "123:wrong";
+  auto r = RunProcess(DepositbotBinary(), {"serve"}, b.env, b.dir);
+  CHECK(r.exit_code == 2);
+  CHECK(Has(r.err, "TELEGRAM_BOT_TOKEN"));
+  CHECK_FALSE(Has(r.err, "123:wrong"));
+}
+
+TEST_CASE("a tampered balance raises one admin alert, not repeated, then reported resolved") {
+  Bot b;
+  REQUIRE(RunProcess(DepositbotBinary(), {"migrate"}, b.env, b.dir).exit_code == 0);
+  {
+    auto d = Database::Open(b.db);
+    REQUIRE(d);
+    REQUIRE((*d)->Exec("INSERT INTO users(id, telegram_id, display_name, created_at) VALUES "
+                       "(1, 1001, 'Alice', 0); INSERT INTO user_deposits(user_id, balance, "
+                       "updated_at) VALUES (1, 500, 0);"));
+  }
+  auto first = RunProcess(DepositbotBinary(), {"reconcile", "--alert"}, b.env, b.dir);
+  CHECK(first.exit_code == 1);
+  auto alert = b.WaitForMessage(kAdmin.id, "Reconciliation");
+  CHECK(Has(alert.text, "5.00 USD"));
+  auto second = RunProcess(DepositbotBinary(), {"reconcile", "--alert"}, b.env, b.dir);
+  CHECK(second.exit_code == 1);
+  CHECK(b.telegram.SentMessages().size() == 1);
+  {
+    auto d = Database::Open(b.db);
+    REQUIRE((*d)->Exec("UPDATE user_deposits SET balance = 0"));
+  }
+  auto third = RunProcess(DepositbotBinary(), {"reconcile", "--alert"}, b.env, b.dir);
+  CHECK(third.exit_code == 0);
+  b.WaitForMessage(kAdmin.id, "Resolved");
+  CHECK(b.telegram.SentMessages().size() == 2);
+}
