@@ -278,9 +278,17 @@ Result<int64_t> ConvertUsdMicros(int64_t usd_micros, const Decimal& rate,
   }
   // minor = usd_micros/1e6 * rate.units/10^rs * (100*10^ms + markup.units)/(100*10^ms) * 10^e
   __extension__ typedef __int128 i128;
+  // Within the bounds the first product is at most 10^30, but the next two can pass 2^127
+  // (a markup of 10^15 alone is a factor of 10^15): check them, signed overflow is UB.
+  constexpr i128 kMax128 = ((static_cast<i128>(1) << 126) - 1) * 2 + 1;  // 2^127 - 1
   i128 num = static_cast<i128>(usd_micros) * rate.units;
-  num *= static_cast<i128>(100) * Pow10(markup_percent.scale) + markup_percent.units;
-  num *= Pow10(currency.exponent);
+  const i128 markup_factor =
+      static_cast<i128>(100) * Pow10(markup_percent.scale) + markup_percent.units;
+  const i128 minor_factor = Pow10(currency.exponent);
+  if (num > kMax128 / markup_factor) return Error::Invalid("converted price is out of range");
+  num *= markup_factor;
+  if (num > kMax128 / minor_factor) return Error::Invalid("converted price is out of range");
+  num *= minor_factor;
   i128 den = static_cast<i128>(1000000) * Pow10(rate.scale) * 100 * Pow10(markup_percent.scale);
   i128 q = num / den + (num % den != 0 ? 1 : 0);
   if (q > kMax) return Error::Invalid("converted price is out of range");
