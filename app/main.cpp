@@ -7,6 +7,7 @@
 
 #include "app/config.h"
 #include "app/replay.h"
+#include "app/recorder.h"
 #include "app/serve.h"
 #include "app/services.h"
 #include "chat/terminal_chat.h"
@@ -32,6 +33,7 @@ struct ChatFlags {
   int64_t as = 1;
   std::string name = "terminal user";
   std::string dry_run;
+  std::string record;
   bool verbose = false;
 };
 
@@ -57,13 +59,26 @@ int PrintDryRun(Services& s, const TerminalChat::Identity& who, const std::strin
 
 int RunChat(const Config& config, const ChatFlags& flags) {
   if (!flags.verbose) SetLogLevel(LogLevel::kWarn);
-  auto services = Services::Create(config);
+  std::unique_ptr<SessionRecorder> recorder;
+  ServiceHooks hooks;
+  if (!flags.record.empty()) {
+    recorder = std::make_unique<SessionRecorder>(flags.record, config, SystemClock().NowSeconds());
+    hooks.wrap_model = [&recorder](ChatModel& m) { return recorder->WrapModel(m); };
+    hooks.wrap_registrar = [&recorder](Registrar& r) { return recorder->WrapRegistrar(r); };
+  }
+  auto services = Services::Create(config, hooks);
   if (!services) return Fail(services.error().message);
   Services& s = **services;
   TerminalChat::Identity who{flags.as, flags.name, s.IsAdmin(flags.as)};
+  if (recorder) {
+    if (auto st = RecordStartingUsers(*recorder, s.db(), config.admin_ids, {{who.telegram_id, who.name}});
+        !st) {
+      return Fail(st.error().message);
+    }
+  }
   if (!flags.dry_run.empty()) return PrintDryRun(s, who, flags.dry_run);
   // A purchase quote is confirmed here, outside the model: y/N on the terminal.
-  auto confirm = [&s](const nlohmann::json& ui, std::istream& in, std::ostream& out,
+  auto confirm = [&s, &recorder](const nlohmann::json& ui, std::istream& in, std::ostream& out,
                       const TerminalChat::Identity& me) -> std::string {
     if (ui.value("kind", "") != "purchase_quote") return "";
     auto user = s.users().FindByTelegramId(me.telegram_id);
@@ -75,19 +90,31 @@ int RunChat(const Config& config, const ChatFlags& flags) {
     if (!std::getline(in, answer)) answer.clear();
     if (answer != "y" && answer != "Y" && answer != "yes") {
       auto c = s.purchases().Cancel(user->id, order_id);
-      return c ? "Not bought; quote #" + std::to_string(order_id) + " cancelled."
-               : "Not bought: " + c.error().message;
+      std::string text = c ? "Not bought; quote #" + std::to_string(order_id) + " cancelled."
+                           : "Not bought: " + c.error().message;
+      if (recorder) recorder->EndPressTurn(me.telegram_id, "cancel_purchase", order_id, text, !c);
+      return text;
     }
     auto outcome = s.purchases().Confirm(user->id, order_id);
     std::string text = outcome ? outcome->message : "Not bought: " + outcome.error().message;
     if (s.registrar().IsDemo()) text += "\n(" + s.RegistrarDescription() + ")";
+    if (recorder) {
+      recorder->EndPressTurn(me.telegram_id, "confirm_purchase", order_id, text, !outcome);
+    }
     return text;
   };
-  TerminalChat chat(s.agent(), s.users(), who, confirm);
+  TerminalChat chat(s.agent(), s.users(), who, confirm, recorder.get());
   std::string banner = "depositbot " DEPOSITBOT_VERSION " — " + s.ModelDescription() + "; " +
                        s.RegistrarDescription() + "; database " + config.db_path +
                        "; currency " + config.currency.code;
-  return chat.Run(std::cin, std::cout, banner);
+  int rc = chat.Run(std::cin, std::cout, banner);
+  if (recorder) {
+    auto balances = BalancesByTelegramId(s.db());
+    if (!balances) return Fail(balances.error().message);
+    if (auto st = recorder->Save(*balances); !st) return Fail(st.error().message);
+    std::fprintf(stderr, "recorded the session to %s\n", recorder->path().c_str());
+  }
+  return rc;
 }
 
 int RunMigrate(const Config& config, bool status_only) {
@@ -153,6 +180,8 @@ int main(int argc, char** argv) {
   chat->add_option("--dry-run", chat_flags.dry_run,
                    "print the model request for this message and its size, then exit");
   chat->add_flag("--verbose", chat_flags.verbose, "log every event to stderr");
+  chat->add_option("--record", chat_flags.record,
+                   "write the session as a conversation fixture to this file");
 
   auto* migrate = app.add_subcommand("migrate", "apply pending migrations");
   bool migrate_status = false;
@@ -173,6 +202,8 @@ int main(int argc, char** argv) {
   serve->add_option("--workers", serve_flags.workers, "worker threads")->capture_default_str();
   serve->add_option("--poll-timeout", serve_flags.poll_timeout_s, "long-poll timeout, seconds")
       ->capture_default_str();
+  serve->add_option("--record", serve_flags.record_dir,
+                    "write the session as a conversation fixture into this folder");
   serve->add_option("--shutdown-seconds", serve_flags.shutdown_seconds,
                     "how long in-flight work may take after SIGTERM")
       ->capture_default_str();

@@ -3,14 +3,17 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "app/recorder.h"
 #include "app/services.h"
 #include "chat/http_endpoint.h"
 #include "chat/telegram_bot.h"
@@ -38,6 +41,11 @@ Result<std::unique_ptr<TelegramClient>> MakeTelegram(const Config& config, int p
   tc.api_base = config.telegram_api_base;
   tc.token = config.telegram_bot_token;
   tc.long_poll_timeout_s = poll_timeout_s;
+  // For bench/serve_bench only: lifts the send pacing so the figures show the dispatcher's own
+  // capacity. Telegram enforces its limits itself; a bot that ignores them gets 429s.
+  if (const char* pacing = std::getenv("DEPOSITBOT_TELEGRAM_PACING")) {
+    tc.pace_sends = std::string_view(pacing) != "off";
+  }
   TelegramClient::Environment env;
   if (metrics) {
     env.observe = [metrics](std::string_view method, int status, int error_code) {
@@ -128,9 +136,25 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto services = Services::Create(config);
+  std::unique_ptr<SessionRecorder> recorder;
+  ServiceHooks hooks;
+  if (!flags.record_dir.empty()) {
+    int64_t now = SystemClock().NowSeconds();
+    std::string stamp = FormatUtc(now);
+    std::replace(stamp.begin(), stamp.end(), ':', '-');
+    recorder = std::make_unique<SessionRecorder>(flags.record_dir + "/session-" + stamp + ".json",
+                                                 config, now);
+    hooks.wrap_model = [&recorder](ChatModel& m) { return recorder->WrapModel(m); };
+    hooks.wrap_registrar = [&recorder](Registrar& r) { return recorder->WrapRegistrar(r); };
+  }
+  auto services = Services::Create(config, hooks);
   if (!services) return Fail(services.error().message);
   Services& s = **services;
+  if (recorder) {
+    if (auto st = RecordStartingUsers(*recorder, s.db(), config.admin_ids); !st) {
+      return Fail(st.error().message);
+    }
+  }
   Metrics metrics;
   auto client = MakeTelegram(config, flags.poll_timeout_s, &metrics);
   if (!client) return Fail(client.error().message);
@@ -143,6 +167,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   bo.currency = config.currency;
   bo.workers = static_cast<size_t>(std::max(1, flags.workers));
   bo.poll_timeout_s = flags.poll_timeout_s;
+  bo.observer = recorder.get();
   TelegramBot bot({**client, s.agent(), s.users(), s.deposits(), s.purchases(), s.tools(), inbox,
                    notifications, metrics},
                   bo);
@@ -251,6 +276,13 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   http.Stop();
   bool drained = bot.Drain(std::chrono::seconds(flags.shutdown_seconds));
   jobs.join();
+  if (recorder) {
+    if (auto balances = BalancesByTelegramId(s.db()); balances) {
+      if (auto st = recorder->Save(*balances); !st) {
+        Log(LogLevel::kError, "record.save_failed", {{"error", st.error().message}});
+      }
+    }
+  }
   Log(drained ? LogLevel::kInfo : LogLevel::kWarn, "serve.stopped",
       {{"drained", drained ? "yes" : "no"}});
   return poll_result != 0 ? poll_result : 0;

@@ -13,6 +13,7 @@ struct ServeFlags {
   int poll_timeout_s = 25;
   int shutdown_seconds = 20;
   int recovery_interval_s = 300;
+  std::string record_dir;  // writes the session as a fixture into this folder
 };
 
 // `depositbot serve`: the Telegram bot with its jobs (reconciliation alerts,

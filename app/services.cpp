@@ -18,7 +18,8 @@ Result<std::unique_ptr<Database>> OpenMigratedDatabase(const std::string& path) 
   return db;
 }
 
-Result<std::unique_ptr<Services>> Services::Create(const Config& config) {
+Result<std::unique_ptr<Services>> Services::Create(const Config& config,
+                                                   const ServiceHooks& hooks) {
   std::unique_ptr<Services> s(new Services(config));
   auto db = OpenMigratedDatabase(config.db_path);
   if (!db) return db.error();
@@ -55,12 +56,13 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config) {
   } else {
     s->registrar_ = std::make_unique<DemoRegistrar>(s->clock_);
   }
+  if (hooks.wrap_registrar) s->registrar_wrapper_ = hooks.wrap_registrar(*s->registrar_);
   s->orders_ = std::make_unique<OrderRepository>(*s->db_, s->clock_);
   PricingOptions pricing;
   pricing.currency = config.currency;
   pricing.usd_exchange_rate = config.usd_exchange_rate;
   pricing.markup_percent = config.price_markup_percent;
-  s->purchases_ = std::make_unique<PurchaseService>(*s->deposits_, *s->orders_, *s->registrar_,
+  s->purchases_ = std::make_unique<PurchaseService>(*s->deposits_, *s->orders_, s->registrar(),
                                                     s->clock_, pricing);
   s->tools_.Register(MakeCheckDomainTool(*s->purchases_, *s->deposits_));
   s->tools_.Register(MakeRegisterDomainTool(*s->purchases_, *s->deposits_));
@@ -77,8 +79,12 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config) {
   }
   Agent::Options ao;
   ao.currency_code = config.currency.code;
-  ChatModel& model = s->llm_ ? *s->llm_ : static_cast<ChatModel&>(s->rules_);
-  s->agent_ = std::make_unique<Agent>(model, s->rules_, s->tools_, *s->conversations_, ao);
+  ChatModel* model = s->llm_ ? s->llm_.get() : static_cast<ChatModel*>(&s->rules_);
+  if (hooks.wrap_model) {
+    s->model_wrapper_ = hooks.wrap_model(*model);
+    model = s->model_wrapper_.get();
+  }
+  s->agent_ = std::make_unique<Agent>(*model, s->rules_, s->tools_, *s->conversations_, ao);
   return s;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,12 +19,19 @@
 
 namespace depositbot {
 
+// Optional decorators around the model and the registrar (recording).
+struct ServiceHooks {
+  std::function<std::unique_ptr<ChatModel>(ChatModel&)> wrap_model;
+  std::function<std::unique_ptr<Registrar>(Registrar&)> wrap_registrar;
+};
+
 // Everything a running depositbot is made of, wired from the Config. Only
 // app/ chooses concrete classes (STYLE.md convention 4).
 class Services {
  public:
   // Opens and migrates the database, registers the tools, picks the model.
-  static Result<std::unique_ptr<Services>> Create(const Config& config);
+  static Result<std::unique_ptr<Services>> Create(const Config& config,
+                                                  const ServiceHooks& hooks = {});
 
   // "offline model" or "model gpt-4o-mini at https://...".
   std::string ModelDescription() const;
@@ -38,7 +46,7 @@ class Services {
   ToolRegistry& tools() { return tools_; }
   OrderRepository& orders() { return *orders_; }
   PurchaseService& purchases() { return *purchases_; }
-  Registrar& registrar() { return *registrar_; }
+  Registrar& registrar() { return registrar_wrapper_ ? *registrar_wrapper_ : *registrar_; }
   Agent& agent() { return *agent_; }
   const Clock& clock() const { return clock_; }
 
@@ -53,6 +61,8 @@ class Services {
   std::unique_ptr<ConversationRepository> conversations_;
   std::unique_ptr<OrderRepository> orders_;
   std::unique_ptr<Registrar> registrar_;
+  std::unique_ptr<Registrar> registrar_wrapper_;
+  std::unique_ptr<ChatModel> model_wrapper_;
   std::unique_ptr<PurchaseService> purchases_;
   ToolRegistry tools_;
   RuleBasedModel rules_;

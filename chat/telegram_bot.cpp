@@ -241,6 +241,10 @@ void TelegramBot::HandleMessage(const TelegramMessage& m) {
   (void)d_.telegram.SendChatAction(m.chat.id, "typing");
   auto t0 = std::chrono::steady_clock::now();
   TurnResult turn;
+  if (o_.observer) {
+    o_.observer->SeenUser(ctx->telegram_id, ctx->display_name, ctx->is_admin);
+    o_.observer->BeginTurn();
+  }
   try {
     turn = d_.agent.Handle(*ctx, m.chat.id, m.text);
   } catch (const std::exception& e) {
@@ -257,6 +261,7 @@ void TelegramBot::HandleMessage(const TelegramMessage& m) {
                    "tool=\"" + c.name + "\",outcome=\"" +
                        (c.result.ok ? std::string("ok") : c.result.error_code()) + "\"");
   }
+  if (o_.observer) o_.observer->EndMessageTurn(ctx->telegram_id, m.text, turn);
   (void)DEPOSITBOT_FAILPOINT("turn.before_reply");
   Send(m.chat.id, turn.reply);
   for (const auto& ui : turn.ui) ApplyUi(*ctx, m.chat.id, ui);
@@ -351,6 +356,7 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
     (void)d_.telegram.AnswerCallbackQuery(q.id, "Sorry, something went wrong; try again.");
     return;
   }
+  if (o_.observer) o_.observer->SeenUser(ctx->telegram_id, ctx->display_name, ctx->is_admin);
   int64_t chat = q.message ? q.message->chat.id : q.from.id;
   int64_t message_id = q.message ? q.message->message_id : 0;
   auto remove_buttons = [&] {
@@ -369,6 +375,12 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
                  {"transaction_id", data->id}};
     if (data->action == A::kRejectDeposit) args["reason"] = "rejected by an admin";
     ToolResult r = d_.tools.Invoke(*ctx, "manage_deposit", args.dump());
+    if (o_.observer) {
+      o_.observer->EndPressTurn(ctx->telegram_id,
+                                data->action == A::kConfirmDeposit ? "confirm_deposit"
+                                                                   : "reject_deposit",
+                                data->id, "", !r.ok);
+    }
     d_.metrics.Add("depositbot_tool_calls_total",
                    "tool=\"manage_deposit\",outcome=\"" +
                        (r.ok ? std::string("ok") : r.error_code()) + "\"");
@@ -383,8 +395,14 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
     return;
   }
   // A purchase quote: only its owner can confirm or cancel it (checked by PurchaseService).
+  const char* kDemo = "\n(demo registrar — nothing is really registered)";
   if (data->action == A::kConfirmPurchase) {
     auto outcome = d_.purchases.Confirm(ctx->user_id, data->id);
+    if (o_.observer) {
+      std::string told = outcome ? outcome->message : "Not bought: " + outcome.error().message;
+      if (d_.purchases.IsDemo()) told += kDemo;
+      o_.observer->EndPressTurn(ctx->telegram_id, "confirm_purchase", data->id, told, !outcome);
+    }
     if (!outcome) {
       if (outcome.code() == ErrorCode::kForbidden) {
         Log(LogLevel::kWarn, "telegram.refused_foreign_quote",
@@ -400,11 +418,18 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
     (void)d_.telegram.AnswerCallbackQuery(q.id, "Done.");
     remove_buttons();
     std::string text = outcome->message;
-    if (d_.purchases.IsDemo()) text += "\n(demo registrar — nothing is really registered)";
+    if (d_.purchases.IsDemo()) text += kDemo;
     Send(chat, text);
     return;
   }
   auto cancelled = d_.purchases.Cancel(ctx->user_id, data->id);
+  if (o_.observer) {
+    o_.observer->EndPressTurn(ctx->telegram_id, "cancel_purchase", data->id,
+                              cancelled ? "Not bought; quote #" + std::to_string(data->id) +
+                                              " cancelled."
+                                        : "Not bought: " + cancelled.error().message,
+                              !cancelled);
+  }
   if (!cancelled) {
     (void)d_.telegram.AnswerCallbackQuery(q.id, cancelled.error().message, true);
     if (cancelled.code() != ErrorCode::kForbidden) remove_buttons();

@@ -13,6 +13,7 @@
 
 #include "chat/dispatcher.h"
 #include "chat/telegram_client.h"
+#include "chat/turn_observer.h"
 #include "common/money.h"
 #include "tools/tool_context.h"
 
@@ -45,6 +46,7 @@ class TelegramBot {
     size_t workers = 8;
     size_t max_queued = 1000;
     int poll_timeout_s = 25;
+    TurnObserver* observer = nullptr;  // e.g. serve --record
   };
   struct Deps {
     TelegramClient& telegram;

@@ -4,14 +4,16 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
+#include "chat/turn_observer.h"
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "db/user_repository.h"
 
 namespace depositbot {
 
-TerminalChat::TerminalChat(Agent& agent, UserRepository& users, Identity who, UiHandler ui)
-    : agent_(agent), users_(users), who_(std::move(who)), ui_(std::move(ui)) {}
+TerminalChat::TerminalChat(Agent& agent, UserRepository& users, Identity who, UiHandler ui,
+                           TurnObserver* observer)
+    : agent_(agent), users_(users), who_(std::move(who)), ui_(std::move(ui)), observer_(observer) {}
 
 int TerminalChat::Run(std::istream& in, std::ostream& out, const std::string& banner) {
   auto user = users_.FindOrCreate(who_.telegram_id, who_.name);
@@ -29,6 +31,10 @@ int TerminalChat::Run(std::istream& in, std::ostream& out, const std::string& ba
     if (!std::getline(in, line)) break;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     TurnResult turn;
+    if (observer_) {
+      observer_->SeenUser(ctx.telegram_id, ctx.display_name, ctx.is_admin);
+      observer_->BeginTurn();
+    }
     try {
       turn = agent_.Handle(ctx, ctx.telegram_id, line);
     } catch (const std::exception& e) {
@@ -36,6 +42,7 @@ int TerminalChat::Run(std::istream& in, std::ostream& out, const std::string& ba
       Log(LogLevel::kError, "chat.turn_crashed", {{"error", e.what()}});
       turn.reply = "Sorry, something went wrong on my side. Nothing was changed; please try again.";
     }
+    if (observer_) observer_->EndMessageTurn(ctx.telegram_id, line, turn);
     // The turn is committed; a crash here loses only the reply, never money.
     (void)DEPOSITBOT_FAILPOINT("turn.before_reply");
     out << turn.reply << "\n";

@@ -10,6 +10,7 @@
 namespace depositbot {
 
 class Agent;
+class TurnObserver;
 class UserRepository;
 
 // The terminal transport: one user (chosen with --as/--name) talks to the
@@ -27,7 +28,8 @@ class TerminalChat {
   using UiHandler = std::function<std::string(const nlohmann::json& ui, std::istream& in,
                                               std::ostream& out, const Identity& who)>;
 
-  TerminalChat(Agent& agent, UserRepository& users, Identity who, UiHandler ui = {});
+  TerminalChat(Agent& agent, UserRepository& users, Identity who, UiHandler ui = {},
+               TurnObserver* observer = nullptr);
 
   // Prints `banner`, then answers each line of `in` on `out` until EOF.
   // Returns the process exit code (0, or 2 when the user cannot be set up).
@@ -38,6 +40,7 @@ class TerminalChat {
   UserRepository& users_;
   Identity who_;
   UiHandler ui_;
+  TurnObserver* observer_;
 };
 
 }  // namespace depositbot

@@ -4,6 +4,9 @@
 // against the fake Namecheap server followed by recovery.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "db/database.h"
 #include "tests/fakes/fake_llm_server.h"
 #include "tests/fakes/fake_namecheap_server.h"
@@ -228,3 +231,29 @@ TEST_CASE("a crash after commit, before the reply, loses the reply but not the d
   b.ExpectBooksClean();
 }
 #endif
+
+TEST_CASE("a session recorded with chat --record against the model server replays identically") {
+  Box b;
+  FakeLlmServer llm;
+  llm.Enqueue(FakeLlmReply::ToolCalls(
+      {{"callDep01", "manage_deposit",
+        R"({"action":"request_deposit","amount":"25","depositor_name":"KIM MINJI"})"}}));
+  llm.Enqueue(FakeLlmReply::Text("Recorded deposit #1 of 25.00 USD; an admin will confirm it."));
+  llm.Enqueue(FakeLlmReply::ToolCalls({{"callChk01", "check_domain", R"({"domains":["coolname.com"]})"}}));
+  llm.Enqueue(FakeLlmReply::Text("coolname.com is free for 10.28 USD."));
+  std::string file = b.dir + "/session.json";
+  auto r = b.Chat("I sent 25 dollars as KIM MINJI\nis coolname.com free?\n/balance\n",
+                  {{"LLM_BASE_URL", llm.url()}, {"LLM_API_KEY", "sk-secret-key-123"}},
+                  {"--record", file});
+  REQUIRE(r.exit_code == 0);
+  std::ifstream in(file);
+  std::string recorded((std::istreambuf_iterator<char>(in)), {});
+  CHECK(Has(recorded, "KIM MINJI"));
+  CHECK_FALSE(Has(recorded, "sk-secret-key-123"));
+  CHECK_FALSE(Has(recorded, "Authorization"));
+  auto replay = RunProcess(DepositbotBinary(), {"replay", file}, {}, b.dir);
+  CAPTURE(replay.out);
+  CHECK(replay.exit_code == 0);
+  CHECK(Has(replay.out, "PASS"));
+  CHECK(Has(replay.out, "1 passed, 0 failed"));
+}

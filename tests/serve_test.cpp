@@ -195,7 +195,7 @@ TEST_CASE("a 429 on sendMessage is waited out and the reply is delivered once") 
 TEST_CASE("a user who blocked the bot is not retried and others are still served") {
   Bot b;
   b.Start();
-  b.telegram.InjectFault("sendMessage", FakeTelegramServer::Fault::Blocked());
+  b.telegram.BlockChat(kAlice.id);
   b.telegram.PushMessage(kAlice, kAlice.id, "/balance");
   b.telegram.PushMessage(kBob, kBob.id, "/balance");
   b.WaitForMessage(kBob.id, "Your balance is");
@@ -271,4 +271,24 @@ TEST_CASE("a tampered balance raises one admin alert, not repeated, then reporte
   CHECK(third.exit_code == 0);
   b.WaitForMessage(kAdmin.id, "Resolved");
   CHECK(b.telegram.SentMessages().size() == 2);
+}
+
+TEST_CASE("serve --record writes a session that replays identically") {
+  Bot b;
+  std::string rec = b.dir + "/recordings";
+  REQUIRE(std::system(("mkdir -p " + rec).c_str()) == 0);
+  b.Start({"--record", rec});
+  b.telegram.PushMessage(kAlice, kAlice.id, "/deposit 30 ALICE KIM");
+  auto note = b.WaitForMessage(kAdmin.id, "New deposit request");
+  b.telegram.PushCallback(kAdmin, note.message_id, CallbackData(note, 0));
+  b.WaitForMessage(kAlice.id, "was confirmed");
+  b.telegram.PushMessage(kAlice, kAlice.id, "/balance");
+  b.WaitForMessage(kAlice.id, "Your balance is 30.00 USD.");
+  REQUIRE(b.Stop().exit_code == 0);
+  auto replay = RunProcess(DepositbotBinary(), {"replay", rec}, {}, b.dir);
+  CAPTURE(replay.out);
+  CHECK(replay.exit_code == 0);
+  CHECK(Has(replay.out, "1 passed, 0 failed"));
+  auto listing = RunProcess("/bin/sh", {"-c", "cat " + rec + "/*.json"}, {}, b.dir);
+  CHECK_FALSE(Has(listing.out, b.telegram.token()));
 }
