@@ -655,6 +655,7 @@ Reply FakeTelegramServer::Impl::SendMessage(const Params& p) {
   s.parse_mode = p.Str("parse_mode");
   s.reply_markup = markup;
   s.reply_to_message_id = reply_to;
+  s.received_at = std::chrono::steady_clock::now();
   s.params = p.j;
   for (const char* key : {"reply_markup", "reply_parameters", "link_preview_options"}) {
     if (p.Has(key)) s.params[key] = p.Json(key);

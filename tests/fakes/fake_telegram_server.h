@@ -31,6 +31,7 @@ struct FakeSentMessage {
   nlohmann::json reply_markup;  // null when none
   int64_t reply_to_message_id = 0;
   nlohmann::json params;  // every parameter as received (JSON-string values decoded)
+  std::chrono::steady_clock::time_point received_at;  // when the fake accepted it (benchmarks)
 };
 
 // An accepted editMessageText / editMessageReplyMarkup.
