@@ -156,6 +156,15 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     }
   }
   Metrics metrics;
+  metrics.Describe("depositbot_ledger_version_conflicts", "gauge",
+                   "Version conflicts seen by the balance repository since start");
+  metrics.AddCollector([&s](Metrics& m) {
+    RepositoryStats st = s.deposits().stats();
+    m.Set("depositbot_ledger_applied", st.applied);
+    m.Set("depositbot_ledger_version_conflicts", st.conflicts);
+    m.Set("depositbot_ledger_retries", st.retries);
+    m.Set("depositbot_ledger_conflict_failures", st.conflict_failures);
+  });
   auto client = MakeTelegram(config, flags.poll_timeout_s, &metrics);
   if (!client) return Fail(client.error().message);
 

@@ -54,7 +54,18 @@ void Metrics::Describe(const std::string& name, const std::string& type, const s
   help_[name] = {type, help};
 }
 
-std::string Metrics::Render() const {
+void Metrics::AddCollector(std::function<void(Metrics&)> collector) {
+  std::lock_guard<std::mutex> lock(mu_);
+  collectors_.push_back(std::move(collector));
+}
+
+std::string Metrics::Render() {
+  std::vector<std::function<void(Metrics&)>> collectors;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    collectors = collectors_;
+  }
+  for (const auto& c : collectors) c(*this);
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   auto header = [&](const std::string& name, const char* fallback_type) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -23,8 +24,11 @@ class Metrics {
   int64_t Counter(const std::string& name, const std::string& labels = "") const;
   // Declares help text (printed as # HELP) and type for a metric family.
   void Describe(const std::string& name, const std::string& type, const std::string& help);
-  // The Prometheus text exposition format, version 0.0.4.
-  std::string Render() const;
+  // Runs before each Render, to refresh gauges owned elsewhere (e.g. the
+  // repository's conflict counters).
+  void AddCollector(std::function<void(Metrics&)> collector);
+  // The Prometheus text exposition format, version 0.0.4. Runs the collectors first.
+  std::string Render();
 
  private:
   struct Histogram {
@@ -33,6 +37,7 @@ class Metrics {
     double sum = 0;
   };
   mutable std::mutex mu_;
+  std::vector<std::function<void(Metrics&)>> collectors_;
   std::map<std::string, std::pair<std::string, std::string>> help_;  // name -> type, help
   std::map<std::string, std::map<std::string, int64_t>> counters_;  // name -> labels -> value
   std::map<std::string, std::map<std::string, int64_t>> gauges_;

@@ -234,6 +234,7 @@ TEST_CASE("serve exposes /healthz and /metrics") {
   REQUIRE(metrics);
   CHECK(Has(metrics->body, "depositbot_updates_received_total 1"));
   CHECK(Has(metrics->body, "depositbot_tool_calls_total{tool=\"manage_deposit\",outcome=\"ok\"} 1"));
+  CHECK(Has(metrics->body, "depositbot_ledger_version_conflicts 0"));
   CHECK(b.Stop().exit_code == 0);
 }
 
