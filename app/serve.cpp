@@ -180,12 +180,17 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   TelegramBot bot({**client, s.agent(), s.users(), s.deposits(), s.purchases(), s.tools(), inbox,
                    notifications, metrics},
                   bo);
-  if (auto st = bot.RecoverInbox(); !st) return Fail(st.error().message);
+  // Purchases first: Recover(0) takes every charged order for one a crash left behind, which
+  // holds only while no handler can be charging one. RecoverInbox hands the updates a crash
+  // left unhandled to the workers; a quote press among them debits its order and calls the
+  // registrar, and a recovery running beside it would refund that order before the create
+  // registers the name: a domain given away for nothing (found by the crash sweep).
   if (auto rec = s.purchases().Recover(0); rec && rec->checked > 0) {
     Log(LogLevel::kInfo, "recovery.startup",
         {{"checked", std::to_string(rec->checked)}, {"refunded", std::to_string(rec->refunded)},
          {"registered", std::to_string(rec->registered)}});
   }
+  if (auto st = bot.RecoverInbox(); !st) return Fail(st.error().message);
 
   HttpEndpoint::Options ho;
   ho.listen = config.http_listen;
