@@ -66,41 +66,7 @@ std::string_view TelegramErrorKindName(TelegramError::Kind kind);
 // Either a value or a TelegramError; reads like Result<T>:
 //   if (auto ids = client.SendMessage(chat, text)) ...; else if (ids.error().IsBlocked()) ...
 template <typename T>
-class [[nodiscard]] TelegramResult {
- public:
-  TelegramResult(T value) : v_(std::move(value)) {}              // NOLINT: implicit
-  TelegramResult(TelegramError error) : v_(std::move(error)) {}  // NOLINT
-
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-
-  T& value() & {
-    assert(ok());
-    return std::get<0>(v_);
-  }
-  const T& value() const& {
-    assert(ok());
-    return std::get<0>(v_);
-  }
-  T&& value() && {
-    assert(ok());
-    return std::get<0>(std::move(v_));
-  }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-
-  const TelegramError& error() const {
-    assert(!ok());
-    return std::get<1>(v_);
-  }
-  ErrorCode code() const { return error().code; }
-
- private:
-  std::variant<T, TelegramError> v_;
-};
+using TelegramResult = Expected<T, TelegramError>;
 
 // A call that returns nothing useful (Telegram's `true`).
 using TelegramStatus = TelegramResult<std::monostate>;

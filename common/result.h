@@ -6,6 +6,8 @@
 #include <utility>
 #include <variant>
 
+#include "common/expected.h"
+
 namespace depositbot {
 
 // What kind of expected failure a Result carries. Callers branch on the code;
@@ -43,34 +45,14 @@ struct Error {
     return {ErrorCode::kUnknownOutcome, std::move(m)};
   }
   static Error Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
+
+  const Error& ToError() const { return *this; }
 };
 
-// Either a value or an Error. Converts to bool like cpp-httplib's results:
-//   if (auto r = repo.Balance(id)) use(*r); else report(r.error());
+// Either a value or an Error:
+//   if (auto r = repo.GetAccount(id)) use(*r); else report(r.error());
 template <typename T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}  // NOLINT
-
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-
-  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
-  ErrorCode code() const { return error().code; }
-
- private:
-  std::variant<T, Error> v_;
-};
+using Result = Expected<T, Error>;
 
 // A Result without a value.
 class [[nodiscard]] Status {

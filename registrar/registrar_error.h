@@ -61,46 +61,6 @@ RegistrarFailure::Kind ClassifyNamecheapError(int64_t number, std::string_view t
 //   if (auto r = registrar.Create(req)) done(*r);
 //   else if (r.error().OutcomeUnknown()) wait_for_recovery(); else refund();
 template <typename T>
-class [[nodiscard]] RegistrarResult {
- public:
-  RegistrarResult(T value) : v_(std::move(value)) {}                     // NOLINT: implicit
-  RegistrarResult(RegistrarFailure failure) : v_(std::move(failure)) {}  // NOLINT
-
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-
-  T& value() & {
-    assert(ok());
-    return std::get<0>(v_);
-  }
-  const T& value() const& {
-    assert(ok());
-    return std::get<0>(v_);
-  }
-  T&& value() && {
-    assert(ok());
-    return std::get<0>(std::move(v_));
-  }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-
-  const RegistrarFailure& error() const {
-    assert(!ok());
-    return std::get<1>(v_);
-  }
-  ErrorCode code() const { return error().code; }
-
-  // The same outcome as a plain Result<T> (the failure detail reduced to code + message).
-  Result<T> ToResult() && {
-    if (ok()) return Result<T>(std::get<0>(std::move(v_)));
-    return Result<T>(error().ToError());
-  }
-
- private:
-  std::variant<T, RegistrarFailure> v_;
-};
+using RegistrarResult = Expected<T, RegistrarFailure>;
 
 }  // namespace depositbot

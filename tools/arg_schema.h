@@ -54,45 +54,7 @@ class ValidationError {
 // Either parsed arguments or the ValidationError that says why they do not fit. Converts to
 // bool like Result: `if (auto a = schema.Parse(j, admin)) use(*a); else send(a.error());`
 template <typename T>
-class [[nodiscard]] ParseResult {
- public:
-  ParseResult(T value) : v_(std::move(value)) {}                // NOLINT: implicit by design
-  ParseResult(ValidationError error) : v_(std::move(error)) {}  // NOLINT
-
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-
-  T& value() & {
-    assert(ok());
-    return std::get<0>(v_);
-  }
-  const T& value() const& {
-    assert(ok());
-    return std::get<0>(v_);
-  }
-  T&& value() && {
-    assert(ok());
-    return std::get<0>(std::move(v_));
-  }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-
-  const ValidationError& error() const {
-    assert(!ok());
-    return std::get<1>(v_);
-  }
-
-  // As a common Result (errors become ErrorCode::kInvalid with the summary as message).
-  Result<T> ToResult() && {
-    if (ok()) return Result<T>(std::get<0>(std::move(v_)));
-    return Result<T>(error().ToError());
-  }
-
- private:
-  std::variant<T, ValidationError> v_;
-};
+using ParseResult = Expected<T, ValidationError>;
 
 // Default caps, so that no string or array is ever unbounded.
 inline constexpr size_t kDefaultMaxStringLength = 256;  // Unicode code points

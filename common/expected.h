@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cassert>
+#include <utility>
+#include <variant>
+
+namespace depositbot {
+
+// Either a value or a failure of type E. The common Result<T> is
+// Expected<T, Error>; layers with richer failures use their own E
+// (RegistrarFailure, TelegramError, ValidationError) and reduce it to a
+// common Error with ToResult(). Converts to bool like cpp-httplib's results:
+//   if (auto r = registrar.Create(req)) use(*r); else handle(r.error());
+template <typename T, typename E>
+class [[nodiscard]] Expected {
+ public:
+  Expected(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Expected(E error) : v_(std::move(error)) {}  // NOLINT
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  const E& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
+  // The failure's common error code, for failures that carry one.
+  auto code() const
+    requires requires(const E& e) { e.code; }
+  {
+    return error().code;
+  }
+  // The same outcome with the failure reduced to a common Error (E::ToError()).
+  template <typename R = T>
+  auto ToResult() && {
+    using Common = decltype(std::declval<const E&>().ToError());
+    if (ok()) return Expected<R, Common>(std::get<0>(std::move(v_)));
+    return Expected<R, Common>(error().ToError());
+  }
+
+ private:
+  std::variant<T, E> v_;
+};
+
+}  // namespace depositbot
