@@ -47,11 +47,21 @@ bool IsWhitespace(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
+// A token count from the server, clamped to [0, 2^53]: a huge or negative value is nonsense,
+// and converting an out-of-range double or summing two near-int64 values is undefined.
 int64_t IntField(const json& obj, const char* key) {
+  constexpr int64_t kMaxCount = int64_t{1} << 53;
   if (!obj.is_object() || !obj.contains(key)) return 0;
   const json& v = obj[key];
-  if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number()) return static_cast<int64_t>(v.get<double>());
+  if (v.is_number_unsigned()) {
+    return static_cast<int64_t>(std::min<uint64_t>(v.get<uint64_t>(), kMaxCount));
+  }
+  if (v.is_number_integer()) return std::clamp<int64_t>(v.get<int64_t>(), 0, kMaxCount);
+  if (v.is_number()) {
+    double d = v.get<double>();
+    if (!(d > 0)) return 0;
+    return d < static_cast<double>(kMaxCount) ? static_cast<int64_t>(d) : kMaxCount;
+  }
   return 0;
 }
 
