@@ -90,14 +90,12 @@ int RunChat(const Config& config, const ChatFlags& flags) {
     if (!std::getline(in, answer)) answer.clear();
     if (answer != "y" && answer != "Y" && answer != "yes") {
       auto c = s.purchases().Cancel(user->id, order_id);
-      std::string text = c ? "Not bought; quote #" + std::to_string(order_id) + " cancelled."
-                           : "Not bought: " + c.error().message;
+      std::string text = CancelReply(order_id, c);
       if (recorder) recorder->EndPressTurn(me.telegram_id, "cancel_purchase", order_id, text, !c);
       return text;
     }
     auto outcome = s.purchases().Confirm(user->id, order_id);
-    std::string text = outcome ? outcome->message : "Not bought: " + outcome.error().message;
-    if (s.registrar().IsDemo()) text += "\n(" + s.RegistrarDescription() + ")";
+    std::string text = ConfirmReply(outcome, s.purchases().IsDemo());
     if (recorder) {
       recorder->EndPressTurn(me.telegram_id, "confirm_purchase", order_id, text, !outcome);
     }

@@ -356,27 +356,24 @@ class Replayer {
         call.arguments = json{{"order_id", id}}.dump();
         if (t.button == B::kConfirmPurchase) {
           auto outcome = s_.purchases->Confirm(ctx.user_id, id);
+          r.reply = ConfirmReply(outcome, s_.registrar.IsDemo());
           if (outcome) {
-            r.reply = outcome->message;
             call.result =
                 ToolResult::Success({{"order_id", outcome->order.id},
                                      {"domain", outcome->order.domain},
                                      {"state", std::string(ToString(outcome->order.state))},
                                      {"message", outcome->message}});
           } else {
-            r.reply = "Not bought: " + outcome.error().message;
             call.result = ToolResult::FromError(outcome.error());
           }
-          if (s_.registrar.IsDemo()) r.reply += "\n(" + std::string(kDemoRegistrarNotice) + ")";
         } else {
           auto cancelled = s_.purchases->Cancel(ctx.user_id, id);
+          r.reply = CancelReply(id, cancelled);
           if (cancelled) {
-            r.reply = "Not bought; quote #" + std::to_string(id) + " cancelled.";
             call.result = ToolResult::Success({{"order_id", cancelled->id},
                                                {"domain", cancelled->domain},
                                                {"state", std::string(ToString(cancelled->state))}});
           } else {
-            r.reply = "Not bought: " + cancelled.error().message;
             call.result = ToolResult::FromError(cancelled.error());
           }
         }

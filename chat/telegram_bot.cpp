@@ -395,13 +395,11 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
     return;
   }
   // A purchase quote: only its owner can confirm or cancel it (checked by PurchaseService).
-  const char* kDemo = "\n(demo registrar — nothing is really registered)";
   if (data->action == A::kConfirmPurchase) {
     auto outcome = d_.purchases.Confirm(ctx->user_id, data->id);
     if (o_.observer) {
-      std::string told = outcome ? outcome->message : "Not bought: " + outcome.error().message;
-      if (d_.purchases.IsDemo()) told += kDemo;
-      o_.observer->EndPressTurn(ctx->telegram_id, "confirm_purchase", data->id, told, !outcome);
+      o_.observer->EndPressTurn(ctx->telegram_id, "confirm_purchase", data->id,
+                                ConfirmReply(outcome, d_.purchases.IsDemo()), !outcome);
     }
     if (!outcome) {
       if (outcome.code() == ErrorCode::kForbidden) {
@@ -417,18 +415,13 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
     }
     (void)d_.telegram.AnswerCallbackQuery(q.id, "Done.");
     remove_buttons();
-    std::string text = outcome->message;
-    if (d_.purchases.IsDemo()) text += kDemo;
-    Send(chat, text);
+    Send(chat, ConfirmReply(outcome, d_.purchases.IsDemo()));
     return;
   }
   auto cancelled = d_.purchases.Cancel(ctx->user_id, data->id);
   if (o_.observer) {
     o_.observer->EndPressTurn(ctx->telegram_id, "cancel_purchase", data->id,
-                              cancelled ? "Not bought; quote #" + std::to_string(data->id) +
-                                              " cancelled."
-                                        : "Not bought: " + cancelled.error().message,
-                              !cancelled);
+                              CancelReply(data->id, cancelled), !cancelled);
   }
   if (!cancelled) {
     (void)d_.telegram.AnswerCallbackQuery(q.id, cancelled.error().message, true);
@@ -437,7 +430,7 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
   }
   (void)d_.telegram.AnswerCallbackQuery(q.id, "Cancelled.");
   remove_buttons();
-  Send(chat, "Not bought; quote #" + std::to_string(data->id) + " cancelled.");
+  Send(chat, CancelReply(data->id, cancelled));
 }
 
 bool TelegramBot::TellAdmins(const std::string& text) {

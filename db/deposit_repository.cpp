@@ -120,6 +120,17 @@ Result<DepositTransaction> DepositRepository::ReadTransaction(int64_t transactio
   return RowToTransaction(*q);
 }
 
+Result<std::optional<int64_t>> DepositRepository::FindByReference(TransactionType type,
+                                                                  const std::string& reference) {
+  auto q = db_.Prepare("SELECT id FROM deposit_transactions WHERE type = ? AND reference = ?");
+  if (!q) return q.error();
+  q->Bind(1, ToString(type)).Bind(2, std::string_view(reference));
+  auto row = q->Step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<int64_t>();
+  return std::optional<int64_t>(q->ColumnInt(0));
+}
+
 Result<int64_t> DepositRepository::InsertRow(const DepositTransaction& r) {
   auto q = db_.Prepare(
       "INSERT INTO deposit_transactions(user_id, type, amount, direction, status, "
@@ -397,31 +408,22 @@ Result<DepositTransaction> DepositRepository::Purchase(int64_t user_id, int64_t 
       [&](const Account& a) -> Result<Change> {
         // A repeated charge is reported as such before the balance is looked
         // at: "insufficient funds" would tell a retrying caller it never happened.
-        auto prior = db_.Prepare(
-            "SELECT id FROM deposit_transactions WHERE type = 'purchase' AND reference = ?");
+        auto prior = FindByReference(TransactionType::kPurchase, ref);
         if (!prior) return prior.error();
-        prior->Bind(1, std::string_view(ref));
-        auto charged = prior->Step();
-        if (!charged) return charged.error();
-        if (*charged) {
-          return Error::FailedPrecondition(ref + " was already charged as " +
-                                           TxLabel(prior->ColumnInt(0)));
+        if (*prior) {
+          return Error::FailedPrecondition(ref + " was already charged as " + TxLabel(**prior));
         }
         if (a.balance < amount) {
           return Error::InsufficientFunds("the balance " + std::to_string(a.balance) +
                                           " does not cover " + std::to_string(amount));
         }
         return Change{-amount, [&]() -> Result<int64_t> {
-                        auto dup = db_.Prepare(
-                            "SELECT id FROM deposit_transactions WHERE type = 'purchase' AND "
-                            "reference = ?");
+                        // Again inside the transaction: the read above was optimistic.
+                        auto dup = FindByReference(TransactionType::kPurchase, ref);
                         if (!dup) return dup.error();
-                        dup->Bind(1, std::string_view(ref));
-                        auto row = dup->Step();
-                        if (!row) return row.error();
-                        if (*row) {
-                          return Error::FailedPrecondition(
-                              ref + " was already charged as " + TxLabel(dup->ColumnInt(0)));
+                        if (*dup) {
+                          return Error::FailedPrecondition(ref + " was already charged as " +
+                                                           TxLabel(**dup));
                         }
                         DepositTransaction t;
                         t.user_id = user_id;
@@ -454,17 +456,12 @@ Result<DepositTransaction> DepositRepository::Refund(int64_t purchase_transactio
       purchase.user_id,
       [&](const Account&) -> Result<Change> {
         return Change{purchase.amount, [&]() -> Result<int64_t> {
-                        auto dup = db_.Prepare(
-                            "SELECT id FROM deposit_transactions WHERE type = 'refund' AND "
-                            "reference = ?");
+                        auto dup = FindByReference(TransactionType::kRefund, ref);
                         if (!dup) return dup.error();
-                        dup->Bind(1, std::string_view(ref));
-                        auto row = dup->Step();
-                        if (!row) return row.error();
-                        if (*row) {
+                        if (*dup) {
                           return Error::FailedPrecondition(
                               TxLabel(purchase.id) + " was already refunded as " +
-                              TxLabel(dup->ColumnInt(0)) + "; nothing was changed");
+                              TxLabel(**dup) + "; nothing was changed");
                         }
                         DepositTransaction t;
                         t.user_id = purchase.user_id;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -99,6 +100,9 @@ class DepositRepository {
   Result<Account> ReadAccount(int64_t user_id);
   Result<DepositTransaction> ReadTransaction(int64_t transaction_id);
   Result<int64_t> InsertRow(const DepositTransaction& row);
+  // The id of the row of `type` with this reference, if any (db mutex held).
+  Result<std::optional<int64_t>> FindByReference(TransactionType type,
+                                                 const std::string& reference);
   Result<DepositTransaction> Decide(int64_t transaction_id, TransactionStatus to,
                                     int64_t decided_by, std::optional<std::string> reason,
                                     std::optional<int64_t> owner_user_id);

@@ -43,6 +43,16 @@ DomainOrder RowToOrder(const Statement& q) {
   return o;
 }
 
+Result<std::vector<DomainOrder>> ReadAll(Statement& q) {
+  std::vector<DomainOrder> out;
+  while (true) {
+    auto row = q.Step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(RowToOrder(q));
+  }
+}
+
 Result<DomainOrder> ReadOrder(Database& db, int64_t id) {
   auto q = db.Prepare(std::string(kSelectOrder) + "WHERE id = ?");
   if (!q) return q.error();
@@ -113,14 +123,7 @@ Result<std::vector<DomainOrder>> OrderRepository::ForUser(int64_t user_id, int l
   auto q = db_.Prepare(std::string(kSelectOrder) + "WHERE user_id = ? ORDER BY id DESC LIMIT ?");
   if (!q) return q.error();
   q->Bind(1, user_id).Bind(2, int64_t{std::clamp(limit, 1, 100)});
-  std::vector<DomainOrder> out;
-  while (true) {
-    auto row = q->Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back(RowToOrder(*q));
-  }
-  return out;
+  return ReadAll(*q);
 }
 
 Result<std::vector<DomainOrder>> OrderRepository::InState(DomainOrder::State state,
@@ -130,14 +133,7 @@ Result<std::vector<DomainOrder>> OrderRepository::InState(DomainOrder::State sta
                        "WHERE state = ? AND updated_at <= ? ORDER BY id ASC");
   if (!q) return q.error();
   q->Bind(1, ToString(state)).Bind(2, updated_before);
-  std::vector<DomainOrder> out;
-  while (true) {
-    auto row = q->Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back(RowToOrder(*q));
-  }
-  return out;
+  return ReadAll(*q);
 }
 
 Status OrderRepository::MarkChargedIn(Database& db, int64_t order_id) {

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "db/database.h"
 #include "db/deposit_repository.h"
+#include "registrar/demo_registrar.h"
 #include "registrar/registrar.h"
 
 namespace depositbot {
@@ -207,6 +208,17 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
                                "). Your refund is queued and will reach your balance shortly."};
   }
   return refunded;
+}
+
+std::string ConfirmReply(const Result<PurchaseOutcome>& outcome, bool demo) {
+  std::string text = outcome ? outcome->message : "Not bought: " + outcome.error().message;
+  if (demo) text += "\n(" + std::string(kDemoRegistrarNotice) + ")";
+  return text;
+}
+
+std::string CancelReply(int64_t order_id, const Result<DomainOrder>& cancelled) {
+  return cancelled ? "Not bought; quote #" + std::to_string(order_id) + " cancelled."
+                   : "Not bought: " + cancelled.error().message;
 }
 
 Result<RecoveryReport> PurchaseService::Recover(int64_t min_age_seconds) {

@@ -85,4 +85,11 @@ class PurchaseService {
   DomainNameRules rules_;
 };
 
+// What the user is told after confirming a quote outside the model (the
+// terminal's y, the Telegram button, a replayed press): the outcome or why
+// nothing was bought, plus the demo notice when nothing is really registered.
+std::string ConfirmReply(const Result<PurchaseOutcome>& outcome, bool demo);
+// What the user is told after declining quote `order_id`.
+std::string CancelReply(int64_t order_id, const Result<DomainOrder>& cancelled);
+
 }  // namespace depositbot
