@@ -117,16 +117,13 @@ struct Stack {
     DepositToolOptions deposit_options;
     deposit_options.currency = f.settings.currency;
     deposit_options.max_deposit_minor = f.settings.max_deposit_minor;
-    tools.Register(MakeManageDepositTool(*deposits, *users, deposit_options));
     PricingOptions pricing;
     pricing.currency = f.settings.currency;
     pricing.usd_exchange_rate = f.settings.usd_exchange_rate;
     pricing.markup_percent = f.settings.markup_percent;
     pricing.quote_ttl_seconds = f.settings.quote_ttl_seconds;
     purchases = std::make_unique<PurchaseService>(*deposits, *orders, registrar, clock, pricing);
-    tools.Register(MakeCheckDomainTool(*purchases, *deposits));
-    tools.Register(MakeRegisterDomainTool(*purchases, *deposits));
-    tools.Register(MakeListDomainsTool(*purchases, *orders));
+    RegisterBotTools(tools, *deposits, *users, *orders, *purchases, deposit_options);
 
     Agent::Options ao;
     ao.currency_code = f.settings.currency.code;

@@ -33,7 +33,6 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   // An absurd single deposit: a million major units of the currency.
   deposit_options.max_deposit_minor = 1'000'000;
   for (int i = 0; i < config.currency.exponent; ++i) deposit_options.max_deposit_minor *= 10;
-  s->tools_.Register(MakeManageDepositTool(*s->deposits_, *s->users_, deposit_options));
 
   if (config.namecheap_configured) {
     NamecheapConfig nc;
@@ -64,9 +63,8 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   pricing.markup_percent = config.price_markup_percent;
   s->purchases_ = std::make_unique<PurchaseService>(*s->deposits_, *s->orders_, s->registrar(),
                                                     s->clock_, pricing);
-  s->tools_.Register(MakeCheckDomainTool(*s->purchases_, *s->deposits_));
-  s->tools_.Register(MakeRegisterDomainTool(*s->purchases_, *s->deposits_));
-  s->tools_.Register(MakeListDomainsTool(*s->purchases_, *s->orders_));
+  RegisterBotTools(s->tools_, *s->deposits_, *s->users_, *s->orders_, *s->purchases_,
+                   deposit_options);
 
   if (config.llm_configured) {
     OpenAiChatModel::Config mc;

@@ -4,6 +4,8 @@
 #include "db/deposit_repository.h"
 #include "db/order_repository.h"
 #include "registrar/demo_registrar.h"
+#include "tools/manage_deposit.h"
+#include "tools/tool_registry.h"
 #include "tools/purchase_service.h"
 
 namespace depositbot {
@@ -127,6 +129,15 @@ Tool MakeListDomainsTool(PurchaseService& purchases, OrderRepository& orders) {
         json out = {{"orders", items}};
         return ToolResult::Success(MarkDemo(out, purchases));
       });
+}
+
+void RegisterBotTools(ToolRegistry& registry, DepositRepository& deposits, UserRepository& users,
+                      OrderRepository& orders, PurchaseService& purchases,
+                      const DepositToolOptions& deposit_options) {
+  registry.Register(MakeManageDepositTool(deposits, users, deposit_options));
+  registry.Register(MakeCheckDomainTool(purchases, deposits));
+  registry.Register(MakeRegisterDomainTool(purchases, deposits));
+  registry.Register(MakeListDomainsTool(purchases, orders));
 }
 
 }  // namespace depositbot

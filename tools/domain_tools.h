@@ -31,4 +31,14 @@ Tool MakeRegisterDomainTool(PurchaseService& purchases, DepositRepository& depos
 // list_domains(): the user's orders and their states.
 Tool MakeListDomainsTool(PurchaseService& purchases, OrderRepository& orders);
 
+class ToolRegistry;
+class UserRepository;
+struct DepositToolOptions;
+
+// Registers every tool the bot offers, in the order the model sees them: the
+// one definition of the tool set for the bot, the terminal and replay.
+void RegisterBotTools(ToolRegistry& registry, DepositRepository& deposits, UserRepository& users,
+                      OrderRepository& orders, PurchaseService& purchases,
+                      const DepositToolOptions& deposit_options);
+
 }  // namespace depositbot
