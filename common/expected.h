@@ -28,13 +28,16 @@ class [[nodiscard]] Expected {
     assert(ok());
     return std::get<0>(v_);
   }
-  T&& value() && {
+  // By value, not T&&: `for (auto& x : *repo.History(id))` then stays valid,
+  // because the loop extends the life of a returned value but not of a
+  // reference into a destroyed temporary.
+  T value() && {
     assert(ok());
     return std::get<0>(std::move(v_));
   }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
+  T operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 

@@ -36,7 +36,9 @@ struct Shop {
   }
   int CountRows(const std::string& type, int64_t user) {
     int n = 0;
-    for (const auto& tx : *deposits.History(user, 100)) n += ToString(tx.type) == type;
+    auto history = deposits.History(user, 100);
+    REQUIRE(history);
+    for (const auto& tx : *history) n += ToString(tx.type) == type;
     return n;
   }
 };
