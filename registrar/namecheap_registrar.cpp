@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
-#include <pugixml.hpp>
 #include <set>
 #include <thread>
 #include <utility>
 
 #include "common/log.h"
 #include "common/money.h"
+#include "registrar/namecheap_xml.h"
 
 namespace depositbot {
 namespace {
@@ -30,115 +30,12 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// Elements are matched by local name: some replies carry the default namespace, some do not,
-// and a prefixed one ("nc:ApiResponse") must not break us either.
-std::string_view LocalName(const pugi::xml_node& node) {
-  std::string_view name = node.name();
-  size_t colon = name.find(':');
-  return colon == std::string_view::npos ? name : name.substr(colon + 1);
-}
-
-pugi::xml_node Child(const pugi::xml_node& node, std::string_view name) {
-  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
-    if (c.type() == pugi::node_element && EqualsNoCase(LocalName(c), name)) return c;
-  }
-  return {};
-}
-
-std::vector<pugi::xml_node> Children(const pugi::xml_node& node, std::string_view name) {
-  std::vector<pugi::xml_node> out;
-  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
-    if (c.type() == pugi::node_element && EqualsNoCase(LocalName(c), name)) out.push_back(c);
-  }
-  return out;
-}
-
-// Depth-first search below `node` (single results are not always where the docs put them).
-pugi::xml_node Descendant(const pugi::xml_node& node, std::string_view name) {
-  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
-    if (c.type() != pugi::node_element) continue;
-    if (EqualsNoCase(LocalName(c), name)) return c;
-    if (pugi::xml_node d = Descendant(c, name)) return d;
-  }
-  return {};
-}
-
-void Descendants(const pugi::xml_node& node, std::string_view name,
-                 std::vector<pugi::xml_node>& out) {
-  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
-    if (c.type() != pugi::node_element) continue;
-    if (EqualsNoCase(LocalName(c), name)) {
-      out.push_back(c);
-    } else {
-      Descendants(c, name, out);
-    }
-  }
-}
-
-std::optional<std::string> Attr(const pugi::xml_node& node, std::string_view name) {
-  for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute()) {
-    if (EqualsNoCase(a.name(), name)) return std::string(a.value());
-  }
-  return std::nullopt;
-}
-
-std::string Text(const pugi::xml_node& node) {
-  std::string s = node.text().get();
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  return s.substr(i);
-}
-
-// Booleans arrive as true/false, True/False, yes/no; anything else is "not a boolean".
-std::optional<bool> ParseBool(std::string_view s) {
-  if (EqualsNoCase(s, "true") || EqualsNoCase(s, "yes")) return true;
-  if (EqualsNoCase(s, "false") || EqualsNoCase(s, "no")) return false;
-  return std::nullopt;
-}
-
-std::optional<int64_t> ParseInt(std::string_view s) {
-  if (s.empty() || s.size() > 18) return std::nullopt;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-// "07/30/2024" -> "2024-07-30"; other text is returned as given.
-std::string IsoDate(const std::string& us) {
-  if (us.size() == 10 && us[2] == '/' && us[5] == '/') {
-    std::string mm = us.substr(0, 2), dd = us.substr(3, 2), yyyy = us.substr(6, 4);
-    if (ParseInt(mm) && ParseInt(dd) && ParseInt(yyyy)) return yyyy + "-" + mm + "-" + dd;
-  }
-  return us;
-}
-
 // 2500000000 -> "2500.00"; 9580000 -> "9.58"; 1234567 -> "1.234567".
 std::string FormatMicros(int64_t micros) {
   std::string frac = std::to_string(micros % kMicros);
   frac = std::string(6 - frac.size(), '0') + frac;
   while (frac.size() > 2 && frac.back() == '0') frac.pop_back();
   return std::to_string(micros / kMicros) + "." + frac;
-}
-
-// A short, printable prefix of a body for error messages.
-std::string Snippet(std::string_view body) {
-  std::string out;
-  for (char c : body.substr(0, 60)) {
-    out += std::isprint(static_cast<unsigned char>(c)) ? c : ' ';
-  }
-  if (body.size() > 60) out += "...";
-  return out;
 }
 
 bool IsPhone(std::string_view p) {
@@ -155,12 +52,6 @@ bool IsPhone(std::string_view p) {
 }
 
 }  // namespace
-
-class NamecheapRegistrar::ParsedReply {
- public:
-  pugi::xml_document doc;
-  pugi::xml_node command_response;
-};
 
 struct NamecheapRegistrar::PriceSlot {
   std::mutex mu;  // held while fetching, so concurrent misses for one TLD make one request
@@ -248,10 +139,15 @@ RegistrarFailure NamecheapRegistrar::Fail(Kind kind, std::string message, int64_
   return RegistrarFailure::Make(kind, Redact(std::move(message)), number);
 }
 
+RegistrarFailure NamecheapRegistrar::Redacted(RegistrarFailure failure) const {
+  failure.message = Redact(std::move(failure.message));
+  return failure;
+}
+
 // One POST, no retry. Failures carry the code a CREATE would need: kUnknownOutcome whenever the
 // server may have acted (sent but no complete answer, HTTP 5xx, unreadable reply, an unclassified
 // registrar error). Read() turns those into kUnavailable, since a read changes nothing.
-RegistrarResult<std::shared_ptr<NamecheapRegistrar::ParsedReply>> NamecheapRegistrar::SendOnce(
+RegistrarResult<std::string> NamecheapRegistrar::SendOnce(
     const std::string& command, const Params& params, const HttpClient& http) {
   std::string body = "ApiUser=" + UrlEncode(config_.api_user) +
                      "&ApiKey=" + UrlEncode(config_.api_key) +
@@ -279,61 +175,13 @@ RegistrarResult<std::shared_ptr<NamecheapRegistrar::ParsedReply>> NamecheapRegis
     return f;
   }
 
-  auto reply = std::make_shared<ParsedReply>();
-  pugi::xml_parse_result parsed =
-      reply->doc.load_buffer(response->body.data(), response->body.size());
-  pugi::xml_node root = reply->doc.document_element();
-  if (!parsed || !root || LocalName(root) != "ApiResponse") {
-    if (status != 200) {
-      return Fail(Kind::kTransport, command + " answered HTTP " + std::to_string(status) +
-                                        " without an API response");
-    }
-    RegistrarFailure f =
-        Fail(Kind::kMalformedResponse, command + " answered with a body that is not an " +
-                                           "XML ApiResponse: \"" + Snippet(response->body) + "\"");
-    f.code = ErrorCode::kUnknownOutcome;
-    return f;
+  if (auto failure = CheckNamecheapEnvelope(command, status, response->body)) {
+    return Redacted(std::move(*failure));
   }
-
-  std::vector<pugi::xml_node> errors;
-  if (pugi::xml_node list = Child(root, "Errors")) errors = Children(list, "Error");
-  const std::string api_status = Attr(root, "Status").value_or("");
-  if (EqualsNoCase(api_status, "ERROR") || !errors.empty()) {
-    std::string message = command + " failed:";
-    int64_t number = 0;
-    Kind kind = Kind::kOther;
-    for (const auto& e : errors) {
-      int64_t n = ParseInt(Attr(e, "Number").value_or("")).value_or(0);
-      std::string text = Text(e);
-      Kind k = ClassifyNamecheapError(n, text);
-      if (number == 0 || (kind == Kind::kOther && k != Kind::kOther)) {
-        number = n;
-        kind = k;
-      }
-      message += " [" + std::to_string(n) + "] " + text;
-    }
-    if (errors.empty()) message += " Status=ERROR without an Error element";
-    RegistrarFailure f = Fail(kind, message, number);
-    if (kind == Kind::kOther) f.code = ErrorCode::kUnknownOutcome;
-    return f;
-  }
-  if (!EqualsNoCase(api_status, "OK")) {
-    RegistrarFailure f =
-        Fail(Kind::kMalformedResponse, command + " answered with Status=\"" + api_status + "\"");
-    f.code = ErrorCode::kUnknownOutcome;
-    return f;
-  }
-  reply->command_response = Child(root, "CommandResponse");
-  if (!reply->command_response) {
-    RegistrarFailure f =
-        Fail(Kind::kMalformedResponse, command + " answered OK without a " + "CommandResponse");
-    f.code = ErrorCode::kUnknownOutcome;
-    return f;
-  }
-  return reply;
+  return std::move(response->body);
 }
 
-RegistrarResult<std::shared_ptr<NamecheapRegistrar::ParsedReply>> NamecheapRegistrar::Read(
+RegistrarResult<std::string> NamecheapRegistrar::Read(
     const std::string& command, const Params& params) {
   std::chrono::milliseconds delay = config_.retry_base_delay;
   for (int attempt = 1;; ++attempt) {
@@ -373,60 +221,10 @@ RegistrarResult<std::vector<DomainAvailability>> NamecheapRegistrar::Check(
     for (size_t i = start; i < end; ++i) list += (i == start ? "" : ",") + domains[i];
     auto reply = Read("namecheap.domains.check", {{"DomainList", list}});
     if (!reply) return reply.error();
-
-    std::vector<pugi::xml_node> nodes;
-    Descendants((*reply)->command_response, "DomainCheckResult", nodes);
-    std::map<std::string, DomainAvailability> by_name;
-    for (const auto& node : nodes) {
-      auto name = Attr(node, "Domain");
-      auto available = Attr(node, "Available");
-      if (!name || !available) {
-        return Fail(Kind::kMalformedResponse, "namecheap domains.check result lacks the " +
-                                                  std::string(!name ? "Domain" : "Available") +
-                                                  " attribute");
-      }
-      DomainAvailability a;
-      a.domain = Lower(*name);
-      std::optional<bool> avail = ParseBool(*available);
-      std::string error_no = Attr(node, "ErrorNo").value_or("0");
-      if (!avail || (error_no != "0" && !error_no.empty())) {
-        a.unknown = true;
-        a.available = false;
-        a.note = Attr(node, "Description").value_or("");
-        if (a.note.empty()) a.note = "the registry gave no clear answer";
-      } else {
-        a.available = *avail;
-      }
-      a.premium = ParseBool(Attr(node, "IsPremiumName").value_or("false")).value_or(false);
-      auto money = [&](const char* attr, bool required, int64_t& field) -> bool {
-        auto text = Attr(node, attr);
-        if (!text || text->empty()) return !required;
-        auto v = ParseDecimal(*text, 6);
-        if (!v) return false;
-        field = *v;
-        return true;
-      };
-      if (!money("PremiumRegistrationPrice", a.premium, a.premium_price_usd_micros) ||
-          !money("PremiumRenewalPrice", false, a.premium_renewal_usd_micros) ||
-          !money("IcannFee", false, a.icann_fee_usd_micros) ||
-          !money("EapFee", false, a.eap_fee_usd_micros)) {
-        return Fail(Kind::kMalformedResponse, "namecheap domains.check result for " + a.domain +
-                                                  " has a missing or unreadable price");
-      }
-      if (!a.premium) {
-        a.premium_price_usd_micros = 0;
-        a.premium_renewal_usd_micros = 0;
-      }
-      by_name[a.domain] = std::move(a);
-    }
-    for (size_t i = start; i < end; ++i) {
-      auto it = by_name.find(Lower(domains[i]));
-      if (it == by_name.end()) {
-        return Fail(Kind::kMalformedResponse,
-                    "namecheap domains.check answered without a result for " + domains[i]);
-      }
-      out.push_back(it->second);
-    }
+    auto batch = ParseCheckResponse(
+        *reply, std::vector<std::string>(domains.begin() + start, domains.begin() + end));
+    if (!batch) return Redacted(batch.error());
+    out.insert(out.end(), batch->begin(), batch->end());
   }
   return out;
 }
@@ -438,72 +236,9 @@ RegistrarResult<std::map<int, std::pair<int64_t, int64_t>>> NamecheapRegistrar::
                                                    {"ActionName", "REGISTER"},
                                                    {"ProductName", tld}});
   if (!reply) return reply.error();
-  pugi::xml_node result = Descendant((*reply)->command_response, "UserGetPricingResult");
-  if (!result) {
-    return Fail(Kind::kMalformedResponse,
-                "namecheap users.getPricing answered without UserGetPricingResult");
-  }
-  std::map<int, std::pair<int64_t, int64_t>> prices;
-  // ProductType / ProductCategory (the action) / Product (the TLD) / Price (one per duration).
-  // Names arrive in either case; the ProductType name is not relied on.
-  std::vector<pugi::xml_node> categories;
-  Descendants(result, "ProductCategory", categories);
-  for (const auto& category : categories) {
-    if (!EqualsNoCase(Attr(category, "Name").value_or(""), "register")) continue;
-    for (const auto& product : Children(category, "Product")) {
-      if (!EqualsNoCase(Attr(product, "Name").value_or(""), tld)) continue;
-      for (const auto& price : Children(product, "Price")) {
-        auto duration = ParseInt(Attr(price, "Duration").value_or(""));
-        if (!duration) {
-          return Fail(Kind::kMalformedResponse,
-                      "namecheap price for ." + tld + " lacks a readable Duration");
-        }
-        std::string type = Attr(price, "DurationType").value_or("YEAR");
-        if (!EqualsNoCase(type, "YEAR")) continue;
-        // Price is the final price; empty or zero falls back to YourPrice, then RegularPrice.
-        std::optional<int64_t> amount;
-        bool any_attribute = false;
-        for (const char* name : {"Price", "YourPrice", "RegularPrice"}) {
-          auto text = Attr(price, name);
-          if (!text) continue;
-          any_attribute = true;
-          if (text->empty()) continue;
-          auto v = ParseDecimal(*text, 6);
-          if (!v) {
-            return Fail(Kind::kMalformedResponse, "namecheap price for ." + tld + " has an " +
-                                                      "unreadable " + name + " \"" + *text + "\"");
-          }
-          if (*v > 0) {
-            amount = *v;
-            break;
-          }
-        }
-        if (!amount) {
-          return Fail(Kind::kMalformedResponse,
-                      "namecheap price for ." + tld + " (" + std::to_string(*duration) +
-                          " years) has " + (any_attribute ? "no non-zero" : "no") + " price");
-        }
-        int64_t fee = 0;
-        // "YourAdditonalCost" is Namecheap's live spelling; accept the fixed one too.
-        for (const char* name : {"YourAdditonalCost", "YourAdditionalCost", "AdditionalCost"}) {
-          auto text = Attr(price, name);
-          if (!text || text->empty()) continue;
-          auto v = ParseDecimal(*text, 6);
-          if (!v) {
-            return Fail(Kind::kMalformedResponse,
-                        "namecheap price for ." + tld + " has an unreadable " + name);
-          }
-          fee = *v;
-          break;
-        }
-        prices[static_cast<int>(*duration)] = {*amount, fee};
-      }
-    }
-  }
-  if (prices.empty()) {
-    return Fail(Kind::kInvalidRequest, "namecheap has no registration price for ." + tld);
-  }
-  return prices;
+  auto prices = ParsePricingResponse(*reply, tld);
+  if (!prices) return Redacted(prices.error());
+  return std::move(*prices);
 }
 
 RegistrarResult<PriceQuote> NamecheapRegistrar::Price(std::string_view tld_in, int years) {
@@ -609,41 +344,13 @@ RegistrarResult<CreateResult> NamecheapRegistrar::Create(const CreateRequest& re
     log_failure(reply.error());
     return reply.error();
   }
-  auto malformed = [&](const std::string& what) {
-    RegistrarFailure f =
-        Fail(Kind::kMalformedResponse, "namecheap domains.create for " + request.domain + " " +
-                                           what + "; whether it was registered is unknown");
-    f.code = ErrorCode::kUnknownOutcome;
-    log_failure(f);
-    return f;
-  };
-  pugi::xml_node node = Descendant((*reply)->command_response, "DomainCreateResult");
-  if (!node) return malformed("answered without DomainCreateResult");
-  auto registered_text = Attr(node, "Registered");
-  auto charged_text = Attr(node, "ChargedAmount");
-  if (!registered_text) return malformed("answered without the Registered attribute");
-  std::optional<bool> registered = ParseBool(*registered_text);
-  if (!registered) return malformed("answered Registered=\"" + *registered_text + "\"");
-  if (!*registered) {
-    // Accepted but not (yet) registered, e.g. NonRealTimeDomain="true": only the registrar can
-    // later say how it ended.
-    RegistrarFailure f = Fail(Kind::kOther, "namecheap accepted the order for " + request.domain +
-                                                " but has not confirmed the registration yet");
-    f.code = ErrorCode::kUnknownOutcome;
+  auto parsed = ParseCreateResponse(*reply, request.domain);
+  if (!parsed) {
+    RegistrarFailure f = Redacted(parsed.error());
     log_failure(f);
     return f;
   }
-  if (!charged_text) return malformed("answered without the ChargedAmount attribute");
-  auto charged = ParseDecimal(*charged_text, 6);
-  if (!charged) return malformed("answered an unreadable ChargedAmount");
-
-  CreateResult out;
-  out.domain = Lower(Attr(node, "Domain").value_or(request.domain));
-  out.registered = true;
-  out.charged_usd_micros = *charged;
-  out.domain_id = Attr(node, "DomainID").value_or("");
-  out.order_id = Attr(node, "OrderID").value_or("");
-  out.transaction_id = Attr(node, "TransactionID").value_or("");
+  CreateResult& out = *parsed;
   Log(LogLevel::kInfo, "registrar_created",
       {{"registrar", "namecheap"},
        {"domain", out.domain},
@@ -656,29 +363,9 @@ RegistrarResult<CreateResult> NamecheapRegistrar::Create(const CreateRequest& re
 RegistrarResult<DomainInfo> NamecheapRegistrar::GetInfo(std::string_view domain) {
   auto reply = Read("namecheap.domains.getInfo", {{"DomainName", std::string(domain)}});
   if (!reply) return reply.error();
-  pugi::xml_node node = Descendant((*reply)->command_response, "DomainGetInfoResult");
-  if (!node) {
-    return Fail(Kind::kMalformedResponse,
-                "namecheap domains.getInfo answered without DomainGetInfoResult");
-  }
-  auto name = Attr(node, "DomainName");
-  auto is_owner = Attr(node, "IsOwner");
-  if (!name || !is_owner || !ParseBool(*is_owner)) {
-    return Fail(Kind::kMalformedResponse, "namecheap domains.getInfo result lacks a readable " +
-                                              std::string(!name ? "DomainName" : "IsOwner") +
-                                              " attribute");
-  }
-  DomainInfo info;
-  info.domain = Lower(*name);
-  info.status = Attr(node, "Status").value_or("");
-  info.is_ours = *ParseBool(*is_owner);
-  info.is_premium = ParseBool(Attr(node, "IsPremium").value_or("false")).value_or(false);
-  info.domain_id = Attr(node, "ID").value_or("");
-  if (pugi::xml_node details = Child(node, "DomainDetails")) {
-    info.created_date = IsoDate(Text(Child(details, "CreatedDate")));
-    info.expires_date = IsoDate(Text(Child(details, "ExpiredDate")));
-  }
-  return info;
+  auto info = ParseInfoResponse(*reply);
+  if (!info) return Redacted(info.error());
+  return std::move(*info);
 }
 
 RegistrarResult<std::vector<DomainInfo>> NamecheapRegistrar::List() {
@@ -689,42 +376,10 @@ RegistrarResult<std::vector<DomainInfo>> NamecheapRegistrar::List() {
                                                     {"PageSize", std::to_string(kListPageSize)},
                                                     {"SortBy", "NAME"}});
     if (!reply) return reply.error();
-    pugi::xml_node result = Descendant((*reply)->command_response, "DomainGetListResult");
-    if (!result) {
-      return Fail(Kind::kMalformedResponse,
-                  "namecheap domains.getList answered without DomainGetListResult");
-    }
-    std::vector<pugi::xml_node> domains = Children(result, "Domain");
-    for (const auto& d : domains) {
-      auto name = Attr(d, "Name");
-      if (!name) {
-        return Fail(Kind::kMalformedResponse,
-                    "namecheap domains.getList has a Domain without a Name attribute");
-      }
-      DomainInfo info;
-      info.domain = Lower(*name);
-      info.is_ours = true;  // getList only lists this account's domains
-      info.domain_id = Attr(d, "ID").value_or("");
-      info.created_date = IsoDate(Attr(d, "Created").value_or(""));
-      info.expires_date = IsoDate(Attr(d, "Expires").value_or(""));
-      info.is_premium = ParseBool(Attr(d, "IsPremium").value_or("false")).value_or(false);
-      if (ParseBool(Attr(d, "IsExpired").value_or("false")).value_or(false)) {
-        info.status = "Expired";
-      } else if (ParseBool(Attr(d, "IsLocked").value_or("false")).value_or(false)) {
-        info.status = "Locked";
-      } else {
-        info.status = "Ok";
-      }
-      out.push_back(std::move(info));
-    }
-    pugi::xml_node paging = Descendant((*reply)->command_response, "Paging");
-    auto total = ParseInt(Text(Child(paging, "TotalItems")));
-    auto current = ParseInt(Text(Child(paging, "CurrentPage")));
-    auto size = ParseInt(Text(Child(paging, "PageSize")));
-    if (domains.empty() || !total || !current || !size || *size == 0 ||
-        *current * *size >= *total) {
-      return out;
-    }
+    auto parsed = ParseListResponse(*reply);
+    if (!parsed) return Redacted(parsed.error());
+    for (DomainInfo& info : parsed->domains) out.push_back(std::move(info));
+    if (parsed->last) return out;
   }
   return out;
 }
@@ -732,35 +387,9 @@ RegistrarResult<std::vector<DomainInfo>> NamecheapRegistrar::List() {
 RegistrarResult<AccountBalance> NamecheapRegistrar::Balance() {
   auto reply = Read("namecheap.users.getBalances", {});
   if (!reply) return reply.error();
-  pugi::xml_node node = Descendant((*reply)->command_response, "UserGetBalancesResult");
-  if (!node) {
-    return Fail(Kind::kMalformedResponse,
-                "namecheap users.getBalances answered without UserGetBalancesResult");
-  }
-  AccountBalance b;
-  b.currency = Attr(node, "Currency").value_or("USD");
-  const std::pair<const char*, int64_t*> fields[] = {
-      {"AvailableBalance", &b.available_usd_micros},
-      {"AccountBalance", &b.account_balance_usd_micros},
-      {"FundsRequiredForAutoRenew", &b.funds_required_for_auto_renew_usd_micros}};
-  for (const auto& [name, field] : fields) {
-    auto text = Attr(node, name);
-    bool required = std::string_view(name) != "FundsRequiredForAutoRenew";
-    if (!text || text->empty()) {
-      if (required) {
-        return Fail(Kind::kMalformedResponse,
-                    std::string("namecheap users.getBalances lacks the ") + name + " attribute");
-      }
-      continue;
-    }
-    auto v = ParseDecimal(*text, 6);
-    if (!v) {
-      return Fail(Kind::kMalformedResponse,
-                  std::string("namecheap users.getBalances has an unreadable ") + name);
-    }
-    *field = *v;
-  }
-  return b;
+  auto balance = ParseBalancesResponse(*reply);
+  if (!balance) return Redacted(balance.error());
+  return std::move(*balance);
 }
 
 }  // namespace depositbot

@@ -88,19 +88,18 @@ class NamecheapRegistrar final : public Registrar {
   ~NamecheapRegistrar() override;
 
  private:
-  struct PriceSlot;   // a TLD's cached price table
-  class ParsedReply;  // the parsed XML envelope (pugixml stays in the .cpp)
+  struct PriceSlot;  // a TLD's cached price table
 
   using Params = std::vector<std::pair<std::string, std::string>>;
 
-  RegistrarResult<std::shared_ptr<ParsedReply>> Read(const std::string& command,
-                                                     const Params& params);
-  RegistrarResult<std::shared_ptr<ParsedReply>> SendOnce(const std::string& command,
-                                                         const Params& params,
-                                                         const HttpClient& http);
+  // Both answer the body of a reply whose envelope is OK (registrar/namecheap_xml.h parses it).
+  RegistrarResult<std::string> Read(const std::string& command, const Params& params);
+  RegistrarResult<std::string> SendOnce(const std::string& command, const Params& params,
+                                        const HttpClient& http);
   RegistrarResult<std::map<int, std::pair<int64_t, int64_t>>> FetchPrices(const std::string& tld);
   std::string Redact(std::string text) const;
   RegistrarFailure Fail(RegistrarFailure::Kind kind, std::string message, int64_t number = 0) const;
+  RegistrarFailure Redacted(RegistrarFailure failure) const;
 
   NamecheapConfig config_;
   HttpClient read_http_;

@@ -1,0 +1,481 @@
+#include "registrar/namecheap_xml.h"
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+#include <pugixml.hpp>
+
+#include "common/money.h"
+
+namespace depositbot {
+namespace {
+
+using Kind = RegistrarFailure::Kind;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Elements are matched by local name: some replies carry the default namespace, some do not,
+// and a prefixed one ("nc:ApiResponse") must not break us either.
+std::string_view LocalName(const pugi::xml_node& node) {
+  std::string_view name = node.name();
+  size_t colon = name.find(':');
+  return colon == std::string_view::npos ? name : name.substr(colon + 1);
+}
+
+pugi::xml_node Child(const pugi::xml_node& node, std::string_view name) {
+  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_element && EqualsNoCase(LocalName(c), name)) return c;
+  }
+  return {};
+}
+
+std::vector<pugi::xml_node> Children(const pugi::xml_node& node, std::string_view name) {
+  std::vector<pugi::xml_node> out;
+  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_element && EqualsNoCase(LocalName(c), name)) out.push_back(c);
+  }
+  return out;
+}
+
+// Depth-first search below `node` (single results are not always where the docs put them).
+pugi::xml_node Descendant(const pugi::xml_node& node, std::string_view name) {
+  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
+    if (c.type() != pugi::node_element) continue;
+    if (EqualsNoCase(LocalName(c), name)) return c;
+    if (pugi::xml_node d = Descendant(c, name)) return d;
+  }
+  return {};
+}
+
+void Descendants(const pugi::xml_node& node, std::string_view name,
+                 std::vector<pugi::xml_node>& out) {
+  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
+    if (c.type() != pugi::node_element) continue;
+    if (EqualsNoCase(LocalName(c), name)) {
+      out.push_back(c);
+    } else {
+      Descendants(c, name, out);
+    }
+  }
+}
+
+std::optional<std::string> Attr(const pugi::xml_node& node, std::string_view name) {
+  for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute()) {
+    if (EqualsNoCase(a.name(), name)) return std::string(a.value());
+  }
+  return std::nullopt;
+}
+
+std::string Text(const pugi::xml_node& node) {
+  std::string s = node.text().get();
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return s.substr(i);
+}
+
+// Booleans arrive as true/false, True/False, yes/no; anything else is "not a boolean".
+std::optional<bool> ParseBool(std::string_view s) {
+  if (EqualsNoCase(s, "true") || EqualsNoCase(s, "yes")) return true;
+  if (EqualsNoCase(s, "false") || EqualsNoCase(s, "no")) return false;
+  return std::nullopt;
+}
+
+std::optional<int64_t> ParseInt(std::string_view s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// "07/30/2024" -> "2024-07-30"; other text is returned as given.
+std::string IsoDate(const std::string& us) {
+  if (us.size() == 10 && us[2] == '/' && us[5] == '/') {
+    std::string mm = us.substr(0, 2), dd = us.substr(3, 2), yyyy = us.substr(6, 4);
+    if (ParseInt(mm) && ParseInt(dd) && ParseInt(yyyy)) return yyyy + "-" + mm + "-" + dd;
+  }
+  return us;
+}
+
+// A short, printable prefix of a body for error messages.
+std::string Snippet(std::string_view body) {
+  std::string out;
+  for (char c : body.substr(0, 60)) {
+    out += std::isprint(static_cast<unsigned char>(c)) ? c : ' ';
+  }
+  if (body.size() > 60) out += "...";
+  return out;
+}
+
+struct Reply {
+  pugi::xml_document doc;
+  pugi::xml_node command_response;
+};
+
+RegistrarFailure Failure(Kind kind, std::string message, int64_t number = 0) {
+  return RegistrarFailure::Make(kind, std::move(message), number);
+}
+
+// The envelope check of CheckNamecheapEnvelope, keeping the parsed document on success.
+RegistrarResult<std::shared_ptr<Reply>> ParseEnvelope(std::string_view command, int http_status,
+                                                      std::string_view body) {
+  auto reply = std::make_shared<Reply>();
+  pugi::xml_parse_result parsed = reply->doc.load_buffer(body.data(), body.size());
+  pugi::xml_node root = reply->doc.document_element();
+  if (!parsed || !root || LocalName(root) != "ApiResponse") {
+    if (http_status != 200) {
+      return Failure(Kind::kTransport, std::string(command) + " answered HTTP " +
+                                           std::to_string(http_status) +
+                                           " without an API response");
+    }
+    RegistrarFailure f =
+        Failure(Kind::kMalformedResponse, std::string(command) +
+                                              " answered with a body that is not an " +
+                                              "XML ApiResponse: \"" + Snippet(body) + "\"");
+    f.code = ErrorCode::kUnknownOutcome;
+    return f;
+  }
+
+  std::vector<pugi::xml_node> errors;
+  if (pugi::xml_node list = Child(root, "Errors")) errors = Children(list, "Error");
+  const std::string api_status = Attr(root, "Status").value_or("");
+  if (EqualsNoCase(api_status, "ERROR") || !errors.empty()) {
+    std::string message = std::string(command) + " failed:";
+    int64_t number = 0;
+    Kind kind = Kind::kOther;
+    for (const auto& e : errors) {
+      int64_t n = ParseInt(Attr(e, "Number").value_or("")).value_or(0);
+      std::string text = Text(e);
+      Kind k = ClassifyNamecheapError(n, text);
+      if (number == 0 || (kind == Kind::kOther && k != Kind::kOther)) {
+        number = n;
+        kind = k;
+      }
+      message += " [" + std::to_string(n) + "] " + text;
+    }
+    if (errors.empty()) message += " Status=ERROR without an Error element";
+    RegistrarFailure f = Failure(kind, message, number);
+    if (kind == Kind::kOther) f.code = ErrorCode::kUnknownOutcome;
+    return f;
+  }
+  if (!EqualsNoCase(api_status, "OK")) {
+    RegistrarFailure f = Failure(Kind::kMalformedResponse, std::string(command) +
+                                                               " answered with Status=\"" +
+                                                               api_status + "\"");
+    f.code = ErrorCode::kUnknownOutcome;
+    return f;
+  }
+  reply->command_response = Child(root, "CommandResponse");
+  if (!reply->command_response) {
+    RegistrarFailure f = Failure(Kind::kMalformedResponse,
+                                 std::string(command) + " answered OK without a CommandResponse");
+    f.code = ErrorCode::kUnknownOutcome;
+    return f;
+  }
+  return reply;
+}
+
+}  // namespace
+
+std::optional<RegistrarFailure> CheckNamecheapEnvelope(std::string_view command, int http_status,
+                                                       std::string_view body) {
+  auto reply = ParseEnvelope(command, http_status, body);
+  if (!reply) return reply.error();
+  return std::nullopt;
+}
+
+RegistrarResult<std::vector<DomainAvailability>> ParseCheckResponse(
+    std::string_view body, const std::vector<std::string>& requested) {
+  auto reply = ParseEnvelope("namecheap.domains.check", 200, body);
+  if (!reply) return reply.error();
+
+  std::vector<pugi::xml_node> nodes;
+  Descendants((*reply)->command_response, "DomainCheckResult", nodes);
+  std::map<std::string, DomainAvailability> by_name;
+  for (const auto& node : nodes) {
+    auto name = Attr(node, "Domain");
+    auto available = Attr(node, "Available");
+    if (!name || !available) {
+      return Failure(Kind::kMalformedResponse, "namecheap domains.check result lacks the " +
+                                                   std::string(!name ? "Domain" : "Available") +
+                                                   " attribute");
+    }
+    DomainAvailability a;
+    a.domain = Lower(*name);
+    std::optional<bool> avail = ParseBool(*available);
+    std::string error_no = Attr(node, "ErrorNo").value_or("0");
+    if (!avail || (error_no != "0" && !error_no.empty())) {
+      a.unknown = true;
+      a.available = false;
+      a.note = Attr(node, "Description").value_or("");
+      if (a.note.empty()) a.note = "the registry gave no clear answer";
+    } else {
+      a.available = *avail;
+    }
+    a.premium = ParseBool(Attr(node, "IsPremiumName").value_or("false")).value_or(false);
+    auto money = [&](const char* attr, bool required, int64_t& field) -> bool {
+      auto text = Attr(node, attr);
+      if (!text || text->empty()) return !required;
+      auto v = ParseDecimal(*text, 6);
+      if (!v) return false;
+      field = *v;
+      return true;
+    };
+    if (!money("PremiumRegistrationPrice", a.premium, a.premium_price_usd_micros) ||
+        !money("PremiumRenewalPrice", false, a.premium_renewal_usd_micros) ||
+        !money("IcannFee", false, a.icann_fee_usd_micros) ||
+        !money("EapFee", false, a.eap_fee_usd_micros)) {
+      return Failure(Kind::kMalformedResponse, "namecheap domains.check result for " + a.domain +
+                                                   " has a missing or unreadable price");
+    }
+    if (!a.premium) {
+      a.premium_price_usd_micros = 0;
+      a.premium_renewal_usd_micros = 0;
+    }
+    by_name[a.domain] = std::move(a);
+  }
+  std::vector<DomainAvailability> out;
+  out.reserve(requested.size());
+  for (const std::string& domain : requested) {
+    auto it = by_name.find(Lower(domain));
+    if (it == by_name.end()) {
+      return Failure(Kind::kMalformedResponse,
+                     "namecheap domains.check answered without a result for " + domain);
+    }
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+RegistrarResult<NamecheapPriceTable> ParsePricingResponse(std::string_view body,
+                                                          const std::string& tld) {
+  auto reply = ParseEnvelope("namecheap.users.getPricing", 200, body);
+  if (!reply) return reply.error();
+  pugi::xml_node result = Descendant((*reply)->command_response, "UserGetPricingResult");
+  if (!result) {
+    return Failure(Kind::kMalformedResponse,
+                   "namecheap users.getPricing answered without UserGetPricingResult");
+  }
+  NamecheapPriceTable prices;
+  // ProductType / ProductCategory (the action) / Product (the TLD) / Price (one per duration).
+  // Names arrive in either case; the ProductType name is not relied on.
+  std::vector<pugi::xml_node> categories;
+  Descendants(result, "ProductCategory", categories);
+  for (const auto& category : categories) {
+    if (!EqualsNoCase(Attr(category, "Name").value_or(""), "register")) continue;
+    for (const auto& product : Children(category, "Product")) {
+      if (!EqualsNoCase(Attr(product, "Name").value_or(""), tld)) continue;
+      for (const auto& price : Children(product, "Price")) {
+        auto duration = ParseInt(Attr(price, "Duration").value_or(""));
+        if (!duration) {
+          return Failure(Kind::kMalformedResponse,
+                         "namecheap price for ." + tld + " lacks a readable Duration");
+        }
+        std::string type = Attr(price, "DurationType").value_or("YEAR");
+        if (!EqualsNoCase(type, "YEAR")) continue;
+        // Price is the final price; empty or zero falls back to YourPrice, then RegularPrice.
+        std::optional<int64_t> amount;
+        bool any_attribute = false;
+        for (const char* name : {"Price", "YourPrice", "RegularPrice"}) {
+          auto text = Attr(price, name);
+          if (!text) continue;
+          any_attribute = true;
+          if (text->empty()) continue;
+          auto v = ParseDecimal(*text, 6);
+          if (!v) {
+            return Failure(Kind::kMalformedResponse, "namecheap price for ." + tld + " has an " +
+                                                         "unreadable " + name + " \"" + *text +
+                                                         "\"");
+          }
+          if (*v > 0) {
+            amount = *v;
+            break;
+          }
+        }
+        if (!amount) {
+          return Failure(Kind::kMalformedResponse,
+                         "namecheap price for ." + tld + " (" + std::to_string(*duration) +
+                             " years) has " + (any_attribute ? "no non-zero" : "no") + " price");
+        }
+        int64_t fee = 0;
+        // "YourAdditonalCost" is Namecheap's live spelling; accept the fixed one too.
+        for (const char* name : {"YourAdditonalCost", "YourAdditionalCost", "AdditionalCost"}) {
+          auto text = Attr(price, name);
+          if (!text || text->empty()) continue;
+          auto v = ParseDecimal(*text, 6);
+          if (!v) {
+            return Failure(Kind::kMalformedResponse,
+                           "namecheap price for ." + tld + " has an unreadable " + name);
+          }
+          fee = *v;
+          break;
+        }
+        prices[static_cast<int>(*duration)] = {*amount, fee};
+      }
+    }
+  }
+  if (prices.empty()) {
+    return Failure(Kind::kInvalidRequest, "namecheap has no registration price for ." + tld);
+  }
+  return prices;
+}
+
+RegistrarResult<CreateResult> ParseCreateResponse(std::string_view body,
+                                                  const std::string& domain) {
+  auto reply = ParseEnvelope("namecheap.domains.create", 200, body);
+  if (!reply) return reply.error();
+  auto malformed = [&](const std::string& what) {
+    RegistrarFailure f =
+        Failure(Kind::kMalformedResponse, "namecheap domains.create for " + domain + " " + what +
+                                              "; whether it was registered is unknown");
+    f.code = ErrorCode::kUnknownOutcome;
+    return f;
+  };
+  pugi::xml_node node = Descendant((*reply)->command_response, "DomainCreateResult");
+  if (!node) return malformed("answered without DomainCreateResult");
+  auto registered_text = Attr(node, "Registered");
+  auto charged_text = Attr(node, "ChargedAmount");
+  if (!registered_text) return malformed("answered without the Registered attribute");
+  std::optional<bool> registered = ParseBool(*registered_text);
+  if (!registered) return malformed("answered Registered=\"" + *registered_text + "\"");
+  if (!*registered) {
+    // Accepted but not (yet) registered, e.g. NonRealTimeDomain="true": only the registrar can
+    // later say how it ended.
+    RegistrarFailure f = Failure(Kind::kOther, "namecheap accepted the order for " + domain +
+                                                   " but has not confirmed the registration yet");
+    f.code = ErrorCode::kUnknownOutcome;
+    return f;
+  }
+  if (!charged_text) return malformed("answered without the ChargedAmount attribute");
+  auto charged = ParseDecimal(*charged_text, 6);
+  if (!charged) return malformed("answered an unreadable ChargedAmount");
+
+  CreateResult out;
+  out.domain = Lower(Attr(node, "Domain").value_or(domain));
+  out.registered = true;
+  out.charged_usd_micros = *charged;
+  out.domain_id = Attr(node, "DomainID").value_or("");
+  out.order_id = Attr(node, "OrderID").value_or("");
+  out.transaction_id = Attr(node, "TransactionID").value_or("");
+  return out;
+}
+
+RegistrarResult<DomainInfo> ParseInfoResponse(std::string_view body) {
+  auto reply = ParseEnvelope("namecheap.domains.getInfo", 200, body);
+  if (!reply) return reply.error();
+  pugi::xml_node node = Descendant((*reply)->command_response, "DomainGetInfoResult");
+  if (!node) {
+    return Failure(Kind::kMalformedResponse,
+                   "namecheap domains.getInfo answered without DomainGetInfoResult");
+  }
+  auto name = Attr(node, "DomainName");
+  auto is_owner = Attr(node, "IsOwner");
+  if (!name || !is_owner || !ParseBool(*is_owner)) {
+    return Failure(Kind::kMalformedResponse, "namecheap domains.getInfo result lacks a readable " +
+                                                 std::string(!name ? "DomainName" : "IsOwner") +
+                                                 " attribute");
+  }
+  DomainInfo info;
+  info.domain = Lower(*name);
+  info.status = Attr(node, "Status").value_or("");
+  info.is_ours = *ParseBool(*is_owner);
+  info.is_premium = ParseBool(Attr(node, "IsPremium").value_or("false")).value_or(false);
+  info.domain_id = Attr(node, "ID").value_or("");
+  if (pugi::xml_node details = Child(node, "DomainDetails")) {
+    info.created_date = IsoDate(Text(Child(details, "CreatedDate")));
+    info.expires_date = IsoDate(Text(Child(details, "ExpiredDate")));
+  }
+  return info;
+}
+
+RegistrarResult<NamecheapListPage> ParseListResponse(std::string_view body) {
+  auto reply = ParseEnvelope("namecheap.domains.getList", 200, body);
+  if (!reply) return reply.error();
+  pugi::xml_node result = Descendant((*reply)->command_response, "DomainGetListResult");
+  if (!result) {
+    return Failure(Kind::kMalformedResponse,
+                   "namecheap domains.getList answered without DomainGetListResult");
+  }
+  NamecheapListPage page;
+  std::vector<pugi::xml_node> domains = Children(result, "Domain");
+  for (const auto& d : domains) {
+    auto name = Attr(d, "Name");
+    if (!name) {
+      return Failure(Kind::kMalformedResponse,
+                     "namecheap domains.getList has a Domain without a Name attribute");
+    }
+    DomainInfo info;
+    info.domain = Lower(*name);
+    info.is_ours = true;  // getList only lists this account's domains
+    info.domain_id = Attr(d, "ID").value_or("");
+    info.created_date = IsoDate(Attr(d, "Created").value_or(""));
+    info.expires_date = IsoDate(Attr(d, "Expires").value_or(""));
+    info.is_premium = ParseBool(Attr(d, "IsPremium").value_or("false")).value_or(false);
+    if (ParseBool(Attr(d, "IsExpired").value_or("false")).value_or(false)) {
+      info.status = "Expired";
+    } else if (ParseBool(Attr(d, "IsLocked").value_or("false")).value_or(false)) {
+      info.status = "Locked";
+    } else {
+      info.status = "Ok";
+    }
+    page.domains.push_back(std::move(info));
+  }
+  pugi::xml_node paging = Descendant((*reply)->command_response, "Paging");
+  auto total = ParseInt(Text(Child(paging, "TotalItems")));
+  auto current = ParseInt(Text(Child(paging, "CurrentPage")));
+  auto size = ParseInt(Text(Child(paging, "PageSize")));
+  page.last = domains.empty() || !total || !current || !size || *size == 0 ||
+              *current * *size >= *total;
+  return page;
+}
+
+RegistrarResult<AccountBalance> ParseBalancesResponse(std::string_view body) {
+  auto reply = ParseEnvelope("namecheap.users.getBalances", 200, body);
+  if (!reply) return reply.error();
+  pugi::xml_node node = Descendant((*reply)->command_response, "UserGetBalancesResult");
+  if (!node) {
+    return Failure(Kind::kMalformedResponse,
+                   "namecheap users.getBalances answered without UserGetBalancesResult");
+  }
+  AccountBalance b;
+  b.currency = Attr(node, "Currency").value_or("USD");
+  const std::pair<const char*, int64_t*> fields[] = {
+      {"AvailableBalance", &b.available_usd_micros},
+      {"AccountBalance", &b.account_balance_usd_micros},
+      {"FundsRequiredForAutoRenew", &b.funds_required_for_auto_renew_usd_micros}};
+  for (const auto& [name, field] : fields) {
+    auto text = Attr(node, name);
+    bool required = std::string_view(name) != "FundsRequiredForAutoRenew";
+    if (!text || text->empty()) {
+      if (required) {
+        return Failure(Kind::kMalformedResponse,
+                       std::string("namecheap users.getBalances lacks the ") + name +
+                           " attribute");
+      }
+      continue;
+    }
+    auto v = ParseDecimal(*text, 6);
+    if (!v) {
+      return Failure(Kind::kMalformedResponse,
+                     std::string("namecheap users.getBalances has an unreadable ") + name);
+    }
+    *field = *v;
+  }
+  return b;
+}
+
+}  // namespace depositbot

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "registrar/registrar.h"
+#include "registrar/registrar_error.h"
+
+namespace depositbot {
+
+// The pure half of the Namecheap client: reply bodies (XML text) to typed results, with no
+// HTTP, no retries and no logging (reference/namecheap-api.md §2-3). NamecheapRegistrar sends
+// the command and hands the body here; the fuzz target calls these directly. None of them
+// throws, whatever the body. Failure messages are not redacted: the caller removes the API key.
+
+// The envelope of any reply: `http_status` and `body` as received for `command`
+// ("namecheap.domains.check"). nullopt for an <ApiResponse Status="OK"> with a CommandResponse.
+// Otherwise the failure: Namecheap's <Errors> classified by ClassifyNamecheapError (kOther is
+// kUnknownOutcome); a body that is not an ApiResponse is kTransport for a non-200 status, else
+// kMalformedResponse with kUnknownOutcome, as is any other Status.
+std::optional<RegistrarFailure> CheckNamecheapEnvelope(std::string_view command, int http_status,
+                                                       std::string_view body);
+
+// Each command's parser checks the envelope as for HTTP 200, then reads its result.
+// A result that lacks what the command must answer is kMalformedResponse (definite code; the
+// registrar upgrades it where a create's outcome is at stake).
+
+// domains.check for `requested` (in that order; a reply without one of them is malformed).
+RegistrarResult<std::vector<DomainAvailability>> ParseCheckResponse(
+    std::string_view body, const std::vector<std::string>& requested);
+
+// users.getPricing: years -> (price per year, ICANN fee per year), USD micros, for the
+// "register" action of `tld` (lower case, no dot). No price at all is kInvalidRequest.
+using NamecheapPriceTable = std::map<int, std::pair<int64_t, int64_t>>;
+RegistrarResult<NamecheapPriceTable> ParsePricingResponse(std::string_view body,
+                                                          const std::string& tld);
+
+// domains.create for `domain`. Registered="false" is kOther with kUnknownOutcome, and so is a
+// reply missing what says whether it was registered (kMalformedResponse): only the registrar
+// can later tell how such an order ended.
+RegistrarResult<CreateResult> ParseCreateResponse(std::string_view body,
+                                                  const std::string& domain);
+
+// domains.getInfo.
+RegistrarResult<DomainInfo> ParseInfoResponse(std::string_view body);
+
+// One page of domains.getList; `last` when no further page should be asked for.
+struct NamecheapListPage {
+  std::vector<DomainInfo> domains;
+  bool last = true;
+};
+RegistrarResult<NamecheapListPage> ParseListResponse(std::string_view body);
+
+// users.getBalances.
+RegistrarResult<AccountBalance> ParseBalancesResponse(std::string_view body);
+
+}  // namespace depositbot
