@@ -40,7 +40,7 @@ fi
 
 cmake -S . -B "$BUILD_DIR" -DCMAKE_CXX_COMPILER="$CXX_BIN" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DDEPOSITBOT_FUZZ=ON -DDEPOSITBOT_SANITIZE=ON -DDEPOSITBOT_TESTS=OFF -DDEPOSITBOT_BENCH=OFF \
-  -DDEPOSITBOT_SKIP_LAYERS="chat;app" >/dev/null
+  -DDEPOSITBOT_SKIP_LAYERS="app" >/dev/null
 if ((${#targets[@]} == 0)); then
   mapfile -t targets < <(sed -n '/^set(DEPOSITBOT_FUZZ_TARGETS/,/^)/p' tests/fuzz/fuzz.cmake |
                          sed -e '1d' -e '$d' -e 's/#.*//' | awk 'NF {print $1}')

@@ -9,22 +9,28 @@
 # To add a target: append NAME to DEPOSITBOT_FUZZ_TARGETS, set DEPOSITBOT_FUZZ_LIBS_NAME (and
 # DEPOSITBOT_FUZZ_EXTRA_SOURCES_NAME if it compiles a source that has no library of its own).
 # A target whose libraries are not built (a skipped layer) is left out.
-# Expected next (being written elsewhere): telegram_update and callback_data (chat/),
-# fixture (the replay fixture parser).
 set(DEPOSITBOT_FUZZ_TARGETS
   user_amount       # ParseUserAmount: amounts people type
   decimal           # ParseDecimal, Decimal::Parse, ConvertUsdMicros: registrar prices, config
   tool_arguments    # ToolRegistry::Invoke with the real tools: arguments from the model
   chat_completion   # ParseChatCompletion, ChatMessage::FromJson: model responses
   config            # Config::FromEnvironment: the environment
+  telegram_update   # ParseTelegramUpdate, TelegramUpdateToJson, ParseCallbackData: webhooks
+  fixture           # ParseFixture: conversation fixtures given to replay
+  namecheap_xml     # the Namecheap envelope and command parsers: registrar replies
 )
 set(DEPOSITBOT_FUZZ_LIBS_user_amount depositbot_common)
 set(DEPOSITBOT_FUZZ_LIBS_decimal depositbot_common)
 set(DEPOSITBOT_FUZZ_LIBS_tool_arguments depositbot_tools depositbot_db depositbot_registrar)
 set(DEPOSITBOT_FUZZ_LIBS_chat_completion depositbot_agent)
 set(DEPOSITBOT_FUZZ_LIBS_config depositbot_common)
-# app/ is one library with the whole stack; the config parser needs only common/.
+set(DEPOSITBOT_FUZZ_LIBS_telegram_update depositbot_chat)
+set(DEPOSITBOT_FUZZ_LIBS_fixture depositbot_agent depositbot_registrar)
+set(DEPOSITBOT_FUZZ_LIBS_namecheap_xml depositbot_registrar)
+# app/ is one library with the whole stack; the config parser needs only common/ and the
+# fixture parser only agent/ (the scripted model) and registrar/.
 set(DEPOSITBOT_FUZZ_EXTRA_SOURCES_config ${PROJECT_SOURCE_DIR}/app/config.cpp)
+set(DEPOSITBOT_FUZZ_EXTRA_SOURCES_fixture ${PROJECT_SOURCE_DIR}/app/fixture.cpp)
 
 set(DEPOSITBOT_FUZZ_DIR ${PROJECT_SOURCE_DIR}/tests/fuzz)
 
