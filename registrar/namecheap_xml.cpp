@@ -438,8 +438,9 @@ RegistrarResult<NamecheapListPage> ParseListResponse(std::string_view body) {
   auto total = ParseInt(Text(Child(paging, "TotalItems")));
   auto current = ParseInt(Text(Child(paging, "CurrentPage")));
   auto size = ParseInt(Text(Child(paging, "PageSize")));
+  // CurrentPage * PageSize >= TotalItems, without the product: each may be 18 digits.
   page.last = domains.empty() || !total || !current || !size || *size == 0 ||
-              *current * *size >= *total;
+              *current >= *total / *size + (*total % *size != 0 ? 1 : 0);
   return page;
 }
 

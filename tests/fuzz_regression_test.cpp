@@ -15,6 +15,7 @@
 
 #include "agent/openai_chat_model.h"
 #include "common/money.h"
+#include "registrar/namecheap_xml.h"
 
 #define DEPOSITBOT_FUZZ_TARGET(name) extern "C" int DepositbotFuzz_##name(const uint8_t*, size_t);
 #include "fuzz_targets.inc"
@@ -103,4 +104,25 @@ TEST_CASE("absurd usage figures from a model server are clamped, not undefined "
   REQUIRE(negative);
   CHECK(negative->usage.prompt_tokens == 0);
   CHECK(negative->usage.total_tokens == 2);
+}
+
+TEST_CASE("a getList page with huge paging figures ends the listing, not an overflow "
+          "(namecheap_xml/crash-list-paging-overflow.xml)") {
+  using namespace depositbot;
+  auto last = [](const std::string& total, const std::string& current, const std::string& size) {
+    auto page = ParseListResponse(
+        "<ApiResponse Status=\"OK\"><CommandResponse><DomainGetListResult>"
+        "<Domain Name=\"a.com\"/></DomainGetListResult><Paging><TotalItems>" +
+        total + "</TotalItems><CurrentPage>" + current + "</CurrentPage><PageSize>" + size +
+        "</PageSize></Paging></CommandResponse></ApiResponse>");
+    REQUIRE(page);
+    return page->last;
+  };
+  const std::string big = "999999999999999999";  // 18 digits, the most ParseInt reads
+  CHECK(last(big, big, big));
+  CHECK(last(big, "1", big));
+  CHECK_FALSE(last(big, "1", "100"));
+  CHECK_FALSE(last("250", "2", "100"));
+  CHECK(last("250", "3", "100"));
+  CHECK(last("200", "2", "100"));
 }
