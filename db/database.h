@@ -17,7 +17,8 @@ namespace depositbot {
 class Statement;
 
 // One SQLite connection with the settings money needs: WAL, foreign keys on,
-// synchronous=FULL (a committed deposit survives power loss), a busy timeout.
+// synchronous=FULL (a committed deposit survives power loss: tests/power_loss_test shows
+// NORMAL losing told deposits), a busy timeout.
 // A Database is used by one thread at a time; callers that share one across
 // threads hold mutex() for the duration of a unit of work. Open one per thread
 // (or process) for real concurrency; the version check keeps them correct.

@@ -1,4 +1,5 @@
-# Reliability suites (issue 7): the bank storm and the fuzz targets' regression test.
+# Reliability suites (issue 7): the bank storm, the power-loss test and the fuzz targets'
+# regression test.
 # (The failpoint crash sweep has its own tests/crash.cmake.)
 
 # --- bank storm: rapidcheck model test, threads + processes on one file, the 64-buyer hot spot.
@@ -12,6 +13,16 @@ if(TARGET ledger_builder AND TARGET ledger_worker AND rapidcheck_FOUND)
   set_tests_properties(bank_storm_test PROPERTIES TIMEOUT 900)
 elseif(NOT rapidcheck_FOUND)
   message(WARNING "rapidcheck not found (librapidcheck-dev): bank_storm_test is not built")
+endif()
+
+# --- power loss: a forked child over a VFS that drops unsynced writes at a random cut.
+if(TARGET ledger_builder)
+  add_library(power_loss_vfs STATIC ${CMAKE_CURRENT_LIST_DIR}/fakes/power_loss_vfs.cpp)
+  target_include_directories(power_loss_vfs PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(power_loss_vfs PUBLIC SQLite::SQLite3)
+  depositbot_test(NAME power_loss_test SOURCES power_loss_test.cpp
+                  LIBS ledger_builder power_loss_vfs)
+  set_tests_properties(power_loss_test PROPERTIES TIMEOUT 600)
 endif()
 
 # --- fuzz regression: every file of tests/fuzz/corpus/NAME/ through fuzz target NAME's entry
