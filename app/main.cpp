@@ -134,10 +134,10 @@ int RunMigrate(const Config& config, bool status_only) {
   return 0;
 }
 
-int RunRecover(const Config& config) {
+int RunRecover(const Config& config, int64_t min_age_seconds) {
   auto services = Services::Create(config);
   if (!services) return Fail(services.error().message);
-  auto report = (*services)->purchases().Recover(0);
+  auto report = (*services)->purchases().Recover(min_age_seconds);
   if (!report) return Fail(report.error().message);
   std::printf("recovery: %d orders checked, %d registered, %d refunded, %d still unknown\n",
               report->checked, report->registered, report->refunded, report->still_unknown);
@@ -208,6 +208,15 @@ int main(int argc, char** argv) {
 
   auto* recover = app.add_subcommand(
       "recover", "resolve purchases whose registrar outcome is unknown; exit 1 if any remain");
+  // A running serve may be between its debit and the registrar's answer; an order that young
+  // is left to it, so a refund cannot race a registration that is about to land.
+  int64_t recover_min_age = 300;
+  recover
+      ->add_option("--min-age", recover_min_age,
+                   "only orders untouched this many seconds; 0 for all (only while serve is "
+                   "stopped)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 
   auto* replay = app.add_subcommand(
       "replay", "replay conversation fixtures offline; exit 0 only if every expectation holds");
@@ -234,7 +243,7 @@ int main(int argc, char** argv) {
   if (!config) return Fail(config.error().message);
 
   if (*chat) return RunChat(*config, chat_flags);
-  if (*recover) return RunRecover(*config);
+  if (*recover) return RunRecover(*config, recover_min_age);
   if (*serve) return RunServe(*config, serve_flags);
   if (*migrate) return RunMigrate(*config, migrate_status);
   if (*reconcile) {
