@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
                    "only orders untouched this many seconds; 0 for all (only while serve is "
                    "stopped)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(int64_t{0}, int64_t{365} * 86400));
 
   auto* replay = app.add_subcommand(
       "replay", "replay conversation fixtures offline; exit 0 only if every expectation holds");
