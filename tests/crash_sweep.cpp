@@ -216,24 +216,10 @@ class Harness {
     dir_ = MakeTempDir();
     db_path_ = dir_ + "/depositbot.db";
     namecheap_.SetBalance("100000.00");
-    auto c = namecheap_.ClientConfig();
-    env_ = {{"NAMECHEAP_API_URL", c.api_url},
-            {"NAMECHEAP_API_USER", c.api_user},
-            {"NAMECHEAP_API_KEY", c.api_key},
-            {"NAMECHEAP_USERNAME", c.username},
-            {"NAMECHEAP_CLIENT_IP", c.client_ip},
-            {"NAMECHEAP_CONTACT_FIRST_NAME", c.contact.first_name},
-            {"NAMECHEAP_CONTACT_LAST_NAME", c.contact.last_name},
-            {"NAMECHEAP_CONTACT_ADDRESS1", c.contact.address1},
-            {"NAMECHEAP_CONTACT_CITY", c.contact.city},
-            {"NAMECHEAP_CONTACT_STATE_PROVINCE", c.contact.state_province},
-            {"NAMECHEAP_CONTACT_POSTAL_CODE", c.contact.postal_code},
-            {"NAMECHEAP_CONTACT_COUNTRY", c.contact.country},
-            {"NAMECHEAP_CONTACT_PHONE", c.contact.phone},
-            {"NAMECHEAP_CONTACT_EMAIL", c.contact.email},
-            {"ADMIN_IDS", std::to_string(kAdmin)},
-            {"DEPOSITBOT_DB", db_path_},
-            {"RECONCILE_INTERVAL_SECONDS", "0"}};
+    env_ = namecheap_.ProcessEnv();
+    env_["ADMIN_IDS"] = std::to_string(kAdmin);
+    env_["DEPOSITBOT_DB"] = db_path_;
+    env_["RECONCILE_INTERVAL_SECONDS"] = "0";
     plan_ = DrawPlan(rng_, seed);
     crash_recovery_ = Chance(rng_, 50);
   }

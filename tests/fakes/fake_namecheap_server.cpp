@@ -189,6 +189,24 @@ NamecheapConfig FakeNamecheapServer::ClientConfig() const {
   return c;
 }
 
+std::map<std::string, std::string> FakeNamecheapServer::ProcessEnv() const {
+  NamecheapConfig c = ClientConfig();
+  return {{"NAMECHEAP_API_URL", c.api_url},
+          {"NAMECHEAP_API_USER", c.api_user},
+          {"NAMECHEAP_API_KEY", c.api_key},
+          {"NAMECHEAP_USERNAME", c.username},
+          {"NAMECHEAP_CLIENT_IP", c.client_ip},
+          {"NAMECHEAP_CONTACT_FIRST_NAME", c.contact.first_name},
+          {"NAMECHEAP_CONTACT_LAST_NAME", c.contact.last_name},
+          {"NAMECHEAP_CONTACT_ADDRESS1", c.contact.address1},
+          {"NAMECHEAP_CONTACT_CITY", c.contact.city},
+          {"NAMECHEAP_CONTACT_STATE_PROVINCE", c.contact.state_province},
+          {"NAMECHEAP_CONTACT_POSTAL_CODE", c.contact.postal_code},
+          {"NAMECHEAP_CONTACT_COUNTRY", c.contact.country},
+          {"NAMECHEAP_CONTACT_PHONE", c.contact.phone},
+          {"NAMECHEAP_CONTACT_EMAIL", c.contact.email}};
+}
+
 std::string FakeNamecheapServer::Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;

@@ -76,6 +76,8 @@ class FakeNamecheapServer {
   // A NamecheapConfig aimed at this fake with matching credentials and a valid contact, short
   // timeouts (connect 2 s, read 2 s) and no retry delay.
   NamecheapConfig ClientConfig() const;
+  // The same as the NAMECHEAP_* environment variables that point a depositbot process here.
+  std::map<std::string, std::string> ProcessEnv() const;
 
   // Names registered to someone else (domains.check Available="false", create 3019166).
   void SetTaken(const std::string& domain);
