@@ -34,23 +34,41 @@ cmake --build "$BUILD_DIR" -j "$JOBS" --target bank_storm_test fuzz_regression_t
   power_loss_test
 mkdir -p "$log_dir"
 
+# run_part TITLE LOG PREFIX FAILURE_PATTERN -- COMMAND...: runs one part into LOG, prints its
+# "PREFIX[...]" figure lines and its time, and marks a failure (with the lines of the log that
+# match FAILURE_PATTERN) when the command fails or prints no figures.
+run_part() {
+  local title=$1 log=$2 prefix=$3 pattern=$4 start
+  shift 5
+  start=$(date +%s)
+  if ! "$@" >"$log" 2>&1; then
+    failed=1
+    echo "$title FAILED (log: $log)" >&2
+    grep -E "$pattern" "$log" | head -20 >&2 || true
+  fi
+  grep "^$prefix\[" "$log" || { echo "$title printed no figures" >&2; failed=1; }
+  echo "$title: $(( $(date +%s) - start ))s"
+}
+
+# count_violations LOG LINE_PREFIX COUNTER...: adds the named counters of LOG's lines that
+# start with LINE_PREFIX to the violations.
+count_violations() {
+  local log=$1 line_prefix=$2 line counter value
+  shift 2
+  while read -r line; do
+    for counter in "$@"; do
+      value=$(sed -n "s/.* $counter=\([0-9]*\).*/\1/p" <<<"$line")
+      if [[ -n $value ]]; then violations=$((violations + value)); fi
+    done
+  done < <(awk -v p="$line_prefix" 'index($0, p) == 1' "$log")
+}
+
 # --- bank storm
 echo "== bank storm (seed $DEPOSITBOT_STORM_SEED, scale $DEPOSITBOT_STORM_SCALE)"
 storm_log="$log_dir/bank_storm.log"
-start=$(date +%s)
-if ! "$BUILD_DIR/tests/bank_storm_test" >"$storm_log" 2>&1; then
-  failed=1
-  echo "bank storm FAILED (log: $storm_log)" >&2
-  grep -E "ERROR|FAILED|Falsifiable|error" "$storm_log" | head -20 >&2 || true
-fi
-grep '^storm\[' "$storm_log" || { echo "bank storm printed no figures" >&2; failed=1; }
-echo "bank storm: $(( $(date +%s) - start ))s"
-while read -r line; do
-  for counter in lost_updates overdrafts wrong_totals; do
-    value=$(sed -n "s/.* $counter=\([0-9]*\).*/\1/p" <<<"$line")
-    [[ -n $value && $value != 0 ]] && violations=$((violations + value))
-  done
-done < <(grep '^storm\[total\]' "$storm_log" || true)
+run_part "bank storm" "$storm_log" storm "ERROR|FAILED|Falsifiable|error" -- \
+  "$BUILD_DIR/tests/bank_storm_test"
+count_violations "$storm_log" "storm[total]" lost_updates overdrafts wrong_totals
 
 # --- crash sweep (failpoints; tests/crash_sweep_main): every failpoint on chat and serve, the
 # real depositbot killed at a random hit, restarted and checked. DEPOSITBOT_SWEEP_SEED=S (with
@@ -60,40 +78,22 @@ if ((quick)); then sweep_seeds=${SWEEP_SEEDS:-3}; sweep_first=1; else
 cmake --build "$BUILD_DIR" -j "$JOBS" --target crash_sweep_main depositbot
 echo "== crash sweep ($sweep_seeds seeds per target from $sweep_first)"
 sweep_log="$log_dir/crash_sweep.log"
-start=$(date +%s)
-if ! "$BUILD_DIR/tests/crash_sweep_main" --seeds "$sweep_seeds" --first-seed "$sweep_first" \
-    --jobs "$JOBS" >"$sweep_log" 2>&1; then
-  failed=1
-  echo "crash sweep FAILED (log: $sweep_log)" >&2
-  grep -E "^FAILED|replay:" "$sweep_log" | head -20 >&2 || true
-fi
-grep '^crash\[' "$sweep_log" || { echo "crash sweep printed no figures" >&2; failed=1; }
-echo "crash sweep: $(( $(date +%s) - start ))s"
-value=$(sed -n 's/^crash\[total\].* violations=\([0-9]*\).*/\1/p' "$sweep_log")
-[[ -n $value && $value != 0 ]] && violations=$((violations + value))
+run_part "crash sweep" "$sweep_log" crash "^FAILED|replay:" -- \
+  "$BUILD_DIR/tests/crash_sweep_main" --seeds "$sweep_seeds" --first-seed "$sweep_first" \
+  --jobs "$JOBS"
+count_violations "$sweep_log" "crash[total]" violations
 
 # --- power loss (tests/power_loss_test): unsynced writes dropped at a random cut. Under the
 # shipped synchronous=FULL nothing told may be lost; the NORMAL line shows what it would risk
 # (lost_told > 0 there is expected), but its books must still balance.
-echo "== power loss ($power_runs cuts per mode)"
-power_log="$log_dir/power_loss.log"
-start=$(date +%s)
 if ((quick)); then power_first=1000; else power_first=$(( (RANDOM << 15 | RANDOM) + 1 )); fi
-if ! DEPOSITBOT_POWER_RUNS=$power_runs DEPOSITBOT_POWER_FIRST_SEED=$power_first "$BUILD_DIR/tests/power_loss_test" >"$power_log" 2>&1; then
-  failed=1
-  echo "power loss FAILED (log: $power_log)" >&2
-  grep -E "ERROR|seed|lost" "$power_log" | head -20 >&2 || true
-fi
-grep '^power_loss\[' "$power_log" || { echo "power loss printed no figures" >&2; failed=1; }
-echo "power loss: $(( $(date +%s) - start ))s"
-while read -r line; do
-  counters="unbalanced negative integrity_bad"
-  [[ $line == 'power_loss[full]'* ]] && counters+=" lost_told"
-  for counter in $counters; do
-    value=$(sed -n "s/.* $counter=\([0-9]*\).*/\1/p" <<<"$line")
-    [[ -n $value && $value != 0 ]] && violations=$((violations + value))
-  done
-done < <(grep '^power_loss\[' "$power_log" || true)
+echo "== power loss ($power_runs cuts per mode from seed $power_first)"
+power_log="$log_dir/power_loss.log"
+run_part "power loss" "$power_log" power_loss "ERROR|seed|lost" -- \
+  env DEPOSITBOT_POWER_RUNS="$power_runs" DEPOSITBOT_POWER_FIRST_SEED="$power_first" \
+  "$BUILD_DIR/tests/power_loss_test"
+count_violations "$power_log" "power_loss[full]" lost_told unbalanced negative integrity_bad
+count_violations "$power_log" "power_loss[normal]" unbalanced negative integrity_bad
 
 # --- fuzz smoke + regression inputs in the normal build
 echo "== fuzz regression (every corpus input, normal build)"
