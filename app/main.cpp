@@ -139,8 +139,11 @@ int RunRecover(const Config& config, int64_t min_age_seconds) {
   if (!services) return Fail(services.error().message);
   auto report = (*services)->purchases().Recover(min_age_seconds);
   if (!report) return Fail(report.error().message);
-  std::printf("recovery: %d orders checked, %d registered, %d refunded, %d still unknown\n",
-              report->checked, report->registered, report->refunded, report->still_unknown);
+  std::printf(
+      "recovery: %d orders checked, %d registered, %d refunded, %d still unknown, %d left to the "
+      "process executing them\n",
+      report->checked, report->registered, report->refunded, report->still_unknown,
+      report->leased);
   return report->still_unknown == 0 ? 0 : 1;
 }
 
@@ -208,13 +211,13 @@ int main(int argc, char** argv) {
 
   auto* recover = app.add_subcommand(
       "recover", "resolve purchases whose registrar outcome is unknown; exit 1 if any remain");
-  // A running serve may be between its debit and the registrar's answer; an order that young
-  // is left to it, so a refund cannot race a registration that is about to land.
+  // An order a running process executes is leased to it and never taken (DESIGN.md money
+  // rule 5); --min-age also leaves young orders alone, which costs nothing.
   int64_t recover_min_age = 300;
   recover
       ->add_option("--min-age", recover_min_age,
-                   "only orders untouched this many seconds; 0 for all (only while serve is "
-                   "stopped)")
+                   "only orders untouched this many seconds; 0 for all (orders that a running "
+                   "process holds a live lease on are always left to it)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{365} * 86400));
 

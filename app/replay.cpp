@@ -399,7 +399,8 @@ class Replayer {
       a.recovery = {{"checked", report->checked},
                     {"registered", report->registered},
                     {"refunded", report->refunded},
-                    {"still_unknown", report->still_unknown}};
+                    {"still_unknown", report->still_unknown},
+                    {"leased", report->leased}};
       a.turn.reply = "recovery: " + std::to_string(report->checked) + " orders checked, " +
                      std::to_string(report->registered) + " registered, " +
                      std::to_string(report->refunded) + " refunded, " +

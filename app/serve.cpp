@@ -180,11 +180,9 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   TelegramBot bot({**client, s.agent(), s.users(), s.deposits(), s.purchases(), s.tools(), inbox,
                    notifications, metrics},
                   bo);
-  // Purchases first: Recover(0) takes every charged order for one a crash left behind, which
-  // holds only while no handler can be charging one. RecoverInbox hands the updates a crash
-  // left unhandled to the workers; a quote press among them debits its order and calls the
-  // registrar, and a recovery running beside it would refund that order before the create
-  // registers the name: a domain given away for nothing (found by the crash sweep).
+  // Purchases a crash left behind are resolved at start-up. Recover(0) takes only orders whose
+  // lease expired or whose owner's process is gone, so a purchase in flight in another process
+  // (a `chat`, a second `serve` during a restart) or in this one is never touched.
   if (auto rec = s.purchases().Recover(0); rec && rec->checked > 0) {
     Log(LogLevel::kInfo, "recovery.startup",
         {{"checked", std::to_string(rec->checked)}, {"refunded", std::to_string(rec->refunded)},

@@ -61,8 +61,12 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   pricing.currency = config.currency;
   pricing.usd_exchange_rate = config.usd_exchange_rate;
   pricing.markup_percent = config.price_markup_percent;
+  s->alerts_ = std::make_unique<AlertOutbox>(*s->db_, s->clock_);
+  PurchaseOptions purchase_options;
+  purchase_options.alerts = s->alerts_.get();
   s->purchases_ = std::make_unique<PurchaseService>(*s->deposits_, *s->orders_, s->registrar(),
-                                                    s->clock_, pricing);
+                                                    s->clock_, pricing, DomainNameRules{},
+                                                    purchase_options);
   RegisterBotTools(s->tools_, *s->deposits_, *s->users_, *s->orders_, *s->purchases_,
                    deposit_options);
 

@@ -8,6 +8,7 @@
 #include "agent/rule_based_model.h"
 #include "app/config.h"
 #include "common/clock.h"
+#include "db/alert_outbox.h"
 #include "db/conversation_repository.h"
 #include "db/database.h"
 #include "db/deposit_repository.h"
@@ -45,6 +46,7 @@ class Services {
   DepositRepository& deposits() { return *deposits_; }
   ToolRegistry& tools() { return tools_; }
   OrderRepository& orders() { return *orders_; }
+  AlertOutbox& alerts() { return *alerts_; }
   PurchaseService& purchases() { return *purchases_; }
   Registrar& registrar() { return registrar_wrapper_ ? *registrar_wrapper_ : *registrar_; }
   Agent& agent() { return *agent_; }
@@ -60,6 +62,7 @@ class Services {
   std::unique_ptr<DepositRepository> deposits_;
   std::unique_ptr<ConversationRepository> conversations_;
   std::unique_ptr<OrderRepository> orders_;
+  std::unique_ptr<AlertOutbox> alerts_;
   std::unique_ptr<Registrar> registrar_;
   std::unique_ptr<Registrar> registrar_wrapper_;
   std::unique_ptr<ChatModel> model_wrapper_;

@@ -11,7 +11,8 @@ namespace {
 constexpr const char* kSelectOrder =
     "SELECT id, user_id, domain, years, price, registrar_usd_micros, premium_usd_micros, state, "
     "quote_expires_at, purchase_transaction_id, refund_transaction_id, registrar_order_id, "
-    "registrar_domain_id, failure, created_at, updated_at FROM domain_orders ";
+    "registrar_domain_id, failure, created_at, updated_at, lease_owner, lease_expires_at, "
+    "create_sent_at FROM domain_orders ";
 
 std::optional<DomainOrder::State> ParseState(std::string_view s) {
   using S = DomainOrder::State;
@@ -40,6 +41,9 @@ DomainOrder RowToOrder(const Statement& q) {
   o.failure = q.ColumnOptionalText(13);
   o.created_at = q.ColumnInt(14);
   o.updated_at = q.ColumnInt(15);
+  o.lease_owner = q.ColumnOptionalText(16);
+  o.lease_expires_at = q.ColumnOptionalInt(17);
+  o.create_sent_at = q.ColumnOptionalInt(18);
   return o;
 }
 
@@ -136,13 +140,19 @@ Result<std::vector<DomainOrder>> OrderRepository::InState(DomainOrder::State sta
   return ReadAll(*q);
 }
 
-Status OrderRepository::MarkChargedIn(Database& db, int64_t order_id) {
+Status OrderRepository::MarkChargedIn(Database& db, int64_t order_id, std::string_view owner,
+                                     int64_t lease_expires_at) {
   auto q = db.Prepare(
       "UPDATE domain_orders SET state = 'charged', updated_at = ?, purchase_transaction_id = "
-      "(SELECT id FROM deposit_transactions WHERE type = 'purchase' AND reference = ?) "
+      "(SELECT id FROM deposit_transactions WHERE type = 'purchase' AND reference = ?), "
+      "lease_owner = ?, lease_expires_at = ? "
       "WHERE id = ? AND state = 'quoted'");
   if (!q) return q.error();
-  q->Bind(1, clock_.NowSeconds()).Bind(2, std::string_view(OrderReference(order_id))).Bind(3, order_id);
+  q->Bind(1, clock_.NowSeconds())
+      .Bind(2, std::string_view(OrderReference(order_id)))
+      .Bind(3, owner)
+      .Bind(4, lease_expires_at)
+      .Bind(5, order_id);
   if (auto st = q->Run(); !st) {
     if (st.code() == ErrorCode::kInvalid) {
       // idx_orders_live_domain: another order for this name is being bought or is bought.
@@ -155,22 +165,99 @@ Status OrderRepository::MarkChargedIn(Database& db, int64_t order_id) {
   return Status::Ok();
 }
 
-Status OrderRepository::MarkRefundedIn(Database& db, int64_t order_id, std::string_view failure) {
+Status OrderRepository::MarkRefundedIn(Database& db, int64_t order_id, std::string_view owner,
+                                      std::string_view failure) {
   auto q = db.Prepare(
       "UPDATE domain_orders SET state = 'refunded', updated_at = ?, failure = ?, "
       "refund_transaction_id = (SELECT id FROM deposit_transactions WHERE type = 'refund' AND "
-      "reference = 'purchase:' || domain_orders.purchase_transaction_id) "
-      "WHERE id = ? AND state IN ('charged', 'unknown')");
+      "reference = 'purchase:' || domain_orders.purchase_transaction_id), "
+      "lease_owner = NULL, lease_expires_at = NULL "
+      "WHERE id = ? AND state IN ('charged', 'unknown') AND lease_owner = ?");
   if (!q) return q.error();
-  q->Bind(1, clock_.NowSeconds()).Bind(2, failure).Bind(3, order_id);
+  q->Bind(1, clock_.NowSeconds()).Bind(2, failure).Bind(3, order_id).Bind(4, owner);
   if (auto st = q->Run(); !st) return st;
-  if (db.Changes() != 1) return NotInState(db, order_id, "charged or unknown");
+  if (db.Changes() != 1) return NotInState(db, order_id, "charged or unknown under this lease");
   return Status::Ok();
+}
+
+Status OrderRepository::RenewLease(int64_t order_id, std::string_view owner,
+                                   int64_t lease_expires_at) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto q = db_.Prepare(
+      "UPDATE domain_orders SET lease_expires_at = ? "
+      "WHERE id = ? AND lease_owner = ? AND state IN ('charged', 'unknown')");
+  if (!q) return q.error();
+  q->Bind(1, lease_expires_at).Bind(2, order_id).Bind(3, owner);
+  if (auto st = q->Run(); !st) return st;
+  if (db_.Changes() != 1) return NotInState(db_, order_id, "leased to this execution");
+  return Status::Ok();
+}
+
+Status OrderRepository::MarkCreateSent(int64_t order_id, std::string_view owner,
+                                       int64_t lease_expires_at) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto q = db_.Prepare(
+      "UPDATE domain_orders SET create_sent_at = ?, lease_expires_at = ? "
+      "WHERE id = ? AND lease_owner = ? AND state = 'charged'");
+  if (!q) return q.error();
+  q->Bind(1, clock_.NowSeconds()).Bind(2, lease_expires_at).Bind(3, order_id).Bind(4, owner);
+  if (auto st = q->Run(); !st) return st;
+  if (db_.Changes() != 1) return NotInState(db_, order_id, "charged under this lease");
+  return Status::Ok();
+}
+
+Result<bool> OrderRepository::TakeLease(int64_t order_id, std::string_view owner,
+                                        int64_t lease_expires_at,
+                                        const std::optional<std::string>& gone_owner) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  // One conditional UPDATE: of two recoveries racing for the order, one wins.
+  auto q = db_.Prepare(
+      "UPDATE domain_orders SET lease_owner = ?, lease_expires_at = ? "
+      "WHERE id = ? AND state IN ('charged', 'unknown') AND (lease_owner IS NULL OR "
+      "lease_expires_at IS NULL OR lease_expires_at <= ? OR lease_owner = ?)");
+  if (!q) return q.error();
+  q->Bind(1, owner)
+      .Bind(2, lease_expires_at)
+      .Bind(3, order_id)
+      .Bind(4, clock_.NowSeconds())
+      .Bind(5, gone_owner);
+  if (auto st = q->Run(); !st) return st.error();
+  return db_.Changes() == 1;
+}
+
+Status OrderRepository::ReleaseLease(int64_t order_id, std::string_view owner) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto q = db_.Prepare(
+      "UPDATE domain_orders SET lease_owner = NULL, lease_expires_at = NULL "
+      "WHERE id = ? AND lease_owner = ?");
+  if (!q) return q.error();
+  q->Bind(1, order_id).Bind(2, owner);
+  return q->Run();
+}
+
+Result<DomainOrder> OrderRepository::RecordLateRegistration(int64_t order_id,
+                                                            std::string_view registrar_order_id,
+                                                            std::string_view registrar_domain_id,
+                                                            std::string_view note) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto q = db_.Prepare(
+      "UPDATE domain_orders SET updated_at = ?, registrar_order_id = ?, registrar_domain_id = ?, "
+      "failure = ? WHERE id = ? AND state = 'refunded'");
+  if (!q) return q.error();
+  q->Bind(1, clock_.NowSeconds())
+      .Bind(2, registrar_order_id)
+      .Bind(3, registrar_domain_id)
+      .Bind(4, note)
+      .Bind(5, order_id);
+  if (auto st = q->Run(); !st) return st.error();
+  if (db_.Changes() != 1) return NotInState(db_, order_id, "refunded");
+  return ReadOrder(db_, order_id);
 }
 
 Result<DomainOrder> OrderRepository::Transition(int64_t order_id,
                                                 std::initializer_list<DomainOrder::State> from,
                                                 DomainOrder::State to,
+                                                const std::optional<std::string>& owner,
                                                 std::optional<std::string> registrar_order_id,
                                                 std::optional<std::string> registrar_domain_id,
                                                 std::optional<std::string> failure) {
@@ -180,11 +267,17 @@ Result<DomainOrder> OrderRepository::Transition(int64_t order_id,
     states += std::string(states.empty() ? "" : ", ") + "'" + std::string(ToString(s)) + "'";
     wanted += std::string(wanted.empty() ? "" : " or ") + std::string(ToString(s));
   }
+  // A transition under a lease releases it: the order is decided, or (unknown)
+  // handed to recovery.
+  std::string lease_sql = owner ? ", lease_owner = NULL, lease_expires_at = NULL" : "";
+  std::string owner_sql = owner ? " AND lease_owner = ?" : "";
+  if (owner) wanted += " under this lease";
   auto q = db_.Prepare(
       "UPDATE domain_orders SET state = ?, updated_at = ?, "
       "registrar_order_id = COALESCE(?, registrar_order_id), "
       "registrar_domain_id = COALESCE(?, registrar_domain_id), "
-      "failure = COALESCE(?, failure) WHERE id = ? AND state IN (" + states + ")");
+      "failure = COALESCE(?, failure)" + lease_sql + " WHERE id = ? AND state IN (" + states +
+      ")" + owner_sql);
   if (!q) return q.error();
   q->Bind(1, ToString(to))
       .Bind(2, clock_.NowSeconds())
@@ -192,32 +285,35 @@ Result<DomainOrder> OrderRepository::Transition(int64_t order_id,
       .Bind(4, registrar_domain_id)
       .Bind(5, failure)
       .Bind(6, order_id);
+  if (owner) q->Bind(7, std::string_view(*owner));
   if (auto st = q->Run(); !st) return st.error();
   if (db_.Changes() != 1) return NotInState(db_, order_id, wanted);
   return ReadOrder(db_, order_id);
 }
 
-Result<DomainOrder> OrderRepository::MarkRegistered(int64_t order_id,
+Result<DomainOrder> OrderRepository::MarkRegistered(int64_t order_id, std::string_view owner,
                                                     std::string_view registrar_order_id,
                                                     std::string_view registrar_domain_id) {
   return Transition(order_id, {DomainOrder::State::kCharged, DomainOrder::State::kUnknown},
-                    DomainOrder::State::kRegistered, std::string(registrar_order_id),
-                    std::string(registrar_domain_id), std::nullopt);
+                    DomainOrder::State::kRegistered, std::string(owner),
+                    std::string(registrar_order_id), std::string(registrar_domain_id),
+                    std::nullopt);
 }
 
-Result<DomainOrder> OrderRepository::MarkUnknown(int64_t order_id, std::string_view why) {
+Result<DomainOrder> OrderRepository::MarkUnknown(int64_t order_id, std::string_view owner,
+                                                 std::string_view why) {
   return Transition(order_id, {DomainOrder::State::kCharged}, DomainOrder::State::kUnknown,
-                    std::nullopt, std::nullopt, std::string(why));
+                    std::string(owner), std::nullopt, std::nullopt, std::string(why));
 }
 
 Result<DomainOrder> OrderRepository::MarkExpired(int64_t order_id) {
   return Transition(order_id, {DomainOrder::State::kQuoted}, DomainOrder::State::kExpired,
-                    std::nullopt, std::nullopt, std::nullopt);
+                    std::nullopt, std::nullopt, std::nullopt, std::nullopt);
 }
 
 Result<DomainOrder> OrderRepository::MarkCancelled(int64_t order_id) {
   return Transition(order_id, {DomainOrder::State::kQuoted}, DomainOrder::State::kCancelled,
-                    std::nullopt, std::nullopt, std::nullopt);
+                    std::nullopt, std::nullopt, std::nullopt, std::nullopt);
 }
 
 }  // namespace depositbot

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "db/database.h"
 #include "tests/fakes/fake_llm_server.h"
@@ -194,6 +195,45 @@ TEST_CASE("a crash after the registrar registered, before the order update, is c
   CHECK(Has(rec.out, "1 registered"));
   CHECK(b.Query("SELECT state = 'registered' FROM domain_orders WHERE id = 1") == 1);
   CHECK(b.BalanceOf(2) == 5000 - b.Query("SELECT price FROM domain_orders WHERE id = 1"));
+  b.ExpectBooksClean();
+}
+
+TEST_CASE("recover run beside a chat purchase in flight leaves the order to the chat") {
+  // On 791c793 a recovery in another process (recover by hand, serve's start-up) refunded an
+  // order whose registrar create was in flight; the create then registered the name.
+  Box b;
+  FakeNamecheapServer fake;
+  auto env = NamecheapEnv(fake);
+  Fund(b, "50", env);
+  // The registration happens at receipt; the answer waits until the test releases it.
+  fake.InjectFault("namecheap.domains.create", FakeNamecheapServer::Fault::Hang(true));
+  ProcessResult bought;
+  std::thread chat([&] { bought = b.Chat("/buy coolname.com\ny\n", env, {"--as", "2"}); });
+  bool sent = false;
+  for (int i = 0; i < 24 && !sent; ++i) sent = fake.AwaitRequestCount("namecheap.domains.create", 1);
+  if (!sent) fake.ReleaseHangs();
+  REQUIRE(sent);
+  CHECK(b.Query("SELECT state = 'charged' AND create_sent_at IS NOT NULL FROM domain_orders "
+                "WHERE id = 1") == 1);
+
+  auto rec = b.Command({"recover", "--min-age", "0"}, env);
+  CAPTURE(rec.out);
+  CAPTURE(rec.err);
+  CHECK(rec.exit_code == 0);
+  CHECK(Has(rec.out, "0 orders checked"));
+  CHECK(Has(rec.out, "1 left to the process executing them"));
+  CHECK(b.Query("SELECT state = 'charged' FROM domain_orders WHERE id = 1") == 1);
+  CHECK(b.Query("SELECT COUNT(*) FROM deposit_transactions WHERE type = 'refund'") == 0);
+  CHECK(fake.RequestCount("namecheap.domains.getInfo") == 0);
+
+  fake.ReleaseHangs();
+  chat.join();
+  CAPTURE(bought.out);
+  CHECK(bought.exit_code == 0);
+  CHECK(Has(bought.out, "is registered to you"));
+  CHECK(b.Query("SELECT state = 'registered' FROM domain_orders WHERE id = 1") == 1);
+  CHECK(b.BalanceOf(2) == 5000 - b.Query("SELECT price FROM domain_orders WHERE id = 1"));
+  CHECK(b.Query("SELECT COUNT(*) FROM deposit_transactions WHERE type = 'refund'") == 0);
   b.ExpectBooksClean();
 }
 

@@ -2,9 +2,14 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
+#include "common/lease_owner.h"
+#include "db/alert_outbox.h"
 #include "db/order_repository.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/scripted_registrar.h"
@@ -16,12 +21,32 @@ using State = DomainOrder::State;
 
 namespace {
 
+// The lease owner of a purchase whose process has died on this host (a crash).
+std::string DeadOwner() {
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  int status = 0;
+  waitpid(child, &status, 0);  // reaped: the pid names no process now
+  std::string owner = NewLeaseOwner();
+  auto first = owner.find(':');
+  auto second = owner.find(':', first + 1);
+  return owner.substr(0, first + 1) + std::to_string(child) + owner.substr(second);
+}
+
+PurchaseOptions WithAlerts(AlertOutbox& alerts) {
+  PurchaseOptions o;
+  o.alerts = &alerts;
+  return o;
+}
+
 struct Shop {
   TestDb t{TestDb::kFile};
   DepositRepository deposits{t.db(), t.clock()};
   OrderRepository orders{t.db(), t.clock()};
   ScriptedRegistrar registrar{t.clock()};
-  PurchaseService purchases{deposits, orders, registrar, t.clock(), PricingOptions{}};
+  AlertOutbox alerts{t.db(), t.clock()};
+  PurchaseService purchases{deposits,        orders,           registrar, t.clock(),
+                            PricingOptions{}, DomainNameRules{}, WithAlerts(alerts)};
   LedgerBuilder builder{t.db(), t.clock()};
 
   int64_t UserWith(int64_t tg, int64_t balance) {
@@ -33,6 +58,22 @@ struct Shop {
     auto books = CheckBooks(t.db());
     CAPTURE(books.Describe());
     CHECK(books.ok());
+  }
+  // The state a crash after the debit leaves: debit and quoted->charged committed
+  // under `owner`'s lease; `create_sent` when the registrar create had been sent.
+  void ChargeAsCrashed(int64_t user, const DomainOrder& q, const std::string& owner,
+                       bool create_sent) {
+    int64_t expires = t.clock().NowSeconds() + PurchaseOptions{}.lease_seconds;
+    REQUIRE(deposits.Purchase(user, q.price, OrderReference(q.id), q.domain, [&](Database& db) {
+      return orders.MarkChargedIn(db, q.id, owner, expires);
+    }));
+    if (create_sent) REQUIRE(orders.MarkCreateSent(q.id, owner, expires));
+  }
+  int Alerts(const std::string& key) {
+    auto q = t.db().Prepare("SELECT COUNT(*) FROM admin_alerts WHERE alert_key = ?");
+    q->Bind(1, std::string_view(key));
+    REQUIRE(*q->Step());
+    return static_cast<int>(q->ColumnInt(0));
   }
   int CountRows(const std::string& type, int64_t user) {
     int n = 0;
@@ -186,6 +227,12 @@ TEST_CASE("a timeout leaves the order unknown; recovery refunds when nothing was
   s.registrar.SetCreateOutcome(Outcome::kTimeoutNotRegistered);
   auto q = s.purchases.Quote(u, "coolname.com", 1);
   REQUIRE(s.purchases.Confirm(u, q->id));
+  // Right after the create, "not found" may only mean the registrar is slow to list it.
+  auto early = s.purchases.Recover(0);
+  CHECK(early->still_unknown == 1);
+  CHECK(early->refunded == 0);
+  CHECK(s.Balance(u) == 5000 - 1028);
+  s.t.clock().Advance((PurchaseOptions{}.not_found_grace_seconds + 1) * 1000);
   auto rep = s.purchases.Recover(0);
   CHECK(rep->refunded == 1);
   CHECK(s.StateOf(q->id) == State::kRefunded);
@@ -209,6 +256,7 @@ TEST_CASE("recovery leaves an order alone while the registrar cannot be asked") 
   CHECK(s.StateOf(q->id) == State::kUnknown);
   CHECK(s.Balance(u) == 5000 - 1028);
   s.registrar.SetInfoUnavailable(false);
+  s.t.clock().Advance((PurchaseOptions{}.not_found_grace_seconds + 1) * 1000);
   CHECK(s.purchases.Recover(0)->refunded == 1);
   CHECK(s.Balance(u) == 5000);
 }
@@ -217,16 +265,21 @@ TEST_CASE("a crash right after the debit leaves a charged order that recovery re
   Shop s;
   int64_t u = s.UserWith(1, 5000);
   auto q = s.purchases.Quote(u, "coolname.com", 1);
-  // The state a crash after the debit leaves behind: debit and quoted->charged committed.
-  REQUIRE(s.deposits.Purchase(u, q->price, OrderReference(q->id), "coolname.com",
-                              [&](Database& db) { return s.orders.MarkChargedIn(db, q->id); }));
+  // Charged by a process on another host that went silent: only its lease's expiry tells.
+  s.ChargeAsCrashed(u, *q, "elsewhere:4242:feed", /*create_sent=*/false);
   CHECK(s.StateOf(q->id) == State::kCharged);
   // A fresh charged order is not touched by the periodic run (it may be in flight)...
   CHECK(s.purchases.Recover(300)->checked == 0);
-  // ...but is once it is old enough, or at start-up.
+  // ...nor by any run while its lease is live...
+  auto live = s.purchases.Recover(0);
+  CHECK(live->checked == 0);
+  CHECK(live->leased == 1);
+  // ...but is once it is old enough and the lease has expired. The create was never
+  // sent, so the registrar is not even asked.
   s.t.clock().Advance(301'000);
   auto rep = s.purchases.Recover(300);
   CHECK(rep->refunded == 1);
+  CHECK(s.registrar.creates() == 0);
   CHECK(s.Balance(u) == 5000);
   s.ExpectBooksClean();
 }
@@ -235,8 +288,7 @@ TEST_CASE("a crash after create but before the order update is completed by reco
   Shop s;
   int64_t u = s.UserWith(1, 5000);
   auto q = s.purchases.Quote(u, "coolname.com", 1);
-  REQUIRE(s.deposits.Purchase(u, q->price, OrderReference(q->id), "coolname.com",
-                              [&](Database& db) { return s.orders.MarkChargedIn(db, q->id); }));
+  s.ChargeAsCrashed(u, *q, DeadOwner(), /*create_sent=*/true);
   REQUIRE(s.registrar.Create({"coolname.com", 1, 0}));  // registered, then the crash
   auto rep = s.purchases.Recover(0);
   CHECK(rep->registered == 1);
@@ -306,4 +358,173 @@ TEST_CASE("check_domain offers list availability and prices, and mark invalid na
   CHECK_FALSE((*offers)[2].valid);
   CHECK((*offers)[3].premium);
   CHECK((*offers)[3].price == 250000);  // 2,500.00 USD premium
+}
+
+TEST_CASE("recovery in another process never touches an order whose purchase holds a live lease") {
+  // The race found on 791c793: serve's start-up Recover(0) refunded an order while the
+  // chat's registrar create was in flight, and the create then registered the name.
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  s.registrar.HoldCreates();
+  Result<PurchaseOutcome> bought = Error::Internal("not run");
+  std::thread buyer([&] { bought = s.purchases.Confirm(u, q->id); });
+  s.registrar.AwaitHeldCreate();  // charged, create sent, no answer yet
+
+  auto db2 = s.t.OpenAnother();  // a second process: its own connection and service
+  DepositRepository deposits2(*db2, s.t.clock());
+  OrderRepository orders2(*db2, s.t.clock());
+  PurchaseService recoverer(deposits2, orders2, s.registrar, s.t.clock(), PricingOptions{});
+  auto rep = recoverer.Recover(0);
+  REQUIRE(rep);
+  CHECK(rep->checked == 0);
+  CHECK(rep->leased == 1);
+  CHECK(s.StateOf(q->id) == State::kCharged);
+  CHECK(s.CountRows("refund", u) == 0);
+
+  s.registrar.ReleaseCreates();
+  buyer.join();
+  REQUIRE(bought);
+  CHECK(bought->order.state == State::kRegistered);
+  CHECK(s.Balance(u) == 5000 - 1028);
+  CHECK(s.CountRows("refund", u) == 0);
+  s.ExpectBooksClean();
+}
+
+TEST_CASE("a crashed purchase's lease does not hold recovery up once its process is gone") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  s.ChargeAsCrashed(u, *q, DeadOwner(), /*create_sent=*/false);
+  auto rep = s.purchases.Recover(0);
+  REQUIRE(rep);
+  CHECK(rep->refunded == 1);
+  CHECK(rep->leased == 0);
+  CHECK(s.registrar.creates() == 0);
+  CHECK(s.Balance(u) == 5000);
+  s.ExpectBooksClean();
+}
+
+TEST_CASE("two recoveries racing for one abandoned order decide it once") {
+  for (int round = 0; round < 5; ++round) {
+    Shop s;
+    int64_t u = s.UserWith(1, 5000);
+    auto q = s.purchases.Quote(u, "coolname.com", 1);
+    s.ChargeAsCrashed(u, *q, DeadOwner(), /*create_sent=*/true);
+    REQUIRE(s.registrar.Create({"coolname.com", 1, 0}));
+    auto db2 = s.t.OpenAnother();
+    DepositRepository deposits2(*db2, s.t.clock());
+    OrderRepository orders2(*db2, s.t.clock());
+    PurchaseService other(deposits2, orders2, s.registrar, s.t.clock(), PricingOptions{});
+    std::atomic<int> go{0};
+    Result<RecoveryReport> r1 = Error::Internal("not run"), r2 = Error::Internal("not run");
+    std::thread a([&] { ++go; while (go < 2) {} r1 = s.purchases.Recover(0); });
+    std::thread b([&] { ++go; while (go < 2) {} r2 = other.Recover(0); });
+    a.join();
+    b.join();
+    REQUIRE(r1);
+    REQUIRE(r2);
+    CHECK(r1->registered + r2->registered == 1);
+    CHECK(r1->refunded + r2->refunded == 0);
+    CHECK(s.StateOf(q->id) == State::kRegistered);
+    s.ExpectBooksClean();
+  }
+}
+
+TEST_CASE("a registrar that does not list a just-created name yet is asked again, not refunded") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  // Created, then the crash: the registrar's GetInfo does not know the name yet.
+  s.ChargeAsCrashed(u, *q, DeadOwner(), /*create_sent=*/true);
+  auto first = s.purchases.Recover(0);
+  CHECK(first->still_unknown == 1);
+  CHECK(first->refunded == 0);
+  CHECK(s.Balance(u) == 5000 - 1028);
+  // Now the registrar lists it: completed, never refunded.
+  REQUIRE(s.registrar.Create({"coolname.com", 1, 0}));
+  auto second = s.purchases.Recover(0);
+  CHECK(second->registered == 1);
+  CHECK(s.StateOf(q->id) == State::kRegistered);
+  CHECK(s.CountRows("refund", u) == 0);
+  s.ExpectBooksClean();
+}
+
+TEST_CASE("a create answer naming another domain is not believed: unknown, and the admins are told") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  s.registrar.SetCreateOutcome(Outcome::kSucceedOtherDomain);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  auto r = s.purchases.Confirm(u, q->id);
+  REQUIRE(r);
+  CHECK(r->order.state == State::kUnknown);
+  CHECK(r->message.find("is registered to you") == std::string::npos);
+  CHECK(r->message.find("did not match") != std::string::npos);
+  CHECK(s.Alerts("order:" + std::to_string(q->id) + ":create_answer_mismatch") == 1);
+  CHECK(r->order.failure->find("c00lname.com") != std::string::npos);
+  // Recovery asks about the ordered name itself: not registered, so refunded after the grace.
+  s.t.clock().Advance((PurchaseOptions{}.not_found_grace_seconds + 1) * 1000);
+  CHECK(s.purchases.Recover(0)->refunded == 1);
+  CHECK(s.Balance(u) == 5000);
+  s.ExpectBooksClean();
+}
+
+TEST_CASE("a create answer charging more than the quote is not believed: unknown, and the admins are told") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  s.registrar.SetCreateOutcome(Outcome::kSucceedOvercharged);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  auto r = s.purchases.Confirm(u, q->id);
+  REQUIRE(r);
+  CHECK(r->order.state == State::kUnknown);
+  CHECK(r->order.failure->find("2500.000000 USD") != std::string::npos);
+  CHECK(s.Alerts("order:" + std::to_string(q->id) + ":create_answer_mismatch") == 1);
+  // The registrar does hold the name: recovery completes the order at the quoted price.
+  CHECK(s.purchases.Recover(0)->registered == 1);
+  CHECK(s.Balance(u) == 5000 - 1028);
+  s.ExpectBooksClean();
+}
+
+TEST_CASE("a create that succeeds on an order already refunded is recorded and alerted, never dropped") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  s.registrar.HoldCreates();
+  Result<PurchaseOutcome> bought = Error::Internal("not run");
+  std::thread buyer([&] { bought = s.purchases.Confirm(u, q->id); });
+  s.registrar.AwaitHeldCreate();
+  // The buyer's process stalls past its lease and the grace period; a recovery elsewhere
+  // takes the order over and, the registrar not knowing the name, refunds it.
+  s.t.clock().Advance((PurchaseOptions{}.not_found_grace_seconds + 1) * 1000);
+  auto db2 = s.t.OpenAnother();
+  DepositRepository deposits2(*db2, s.t.clock());
+  OrderRepository orders2(*db2, s.t.clock());
+  PurchaseService recoverer(deposits2, orders2, s.registrar, s.t.clock(), PricingOptions{});
+  CHECK(recoverer.Recover(0)->refunded == 1);
+  // Then the stalled create lands.
+  s.registrar.ReleaseCreates();
+  buyer.join();
+  REQUIRE(bought);
+  CHECK(bought->order.state == State::kRefunded);
+  CHECK(bought->order.registrar_order_id.has_value());
+  CHECK(bought->order.failure->find("after the refund") != std::string::npos);
+  CHECK(bought->message.find("admins") != std::string::npos);
+  CHECK(s.Alerts("order:" + std::to_string(q->id) + ":registered_after_refund") == 1);
+  CHECK(s.Balance(u) == 5000);
+  s.ExpectBooksClean();
+}
+
+TEST_CASE("a purchase whose lease was taken over before the create sends no create") {
+  Shop s;
+  int64_t u = s.UserWith(1, 5000);
+  auto q = s.purchases.Quote(u, "coolname.com", 1);
+  std::string owner = NewLeaseOwner();
+  s.ChargeAsCrashed(u, *q, owner, /*create_sent=*/false);
+  // Another execution takes the expired lease; the first may no longer send the create.
+  s.t.clock().Advance((PurchaseOptions{}.lease_seconds + 1) * 1000);
+  REQUIRE(*s.orders.TakeLease(q->id, NewLeaseOwner(), s.t.clock().NowSeconds() + 60, std::nullopt));
+  CHECK(s.orders.MarkCreateSent(q->id, owner, s.t.clock().NowSeconds() + 60).code() ==
+        ErrorCode::kFailedPrecondition);
+  CHECK(s.orders.MarkRegistered(q->id, owner, "1", "2").code() == ErrorCode::kFailedPrecondition);
+  CHECK(s.StateOf(q->id) == State::kCharged);
 }

@@ -1,23 +1,110 @@
 #include "tools/purchase_service.h"
 
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "common/failpoint.h"
+#include "common/lease_owner.h"
 #include "common/log.h"
+#include "db/alert_outbox.h"
 #include "db/database.h"
 #include "db/deposit_repository.h"
 #include "registrar/demo_registrar.h"
-#include "registrar/registrar.h"
 
 namespace depositbot {
+namespace {
+
+// Renews an order's lease every third of its length while the registrar call
+// runs, from its own thread; Stop() (or the destructor) ends it before the
+// outcome is recorded. A renewal that finds the lease taken stops renewing: the
+// outcome's own conditional update then fails and says so.
+class LeaseKeeper {
+ public:
+  LeaseKeeper(OrderRepository& orders, const Clock& clock, int64_t order_id, std::string owner,
+              int64_t lease_seconds)
+      : orders_(orders),
+        clock_(clock),
+        order_id_(order_id),
+        owner_(std::move(owner)),
+        lease_seconds_(lease_seconds),
+        thread_([this] { Run(); }) {}
+  LeaseKeeper(const LeaseKeeper&) = delete;
+  LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+  ~LeaseKeeper() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run() {
+    const auto period = std::chrono::milliseconds(std::max<int64_t>(lease_seconds_ * 1000 / 3, 50));
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
+      lock.unlock();
+      auto renewed = orders_.RenewLease(order_id_, owner_, clock_.NowSeconds() + lease_seconds_);
+      lock.lock();
+      if (!renewed) {
+        Log(LogLevel::kError, "purchase.lease_lost",
+            {{"order_id", std::to_string(order_id_)}, {"error", renewed.error().message}});
+        return;
+      }
+    }
+  }
+
+  OrderRepository& orders_;
+  const Clock& clock_;
+  const int64_t order_id_;
+  const std::string owner_;
+  const int64_t lease_seconds_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after every member it reads
+};
+
+std::string LowerAscii(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string Usd(int64_t micros) { return FormatMinor(micros, 6) + " USD"; }
+
+std::string Years(int years) {
+  return std::to_string(years) + " year" + (years == 1 ? "" : "s");
+}
+
+}  // namespace
 
 PurchaseService::PurchaseService(DepositRepository& deposits, OrderRepository& orders,
                                  Registrar& registrar, const Clock& clock, PricingOptions pricing,
-                                 DomainNameRules rules)
+                                 DomainNameRules rules, PurchaseOptions options)
     : deposits_(deposits),
       orders_(orders),
       registrar_(registrar),
       clock_(clock),
       pricing_(std::move(pricing)),
-      rules_(std::move(rules)) {}
+      rules_(std::move(rules)),
+      options_(options) {}
+
+void PurchaseService::Alert(const std::string& key, const std::string& text) {
+  Log(LogLevel::kError, "purchase.admin_alert", {{"key", key}, {"text", text}});
+  if (!options_.alerts) return;
+  if (auto queued = options_.alerts->Enqueue(key, text); !queued) {
+    Log(LogLevel::kError, "purchase.admin_alert_not_queued",
+        {{"key", key}, {"error", queued.error().message}});
+  }
+}
 
 bool PurchaseService::IsDemo() const { return registrar_.IsDemo(); }
 
@@ -109,12 +196,14 @@ Result<DomainOrder> PurchaseService::Cancel(int64_t user_id, int64_t order_id) {
   return orders_.MarkCancelled(order_id);
 }
 
-Result<PurchaseOutcome> PurchaseService::Refund(const DomainOrder& order, const std::string& why) {
+Result<PurchaseOutcome> PurchaseService::Refund(const DomainOrder& order, std::string_view owner,
+                                                const std::string& why) {
   if (!order.purchase_transaction_id) {
     return Error::Internal("order #" + std::to_string(order.id) + " has no purchase row");
   }
+  // The refund and ->refunded commit together, and only while `owner` holds the lease.
   auto refund = deposits_.Refund(*order.purchase_transaction_id, why, [&](Database& db) {
-    return orders_.MarkRefundedIn(db, order.id, why);
+    return orders_.MarkRefundedIn(db, order.id, owner, why);
   });
   if (!refund) return refund.error();
   auto after = orders_.Get(order.id);
@@ -143,11 +232,15 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
     return Error::FailedPrecondition("the quote for " + order->domain +
                                      " has expired; ask for a new one");
   }
-  std::string description =
-      order->domain + " for " + std::to_string(order->years) + " year" +
-      (order->years == 1 ? "" : "s");
+  std::string description = order->domain + " for " + Years(order->years);
+  // This execution owns the order from the debit on (the lease commits with it).
+  const std::string owner = NewLeaseOwner();
   auto debit = deposits_.Purchase(user_id, order->price, OrderReference(order_id), description,
-                                  [&](Database& db) { return orders_.MarkChargedIn(db, order_id); });
+                                  [&](Database& db) {
+                                    return orders_.MarkChargedIn(
+                                        db, order_id, owner,
+                                        clock_.NowSeconds() + options_.lease_seconds);
+                                  });
   if (!debit) {
     if (debit.code() == ErrorCode::kInsufficientFunds) {
       auto acct = deposits_.GetAccount(user_id);
@@ -159,6 +252,7 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
     }
     return debit.error();
   }
+  LeaseKeeper keeper(orders_, clock_, order_id, owner, options_.lease_seconds);
   Log(LogLevel::kInfo, "purchase.charged",
       {{"order_id", std::to_string(order_id)},
        {"domain", order->domain},
@@ -166,48 +260,125 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
        {"price", std::to_string(order->price)}});
   auto charged = orders_.Get(order_id);
   if (!charged) return charged.error();
-  // A failure here leaves the order charged with no registrar call: Recover() refunds it.
+  const std::string checking =
+      " I am checking with it: you will either get the domain or your " +
+      FormatAmount(order->price, pricing_.currency) + " back — never both, never charged twice.";
+  // A failure here leaves the order charged with no registrar call: Recover() refunds it
+  // once the lease has expired or this process is gone.
   if (auto st = DEPOSITBOT_FAILPOINT("purchase.after_debit"); !st) return st.error();
+  if (auto sent = orders_.MarkCreateSent(order_id, owner,
+                                         clock_.NowSeconds() + options_.lease_seconds);
+      !sent) {
+    // This execution stalled past its lease and a recovery took the order over: it
+    // decides the outcome; creating now could register a name it is refunding.
+    Log(LogLevel::kError, "purchase.lease_lost_before_create",
+        {{"order_id", std::to_string(order_id)}, {"error", sent.error().message}});
+    return PurchaseOutcome{*charged, "Your order for " + order->domain +
+                                         " was interrupted before the registrar was asked." +
+                                         checking};
+  }
 
   CreateRequest req{order->domain, order->years, order->premium_usd_micros};
   auto created = registrar_.Create(req);
+  keeper.Stop();
   if (created) {
     // A failure here leaves a registered name on a charged order: Recover() completes it.
     if (auto st = DEPOSITBOT_FAILPOINT("purchase.after_create"); !st) return st.error();
-    auto done = orders_.MarkRegistered(order_id, created->order_id, created->domain_id);
-    if (!done) return done.error();  // charged stays; recovery completes it
-    Log(LogLevel::kInfo, "purchase.registered",
-        {{"order_id", std::to_string(order_id)}, {"domain", order->domain}});
-    return PurchaseOutcome{*done, order->domain + " is registered to you for " +
-                                      std::to_string(order->years) + " year" +
-                                      (order->years == 1 ? "" : "s") + "; " +
-                                      FormatAmount(order->price, pricing_.currency) +
-                                      " was taken from your balance."};
+    return Registered(*charged, owner, *created);
   }
   const RegistrarFailure& f = created.error();
   if (f.OutcomeUnknown()) {
     Log(LogLevel::kWarn, "purchase.outcome_unknown",
         {{"order_id", std::to_string(order_id)}, {"domain", order->domain}, {"error", f.message}});
-    auto unknown = orders_.MarkUnknown(order_id, f.message);
+    auto unknown = orders_.MarkUnknown(order_id, owner, f.message);
     return PurchaseOutcome{unknown ? *unknown : *charged,
-                           "The registrar did not confirm " + order->domain +
-                               " in time. I am checking with it: you will either get the "
-                               "domain or your " +
-                               FormatAmount(order->price, pricing_.currency) +
-                               " back — never both, never charged twice."};
+                           "The registrar did not confirm " + order->domain + " in time." +
+                               checking};
   }
-  auto refunded = Refund(*charged, f.message);
+  auto refunded = Refund(*charged, owner, f.message);
   if (!refunded) {
     // The refund itself failed (e.g. a version conflict three times): leave the
     // order for the recovery job, which will refund it.
     Log(LogLevel::kError, "purchase.refund_deferred",
         {{"order_id", std::to_string(order_id)}, {"error", refunded.error().message}});
-    auto unknown = orders_.MarkUnknown(order_id, "refund pending: " + f.message);
+    auto unknown = orders_.MarkUnknown(order_id, owner, "refund pending: " + f.message);
     return PurchaseOutcome{unknown ? *unknown : *charged,
                            "The registrar refused " + order->domain + " (" + f.message +
                                "). Your refund is queued and will reach your balance shortly."};
   }
   return refunded;
+}
+
+std::string PurchaseService::CreateAnswerMismatch(const DomainOrder& order,
+                                                  const CreateResult& created) const {
+  std::string answered = LowerAscii(created.domain);
+  if (!answered.empty() && answered.back() == '.') answered.pop_back();
+  if (answered != order.domain) {
+    return "it answered for " + (answered.empty() ? std::string("no domain") : answered) +
+           ", not " + order.domain;
+  }
+  if (created.charged_usd_micros < 0 || created.charged_usd_micros > order.registrar_usd_micros) {
+    return "it charged " + Usd(created.charged_usd_micros) + " on a quote of " +
+           Usd(order.registrar_usd_micros);
+  }
+  return "";
+}
+
+Result<PurchaseOutcome> PurchaseService::Registered(const DomainOrder& order,
+                                                    std::string_view owner,
+                                                    const CreateResult& created) {
+  const std::string id = std::to_string(order.id);
+  const std::string checking =
+      " I am checking with it: you will either get the domain or your " +
+      FormatAmount(order.price, pricing_.currency) + " back — never both, never charged twice.";
+  if (std::string mismatch = CreateAnswerMismatch(order, created); !mismatch.empty()) {
+    // Believe neither the success nor a failure: recovery asks the registrar about
+    // the name itself (GetInfo) and completes or refunds from that.
+    auto unknown = orders_.MarkUnknown(order.id, owner, "registrar answer disagrees: " + mismatch);
+    Alert("order:" + id + ":create_answer_mismatch",
+          "Order #" + id + " (" + order.domain + ", user " + std::to_string(order.user_id) +
+              "): the registrar reported the create as done, but " + mismatch +
+              ". The order is now unknown and recovery will ask the registrar about " +
+              order.domain + ". Check the registrar account for a name or charge we did not ask for.");
+    return PurchaseOutcome{unknown ? *unknown : order,
+                           "The registrar's answer for " + order.domain +
+                               " did not match your order." + checking};
+  }
+  auto done = orders_.MarkRegistered(order.id, owner, created.order_id, created.domain_id);
+  if (done) {
+    Log(LogLevel::kInfo, "purchase.registered",
+        {{"order_id", id}, {"domain", order.domain}});
+    return PurchaseOutcome{*done, order.domain + " is registered to you for " +
+                                      Years(order.years) + "; " +
+                                      FormatAmount(order.price, pricing_.currency) +
+                                      " was taken from your balance."};
+  }
+  // The lease was taken over while the registrar answered (this process stalled
+  // past it). Whatever happened since, the registration must not be dropped.
+  auto now_order = orders_.Get(order.id);
+  if (now_order && now_order->state == DomainOrder::State::kRefunded) {
+    auto recorded = orders_.RecordLateRegistration(
+        order.id, created.order_id, created.domain_id,
+        "registered by the registrar after the refund (registrar order " + created.order_id +
+            ")");
+    Alert("order:" + id + ":registered_after_refund",
+          "Order #" + id + " (" + order.domain + ", user " + std::to_string(order.user_id) +
+              "): the registrar registered the name after the order had been refunded. The user "
+              "holds the name and has their " +
+              FormatAmount(order.price, pricing_.currency) +
+              " back. Decide with them: charge again by adjustment, or cancel the name.");
+    return PurchaseOutcome{recorded ? *recorded : *now_order,
+                           "The registrar registered " + order.domain +
+                               " after your order had already been refunded. The admins have "
+                               "been told and will contact you; nothing more was charged."};
+  }
+  // Still charged or unknown under another execution's lease: its recovery asks the
+  // registrar, finds the name registered and completes the order.
+  Log(LogLevel::kError, "purchase.registered_under_lost_lease",
+      {{"order_id", id}, {"domain", order.domain}, {"error", done.error().message}});
+  return PurchaseOutcome{now_order ? *now_order : order,
+                         "The registrar reports " + order.domain +
+                             " registered; I am confirming it and will not charge you again."};
 }
 
 std::string ConfirmReply(const Result<PurchaseOutcome>& outcome, bool demo) {
@@ -223,7 +394,9 @@ std::string CancelReply(int64_t order_id, const Result<DomainOrder>& cancelled) 
 
 Result<RecoveryReport> PurchaseService::Recover(int64_t min_age_seconds) {
   RecoveryReport report;
-  int64_t cutoff = clock_.NowSeconds() - min_age_seconds;
+  const int64_t now = clock_.NowSeconds();
+  // Saturates: min_age_seconds comes from a flag.
+  const int64_t cutoff = min_age_seconds > now ? 0 : now - min_age_seconds;
   std::vector<DomainOrder> todo;
   for (auto state : {DomainOrder::State::kUnknown, DomainOrder::State::kCharged}) {
     auto list = orders_.InState(state, cutoff);
@@ -231,37 +404,80 @@ Result<RecoveryReport> PurchaseService::Recover(int64_t min_age_seconds) {
     todo.insert(todo.end(), list->begin(), list->end());
   }
   for (const auto& order : todo) {
-    ++report.checked;
-    auto info = registrar_.GetInfo(order.domain);
-    if (info && info->is_ours) {
-      if (orders_.MarkRegistered(order.id, "", info->domain_id)) {
-        ++report.registered;
-        Log(LogLevel::kInfo, "recovery.registered",
-            {{"order_id", std::to_string(order.id)}, {"domain", order.domain}});
+    std::optional<std::string> gone;
+    if (order.LeaseLive(clock_.NowSeconds())) {
+      if (!LeaseOwnerIsGone(*order.lease_owner)) {
+        ++report.leased;
+        continue;
       }
+      gone = order.lease_owner;  // crashed on this host: its lease is void
+    }
+    const std::string owner = NewLeaseOwner();
+    auto taken = orders_.TakeLease(order.id, owner, clock_.NowSeconds() + options_.lease_seconds,
+                                   gone);
+    if (!taken) return taken.error();
+    if (!*taken) {
+      ++report.leased;  // another execution took it between the read and now
       continue;
     }
-    bool definitely_absent =
-        (!info && info.error().kind == RegistrarFailure::Kind::kNotFound) ||
-        (info && !info->is_ours);
-    if (!definitely_absent) {
-      ++report.still_unknown;
-      Log(LogLevel::kWarn, "recovery.still_unknown",
-          {{"order_id", std::to_string(order.id)},
-           {"domain", order.domain},
-           {"error", info ? std::string("not ours") : info.error().message}});
-      continue;
-    }
-    auto refunded = Refund(order, "the registrar has no record of the registration");
-    if (refunded) {
+    ++report.checked;
+    LeaseKeeper keeper(orders_, clock_, order.id, owner, options_.lease_seconds);
+    auto fresh = orders_.Get(order.id);  // as it is now that this execution owns it
+    if (!fresh) return fresh.error();
+    RecoverOne(*fresh, owner, report);
+    keeper.Stop();
+    (void)orders_.ReleaseLease(order.id, owner);  // a no-op once the order was decided
+  }
+  return report;
+}
+
+void PurchaseService::RecoverOne(const DomainOrder& order, std::string_view owner,
+                                 RecoveryReport& report) {
+  const std::string id = std::to_string(order.id);
+  auto refund = [&](const std::string& why) {
+    if (auto refunded = Refund(order, owner, why); refunded) {
       ++report.refunded;
     } else {
       ++report.still_unknown;
       Log(LogLevel::kError, "recovery.refund_failed",
-          {{"order_id", std::to_string(order.id)}, {"error", refunded.error().message}});
+          {{"order_id", id}, {"error", refunded.error().message}});
     }
+  };
+  if (!order.create_sent_at) {
+    // The create was never sent (it is recorded durably before it is): nothing can
+    // have been registered, so there is nothing to ask.
+    refund("the purchase was interrupted before the registrar was asked");
+    return;
   }
-  return report;
+  auto info = registrar_.GetInfo(order.domain);
+  if (info && info->is_ours) {
+    if (orders_.MarkRegistered(order.id, owner, "", info->domain_id)) {
+      ++report.registered;
+      Log(LogLevel::kInfo, "recovery.registered", {{"order_id", id}, {"domain", order.domain}});
+    } else {
+      ++report.still_unknown;
+    }
+    return;
+  }
+  const bool not_found = !info && info.error().kind == RegistrarFailure::Kind::kNotFound;
+  if (not_found || (info && !info->is_ours)) {
+    // A registrar may not list a name it has just created: "not found" is only an
+    // answer once the grace period after the create has passed.
+    const int64_t since_create = clock_.NowSeconds() - *order.create_sent_at;
+    if (not_found && since_create < options_.not_found_grace_seconds) {
+      ++report.still_unknown;
+      Log(LogLevel::kWarn, "recovery.not_found_within_grace",
+          {{"order_id", id},
+           {"domain", order.domain},
+           {"seconds_since_create", std::to_string(since_create)}});
+      return;
+    }
+    refund("the registrar has no record of the registration");
+    return;
+  }
+  ++report.still_unknown;
+  Log(LogLevel::kWarn, "recovery.still_unknown",
+      {{"order_id", id}, {"domain", order.domain}, {"error", info.error().message}});
 }
 
 }  // namespace depositbot

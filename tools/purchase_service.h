@@ -9,9 +9,11 @@
 #include "common/result.h"
 #include "db/order_repository.h"
 #include "registrar/domain_name.h"
+#include "registrar/registrar.h"
 
 namespace depositbot {
 
+class AlertOutbox;
 class DepositRepository;
 class Registrar;
 
@@ -20,6 +22,20 @@ struct PricingOptions {
   Decimal usd_exchange_rate{1, 0};
   Decimal markup_percent{0, 0};
   int64_t quote_ttl_seconds = 600;
+};
+
+// How purchases are executed and recovered (DESIGN.md money rule 5).
+struct PurchaseOptions {
+  // How long an execution owns an order without renewing; renewed every third of it while
+  // the registrar call runs. A recovery elsewhere waits this long after a silent crash on
+  // another host (a crash on this host is seen at once: the owner's process is gone).
+  int64_t lease_seconds = 60;
+  // A registrar that does not know a name it was just asked to create may only be slow to
+  // say so: "not found" is an unknown outcome until this long after the create was sent.
+  int64_t not_found_grace_seconds = 900;
+  // Where alerts for the admins are queued (registrar answers that disagree with the order,
+  // a name registered after its refund). Null: they are only logged.
+  AlertOutbox* alerts = nullptr;
 };
 
 // One name's availability and price in the deposit currency.
@@ -44,6 +60,7 @@ struct RecoveryReport {
   int registered = 0;
   int refunded = 0;
   int still_unknown = 0;
+  int leased = 0;  // left alone: another execution holds a live lease on them
 };
 
 // Buying domains from the deposit (DESIGN.md money rule 5):
@@ -52,11 +69,17 @@ struct RecoveryReport {
 // refund and ->refunded together, or on an unknown outcome ->unknown for
 // Recover(), which asks the registrar and completes or refunds. Never charged
 // twice (one purchase row per order), never refunded twice (one refund row per
-// purchase), one live order per domain. Thread-safe.
+// purchase), one live order per domain. The execution that charged an order
+// holds its lease (OrderRepository) until the outcome is recorded; Recover()
+// takes only orders whose lease expired or whose owner's process is gone, so a
+// recovery in any process never races a purchase in flight. A registrar answer
+// is checked against the order (domain, amount charged) before it is believed.
+// Thread-safe; several processes may run it on one database.
 class PurchaseService {
  public:
   PurchaseService(DepositRepository& deposits, OrderRepository& orders, Registrar& registrar,
-                  const Clock& clock, PricingOptions pricing, DomainNameRules rules = {});
+                  const Clock& clock, PricingOptions pricing, DomainNameRules rules = {},
+                  PurchaseOptions options = {});
 
   // Availability and one-year prices; invalid names come back with valid=false.
   Result<std::vector<DomainOffer>> Check(const std::vector<std::string>& names);
@@ -67,7 +90,8 @@ class PurchaseService {
   // The user declines a quote.
   Result<DomainOrder> Cancel(int64_t user_id, int64_t order_id);
   // Resolves unknown orders, and charged ones untouched for min_age_seconds
-  // (a crash between the debit and the registrar's answer).
+  // (a crash between the debit and the registrar's answer), skipping every order
+  // another execution holds a live lease on.
   Result<RecoveryReport> Recover(int64_t min_age_seconds);
 
   Result<int64_t> PriceInCurrency(int64_t usd_micros) const;
@@ -75,7 +99,15 @@ class PurchaseService {
   const PricingOptions& pricing() const { return pricing_; }
 
  private:
-  Result<PurchaseOutcome> Refund(const DomainOrder& order, const std::string& why);
+  Result<PurchaseOutcome> Refund(const DomainOrder& order, std::string_view owner,
+                                 const std::string& why);
+  // Why the registrar's create answer cannot be believed for `order`; empty when it fits.
+  std::string CreateAnswerMismatch(const DomainOrder& order, const CreateResult& created) const;
+  Result<PurchaseOutcome> Registered(const DomainOrder& order, std::string_view owner,
+                                     const CreateResult& created);
+  // One order of Recover(), under `owner`'s lease.
+  void RecoverOne(const DomainOrder& order, std::string_view owner, RecoveryReport& report);
+  void Alert(const std::string& key, const std::string& text);
 
   DepositRepository& deposits_;
   OrderRepository& orders_;
@@ -83,6 +115,7 @@ class PurchaseService {
   const Clock& clock_;
   PricingOptions pricing_;
   DomainNameRules rules_;
+  PurchaseOptions options_;
 };
 
 // What the user is told after confirming a quote outside the model (the

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 
@@ -16,6 +17,8 @@ class ScriptedRegistrar final : public Registrar {
     kRefuse,                  // definite failure: domain not available
     kTimeoutAfterRegistering, // registered, but the answer was lost
     kTimeoutNotRegistered,    // nothing registered, the answer was lost
+    kSucceedOtherDomain,      // "registered" another name (c00lname.com for coolname.com)
+    kSucceedOvercharged,      // registered, but charged 2,500 USD
   };
 
   explicit ScriptedRegistrar(const Clock& clock) : demo_(clock) {}
@@ -32,6 +35,24 @@ class ScriptedRegistrar final : public Registrar {
     std::lock_guard<std::mutex> l(mu_);
     return creates_;
   }
+  // From now on Create waits, once it was called, until ReleaseCreates(): a
+  // registrar call in flight that the test can act beside.
+  void HoldCreates() {
+    std::lock_guard<std::mutex> l(mu_);
+    hold_ = true;
+  }
+  // Blocks until a Create is waiting on the hold.
+  void AwaitHeldCreate() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return held_ > 0; });
+  }
+  void ReleaseCreates() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      hold_ = false;
+    }
+    cv_.notify_all();
+  }
 
   RegistrarResult<std::vector<DomainAvailability>> Check(
       const std::vector<std::string>& d) override {
@@ -43,13 +64,27 @@ class ScriptedRegistrar final : public Registrar {
   RegistrarResult<CreateResult> Create(const CreateRequest& r) override {
     CreateOutcome o;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      std::unique_lock<std::mutex> l(mu_);
       ++creates_;
+      ++held_;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return !hold_; });
+      --held_;
       o = outcome_;
     }
     switch (o) {
       case CreateOutcome::kSucceed:
         return demo_.Create(r);
+      case CreateOutcome::kSucceedOtherDomain: {
+        auto created = demo_.Create(r);
+        if (created) created->domain = "c00lname.com";
+        return created;
+      }
+      case CreateOutcome::kSucceedOvercharged: {
+        auto created = demo_.Create(r);
+        if (created) created->charged_usd_micros = 2'500'000'000;
+        return created;
+      }
       case CreateOutcome::kRefuse:
         return RegistrarFailure::Make(RegistrarFailure::Kind::kDomainNotAvailable,
                                       "Domain not available", 3019166);
@@ -86,6 +121,9 @@ class ScriptedRegistrar final : public Registrar {
  private:
   DemoRegistrar demo_;
   mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+  int held_ = 0;
   CreateOutcome outcome_ = CreateOutcome::kSucceed;
   bool info_unavailable_ = false;
   int creates_ = 0;
