@@ -477,7 +477,7 @@ TEST_CASE("a create answer charging more than the quote is not believed: unknown
   auto r = s.purchases.Confirm(u, q->id);
   REQUIRE(r);
   CHECK(r->order.state == State::kUnknown);
-  CHECK(r->order.failure->find("2500.000000 USD") != std::string::npos);
+  CHECK(r->order.failure->find("charged 2,500.00 USD on a quote of 10.28 USD") != std::string::npos);
   CHECK(s.Alerts("order:" + std::to_string(q->id) + ":create_answer_mismatch") == 1);
   // The registrar does hold the name: recovery completes the order at the quoted price.
   CHECK(s.purchases.Recover(0)->registered == 1);

@@ -78,7 +78,12 @@ std::string LowerAscii(std::string s) {
   return s;
 }
 
-std::string Usd(int64_t micros) { return FormatMinor(micros, 6) + " USD"; }
+// "2,500.00 USD", "10.28 USD", "9.585 USD": registrar amounts with the cents always shown.
+std::string Usd(int64_t micros) {
+  std::string text = FormatMinor(micros, 6);
+  while (text.size() > 3 && text.back() == '0' && text[text.size() - 3] != '.') text.pop_back();
+  return text + " USD";
+}
 
 std::string Years(int years) {
   return std::to_string(years) + " year" + (years == 1 ? "" : "s");

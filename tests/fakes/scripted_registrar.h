@@ -76,9 +76,10 @@ class ScriptedRegistrar final : public Registrar {
       case CreateOutcome::kSucceed:
         return demo_.Create(r);
       case CreateOutcome::kSucceedOtherDomain: {
-        auto created = demo_.Create(r);
-        if (created) created->domain = "c00lname.com";
-        return created;
+        // Reports a success for another name; the ordered one is not registered.
+        CreateRequest other = r;
+        other.domain = "c00lname.com";
+        return demo_.Create(other);
       }
       case CreateOutcome::kSucceedOvercharged: {
         auto created = demo_.Create(r);
