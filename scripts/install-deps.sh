@@ -3,7 +3,7 @@
 # something is missing (so a warm machine does not touch the network).
 set -euo pipefail
 packages=(
-  build-essential cmake pkgconf
+  build-essential cmake pkgconf ccache
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libssl-dev
   libpugixml-dev libcli11-dev doctest-dev librapidcheck-dev
   clang libclang-rt-14-dev llvm
