@@ -87,6 +87,13 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
       item.clear();
     }
   }
+  if (auto v = get("ALERT_RETRY_SECONDS")) {
+    int64_t s = 0;
+    if (!ParseInt64(*v, s) || s < 1 || s > 3600) {
+      return Bad("ALERT_RETRY_SECONDS", "a whole number of seconds from 1 to 3600", *v);
+    }
+    c.alert_retry_seconds = s;
+  }
   if (auto v = get("TELEGRAM_BOT_TOKEN")) c.telegram_bot_token = *v;
   if (auto v = get("TELEGRAM_API_BASE")) c.telegram_api_base = *v;
   if (auto v = get("TELEGRAM_WEBHOOK_SECRET")) c.telegram_webhook_secret = *v;

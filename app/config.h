@@ -16,6 +16,9 @@ namespace depositbot {
 struct Config {
   std::string db_path = "./depositbot.db";
   std::set<int64_t> admin_ids;
+  // ALERT_RETRY_SECONDS: the wait before an admin alert whose send failed is tried again for
+  // that admin; it doubles with each failure, up to an hour.
+  int64_t alert_retry_seconds = 30;
   std::string telegram_bot_token;
   std::string telegram_api_base = "https://api.telegram.org";
   std::string telegram_webhook_secret;

@@ -15,11 +15,13 @@
 
 #include "app/recorder.h"
 #include "app/services.h"
+#include "chat/admin_alert_sender.h"
 #include "chat/http_endpoint.h"
 #include "chat/telegram_bot.h"
 #include "chat/telegram_client.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "db/alert_outbox.h"
 #include "db/notification_repository.h"
 #include "db/reconciler.h"
 #include "db/update_inbox.h"
@@ -70,41 +72,32 @@ Result<std::unique_ptr<TelegramClient>> MakeTelegram(const Config& config, int p
   return client;
 }
 
-// Runs one reconciliation and delivers what the admins were not told yet.
-Result<ReconciliationReport> ReconcileAndAlert(Reconciler& reconciler, TelegramBot* bot,
-                                               TelegramClient* client, const Config& config,
-                                               Metrics* metrics) {
+// Runs one reconciliation and queues what the admins were not told yet in the outbox (recorded
+// as alerted in the same transaction); AdminAlertSender delivers it, per admin.
+Result<ReconciliationReport> ReconcileAndAlert(Reconciler& reconciler, AlertOutbox& outbox,
+                                               const Config& config, Metrics* metrics) {
   auto report = reconciler.Run();
   if (!report) return report.error();
   if (metrics) {
     metrics->Set("depositbot_reconciliation_findings", static_cast<int64_t>(report->findings.size()));
     metrics->Add("depositbot_reconciliation_runs_total");
   }
-  auto delta = reconciler.PendingAlerts(*report);
-  if (!delta) return delta.error();
-  if (delta->empty()) return report;
-  std::string text = FormatAlert(*delta, config.currency);
-  bool delivered = false;
-  if (bot) {
-    delivered = bot->TellAdmins(text);
-  } else if (client) {
-    delivered = !config.admin_ids.empty();
-    for (int64_t admin : config.admin_ids) {
-      TelegramSendOptions plain;
-      plain.parse_mode = TelegramParseMode::kPlain;
-      if (!client->SendMessage(admin, text, plain)) delivered = false;
-    }
-  }
-  if (delivered) {
-    if (auto st = reconciler.MarkAlerted(*delta, config.currency); !st) return st.error();
-    Log(LogLevel::kWarn, "reconcile.alerted",
-        {{"new_or_changed", std::to_string(delta->new_or_changed.size())},
-         {"resolved", std::to_string(delta->resolved.size())}});
-  } else {
-    Log(LogLevel::kError, "reconcile.alert_undelivered",
-        {{"admins", std::to_string(config.admin_ids.size())}});
-  }
+  auto queued = reconciler.QueueAlerts(*report, config.currency, outbox);
+  if (!queued) return queued.error();
   return report;
+}
+
+AlertOutbox::Options OutboxOptions(const Config& config) {
+  AlertOutbox::Options o;
+  o.first_retry_seconds = config.alert_retry_seconds;
+  return o;
+}
+
+// Logs a delivery pass that failed on the database (a failed send is not an error here).
+void DeliverAlerts(AdminAlertSender& sender, const std::atomic<bool>* stop) {
+  if (auto r = sender.DeliverDue(stop); !r) {
+    Log(LogLevel::kError, "admin_alert.delivery_failed", {{"error", r.error().message}});
+  }
 }
 
 }  // namespace
@@ -112,11 +105,16 @@ Result<ReconciliationReport> ReconcileAndAlert(Reconciler& reconciler, TelegramB
 int RunReconcileAlert(const Config& config, bool json) {
   auto services = Services::Create(config);
   if (!services) return Fail(services.error().message);
+  Reconciler reconciler((*services)->db(), (*services)->clock());
+  AlertOutbox outbox((*services)->db(), (*services)->clock(), OutboxOptions(config));
+  // Queued first: when Telegram cannot be reached now, a running serve delivers it later.
+  auto report = ReconcileAndAlert(reconciler, outbox, config, nullptr);
+  if (!report) return Fail(report.error().message);
   auto client = MakeTelegram(config, 0, nullptr);
   if (!client) return Fail(client.error().message);
-  Reconciler reconciler((*services)->db(), (*services)->clock());
-  auto report = ReconcileAndAlert(reconciler, nullptr, client->get(), config, nullptr);
-  if (!report) return Fail(report.error().message);
+  // One pass: this run's alert, and whatever else is due (a running serve retries the rest).
+  AdminAlertSender sender(**client, outbox, {config.admin_ids}, nullptr);
+  DeliverAlerts(sender, nullptr);
   if (json) {
     std::cout << ReportToJson(*report, config.currency).dump(2) << "\n";
   } else {
@@ -171,6 +169,8 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   UpdateInbox inbox(s.db(), s.clock());
   NotificationRepository notifications(s.db());
   Reconciler reconciler(s.db(), s.clock());
+  AlertOutbox outbox(s.db(), s.clock(), OutboxOptions(config));
+  AdminAlertSender alert_sender(**client, outbox, {config.admin_ids}, &metrics);
   TelegramBot::Options bo;
   bo.admin_ids = config.admin_ids;
   bo.currency = config.currency;
@@ -249,19 +249,29 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     auto next_reconcile = std::chrono::steady_clock::now() +
                           std::chrono::seconds(std::max<int64_t>(config.reconcile_interval_seconds, 1));
     auto next_recovery = std::chrono::steady_clock::now() + std::chrono::seconds(flags.recovery_interval_s);
+    // Admin alerts are queued by this process and by others (a chat purchase, reconcile): a
+    // pass every few seconds, no more often than the shortest retry wait needs.
+    const auto alert_interval =
+        std::chrono::seconds(std::min<int64_t>(config.alert_retry_seconds, 5));
+    auto next_alerts = std::chrono::steady_clock::now();
     std::unique_lock<std::mutex> lock(stop_mu);
     while (!stop) {
-      auto wake = next_recovery;
+      auto wake = std::min(next_recovery, next_alerts);
       if (config.reconcile_interval_seconds > 0) wake = std::min(wake, next_reconcile);
       stop_cv.wait_until(lock, wake, [&] { return stop.load(); });
       if (stop) break;
       lock.unlock();
       auto now = std::chrono::steady_clock::now();
       if (config.reconcile_interval_seconds > 0 && now >= next_reconcile) {
-        if (auto r = ReconcileAndAlert(reconciler, &bot, nullptr, config, &metrics); !r) {
+        if (auto r = ReconcileAndAlert(reconciler, outbox, config, &metrics); !r) {
           Log(LogLevel::kError, "reconcile.failed", {{"error", r.error().message}});
         }
         next_reconcile = now + std::chrono::seconds(config.reconcile_interval_seconds);
+        next_alerts = now;  // deliver this run's alert now
+      }
+      if (now >= next_alerts) {
+        DeliverAlerts(alert_sender, &stop);
+        next_alerts = std::chrono::steady_clock::now() + alert_interval;
       }
       if (now >= next_recovery) {
         if (auto r = s.purchases().Recover(flags.recovery_interval_s); !r) {

@@ -22,8 +22,10 @@ struct ServeFlags {
 int RunServe(const Config& config, const ServeFlags& flags);
 
 // `depositbot reconcile --alert`: one run whose new, changed or resolved
-// discrepancies are messaged to the admins (once: what was already alerted is
-// not repeated). Exit 1 when the books are not clean, 2 on a setup error.
+// discrepancies are queued as one admin alert (once: what was already queued is
+// not repeated), then one delivery pass over the alert outbox; an admin the
+// send failed for is retried later (by serve). Exit 1 when the books are not
+// clean, 2 on a setup error (the alert stays queued).
 int RunReconcileAlert(const Config& config, bool json);
 
 }  // namespace depositbot

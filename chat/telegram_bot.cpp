@@ -433,17 +433,4 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
   Send(chat, CancelReply(data->id, cancelled));
 }
 
-bool TelegramBot::TellAdmins(const std::string& text) {
-  bool all = !o_.admin_ids.empty();
-  for (int64_t admin : o_.admin_ids) {
-    auto r = d_.telegram.SendMessage(admin, HtmlEscape(text));
-    if (!r) {
-      all = false;
-      Log(LogLevel::kWarn, "telegram.admin_alert_failed",
-          {{"admin", std::to_string(admin)}, {"error", r.error().message}});
-    }
-  }
-  return all;
-}
-
 }  // namespace depositbot

@@ -75,9 +75,6 @@ class TelegramBot {
   // Stops taking updates and lets in-flight ones finish within `bound`.
   bool Drain(std::chrono::milliseconds bound);
 
-  // Sends `text` (plain, escaped here) to every admin; true if all got it.
-  bool TellAdmins(const std::string& text);
-
  private:
   void Handle(const TelegramUpdate& update);
   void HandleMessage(const TelegramMessage& message);

@@ -35,7 +35,16 @@ struct AlertDelivery {
 // Thread-safe; several processes may share the database.
 class AlertOutbox {
  public:
+  struct Options {
+    int64_t first_retry_seconds = 30;          // after the first failure; doubles with each one
+    int64_t max_retry_seconds = 3600;          // the cap of that wait
+    int64_t claim_seconds = 60;                // a claimed send is not offered again for this long
+    int64_t retry_window_seconds = 7 * 86400;  // an alert older than this is not sent any more
+  };
+
   AlertOutbox(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+  AlertOutbox(Database& db, const Clock& clock, Options options)
+      : db_(db), clock_(clock), options_(options) {}
 
   // Queues `text` under `key`. Returns false (and changes nothing) when `key`
   // was queued before.
@@ -43,18 +52,33 @@ class AlertOutbox {
   // The same inside a caller's transaction (db's mutex held by the caller).
   Result<bool> EnqueueIn(Database& db, std::string_view key, std::string_view text);
 
-  // Deliveries due now to the given admins, oldest alert first, at most `limit`.
+  // Deliveries due now to the given admins, oldest alert first, at most `limit`: pairs never
+  // tried, and failed ones whose backoff has passed, of alerts younger than the retry window.
+  // A pair delivered before is never due again.
   Result<std::vector<AlertDelivery>> Due(const std::set<int64_t>& admins, int limit);
+  // Takes a due pair for one send: true when this caller got it, false when it is not due any
+  // more (delivered, or claimed by another process meanwhile). A claimed pair is not due for
+  // claim_seconds, so two processes delivering at once do not both send it; a sender that dies
+  // before MarkDelivered/MarkFailed leaves it due again after that.
+  Result<bool> Claim(int64_t alert_id, int64_t admin_id);
   // The alert reached `admin_id`; it is never sent to them again.
   Status MarkDelivered(int64_t alert_id, int64_t admin_id);
-  // The send failed; the next attempt waits longer each time (capped).
+  // The send failed; the next attempt waits longer each time (capped). Changes nothing on a
+  // pair already delivered.
   Status MarkFailed(int64_t alert_id, int64_t admin_id, std::string_view error);
   // Alerts that reached none of `admins` yet.
   Result<int64_t> UndeliveredCount(const std::set<int64_t>& admins);
+  // True when the send of `alert_id` failed for every one of `admins` (each tried at least
+  // once) and reached none of them.
+  Result<bool> ReachedNoAdmin(int64_t alert_id, const std::set<int64_t>& admins);
+
+  // The wait after the `failures`-th failed attempt (1, 2, ...).
+  int64_t RetryDelaySeconds(int failures) const;
 
  private:
   Database& db_;
   const Clock& clock_;
+  Options options_;
 };
 
 }  // namespace depositbot

@@ -1,10 +1,12 @@
 #include "db/reconciler.h"
 
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "db/alert_outbox.h"
 #include "db/database.h"
 
 namespace depositbot {
@@ -198,6 +200,10 @@ Result<ReconciliationReport> Reconciler::Run() {
 
 Result<AlertDelta> Reconciler::PendingAlerts(const ReconciliationReport& report) {
   std::lock_guard<std::mutex> lock(db_.mutex());
+  return PendingAlertsLocked(report);
+}
+
+Result<AlertDelta> Reconciler::PendingAlertsLocked(const ReconciliationReport& report) {
   std::map<std::string, std::pair<Finding, std::string>> alerted;  // key -> figures, description
   auto st = ForEachRow(db_,
                        "SELECT finding_key, balance, ledger_sum, description FROM "
@@ -223,6 +229,11 @@ Status Reconciler::MarkAlerted(const AlertDelta& delta, const Currency& currency
   std::lock_guard<std::mutex> lock(db_.mutex());
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
+  if (auto st = MarkAlertedLocked(delta, currency); !st) return st;
+  return tx->Commit();
+}
+
+Status Reconciler::MarkAlertedLocked(const AlertDelta& delta, const Currency& currency) {
   for (const auto& f : delta.new_or_changed) {
     auto q = db_.Prepare(
         "INSERT INTO reconciliation_alerts(finding_key, balance, ledger_sum, description, "
@@ -243,7 +254,48 @@ Status Reconciler::MarkAlerted(const AlertDelta& delta, const Currency& currency
     q->Bind(1, std::string_view(r.key));
     if (auto st = q->Run(); !st) return st;
   }
-  return tx->Commit();
+  return Status::Ok();
+}
+
+Result<AlertDelta> Reconciler::QueueAlerts(const ReconciliationReport& report,
+                                           const Currency& currency, AlertOutbox& outbox) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  // Immediate: the delta is computed against what was alerted, and recorded, under one write
+  // lock, so a second process reconciling at the same time sees this one's record.
+  auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
+  if (!tx) return tx.error();
+  auto delta = PendingAlertsLocked(report);
+  if (!delta) return delta.error();
+  if (delta->empty()) return delta;
+  // The key names the delta and the reconciliation alert queued before it: the same delta
+  // against the same history is one alert, while a discrepancy that is resolved and then
+  // comes back with the same figures is a new one (DESIGN.md rule 6: once per new or changed).
+  int64_t previous = 0;
+  auto st = ForEachRow(db_,
+                       "SELECT COALESCE(MAX(id), 0) FROM admin_alerts "
+                       "WHERE alert_key LIKE 'reconcile:%'",
+                       [&](const Statement& q) { previous = q.ColumnInt(0); });
+  if (!st) return st.error();
+  std::string canonical;
+  for (const auto& f : delta->new_or_changed) {
+    canonical += "+" + f.Key() + "=" + std::to_string(f.balance) + "/" +
+                 std::to_string(f.ledger_sum) + ";";
+  }
+  for (const auto& r : delta->resolved) canonical += "-" + r.key + ";";
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
+  for (unsigned char ch : canonical) hash = (hash ^ ch) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  std::string key = "reconcile:after-" + std::to_string(previous) + ":" + hex;
+  auto queued = outbox.EnqueueIn(db_, key, FormatAlert(*delta, currency));
+  if (!queued) return queued.error();
+  if (auto m = MarkAlertedLocked(*delta, currency); !m) return m.error();
+  if (auto c = tx->Commit(); !c) return c.error();
+  Log(LogLevel::kWarn, "reconcile.alert_queued",
+      {{"key", key},
+       {"new_or_changed", std::to_string(delta->new_or_changed.size())},
+       {"resolved", std::to_string(delta->resolved.size())}});
+  return delta;
 }
 
 std::string FormatAlert(const AlertDelta& delta, const Currency& c) {

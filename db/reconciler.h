@@ -12,6 +12,7 @@
 
 namespace depositbot {
 
+class AlertOutbox;
 class Database;
 
 struct Finding {
@@ -80,8 +81,20 @@ class Reconciler {
   Result<AlertDelta> PendingAlerts(const ReconciliationReport& report);
   // Records that `delta` was delivered, so it is not repeated.
   Status MarkAlerted(const AlertDelta& delta, const Currency& currency);
+  // What the admins must be told after `report`, queued in `outbox` (FormatAlert's text under
+  // a key derived from the delta and the alerts queued before it) and recorded as alerted in
+  // the same transaction: a crash never leaves it queued but unrecorded (told twice) or
+  // recorded but not queued (never told), and two processes queue it once. Delivery is the
+  // outbox's business. Returns the delta queued; empty when there was nothing new to say.
+  Result<AlertDelta> QueueAlerts(const ReconciliationReport& report, const Currency& currency,
+                                 AlertOutbox& outbox);
 
  private:
+  // The bodies of PendingAlerts / MarkAlerted; the caller holds db_'s mutex (and, for the
+  // second, a write transaction).
+  Result<AlertDelta> PendingAlertsLocked(const ReconciliationReport& report);
+  Status MarkAlertedLocked(const AlertDelta& delta, const Currency& currency);
+
   Database& db_;
   const Clock& clock_;
 };

@@ -275,6 +275,79 @@ TEST_CASE("a tampered balance raises one admin alert, not repeated, then reporte
   CHECK(b.telegram.SentMessages().size() == 2);
 }
 
+TEST_CASE("an admin who blocked the bot is retried alone; the other admin is alerted once") {
+  const int64_t blocked = 901;
+  Bot b;
+  b.env["ADMIN_IDS"] = std::to_string(kAdmin.id) + "," + std::to_string(blocked);
+  b.env["ALERT_RETRY_SECONDS"] = "1";
+  b.telegram.BlockChat(blocked);
+  REQUIRE(RunProcess(DepositbotBinary(), {"migrate"}, b.env, b.dir).exit_code == 0);
+  {
+    auto d = Database::Open(b.db);
+    REQUIRE(d);
+    REQUIRE((*d)->Exec("INSERT INTO users(id, telegram_id, display_name, created_at) VALUES "
+                       "(1, 1001, 'Alice', 0); INSERT INTO user_deposits(user_id, balance, "
+                       "updated_at) VALUES (1, 500, 0);"));
+  }
+  b.Start();
+  // Two reconciliation runs, each a process that queues what is new and sends what is due.
+  CHECK(RunProcess(DepositbotBinary(), {"reconcile", "--alert"}, b.env, b.dir).exit_code == 1);
+  CHECK(RunProcess(DepositbotBinary(), {"reconcile", "--alert"}, b.env, b.dir).exit_code == 1);
+  // From here only serve sends: two more tries to the blocked admin mean serve finished (and
+  // counted) at least one, and made at least two delivery passes after both runs.
+  size_t tried = static_cast<size_t>(b.telegram.CallCountTo("sendMessage", blocked));
+  CHECK(tried >= 1);
+  REQUIRE(b.telegram.WaitForCallsTo("sendMessage", blocked, tried + 2, seconds(60)));
+
+  auto alert = b.WaitForMessage(kAdmin.id, "Reconciliation");
+  CHECK(Has(alert.text, "5.00 USD"));
+  CHECK(b.Count(kAdmin.id, "Reconciliation") == 1);
+  CHECK(b.Count(blocked, "") == 0);
+  CHECK(b.Query("SELECT COUNT(*) FROM admin_alerts") == 1);
+  CHECK(b.Query("SELECT COUNT(*) FROM admin_alert_deliveries WHERE admin_id = 900 AND "
+                "delivered_at IS NOT NULL") == 1);
+  CHECK(b.Query("SELECT attempts FROM admin_alert_deliveries WHERE admin_id = 901") >=
+        static_cast<int64_t>(tried + 1));
+
+  httplib::Client http("127.0.0.1", b.http_port);
+  auto metrics = http.Get("/metrics");
+  REQUIRE(metrics);
+  std::smatch m;
+  REQUIRE(std::regex_search(
+      metrics->body, m,
+      std::regex(
+          "depositbot_admin_alert_delivery_failures_total\\{reason=\"forbidden\"\\} ([0-9]+)")));
+  CHECK(std::stoi(m[1].str()) >= 1);
+  CHECK(Has(metrics->body, "depositbot_admin_alerts_undelivered 0"));
+  CHECK(b.Stop().exit_code == 0);
+}
+
+TEST_CASE("an ALERT_RETRY_SECONDS outside 1..3600 stops start-up with one line naming it") {
+  Bot b;
+  for (const char* bad : {"0", "3601", "soon", "-5"}) {
+    b.env["ALERT_RETRY_SECONDS"] = bad;
+    auto r = RunProcess(DepositbotBinary(), {"serve"}, b.env, b.dir);
+    CHECK(r.exit_code == 2);
+    CHECK(Has(r.err, "ALERT_RETRY_SECONDS"));
+  }
+}
+
+TEST_CASE("serve delivers an admin alert another process queued") {
+  Bot b;
+  b.Start();
+  {
+    auto d = Database::Open(b.db);
+    REQUIRE(d);
+    REQUIRE((*d)->Exec("INSERT INTO admin_alerts(alert_key, text, created_at) VALUES "
+                       "('order:17:registered_after_refund', 'Order 17 <coolname.com> was "
+                       "registered after its refund', strftime('%s', 'now'))"));
+  }
+  auto alert = b.WaitForMessage(kAdmin.id, "Order 17 <coolname.com> was registered");
+  CHECK(alert.parse_mode.empty());  // plain text: the queued text is sent as it is
+  CHECK(b.Stop().exit_code == 0);
+  CHECK(b.Query("SELECT COUNT(*) FROM admin_alert_deliveries WHERE delivered_at IS NOT NULL") == 1);
+}
+
 TEST_CASE("serve --record writes a session that replays identically") {
   Bot b;
   std::string rec = b.dir + "/recordings";

@@ -998,6 +998,37 @@ int FakeTelegramServer::CallCount(const std::string& method) const {
                                         [&](const FakeTelegramCall& c) { return c.method == m; }));
 }
 
+namespace {
+
+// chat_id as a JSON body (a number) or a form/query parameter (a string) carries it.
+bool IsCallTo(const FakeTelegramCall& c, const std::string& method, int64_t chat_id) {
+  if (c.method != method || c.http_status == 0 || !c.params.contains("chat_id")) return false;
+  const json& id = c.params["chat_id"];
+  if (id.is_number_integer()) return id.get<int64_t>() == chat_id;
+  return id.is_string() && id.get<std::string>() == std::to_string(chat_id);
+}
+
+}  // namespace
+
+int FakeTelegramServer::CallCountTo(const std::string& method, int64_t chat_id) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::string m = Lower(method);
+  return static_cast<int>(
+      std::count_if(impl_->calls.begin(), impl_->calls.end(),
+                    [&](const FakeTelegramCall& c) { return IsCallTo(c, m, chat_id); }));
+}
+
+bool FakeTelegramServer::WaitForCallsTo(const std::string& method, int64_t chat_id, size_t n,
+                                        std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  std::string m = Lower(method);
+  return impl_->cv.wait_for(lock, timeout, [&] {
+    return static_cast<size_t>(std::count_if(
+               impl_->calls.begin(), impl_->calls.end(),
+               [&](const FakeTelegramCall& c) { return IsCallTo(c, m, chat_id); })) >= n;
+  });
+}
+
 bool FakeTelegramServer::WaitForParkedPoll(std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(impl_->mu);
   return impl_->cv.wait_for(lock, timeout, [&] { return impl_->parked_polls > 0; });

@@ -179,6 +179,11 @@ class FakeTelegramServer {
   std::vector<FakeChatAction> ChatActions() const;
   std::vector<FakeTelegramCall> Calls() const;
   int CallCount(const std::string& method) const;
+  // Answered calls of `method` (any case, any status: a 403 counts) whose chat_id is `chat_id`.
+  int CallCountTo(const std::string& method, int64_t chat_id) const;
+  // True once CallCountTo(method, chat_id) >= n; false after `timeout`.
+  bool WaitForCallsTo(const std::string& method, int64_t chat_id, size_t n,
+                      std::chrono::milliseconds timeout) const;
   // True once a getUpdates is parked waiting for updates (to push only after the bot polls).
   bool WaitForParkedPoll(std::chrono::milliseconds timeout) const;
 

@@ -1,0 +1,156 @@
+// AdminAlertSender against the fake Telegram server: delivery recorded per admin, an admin who
+// blocked the bot retried alone with backoff, an alert that reached nobody logged and counted.
+#include "chat/admin_alert_sender.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "chat/telegram_client.h"
+#include "common/metrics.h"
+#include "db/alert_outbox.h"
+#include "db/database.h"
+#include "tests/fakes/fake_telegram_server.h"
+#include "tests/fakes/ledger_builder.h"
+
+using namespace depositbot;
+using namespace depositbot::testing;
+using std::chrono::seconds;
+
+namespace {
+
+constexpr int64_t kGood = 900;
+constexpr int64_t kBlocked = 901;
+
+bool Has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// Collects what the process writes to stderr (where Log writes) until Finish().
+class StderrCapture {
+ public:
+  StderrCapture() : file_(std::tmpfile()) {
+    std::fflush(stderr);
+    saved_ = dup(2);
+    dup2(fileno(file_), 2);
+  }
+  ~StderrCapture() {
+    if (saved_ >= 0) Finish();
+    std::fclose(file_);
+  }
+  std::string Finish() {
+    std::fflush(stderr);
+    dup2(saved_, 2);
+    close(saved_);
+    saved_ = -1;
+    std::string out;
+    std::rewind(file_);
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, file_)) > 0;) out.append(buf, n);
+    return out;
+  }
+
+ private:
+  std::FILE* file_;
+  int saved_ = -1;
+};
+
+struct Fixture {
+  FakeTelegramServer telegram;
+  TestDb t;
+  AlertOutbox outbox{t.db(), t.clock()};
+  Metrics metrics;
+  std::unique_ptr<TelegramClient> client;
+  std::unique_ptr<AdminAlertSender> sender;
+
+  explicit Fixture(std::set<int64_t> admins = {kGood, kBlocked}) {
+    TelegramClient::Config c;
+    c.api_base = telegram.url();
+    c.token = telegram.token();
+    c.pace_sends = false;
+    TelegramClient::Environment env;
+    env.clock = &t.clock();
+    env.sleep = [](std::chrono::milliseconds) {};
+    auto r = TelegramClient::Create(c, env);
+    REQUIRE(r);
+    client = std::move(*r);
+    sender = std::make_unique<AdminAlertSender>(*client, outbox,
+                                                AdminAlertSender::Options{admins, 20}, &metrics);
+  }
+
+  AlertDeliveryPass Pass() {
+    auto p = sender->DeliverDue();
+    REQUIRE(p);
+    return *p;
+  }
+  int SendsTo(int64_t chat) { return telegram.CallCountTo("sendMessage", chat); }
+};
+
+}  // namespace
+
+TEST_CASE("an admin who blocked the bot fails alone: the other gets the alert once") {
+  Fixture f;
+  f.telegram.BlockChat(kBlocked);
+  REQUIRE(f.outbox.Enqueue("reconcile:1", "⚠️ Reconciliation: user 1 <balance> differs"));
+
+  auto first = f.Pass();
+  CHECK(first.delivered == 1);
+  CHECK(first.failed == 1);
+  CHECK(first.undelivered == 0);
+  auto sent = f.telegram.SentMessages();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].chat_id == kGood);
+  CHECK(sent[0].text ==
+        "⚠️ Reconciliation: user 1 <balance> differs");  // plain text, as queued
+  CHECK(f.SendsTo(kBlocked) == 1);
+
+  // Right after: nothing is due (the good admin has it, the blocked one waits its backoff).
+  auto second = f.Pass();
+  CHECK(second.delivered + second.failed == 0);
+
+  // After the backoff only the blocked admin is tried again.
+  f.t.clock().Advance(30'000);
+  auto third = f.Pass();
+  CHECK(third.delivered == 0);
+  CHECK(third.failed == 1);
+  CHECK(f.SendsTo(kBlocked) == 2);
+  CHECK(f.SendsTo(kGood) == 1);
+
+  std::string text = f.metrics.Render();
+  CHECK(Has(text, "depositbot_admin_alerts_delivered_total 1"));
+  CHECK(Has(text, "depositbot_admin_alert_delivery_failures_total{reason=\"forbidden\"} 2"));
+  CHECK(Has(text, "depositbot_admin_alerts_undelivered 0"));
+  CHECK(QueryInt(f.t.db(), "SELECT attempts FROM admin_alert_deliveries WHERE admin_id = 901") ==
+        2);
+}
+
+TEST_CASE("an alert that reached no admin is logged at error level and shown in the gauge") {
+  Fixture f({kBlocked});
+  f.telegram.BlockChat(kBlocked);
+  REQUIRE(f.outbox.Enqueue("order:17:registered_after_refund", "order 17 registered after refund"));
+  StderrCapture err;
+  auto pass = f.Pass();
+  std::string log = err.Finish();
+  CHECK(pass.failed == 1);
+  CHECK(pass.undelivered == 1);
+  CHECK(Has(log, "level=error event=admin_alert.reached_no_admin"));
+  CHECK(Has(log, "order:17:registered_after_refund"));
+  CHECK(Has(f.metrics.Render(), "depositbot_admin_alerts_undelivered 1"));
+}
+
+TEST_CASE("a failure that is not a block (a 500 after the retries) is retried as well") {
+  Fixture f({kGood});
+  f.telegram.InjectFault("sendMessage", FakeTelegramServer::Fault::InternalError(), 3);
+  REQUIRE(f.outbox.Enqueue("reconcile:1", "books differ"));
+  auto first = f.Pass();
+  CHECK(first.failed == 1);
+  CHECK(f.telegram.SentMessages().empty());
+  f.t.clock().Advance(30'000);
+  auto second = f.Pass();
+  CHECK(second.delivered == 1);
+  CHECK(f.telegram.SentMessages().size() == 1);
+  f.t.clock().Advance(86'400'000);
+  auto third = f.Pass();
+  CHECK(third.delivered + third.failed == 0);
+}
