@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "app/recorder.h"
+#include "app/registrar_domains.h"
 #include "app/services.h"
 #include "chat/http_endpoint.h"
 #include "chat/telegram_bot.h"
@@ -114,7 +115,8 @@ int RunReconcileAlert(const Config& config, bool json) {
   if (!services) return Fail(services.error().message);
   auto client = MakeTelegram(config, 0, nullptr);
   if (!client) return Fail(client.error().message);
-  Reconciler reconciler((*services)->db(), (*services)->clock());
+  Reconciler reconciler((*services)->db(), (*services)->clock(),
+                        RegistrarDomainsOf((*services)->registrar()));
   auto report = ReconcileAndAlert(reconciler, nullptr, client->get(), config, nullptr);
   if (!report) return Fail(report.error().message);
   if (json) {
@@ -170,7 +172,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
 
   UpdateInbox inbox(s.db(), s.clock());
   NotificationRepository notifications(s.db());
-  Reconciler reconciler(s.db(), s.clock());
+  Reconciler reconciler(s.db(), s.clock(), RegistrarDomainsOf(s.registrar()));
   TelegramBot::Options bo;
   bo.admin_ids = config.admin_ids;
   bo.currency = config.currency;

@@ -6,6 +6,10 @@
 
 #include "db/database.h"
 #include "tests/fakes/ledger_builder.h"
+#ifdef DEPOSITBOT_RECONCILE_E2E
+#include "tests/fakes/fake_namecheap_server.h"
+#include "tests/fakes/process_runner.h"
+#endif
 
 using namespace depositbot;
 using depositbot::testing::CheckBooks;
@@ -524,3 +528,71 @@ TEST_CASE("the order finding kinds have stable names") {
   CHECK(ToString(Finding::Kind::kRegisteredNotAtRegistrar) == "registered_not_at_registrar");
 }
 
+#ifdef DEPOSITBOT_RECONCILE_E2E
+// `depositbot reconcile` as a real process, asking the fake Namecheap for the account's list.
+TEST_CASE("reconcile exits 1 naming a refunded order whose domain the registrar lists") {
+  TestDb t(TestDb::kFile);
+  {
+    LedgerBuilder b(t.db(), t.clock());
+    b.User(1001, "Alice").Balance(5'000).Order(State::kRefunded, 1'028, "coolname.com");
+    b.User(1002, "Bob").Balance(5'000).Order(State::kRegistered, 998, "kept.com");
+  }
+  t.Close();
+  testing::FakeNamecheapServer namecheap;
+  namecheap.AddOwnedDomain("kept.com");
+  auto env = namecheap.ProcessEnv();
+  env["DEPOSITBOT_DB"] = t.path();
+
+  auto clean = testing::RunProcess(testing::DepositbotBinary(), {"reconcile"}, env, t.dir());
+  CAPTURE(clean.out);
+  CAPTURE(clean.err);
+  CHECK(clean.exit_code == 0);
+  CHECK(Contains(clean.out, "compared with the registrar's list of 1 domains"));
+  CHECK(namecheap.RequestCount("namecheap.domains.getList") == 1);
+
+  // The refunded name shows up in the account: registered and refunded.
+  namecheap.AddOwnedDomain("coolname.com");
+  auto dirty = testing::RunProcess(testing::DepositbotBinary(), {"reconcile"}, env, t.dir());
+  CAPTURE(dirty.out);
+  CHECK(dirty.exit_code == 1);
+  CHECK(Contains(dirty.out, "coolname.com"));
+  CHECK(Contains(dirty.out, "was refunded 10.28 USD, yet the registrar's account holds"));
+  CHECK_FALSE(Contains(dirty.out, "kept.com"));
+
+  auto json =
+      testing::RunProcess(testing::DepositbotBinary(), {"reconcile", "--json"}, env, t.dir());
+  CHECK(json.exit_code == 1);
+  auto j = nlohmann::json::parse(json.out, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  REQUIRE(j["findings"].size() == 1);
+  CHECK(j["findings"][0]["kind"] == "refunded_but_registered");
+  CHECK(j["findings"][0]["domain"] == "coolname.com");
+}
+
+TEST_CASE("reconcile says it could not compare orders when the registrar's list fails") {
+  TestDb t(TestDb::kFile);
+  {
+    LedgerBuilder b(t.db(), t.clock());
+    b.User(1001, "Alice").Balance(5'000).Order(State::kRefunded, 1'028, "coolname.com");
+  }
+  t.Close();
+  testing::FakeNamecheapServer namecheap;
+  namecheap.AddOwnedDomain("coolname.com");
+  for (int i = 0; i < 3; ++i) {
+    namecheap.InjectFault("namecheap.domains.getList",
+                          testing::FakeNamecheapServer::Fault::HttpStatus(503));
+  }
+  auto env = namecheap.ProcessEnv();
+  env["DEPOSITBOT_DB"] = t.path();
+  auto r = testing::RunProcess(testing::DepositbotBinary(), {"reconcile"}, env, t.dir());
+  CAPTURE(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(Contains(r.out, "not compared with the registrar: the namecheap domain list failed"));
+
+  // The demo registrar (no Namecheap settings) holds nothing real: no comparison, said so.
+  std::map<std::string, std::string> demo_env{{"DEPOSITBOT_DB", t.path()}};
+  auto demo = testing::RunProcess(testing::DepositbotBinary(), {"reconcile"}, demo_env, t.dir());
+  CHECK(demo.exit_code == 0);
+  CHECK(Contains(demo.out, "demo registrar"));
+}
+#endif
