@@ -8,6 +8,7 @@
 #include "app/config.h"
 #include "app/replay.h"
 #include "app/recorder.h"
+#include "app/registrar_domains.h"
 #include "app/serve.h"
 #include "app/services.h"
 #include "chat/terminal_chat.h"
@@ -23,10 +24,6 @@ namespace {
 int Fail(const std::string& line) {
   std::fprintf(stderr, "depositbot: %s\n", line.c_str());
   return 2;
-}
-
-Result<std::unique_ptr<Database>> OpenMigrated(const Config& config) {
-  return OpenMigratedDatabase(config.db_path);
 }
 
 struct ChatFlags {
@@ -148,10 +145,10 @@ int RunRecover(const Config& config, int64_t min_age_seconds) {
 }
 
 int RunReconcile(const Config& config, bool json) {
-  auto db = OpenMigrated(config);
-  if (!db) return Fail(db.error().message);
-  SystemClock clock;
-  Reconciler reconciler(**db, clock);
+  auto services = Services::Create(config);
+  if (!services) return Fail(services.error().message);
+  Services& s = **services;
+  Reconciler reconciler(s.db(), s.clock(), RegistrarDomainsOf(s.registrar()));
   auto report = reconciler.Run();
   if (!report) return Fail(report.error().message);
   if (json) {

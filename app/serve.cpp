@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "app/recorder.h"
+#include "app/registrar_domains.h"
 #include "app/services.h"
 #include "chat/admin_alert_sender.h"
 #include "chat/http_endpoint.h"
@@ -105,7 +106,8 @@ void DeliverAlerts(AdminAlertSender& sender, const std::atomic<bool>* stop) {
 int RunReconcileAlert(const Config& config, bool json) {
   auto services = Services::Create(config);
   if (!services) return Fail(services.error().message);
-  Reconciler reconciler((*services)->db(), (*services)->clock());
+  Reconciler reconciler((*services)->db(), (*services)->clock(),
+                        RegistrarDomainsOf((*services)->registrar()));
   AlertOutbox outbox((*services)->db(), (*services)->clock(), OutboxOptions(config));
   // Queued first: when Telegram cannot be reached now, a running serve delivers it later.
   auto report = ReconcileAndAlert(reconciler, outbox, config, nullptr);
@@ -168,7 +170,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
 
   UpdateInbox inbox(s.db(), s.clock());
   NotificationRepository notifications(s.db());
-  Reconciler reconciler(s.db(), s.clock());
+  Reconciler reconciler(s.db(), s.clock(), RegistrarDomainsOf(s.registrar()));
   AlertOutbox outbox(s.db(), s.clock(), OutboxOptions(config));
   AdminAlertSender alert_sender(**client, outbox, {config.admin_ids}, &metrics);
   TelegramBot::Options bo;

@@ -163,10 +163,18 @@ RegistrarResult<std::string> NamecheapRegistrar::SendOnce(
     return f;
   }
   const int status = response->status;
-  if (status == 405 || status == 429) {
-    // Namecheap rejects a rate-limited call before executing it.
-    return Fail(Kind::kRateLimited, command + " was rate limited (HTTP " + std::to_string(status) +
-                                        "); try again later");
+  if (status == 405) {
+    // Namecheap rejects a rate-limited call before executing it (its own SDK relies on that).
+    return Fail(Kind::kRateLimited, command + " was rate limited (HTTP 405); try again later");
+  }
+  if (status == 429) {
+    // Namecheap never sends 429: something between us answered, and nothing documents whether
+    // it passed the command on first.
+    RegistrarFailure f = Fail(Kind::kRateLimited, command +
+                                                      " was answered HTTP 429 by "
+                                                      "something other than Namecheap");
+    f.code = ErrorCode::kUnknownOutcome;
+    return f;
   }
   if (status >= 500) {
     RegistrarFailure f =
@@ -361,10 +369,15 @@ RegistrarResult<CreateResult> NamecheapRegistrar::Create(const CreateRequest& re
 }
 
 RegistrarResult<DomainInfo> NamecheapRegistrar::GetInfo(std::string_view domain) {
+  // Recovery refunds on kNotFound, so only a plain "not in this account" answer is one.
   auto reply = Read("namecheap.domains.getInfo", {{"DomainName", std::string(domain)}});
-  if (!reply) return reply.error();
+  if (!reply) return InfoFailure(reply.error());
   auto info = ParseInfoResponse(*reply);
-  if (!info) return Redacted(info.error());
+  if (!info) return Redacted(InfoFailure(info.error()));
+  if (info->domain != Lower(domain)) {
+    return Fail(Kind::kMalformedResponse, "namecheap domains.getInfo for " + std::string(domain) +
+                                              " answered about " + info->domain);
+  }
   return std::move(*info);
 }
 

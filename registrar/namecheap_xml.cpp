@@ -137,10 +137,14 @@ RegistrarResult<std::shared_ptr<Reply>> ParseEnvelope(std::string_view command, 
   pugi::xml_parse_result parsed = reply->doc.load_buffer(body.data(), body.size());
   pugi::xml_node root = reply->doc.document_element();
   if (!parsed || !root || LocalName(root) != "ApiResponse") {
+    // Not Namecheap's answer (a proxy's or firewall's page, an empty body): nothing says the
+    // command was refused before it ran, so a create's outcome is unknown (reads downgrade).
     if (http_status != 200) {
-      return Failure(Kind::kTransport, std::string(command) + " answered HTTP " +
-                                           std::to_string(http_status) +
-                                           " without an API response");
+      RegistrarFailure f = Failure(
+          Kind::kTransport, std::string(command) + " answered HTTP " + std::to_string(http_status) +
+                                " without an API response: \"" + Snippet(body) + "\"");
+      f.code = ErrorCode::kUnknownOutcome;
+      return f;
     }
     RegistrarFailure f =
         Failure(Kind::kMalformedResponse, std::string(command) +
@@ -157,10 +161,14 @@ RegistrarResult<std::shared_ptr<Reply>> ParseEnvelope(std::string_view command, 
     std::string message = std::string(command) + " failed:";
     int64_t number = 0;
     Kind kind = Kind::kOther;
+    // A refusal is definite only when every error in it is one we know stops the command
+    // before it acts; one unclassified error beside a known one leaves the outcome open.
+    bool every_error_known = !errors.empty();
     for (const auto& e : errors) {
       int64_t n = ParseInt(Attr(e, "Number").value_or("")).value_or(0);
       std::string text = Text(e);
       Kind k = ClassifyNamecheapError(n, text);
+      if (k == Kind::kOther) every_error_known = false;
       if (number == 0 || (kind == Kind::kOther && k != Kind::kOther)) {
         number = n;
         kind = k;
@@ -168,8 +176,11 @@ RegistrarResult<std::shared_ptr<Reply>> ParseEnvelope(std::string_view command, 
       message += " [" + std::to_string(n) + "] " + text;
     }
     if (errors.empty()) message += " Status=ERROR without an Error element";
+    const bool says_error = EqualsNoCase(api_status, "ERROR");
+    if (!says_error) message += " (although Status=\"" + api_status + "\")";
     RegistrarFailure f = Failure(kind, message, number);
-    if (kind == Kind::kOther) f.code = ErrorCode::kUnknownOutcome;
+    // Status="OK" with errors contradicts itself: not a refusal we can rely on either.
+    if (!every_error_known || !says_error) f.code = ErrorCode::kUnknownOutcome;
     return f;
   }
   if (!EqualsNoCase(api_status, "OK")) {
@@ -345,8 +356,11 @@ RegistrarResult<CreateResult> ParseCreateResponse(std::string_view body,
     f.code = ErrorCode::kUnknownOutcome;
     return f;
   };
-  pugi::xml_node node = Descendant((*reply)->command_response, "DomainCreateResult");
-  if (!node) return malformed("answered without DomainCreateResult");
+  std::vector<pugi::xml_node> results;
+  Descendants((*reply)->command_response, "DomainCreateResult", results);
+  if (results.empty()) return malformed("answered without DomainCreateResult");
+  if (results.size() > 1) return malformed("answered with several DomainCreateResult elements");
+  pugi::xml_node node = results.front();
   auto registered_text = Attr(node, "Registered");
   auto charged_text = Attr(node, "ChargedAmount");
   if (!registered_text) return malformed("answered without the Registered attribute");
@@ -364,14 +378,31 @@ RegistrarResult<CreateResult> ParseCreateResponse(std::string_view body,
   auto charged = ParseDecimal(*charged_text, 6);
   if (!charged) return malformed("answered an unreadable ChargedAmount");
 
+  // The domain and charge are the registrar's own words, never filled in from the request:
+  // the caller checks them against the order (a success that lacks them proves nothing).
+  auto answered_domain = Attr(node, "Domain");
+  if (!answered_domain || answered_domain->empty()) {
+    return malformed("answered without the Domain attribute");
+  }
+
   CreateResult out;
-  out.domain = Lower(Attr(node, "Domain").value_or(domain));
+  out.domain = Lower(*answered_domain);
   out.registered = true;
   out.charged_usd_micros = *charged;
   out.domain_id = Attr(node, "DomainID").value_or("");
   out.order_id = Attr(node, "OrderID").value_or("");
   out.transaction_id = Attr(node, "TransactionID").value_or("");
   return out;
+}
+
+RegistrarFailure InfoFailure(RegistrarFailure failure) {
+  if (failure.kind == Kind::kNotFound && failure.code == ErrorCode::kNotFound) return failure;
+  if (failure.kind == Kind::kNotFound) {
+    failure.kind = Kind::kOther;
+    failure.message += " (not taken as \"not found\": the reply was not a plain refusal)";
+  }
+  failure.code = ErrorCode::kUnavailable;
+  return failure;
 }
 
 RegistrarResult<DomainInfo> ParseInfoResponse(std::string_view body) {

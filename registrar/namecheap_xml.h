@@ -20,9 +20,11 @@ namespace depositbot {
 
 // The envelope of any reply: `http_status` and `body` as received for `command`
 // ("namecheap.domains.check"). nullopt for an <ApiResponse Status="OK"> with a CommandResponse.
-// Otherwise the failure: Namecheap's <Errors> classified by ClassifyNamecheapError (kOther is
-// kUnknownOutcome); a body that is not an ApiResponse is kTransport for a non-200 status, else
-// kMalformedResponse with kUnknownOutcome, as is any other Status.
+// Otherwise the failure, with the code a create needs (reads downgrade kUnknownOutcome):
+// Namecheap's <Errors> classified by ClassifyNamecheapError, definite only for Status="ERROR"
+// whose every error is classified (any kOther, no Error element, or errors under another
+// Status is kUnknownOutcome); a body that is not an ApiResponse is kUnknownOutcome, kTransport
+// for a non-200 status (a proxy's HTML page), else kMalformedResponse, as is any other Status.
 std::optional<RegistrarFailure> CheckNamecheapEnvelope(std::string_view command, int http_status,
                                                        std::string_view body);
 
@@ -41,13 +43,18 @@ RegistrarResult<NamecheapPriceTable> ParsePricingResponse(std::string_view body,
                                                           const std::string& tld);
 
 // domains.create for `domain`. Registered="false" is kOther with kUnknownOutcome, and so is a
-// reply missing what says whether it was registered (kMalformedResponse): only the registrar
-// can later tell how such an order ended.
+// reply missing what says whether it was registered or what it was (kMalformedResponse): only
+// the registrar can later tell how such an order ended. A success carries the reply's own
+// Domain (lower-cased) and ChargedAmount, never the request's: the caller checks them.
 RegistrarResult<CreateResult> ParseCreateResponse(std::string_view body,
                                                   const std::string& domain);
 
 // domains.getInfo.
 RegistrarResult<DomainInfo> ParseInfoResponse(std::string_view body);
+// A failed domains.getInfo as the recovery job must read it: kNotFound (kind and code) only
+// when a plain Status="ERROR" reply said the account does not hold the name (2019166, 2016166,
+// 4011103 worded about the domain); everything else is kUnavailable, never kNotFound.
+RegistrarFailure InfoFailure(RegistrarFailure failure);
 
 // One page of domains.getList; `last` when no further page should be asked for.
 struct NamecheapListPage {

@@ -23,7 +23,9 @@ struct DomainAvailability {
   int64_t premium_price_usd_micros = 0;    // first-year registration price; 0 unless premium
   int64_t premium_renewal_usd_micros = 0;  // 0 unless premium
   int64_t icann_fee_usd_micros = 0;
-  int64_t eap_fee_usd_micros = 0;  // non-zero: early-access phase, not buyable via API
+  // Non-zero: the name is in its TLD's early-access phase and costs this much on top of its
+  // price; Namecheap does not register such names through the API, so it is not sold.
+  int64_t eap_fee_usd_micros = 0;
   std::string note;                // registrar's description when unknown
 };
 

@@ -101,8 +101,12 @@ RegistrarFailure::Kind ClassifyNamecheapError(int64_t number, std::string_view t
       return Kind::kRateLimited;
     case 2019166:
     case 2016166:
-    case 4011103:
       return Kind::kNotFound;
+    // One number for "DomainName not available", "UserName not available" and "Access
+    // denied": only the first says the account does not hold the name.
+    case 4011103:
+      return ContainsNoCase(text, "user") || ContainsNoCase(text, "access") ? Kind::kAuth
+                                                                            : Kind::kNotFound;
     // "Order chargeable for the user not found": a logical error at authentication.
     case 2033409:
       return Kind::kAuth;

@@ -30,7 +30,8 @@ struct RegistrarFailure {
     kRateLimited,         // HTTP 405/429 or error 500000
     kMalformedResponse,   // non-XML body, wrong envelope, missing required attribute
     kInvalidRequest,      // the registrar refused the parameters (2xxxxxx, unsupported TLD)
-    kNotFound,            // GetInfo: the domain is not in this account (2019166, 2016166, 4011103)
+    kNotFound,            // GetInfo: the domain is not in this account (2019166, 2016166, and
+                          // 4011103 when worded about the domain, not the user or access)
     kTransport,           // no usable HTTP answer (connect failed, timeout, reset, HTTP 5xx)
     kOther,               // any other registrar error (provider/internal errors)
   };

@@ -20,6 +20,12 @@ endif()
 # depositbot chat / recover as real processes.
 add_library(process_runner STATIC ${CMAKE_CURRENT_LIST_DIR}/fakes/process_runner.cpp)
 target_include_directories(process_runner PUBLIC ${PROJECT_SOURCE_DIR})
+# reconciler_test (db.cmake) also runs `depositbot reconcile` against the fake Namecheap.
+if(TARGET reconciler_test AND TARGET depositbot AND TARGET fake_namecheap)
+  target_link_libraries(reconciler_test PRIVATE process_runner fake_namecheap)
+  target_compile_definitions(reconciler_test PRIVATE DEPOSITBOT_RECONCILE_E2E=1)
+  add_dependencies(reconciler_test depositbot)
+endif()
 if(TARGET depositbot AND TARGET fake_llm_server AND TARGET fake_namecheap)
   depositbot_test(NAME cli_chat_test SOURCES cli_chat_test.cpp
                   LIBS process_runner ledger_builder fake_llm_server fake_namecheap)

@@ -86,6 +86,25 @@ class StderrCapture {
   int saved_ = -1;
 };
 
+// A reply as Namecheap frames it: `status` ("OK"/"ERROR"), the Error elements and the
+// CommandResponse, for replies the fake does not produce by itself.
+std::string Envelope(const std::string& command, const std::string& status,
+                     const std::string& errors, const std::string& response) {
+  return "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<ApiResponse Status=\"" + status +
+         "\" xmlns=\"http://api.namecheap.com/xml.response\">\n  <Errors>" + errors +
+         "</Errors>\n  <Warnings />\n  <RequestedCommand>" + command + "</RequestedCommand>\n" +
+         response +
+         "  <Server>PHX01APIEXT05</Server>\n  <GMTTimeDifference>--4:00</GMTTimeDifference>\n"
+         "  <ExecutionTime>0.413</ExecutionTime>\n</ApiResponse>\n";
+}
+
+const char* kCreateResult =
+    "  <CommandResponse Type=\"namecheap.domains.create\">\n"
+    "    <DomainCreateResult Domain=\"example-shop.com\" Registered=\"true\" "
+    "ChargedAmount=\"9.7600\" DomainID=\"1234567\" OrderID=\"987654\" "
+    "TransactionID=\"1122334\" WhoisguardEnable=\"true\" NonRealTimeDomain=\"false\" />\n"
+    "  </CommandResponse>\n";
+
 }  // namespace
 
 // ---- domains.check ----
@@ -123,6 +142,21 @@ TEST_CASE("a name the registry could not answer for is reported as unknown, not 
   CHECK((*r)[0].note == "No response from the registry");
   CHECK_FALSE((*r)[1].unknown);
   CHECK((*r)[1].available);
+}
+
+TEST_CASE("check reports a name's early-access fee exactly") {
+  Fixture f;
+  f.fake.SetEapFee("fresh-launch.xyz", "120.5000");
+  auto r = f.client->Check({"fresh-launch.xyz", "example-shop.com"});
+  REQUIRE(r);
+  CHECK((*r)[0].available);
+  CHECK((*r)[0].eap_fee_usd_micros == 120'500'000);
+  CHECK((*r)[1].eap_fee_usd_micros == 0);
+  // Namecheap does not register early-access names through the API.
+  auto created = f.client->Create({"fresh-launch.xyz", 1, 0});
+  REQUIRE_FALSE(created);
+  CHECK(created.error().Definite());
+  CHECK(f.fake.OwnedDomains().empty());
 }
 
 TEST_CASE("check splits long lists into batches of at most 50 names") {
@@ -447,6 +481,144 @@ TEST_CASE("a create that cannot connect is definite: nothing was sent") {
   CHECK(r.code() == ErrorCode::kUnavailable);
 }
 
+TEST_CASE("a create answered by a proxy's HTML 403 is an unknown outcome, not a refusal") {
+  Fixture f;
+  // The proxy let the command through and replaced Namecheap's answer with its own page.
+  f.fake.InjectFault(kCreate, Fault::HttpStatus(403,
+                                                "<html><body><h1>403 Forbidden</h1>"
+                                                "</body></html>",
+                                                /*applied=*/true));
+  auto r = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().OutcomeUnknown());
+  CHECK(r.code() == ErrorCode::kUnknownOutcome);
+  CHECK(Contains(r.error().message, "HTTP 403"));
+  CHECK(f.fake.OwnedDomains() == std::vector<std::string>{"example-shop.com"});
+  CHECK(f.fake.RequestCount(kCreate) == 1);
+}
+
+TEST_CASE("a create answered with any non-XML 4xx, 3xx or empty reply is an unknown outcome") {
+  for (int status : {400, 401, 404, 407, 409, 429, 451, 301, 204}) {
+    CAPTURE(status);
+    Fixture f;
+    f.fake.InjectFault(kCreate, Fault::HttpStatus(status, status == 204 ? "" : "denied"));
+    auto r = f.client->Create({"example-shop.com", 1, 0});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().OutcomeUnknown());
+    CHECK(f.fake.RequestCount(kCreate) == 1);
+  }
+}
+
+TEST_CASE("the same non-XML 4xx on a read is unavailable and retried, never unknown") {
+  Fixture f;
+  f.fake.InjectFault(kGetInfo, Fault::HttpStatus(403));
+  f.fake.AddOwnedDomain("example-shop.com");
+  auto r = f.client->GetInfo("example-shop.com");
+  REQUIRE(r);
+  CHECK(f.fake.RequestCount(kGetInfo) == 2);
+  for (int i = 0; i < 3; ++i) f.fake.InjectFault(kBalances, Fault::HttpStatus(403));
+  auto b = f.client->Balance();
+  REQUIRE_FALSE(b);
+  CHECK(b.code() == ErrorCode::kUnavailable);
+}
+
+TEST_CASE("a create refusal is definite only when every error in it is a known refusal") {
+  Fixture f;
+  // A known refusal beside an unclassified provider error: what happened is not known.
+  f.fake.InjectFault(kCreate,
+                     Fault::HttpStatus(200, Envelope("namecheap.domains.create", "ERROR",
+                                                     "<Error Number=\"2015182\">Phone number is "
+                                                     "invalid</Error><Error Number=\"3031900\">"
+                                                     "Unknown response from provider</Error>",
+                                                     "")));
+  auto mixed = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(mixed);
+  CHECK(mixed.error().OutcomeUnknown());
+  CHECK(Contains(mixed.error().message, "3031900"));
+
+  // Status="ERROR" without any Error element says nothing.
+  f.fake.InjectFault(kCreate,
+                     Fault::HttpStatus(200, Envelope("namecheap.domains.create", "ERROR", "", "")));
+  auto bare = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(bare);
+  CHECK(bare.error().OutcomeUnknown());
+
+  // Two known refusals stay a definite refusal.
+  f.fake.InjectFault(kCreate,
+                     Fault::HttpStatus(200, Envelope("namecheap.domains.create", "ERROR",
+                                                     "<Error Number=\"2015182\">Phone number is "
+                                                     "invalid</Error><Error Number=\"2011280\">TLD "
+                                                     "is invalid</Error>",
+                                                     "")));
+  auto known = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(known);
+  CHECK(known.error().Definite());
+  CHECK(known.error().kind == Kind::kInvalidRequest);
+}
+
+TEST_CASE("a create reply that says OK and carries an error is an unknown outcome") {
+  Fixture f;
+  f.fake.InjectFault(kCreate, Fault::HttpStatus(200, Envelope("namecheap.domains.create", "OK",
+                                                              "<Error Number=\"3019166\">"
+                                                              "Domain not available</Error>",
+                                                              kCreateResult)));
+  auto r = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().OutcomeUnknown());
+}
+
+TEST_CASE("create reports the domain and the charge the registrar answered, not the request's") {
+  Fixture f;
+  f.fake.ScriptCreateAnswer("coolname.com", {"c00lname.com", "2500.0000"});
+  auto r = f.client->Create({"coolname.com", 1, 0});
+  REQUIRE(r);
+  CHECK(r->domain == "c00lname.com");
+  CHECK(r->charged_usd_micros == 2'500'000'000);
+}
+
+TEST_CASE("a create success without the Domain attribute is an unknown outcome") {
+  Fixture f;
+  f.fake.InjectFault(kCreate, Fault::MissingAttribute("Domain"));
+  auto r = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kMalformedResponse);
+  CHECK(r.error().OutcomeUnknown());
+  CHECK(Contains(r.error().message, "Domain"));
+  // It did register: only the registrar can tell later.
+  CHECK(f.fake.OwnedDomains() == std::vector<std::string>{"example-shop.com"});
+}
+
+TEST_CASE("a create success with an empty Domain or ChargedAmount is an unknown outcome") {
+  Fixture f;
+  for (const char* attribute : {"Domain=\"\"", "ChargedAmount=\"\"", "ChargedAmount=\"-1\""}) {
+    CAPTURE(attribute);
+    std::string body = kCreateResult;
+    std::string name = std::string(attribute).substr(0, std::string(attribute).find('='));
+    size_t at = body.find(name + "=\"");
+    REQUIRE(at != std::string::npos);
+    size_t end = body.find('"', body.find('"', at) + 1);
+    body.replace(at, end + 1 - at, attribute);
+    f.fake.InjectFault(
+        kCreate, Fault::HttpStatus(200, Envelope("namecheap.domains.create", "OK", "", body)));
+    auto r = f.client->Create({"example-shop.com", 1, 0});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().OutcomeUnknown());
+  }
+}
+
+TEST_CASE("a create answered with two results is an unknown outcome") {
+  Fixture f;
+  std::string two = kCreateResult;
+  two.insert(two.find("  </CommandResponse>"),
+             "    <DomainCreateResult Domain=\"other-shop.com\" Registered=\"true\" "
+             "ChargedAmount=\"9.7600\" />\n");
+  f.fake.InjectFault(kCreate,
+                     Fault::HttpStatus(200, Envelope("namecheap.domains.create", "OK", "", two)));
+  auto r = f.client->Create({"example-shop.com", 1, 0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().OutcomeUnknown());
+}
+
 TEST_CASE("create without a complete contact is refused before anything is sent") {
   Fixture f;
   auto client = f.MakeWith([](NamecheapConfig& c) { c.contact.phone = "555-1234"; });
@@ -486,6 +658,102 @@ TEST_CASE("GetInfo of a domain outside our account is not found") {
   REQUIRE_FALSE(foreign);
   CHECK(foreign.error().number == 2016166);
   CHECK(foreign.error().kind == Kind::kNotFound);
+}
+
+TEST_CASE("GetInfo is not-found exactly when Namecheap says the account lacks the name") {
+  struct Case {
+    int64_t number;
+    const char* text;
+    bool not_found;
+  };
+  const Case cases[] = {
+      {2019166, "Domain name not found", true},
+      {2016166, "Domain is not associated with your account", true},
+      {4011103, "DomainName not Available", true},
+      {4011103, "UserName not Available", false},
+      {4011103, "Access denied", false},
+      {2030166, "Domain name is invalid", false},
+      {3019166, "Domain not available", false},
+      {1011150, "Invalid request IP: 203.0.113.7", false},
+      {1011102, "API Key is invalid or API access has not been enabled", false},
+      {2011166, "Parameter DomainName is missing", false},
+      {5019169, "Unknown exceptions", false},
+      {0, "Something else", false},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.number);
+    CAPTURE(c.text);
+    Fixture f;
+    for (int i = 0; i < 3; ++i) f.fake.InjectFault(kGetInfo, Fault::ApiError(c.number, c.text));
+    auto r = f.client->GetInfo("example-shop.com");
+    REQUIRE_FALSE(r);
+    CHECK((r.error().kind == Kind::kNotFound) == c.not_found);
+    CHECK(r.code() == (c.not_found ? ErrorCode::kNotFound : ErrorCode::kUnavailable));
+  }
+}
+
+TEST_CASE("GetInfo's not-found is believed only from a plain error reply") {
+  Fixture f;
+  // Not found beside an unclassified error, and not found under Status="OK": neither says the
+  // account lacks the name.
+  f.fake.InjectFault(kGetInfo,
+                     Fault::HttpStatus(200, Envelope("namecheap.domains.getinfo", "ERROR",
+                                                     "<Error Number=\"2019166\">Domain name not "
+                                                     "found</Error><Error Number=\"5050900\">"
+                                                     "Unhandled exception</Error>",
+                                                     "")));
+  auto mixed = f.client->GetInfo("example-shop.com");
+  REQUIRE_FALSE(mixed);
+  CHECK(mixed.error().kind != Kind::kNotFound);
+  CHECK(mixed.code() == ErrorCode::kUnavailable);
+
+  f.fake.InjectFault(kGetInfo,
+                     Fault::HttpStatus(200, Envelope("namecheap.domains.getinfo", "OK",
+                                                     "<Error Number=\"2019166\">Domain name "
+                                                     "not found</Error>",
+                                                     "")));
+  auto contradictory = f.client->GetInfo("example-shop.com");
+  REQUIRE_FALSE(contradictory);
+  CHECK(contradictory.error().kind != Kind::kNotFound);
+  CHECK(contradictory.code() == ErrorCode::kUnavailable);
+
+  for (int i = 0; i < 3; ++i) f.fake.InjectFault(kGetInfo, Fault::HttpStatus(404, "Not Found"));
+  auto proxy = f.client->GetInfo("example-shop.com");
+  REQUIRE_FALSE(proxy);
+  CHECK(proxy.error().kind != Kind::kNotFound);
+  CHECK(proxy.code() == ErrorCode::kUnavailable);
+}
+
+TEST_CASE("GetInfo answering about another domain is not believed") {
+  Fixture f;
+  f.fake.AddOwnedDomain("someone-else.com");
+  std::string body =
+      "  <CommandResponse Type=\"namecheap.domains.getInfo\">\n"
+      "    <DomainGetInfoResult Status=\"Ok\" ID=\"429211\" DomainName=\"someone-else.com\" "
+      "OwnerName=\"apiuser\" IsOwner=\"true\" IsPremium=\"false\" />\n"
+      "  </CommandResponse>\n";
+  f.fake.InjectFault(kGetInfo,
+                     Fault::HttpStatus(200, Envelope("namecheap.domains.getinfo", "OK", "", body)));
+  auto r = f.client->GetInfo("example-shop.com");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kMalformedResponse);
+  CHECK(r.code() == ErrorCode::kUnavailable);
+  CHECK(Contains(r.error().message, "someone-else.com"));
+}
+
+TEST_CASE("a lagging registrar answers not found for a just-created name, then finds it") {
+  Fixture f;
+  f.fake.SetInfoLag(2);
+  REQUIRE(f.client->Create({"example-shop.com", 1, 0}));
+  for (int i = 0; i < 2; ++i) {
+    auto early = f.client->GetInfo("example-shop.com");
+    REQUIRE_FALSE(early);
+    CHECK(early.error().kind == Kind::kNotFound);
+    CHECK(early.error().number == 2019166);
+  }
+  auto later = f.client->GetInfo("example-shop.com");
+  REQUIRE(later);
+  CHECK(later->is_ours);
 }
 
 TEST_CASE("List pages through every domain of the account") {

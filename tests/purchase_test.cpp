@@ -528,3 +528,69 @@ TEST_CASE("a purchase whose lease was taken over before the create sends no crea
   CHECK(s.orders.MarkRegistered(q->id, owner, "1", "2").code() == ErrorCode::kFailedPrecondition);
   CHECK(s.StateOf(q->id) == State::kCharged);
 }
+
+namespace {
+
+// The demo registrar, except that `eap_domain` is in its TLD's early-access phase: free, at the
+// regular price, plus an EAP fee (as Namecheap's domains.check reports it).
+class EarlyAccessRegistrar final : public Registrar {
+ public:
+  EarlyAccessRegistrar(const Clock& clock, std::string eap_domain)
+      : demo_(clock), eap_domain_(std::move(eap_domain)) {}
+  RegistrarResult<std::vector<DomainAvailability>> Check(
+      const std::vector<std::string>& d) override {
+    auto r = demo_.Check(d);
+    if (r) {
+      for (auto& a : *r) {
+        if (a.domain == eap_domain_) a.eap_fee_usd_micros = 120'000'000;
+      }
+    }
+    return r;
+  }
+  RegistrarResult<PriceQuote> Price(std::string_view tld, int years) override {
+    return demo_.Price(tld, years);
+  }
+  RegistrarResult<CreateResult> Create(const CreateRequest& r) override {
+    ++creates;
+    return demo_.Create(r);
+  }
+  RegistrarResult<DomainInfo> GetInfo(std::string_view d) override { return demo_.GetInfo(d); }
+  RegistrarResult<std::vector<DomainInfo>> List() override { return demo_.List(); }
+  RegistrarResult<AccountBalance> Balance() override { return demo_.Balance(); }
+  bool IsDemo() const override { return false; }
+  std::string Name() const override { return "early-access"; }
+
+  int creates = 0;
+
+ private:
+  DemoRegistrar demo_;
+  std::string eap_domain_;
+};
+
+}  // namespace
+
+TEST_CASE("a name in its early-access phase is not offered and not quoted, with the reason") {
+  TestDb t;
+  DepositRepository deposits{t.db(), t.clock()};
+  OrderRepository orders{t.db(), t.clock()};
+  EarlyAccessRegistrar registrar{t.clock(), "fresh-launch.xyz"};
+  PurchaseService purchases{deposits, orders, registrar, t.clock(), PricingOptions{}};
+  LedgerBuilder builder{t.db(), t.clock()};
+  int64_t u = builder.User(1, "early").Balance(100'000).Build().id;
+
+  auto offers = purchases.Check({"fresh-launch.xyz", "regular-name.xyz"});
+  REQUIRE(offers);
+  CHECK_FALSE((*offers)[0].available);
+  CHECK((*offers)[0].price == 0);
+  CHECK((*offers)[0].note.find("early-access phase") != std::string::npos);
+  CHECK((*offers)[1].available);
+  CHECK((*offers)[1].price == 198);
+
+  auto quote = purchases.Quote(u, "fresh-launch.xyz", 1);
+  REQUIRE_FALSE(quote);
+  CHECK(quote.code() == ErrorCode::kFailedPrecondition);
+  CHECK(quote.error().message.find("early-access phase") != std::string::npos);
+  CHECK(QueryInt(t.db(), "SELECT COUNT(*) FROM domain_orders") == 0);
+  CHECK(deposits.GetAccount(u)->balance == 100'000);
+  CHECK(registrar.creates == 0);
+}

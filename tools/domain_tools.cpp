@@ -65,6 +65,7 @@ Tool MakeCheckDomainTool(PurchaseService& purchases, DepositRepository& deposits
             j["problem"] = o.note.empty() ? "the registry did not answer" : o.note;
           } else {
             j["available"] = o.available;
+            if (!o.available && !o.note.empty()) j["problem"] = o.note;
             if (o.available) {
               j["premium"] = o.premium;
               j["price"] = o.price;

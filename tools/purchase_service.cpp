@@ -89,6 +89,15 @@ std::string Years(int years) {
   return std::to_string(years) + " year" + (years == 1 ? "" : "s");
 }
 
+// Why an early-access name is not sold: Namecheap adds an EAP fee on top of the price during a
+// TLD's early-access phase and does not register such names through the API (reference
+// namecheap-api.md §3.3, §6.3), so no price we could quote is one the registrar would take.
+std::string EarlyAccessRefusal(const std::string& domain) {
+  return domain +
+         " is in its early-access phase (the registry adds a fee on top of the "
+         "price); it is not sold here until that phase ends";
+}
+
 }  // namespace
 
 PurchaseService::PurchaseService(DepositRepository& deposits, OrderRepository& orders,
@@ -143,6 +152,11 @@ Result<std::vector<DomainOffer>> PurchaseService::Check(const std::vector<std::s
     o.unknown = a.unknown;
     o.note = a.note;
     if (!a.available) continue;
+    if (a.eap_fee_usd_micros > 0) {
+      o.available = false;
+      o.note = EarlyAccessRefusal(o.domain);
+      continue;
+    }
     int64_t usd = 0;
     if (a.premium) {
       usd = a.premium_price_usd_micros + a.icann_fee_usd_micros;
@@ -175,6 +189,7 @@ Result<DomainOrder> PurchaseService::Quote(int64_t user_id, std::string_view nam
                               " is free; please try again later");
   }
   if (!a.available) return Error::FailedPrecondition(*domain + " is already taken");
+  if (a.eap_fee_usd_micros > 0) return Error::FailedPrecondition(EarlyAccessRefusal(*domain));
   int64_t usd = 0;
   if (a.premium) {
     if (years != 1) return Error::Invalid("premium names can only be bought for one year here");

@@ -46,7 +46,7 @@ struct DomainOffer {
   bool premium = false;
   bool unknown = false;  // the registry did not answer for it
   int64_t price = 0;     // minor units for one year; 0 unless available
-  std::string note;      // why not valid / unknown
+  std::string note;      // why not valid / unknown / not sold although free
 };
 
 // What a confirmed purchase came to.
@@ -81,9 +81,11 @@ class PurchaseService {
                   const Clock& clock, PricingOptions pricing, DomainNameRules rules = {},
                   PurchaseOptions options = {});
 
-  // Availability and one-year prices; invalid names come back with valid=false.
+  // Availability and one-year prices; invalid names come back with valid=false. A name in its
+  // early-access phase (an EAP fee) is offered as not available, `note` saying why.
   Result<std::vector<DomainOffer>> Check(const std::vector<std::string>& names);
-  // A quote the user must confirm before quote_ttl_seconds pass.
+  // A quote the user must confirm before quote_ttl_seconds pass. Refused (kFailedPrecondition)
+  // for a taken name and for one in its early-access phase, which the API does not sell.
   Result<DomainOrder> Quote(int64_t user_id, std::string_view name, int years);
   // The user's confirmation (a button or y/N, never the model).
   Result<PurchaseOutcome> Confirm(int64_t user_id, int64_t order_id);

@@ -108,11 +108,13 @@ FakeNamecheapServer::Fault FakeNamecheapServer::Fault::ApiError(int64_t number, 
   return f;
 }
 
-FakeNamecheapServer::Fault FakeNamecheapServer::Fault::HttpStatus(int status, std::string body) {
+FakeNamecheapServer::Fault FakeNamecheapServer::Fault::HttpStatus(int status, std::string body,
+                                                                  bool applied) {
   Fault f;
   f.type = Type::kHttpStatus;
   f.http_status = status;
   f.body = std::move(body);
+  f.applied = applied;
   return f;
 }
 
@@ -225,6 +227,21 @@ void FakeNamecheapServer::SetRegistryError(const std::string& domain) {
 void FakeNamecheapServer::SetPremium(const std::string& domain, const std::string& price) {
   std::lock_guard<std::mutex> lock(mu_);
   premium_[Lower(domain)] = price;
+}
+
+void FakeNamecheapServer::SetEapFee(const std::string& domain, const std::string& fee) {
+  std::lock_guard<std::mutex> lock(mu_);
+  eap_fees_[Lower(domain)] = fee;
+}
+
+void FakeNamecheapServer::ScriptCreateAnswer(const std::string& domain, CreateAnswer answer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  create_answers_[Lower(domain)] = std::move(answer);
+}
+
+void FakeNamecheapServer::SetInfoLag(int calls) {
+  std::lock_guard<std::mutex> lock(mu_);
+  info_lag_calls_ = calls;
 }
 
 void FakeNamecheapServer::SetTldPrice(const std::string& tld, const std::string& price,
@@ -369,6 +386,7 @@ void FakeNamecheapServer::Handle(const httplib::Request& req, httplib::Response&
     case Fault::Type::kApiError:
       return reply(ErrorXml(command, fault->number, fault->text));
     case Fault::Type::kHttpStatus:
+      if (fault->applied) (void)Dispatch(command, p, status);
       res.status = fault->http_status;
       res.set_content(fault->body, "text/html");
       return;
@@ -495,6 +513,8 @@ std::string FakeNamecheapServer::Check(const Params& p) {
       continue;
     }
     bool available = !taken_.count(d) && !owned_.count(d);
+    auto eap = eap_fees_.find(d);
+    std::string eap_fee = available && eap != eap_fees_.end() ? eap->second : "0.0";
     auto prem = premium_.find(d);
     bool premium = available && prem != premium_.end();
     std::string pp = premium ? prem->second : "0";
@@ -503,7 +523,7 @@ std::string FakeNamecheapServer::Check(const Params& p) {
             (premium ? "true" : "false") + "\" PremiumRegistrationPrice=\"" + pp +
             "\" PremiumRenewalPrice=\"" + pp + "\" PremiumRestorePrice=\"" +
             (premium ? "65.0000" : "0") + "\" PremiumTransferPrice=\"" + pp +
-            "\" IcannFee=\"0\" EapFee=\"0.0\" />\n";
+            "\" IcannFee=\"0\" EapFee=\"" + eap_fee + "\" />\n";
   }
   return Ok(command, body);
 }
@@ -577,6 +597,10 @@ std::string FakeNamecheapServer::Create(const Params& p) {
   if (taken_.count(domain) || owned_.count(domain)) {
     return ErrorXml(command, 3019166, "Domain not available");
   }
+  if (eap_fees_.count(domain)) {
+    return ErrorXml(command, 2515610,
+                    "Prices do not match: " + domain + " is in its early access phase");
+  }
   bool says_premium = Lower(get("IsPremiumDomain")) == "true";
   int64_t charge = 0;
   if (auto prem = premium_.find(domain); prem != premium_.end()) {
@@ -601,11 +625,17 @@ std::string FakeNamecheapServer::Create(const Params& p) {
   o.id = next_id_++;
   o.premium = premium_.count(domain) > 0;
   owned_[domain] = o;
-  return Ok(command, "    <DomainCreateResult Domain=\"" + Esc(domain) +
-                         "\" Registered=\"true\" ChargedAmount=\"" + Format4(charge) +
-                         "\" DomainID=\"" + std::to_string(o.id) + "\" OrderID=\"" +
-                         std::to_string(o.id + 500000) + "\" TransactionID=\"" +
-                         std::to_string(o.id + 900000) +
+  if (info_lag_calls_ > 0) info_lag_left_[domain] = info_lag_calls_;
+  std::string answered_domain = domain;
+  std::string charged = Format4(charge);
+  if (auto a = create_answers_.find(domain); a != create_answers_.end()) {
+    if (!a->second.domain.empty()) answered_domain = a->second.domain;
+    if (!a->second.charged_amount.empty()) charged = a->second.charged_amount;
+  }
+  return Ok(command, "    <DomainCreateResult Domain=\"" + Esc(answered_domain) +
+                         "\" Registered=\"true\" ChargedAmount=\"" + charged + "\" DomainID=\"" +
+                         std::to_string(o.id) + "\" OrderID=\"" + std::to_string(o.id + 500000) +
+                         "\" TransactionID=\"" + std::to_string(o.id + 900000) +
                          "\" WhoisguardEnable=\"true\" NonRealTimeDomain=\"false\" />\n");
 }
 
@@ -614,6 +644,10 @@ std::string FakeNamecheapServer::GetInfo(const Params& p) {
   auto it = p.find("domainname");
   std::string domain = it == p.end() ? "" : Lower(it->second);
   if (domain.empty()) return ErrorXml(command, 2030166, "Domain name is invalid");
+  if (auto lag = info_lag_left_.find(domain); lag != info_lag_left_.end()) {
+    if (--lag->second <= 0) info_lag_left_.erase(lag);
+    return ErrorXml(command, 2019166, "Domain name not found");
+  }
   auto o = owned_.find(domain);
   if (o == owned_.end()) {
     if (taken_.count(domain)) {

@@ -33,7 +33,8 @@ class FakeNamecheapServer {
   struct Fault {
     enum class Type {
       kApiError,          // HTTP 200, Status="ERROR", <Error Number=number>text</Error>
-      kHttpStatus,        // HTTP `http_status` with `body` (e.g. an HTML 503 page)
+      kHttpStatus,        // HTTP `http_status` with `body` (e.g. an HTML 503 page, or a
+                          // proxy's 403); `applied`: the command ran behind it all the same
       kNotXml,            // HTTP 200 with an HTML body
       kMissingAttribute,  // the normal answer minus every `attribute` inside CommandResponse
       kHang,              // answer only after ReleaseHangs() or destruction
@@ -45,12 +46,13 @@ class FakeNamecheapServer {
     int http_status = 200;
     std::string body;
     std::string attribute;
-    // kHang on create: whether the registration happens (at receipt) although the client
-    // will never hear about it.
+    // kHang / kHttpStatus on create: whether the registration happens (at receipt) although
+    // the client never hears about it.
     bool applied = false;
 
     static Fault ApiError(int64_t number, std::string text);
-    static Fault HttpStatus(int status, std::string body = "<html><body>error</body></html>");
+    static Fault HttpStatus(int status, std::string body = "<html><body>error</body></html>",
+                            bool applied = false);
     static Fault NotXml();
     static Fault MissingAttribute(std::string attribute);
     static Fault Hang(bool applied = false);
@@ -92,6 +94,20 @@ class FakeNamecheapServer {
   void SetBalance(const std::string& amount);
   // A domain already in this account (created MM/DD/YYYY).
   void AddOwnedDomain(const std::string& domain, const std::string& created = "09/03/2024");
+  // The name is in its early-access phase: domains.check reports EapFee=`fee` ("120.0000");
+  // create refuses it (2515610), as Namecheap does not sell EAP names through the API.
+  void SetEapFee(const std::string& domain, const std::string& fee);
+  // What a successful create of `domain` answers instead of the truth (the registration and
+  // the account's charge are still the real ones): another Domain and/or ChargedAmount.
+  // Empty fields keep the true value.
+  struct CreateAnswer {
+    std::string domain;          // e.g. "c00lname.com"
+    std::string charged_amount;  // e.g. "2500.0000"
+  };
+  void ScriptCreateAnswer(const std::string& domain, CreateAnswer answer);
+  // A lagging registrar: every name created from now on answers getInfo 2019166 "Domain name
+  // not found" for its first `calls` getInfo requests, then the truth.
+  void SetInfoLag(int calls);
   // Adds unexpected attributes and elements to every successful CommandResponse.
   void SetExtraAttributes(bool on);
   // After `requests` more accepted requests, answer HTTP 405 with a non-XML body.
@@ -142,6 +158,10 @@ class FakeNamecheapServer {
   std::set<std::string> taken_;
   std::set<std::string> registry_errors_;
   std::map<std::string, std::string> premium_;
+  std::map<std::string, std::string> eap_fees_;
+  std::map<std::string, CreateAnswer> create_answers_;
+  int info_lag_calls_ = 0;
+  std::map<std::string, int> info_lag_left_;  // domain -> getInfo calls still to deny
   std::map<std::string, std::pair<std::string, std::string>> tld_prices_;
   int64_t balance_micros_ = 0;
   std::map<std::string, Owned> owned_;

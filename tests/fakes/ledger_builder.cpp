@@ -58,7 +58,7 @@ std::unique_ptr<Database> TestDb::OpenAnother() {
 }
 
 LedgerBuilder::LedgerBuilder(Database& db, const Clock& clock)
-    : db_(db), clock_(clock), repo_(db, clock) {}
+    : db_(db), clock_(clock), repo_(db, clock), orders_(db, clock) {}
 
 UserBuilder LedgerBuilder::User(int64_t telegram_id, std::string display_name) {
   UserRepository users(db_, clock_);
@@ -102,9 +102,60 @@ UserBuilder& UserBuilder::Rejected(int64_t minor, std::string depositor_name) {
 }
 
 UserBuilder& UserBuilder::Purchase(int64_t minor, std::string reference) {
-  if (reference.empty()) reference = "order:" + std::to_string(owner_.next_order_++);
+  if (reference.empty()) return Order(DomainOrder::State::kRegistered, minor);
   auto t = Must(owner_.repo_.Purchase(built_.id, minor, reference, "test purchase"), "purchase");
   built_.purchases.push_back(t.id);
+  return *this;
+}
+
+UserBuilder& UserBuilder::Order(DomainOrder::State state, int64_t price, std::string domain) {
+  using State = DomainOrder::State;
+  OrderRepository& orders = owner_.orders_;
+  if (domain.empty()) {
+    // Unique across builders on one database: live orders may not share a name.
+    domain = "order-" +
+             std::to_string(QueryInt(owner_.db_,
+                                     "SELECT COALESCE(MAX(id), 0) + 1 FROM "
+                                     "domain_orders")) +
+             "-" + std::to_string(owner_.next_order_++) + ".com";
+  }
+  const int64_t now = owner_.clock_.NowSeconds();
+  auto order = Must(orders.CreateQuote(built_.id, domain, 1, price, 10'280'000, 0, now + 600),
+                    "quote " + domain);
+  built_.orders.push_back(order.id);
+  switch (state) {
+    case State::kQuoted:
+      return *this;
+    case State::kExpired:
+      Must(orders.MarkExpired(order.id), "expire " + domain);
+      return *this;
+    case State::kCancelled:
+      Must(orders.MarkCancelled(order.id), "cancel " + domain);
+      return *this;
+    default:
+      break;
+  }
+  auto purchase =
+      Must(owner_.repo_.Purchase(built_.id, price, OrderReference(order.id), domain,
+                                 [&](Database& db) { return orders.MarkChargedIn(db, order.id); }),
+           "charge " + domain);
+  built_.purchases.push_back(purchase.id);
+  switch (state) {
+    case State::kUnknown:
+      Must(orders.MarkUnknown(order.id, "timed out"), "mark unknown " + domain);
+      break;
+    case State::kRegistered:
+      Must(orders.MarkRegistered(order.id, "987654", "1234567"), "register " + domain);
+      break;
+    case State::kRefunded:
+      Must(owner_.repo_.Refund(
+               purchase.id, "the registrar refused",
+               [&](Database& db) { return orders.MarkRefundedIn(db, order.id, "refused"); }),
+           "refund " + domain);
+      break;
+    default:
+      break;
+  }
   return *this;
 }
 

@@ -24,6 +24,7 @@
 #include "db/database.h"
 #include "db/deposit_repository.h"
 #include "db/ledger_types.h"
+#include "db/order_repository.h"
 
 namespace depositbot::testing {
 
@@ -70,6 +71,7 @@ struct BuiltUser {
   std::vector<int64_t> pending;    // pending deposit ids
   std::vector<int64_t> rejected;   // rejected deposit ids
   std::vector<int64_t> purchases;  // purchase ids
+  std::vector<int64_t> orders;     // domain order ids, oldest first
 };
 
 class LedgerBuilder;
@@ -87,8 +89,13 @@ class UserBuilder {
   UserBuilder& Pending(int64_t minor, std::string depositor_name);
   // A deposit that an admin rejected.
   UserBuilder& Rejected(int64_t minor, std::string depositor_name);
-  // A confirmed purchase with `reference` (default "order:<n>").
+  // A confirmed purchase. Without `reference`, it is a registered domain order's (an order row
+  // and its purchase "order:<id>", as PurchaseService leaves them); with one, a bare ledger row.
   UserBuilder& Purchase(int64_t minor, std::string reference = "");
+  // A domain order of `price` taken to `state` through the repositories, as PurchaseService
+  // would: charged, unknown and registered orders carry their purchase row, refunded ones its
+  // refund too. `domain` defaults to a fresh "order-<n>.com".
+  UserBuilder& Order(DomainOrder::State state, int64_t price, std::string domain = "");
   BuiltUser Build() const { return built_; }
 
  private:
@@ -104,12 +111,14 @@ class LedgerBuilder {
   LedgerBuilder(Database& db, const Clock& clock);
   UserBuilder User(int64_t telegram_id, std::string display_name = "");
   DepositRepository& repository() { return repo_; }
+  OrderRepository& orders() { return orders_; }
 
  private:
   friend class UserBuilder;
   Database& db_;
   const Clock& clock_;
   DepositRepository repo_;
+  OrderRepository orders_;
   int next_order_ = 1;
 };
 

@@ -1,9 +1,10 @@
 // libFuzzer target: what a Namecheap endpoint (or whatever answers at its URL) sends back. The
 // body goes through the envelope check and every command's parser (registrar/namecheap_xml.h).
-// Properties: a broken envelope fails every command alike; past a good envelope a read fails
-// only as a malformed reply (or, for pricing, an unsold TLD) and a create only with an unknown
-// outcome; a parsed result has lower-case names, no negative money and one check result per
-// requested name, in order.
+// Properties: a broken envelope fails every command alike, and a body that is not Namecheap's
+// ApiResponse is never a definite refusal; past a good envelope a read fails only as a
+// malformed reply (or, for pricing, an unsold TLD) and a create only with an unknown outcome;
+// a parsed result has lower-case names, no negative money and one check result per requested
+// name, in order; a created one names its domain.
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
@@ -67,6 +68,10 @@ extern "C" int DEPOSITBOT_FUZZ_ENTRY(const uint8_t* data, size_t size) {
   for (int status : {200, 404, 502}) {
     auto f = CheckNamecheapEnvelope("namecheap.domains.check", status, body);
     if (f) Require(!f->message.empty());
+    // Whatever is not Namecheap's own answer never reads as a definite refusal.
+    if (f && (f->kind == Kind::kTransport || f->kind == Kind::kMalformedResponse)) {
+      Require(f->OutcomeUnknown());
+    }
   }
   const std::optional<RegistrarFailure> envelope =
       CheckNamecheapEnvelope("namecheap.domains.check", 200, body);
@@ -99,7 +104,8 @@ extern "C" int DEPOSITBOT_FUZZ_ENTRY(const uint8_t* data, size_t size) {
   auto create = ParseCreateResponse(body, "example-shop.com");
   CheckFailure(create, envelope, true);
   if (create) {
-    Require(create->registered && IsLower(create->domain) && create->charged_usd_micros >= 0);
+    Require(create->registered && !create->domain.empty() && IsLower(create->domain) &&
+            create->charged_usd_micros >= 0);
   }
 
   auto info = ParseInfoResponse(body);
