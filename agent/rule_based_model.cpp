@@ -6,6 +6,8 @@
 #include <regex>
 #include <sstream>
 
+#include "common/user_amount.h"
+
 namespace depositbot {
 namespace {
 
@@ -100,6 +102,14 @@ std::string RenderFailure(const std::string& tool, const json& args, const json&
     }
     std::string out = "Sorry, I could not do that:";
     for (const auto& d : r["details"]) out += " " + Str(d, "field") + " " + Str(d, "problem") + ".";
+    return out;
+  }
+  if (r.value("question", false)) {
+    // An amount that can be read more than one way: the tool's question, as it is.
+    std::string out = Str(r, "message");
+    if (tool == "manage_deposit" && action == "request_deposit") {
+      out += "\nUsage: /deposit AMOUNT NAME — e.g. /deposit 30000 KIM MINJI";
+    }
     return out;
   }
   std::string msg = Str(r, "message", code);
@@ -223,8 +233,10 @@ std::string RenderOther(const json& r) {
 const std::regex kBalance(
     R"(\b(balance|how much (money )?(do i have|have i got|is left|is on my account)|my money)\b)",
     std::regex::icase);
+// The amount is everything between the verb and "as NAME" ("30.000 won", "1 000 EUR"), passed on
+// as written for the amount reader to accept, refuse or ask about; it must hold a digit.
 const std::regex kDeposit(
-    R"(\b(?:sent|send|transferred|deposited|paid|wired)\s+(?:you\s+)?([$]?[0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:[a-z]{3}\b|won\b|dollars?\b)?\s*(?:as|from|under(?:\s+the\s+name)?|by|named?)\s+(.+))",
+    R"(\b(?:sent|send|transferred|deposited|paid|wired)\s+(?:you\s+)?(\S.{0,39}?)\s+(?:as|from|under(?:\s+the\s+name)?|by|named?)\s+(.+))",
     std::regex::icase);
 const std::regex kDomain(R"(\b((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63})\b)",
                          std::regex::icase);
@@ -294,14 +306,16 @@ ChatResponse RuleBasedModel::Interpret(const ChatRequest& req, const std::string
     if (cmd == "/balance") return Call("manage_deposit", {{"action", "balance"}});
     if (cmd == "/account") return Call("manage_deposit", {{"action", "account_info"}});
     if (cmd == "/deposit") {
-      if (words.size() < 3) {
+      // The amount may span words ("1 000", "30,000 won"): never take its tail for the name.
+      auto split = SplitLeadingAmount(JoinFrom(words, 1));
+      if (split.amount.empty() || split.rest.empty()) {
         return Text(
             "Usage: /deposit AMOUNT NAME — the amount you transferred and the name the transfer "
             "was sent under, e.g. /deposit 30000 KIM MINJI");
       }
       return Call("manage_deposit", {{"action", "request_deposit"},
-                                     {"amount", words[1]},
-                                     {"depositor_name", JoinFrom(words, 2)}});
+                                     {"amount", split.amount},
+                                     {"depositor_name", split.rest}});
     }
     if (cmd == "/history") {
       json args = {{"action", "history"}};
@@ -358,7 +372,8 @@ ChatResponse RuleBasedModel::Interpret(const ChatRequest& req, const std::string
   }
 
   std::smatch m;
-  if (std::regex_search(text, m, kDeposit)) {
+  if (std::regex_search(text, m, kDeposit) &&
+      m[1].str().find_first_of("0123456789") != std::string::npos) {
     std::string name = m[2].str();
     while (!name.empty() && std::string(".!?,").find(name.back()) != std::string::npos) {
       name.pop_back();

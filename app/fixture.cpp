@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "agent/scripted_chat_model.h"
+#include "common/user_amount.h"
 #include "registrar/domain_name.h"
 
 namespace depositbot {

@@ -29,22 +29,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-bool ConsumePrefix(std::string_view& s, std::string_view prefix) {
-  if (s.substr(0, prefix.size()) != prefix) return false;
-  s.remove_prefix(prefix.size());
-  return true;
-}
-
-bool ConsumeSuffixIgnoreCase(std::string_view& s, std::string_view suffix) {
-  if (s.size() < suffix.size()) return false;
-  std::string_view tail = s.substr(s.size() - suffix.size());
-  for (size_t i = 0; i < suffix.size(); ++i) {
-    if (std::toupper(static_cast<unsigned char>(tail[i])) != suffix[i]) return false;
-  }
-  s.remove_suffix(suffix.size());
-  return true;
-}
-
 int64_t Pow10(int n) {
   int64_t p = 1;
   for (int i = 0; i < n; ++i) p *= 10;
@@ -125,99 +109,6 @@ std::string FormatMinor(int64_t minor, int exponent) {
 
 std::string FormatAmount(int64_t minor, const Currency& currency) {
   return FormatMinor(minor, currency.exponent) + " " + currency.code;
-}
-
-Result<int64_t> ParseUserAmount(std::string_view text, const Currency& currency,
-                                AmountRule rule) {
-  std::string_view s = Trim(text);
-  if (s.empty()) return Error::Invalid("the amount is empty; write a number such as 30000");
-  if (s.front() == '-' || ConsumePrefix(s, "\xE2\x88\x92")) {
-    return Error::Invalid("the amount must not be negative");
-  }
-  if (s.front() == '+') s.remove_prefix(1);
-  // An optional currency sign in front, or the currency code / a sign after.
-  ConsumePrefix(s, "$") || ConsumePrefix(s, "\xE2\x82\xA9") /* ₩ */ ||
-      ConsumePrefix(s, "\xC2\xA5") /* ¥ */ || ConsumePrefix(s, "\xE2\x82\xAC") /* € */ ||
-      ConsumePrefix(s, "\xC2\xA3") /* £ */;
-  s = Trim(s);
-  if (ConsumeSuffixIgnoreCase(s, currency.code)) s = Trim(s);
-  if (currency.code == "KRW") {
-    if (s.size() >= 3 && s.substr(s.size() - 3) == "\xEC\x9B\x90") s.remove_suffix(3);  // 원
-    s = Trim(s);
-  }
-  if (s.empty()) return Error::Invalid("the amount has no digits; write a number such as 30000");
-  if (!s.empty() && s.front() == '-') return Error::Invalid("the amount must not be negative");
-
-  int64_t whole = 0;
-  size_t i = 0;
-  int group_len = 0;
-  bool saw_separator = false;
-  bool first_group = true;
-  int first_group_len = 0;
-  for (; i < s.size() && s[i] != '.'; ++i) {
-    char c = s[i];
-    if (c == ',') {
-      if (group_len == 0 || (!first_group && group_len != 3) || (first_group && group_len > 3)) {
-        return Error::Invalid("\"" + std::string(text) +
-                              "\" is not a valid amount: thousands separators must group by three");
-      }
-      saw_separator = true;
-      first_group = false;
-      group_len = 0;
-      continue;
-    }
-    if (!std::isdigit(static_cast<unsigned char>(c))) {
-      return Error::Invalid("\"" + std::string(text) +
-                            "\" is not a number; write the amount in digits such as 30000");
-    }
-    if (!AppendDigit(whole, c)) return Error::Invalid("the amount is too large");
-    ++group_len;
-    if (first_group) ++first_group_len;
-  }
-  if (saw_separator && group_len != 3) {
-    return Error::Invalid("\"" + std::string(text) +
-                          "\" is not a valid amount: thousands separators must group by three");
-  }
-  if (group_len == 0 && !saw_separator && first_group_len == 0) {
-    return Error::Invalid("\"" + std::string(text) + "\" has no digits before the decimal point");
-  }
-  int64_t frac = 0;
-  int frac_digits = 0;
-  if (i < s.size()) {  // s[i] == '.'
-    ++i;
-    if (i == s.size()) {
-      return Error::Invalid("\"" + std::string(text) + "\" has no digits after the decimal point");
-    }
-    for (; i < s.size(); ++i) {
-      char c = s[i];
-      if (!std::isdigit(static_cast<unsigned char>(c))) {
-        return Error::Invalid("\"" + std::string(text) +
-                              "\" is not a number; write the amount in digits such as 12.50");
-      }
-      if (frac_digits >= currency.exponent) {
-        if (c != '0') {
-          return Error::Invalid(
-              currency.exponent == 0
-                  ? currency.code + " has no fractional units; write a whole number"
-                  : currency.code + " amounts have at most " + std::to_string(currency.exponent) +
-                        " decimal places");
-        }
-        continue;
-      }
-      frac = frac * 10 + (c - '0');
-      ++frac_digits;
-    }
-  }
-  for (; frac_digits < currency.exponent; ++frac_digits) frac *= 10;
-  int64_t scaled;
-  if (__builtin_mul_overflow(whole, Pow10(currency.exponent), &scaled) ||
-      __builtin_add_overflow(scaled, frac, &scaled)) {
-    return Error::Invalid("the amount is too large");
-  }
-  if (scaled == 0 && rule == AmountRule::kPositive) {
-    return Error::Invalid("the amount must be greater than zero");
-  }
-  return scaled;
 }
 
 Result<int64_t> ParseDecimal(std::string_view text, int scale) {

@@ -43,14 +43,9 @@ class Money {
   Currency currency_;
 };
 
+// Whether zero is an acceptable amount. Amounts people write are read by ReadUserAmount /
+// ParseUserAmount in common/user_amount.h.
 enum class AmountRule { kPositive, kNonNegative };
-
-// Parses an amount a person typed: "30000", "30,000", "12.50", "$12.50",
-// "30,000 KRW", "₩30,000". Thousands separators must group by three; more
-// decimal places than the currency has, a negative sign, letters, zero (under
-// kPositive) or a value beyond int64 are refused with a sentence saying why.
-Result<int64_t> ParseUserAmount(std::string_view text, const Currency& currency,
-                                AmountRule rule = AmountRule::kPositive);
 
 // Parses an exact non-negative decimal string ("10.28", "0.1800", "12") as an
 // integer count of 10^-scale units: ParseDecimal("10.28", 6) == 10280000.

@@ -4,6 +4,8 @@ if(TARGET depositbot_agent AND TARGET ledger_builder)
                   LIBS depositbot_agent ledger_builder)
   depositbot_test(NAME rule_based_model_test SOURCES rule_based_model_test.cpp
                   LIBS depositbot_agent ledger_builder)
+  depositbot_test(NAME deposit_amount_test SOURCES deposit_amount_test.cpp
+                  LIBS depositbot_agent ledger_builder)
 endif()
 
 if(TARGET depositbot_tools AND TARGET ledger_builder)

@@ -4,6 +4,8 @@
 
 #include <limits>
 
+#include "common/user_amount.h"
+
 using namespace depositbot;
 
 namespace {
@@ -44,7 +46,7 @@ TEST_CASE("decimal user amounts are exact to the minor unit") {
   CHECK(*ParseUserAmount("12.5", Usd()) == 1250);
   CHECK(*ParseUserAmount("0.01", Usd()) == 1);
   CHECK(*ParseUserAmount("1.234", Bhd()) == 1234);
-  CHECK(*ParseUserAmount("12.500", Usd()) == 1250);
+  CHECK(*ParseUserAmount("12.5000", Usd()) == 1250);  // "12.500" could be 12,500: asked
 }
 
 TEST_CASE("more decimal places than the currency has are refused, not rounded") {

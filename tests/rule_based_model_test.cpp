@@ -164,3 +164,28 @@ TEST_CASE("offline refusals say why: negative, non-numeric, not admin, not pendi
   CHECK(f.Say(f.alice, "/cancel 99").reply.find("no transaction #99") != std::string::npos);
   CHECK(f.Balance(f.alice) == 0);
 }
+
+TEST_CASE("/deposit passes an amount written with spaces whole, and only the rest as the name") {
+  auto i = Interpret("/deposit 1 000 HANS");
+  CHECK(i.tool == "manage_deposit");
+  CHECK(i.args ==
+        json{{"action", "request_deposit"}, {"amount", "1 000"}, {"depositor_name", "HANS"}});
+  auto won = Interpret("/deposit 30,000 won KIM MINJI");
+  CHECK(won.args["amount"] == "30,000 won");
+  CHECK(won.args["depositor_name"] == "KIM MINJI");
+}
+
+TEST_CASE("\"I sent ... as NAME\" passes the amount with its separators and currency word") {
+  auto krw = Interpret("I sent 30.000 won as KIM MINJI");
+  CHECK(krw.tool == "manage_deposit");
+  CHECK(krw.args["amount"] == "30.000 won");
+  CHECK(krw.args["depositor_name"] == "KIM MINJI");
+  auto eur = Interpret("I transferred 1 000 EUR under the name Hans Mueller");
+  CHECK(eur.args["amount"] == "1 000 EUR");
+  CHECK(eur.args["depositor_name"] == "Hans Mueller");
+}
+
+TEST_CASE("\"I sent\" without any number is not taken as a deposit request") {
+  auto i = Interpret("I sent you a letter as a gift");
+  CHECK(i.tool != "manage_deposit");
+}

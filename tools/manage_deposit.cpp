@@ -2,6 +2,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/user_amount.h"
 #include "db/deposit_repository.h"
 #include "db/user_repository.h"
 
@@ -111,15 +112,25 @@ class ManageDeposit {
                     Error::Invalid("the depositor name is missing: ask the user which name the "
                                    "transfer was sent under"));
     }
-    auto amount = ParseUserAmount(*a.amount, o_.currency);
-    if (!amount) return Refuse(ctx, "request_deposit", amount.error());
-    if (*amount > o_.max_deposit_minor) {
+    // The amount as the user wrote it, read by the one reader of user amounts: an ambiguous
+    // one ("30.000" in KRW) is a question back with its readings, and nothing is recorded.
+    const UserAmount amount = ReadUserAmount(*a.amount, o_.currency);
+    if (amount.kind == UserAmount::Kind::kQuestion) {
+      ToolResult r = Refuse(ctx, "request_deposit", Error::Invalid(amount.message));
+      json readings = json::array();
+      for (int64_t v : amount.readings) readings.push_back(FormatAmount(v, o_.currency));
+      r.payload["question"] = true;
+      r.payload["readings"] = readings;
+      return r;
+    }
+    if (!amount) return Refuse(ctx, "request_deposit", Error::Invalid(amount.message));
+    if (amount.minor > o_.max_deposit_minor) {
       return Refuse(ctx, "request_deposit",
                     Error::Invalid("a single deposit may be at most " +
                                    FormatAmount(o_.max_deposit_minor, o_.currency) +
                                    "; please contact an admin for larger amounts"));
     }
-    auto t = deposits_.RequestDeposit(ctx.user_id, *amount, *a.depositor_name);
+    auto t = deposits_.RequestDeposit(ctx.user_id, amount.minor, *a.depositor_name);
     if (!t) return Refuse(ctx, "request_deposit", t.error());
     Log(LogLevel::kInfo, "deposit.requested",
         {{"transaction_id", std::to_string(t->id)},
@@ -228,7 +239,10 @@ const ArgSchema<ManageDepositArgs>& ManageDepositSchema() {
                           {.min_length = 1,
                            .max_length = 32,
                            .description = "request_deposit: the amount exactly as the user "
-                                          "wrote it, e.g. \"30,000\" or \"12.50\""})
+                                          "wrote it, separators and currency word included, "
+                                          "e.g. \"30,000\", \"12.50\", \"1.000,50\" or "
+                                          "\"30.000 won\"; never rewrite it. An ambiguous "
+                                          "amount is answered with a question for the user"})
           .OptionalString("depositor_name", &ManageDepositArgs::depositor_name,
                           {.min_length = 1,
                            .max_length = 64,

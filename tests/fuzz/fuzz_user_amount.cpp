@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/money.h"
+#include "common/user_amount.h"
 
 #ifndef DEPOSITBOT_FUZZ_ENTRY
 #define DEPOSITBOT_FUZZ_ENTRY LLVMFuzzerTestOneInput
