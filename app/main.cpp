@@ -112,15 +112,59 @@ int RunChat(const Config& config, const ChatFlags& flags) {
   return rc;
 }
 
+std::string VersionRange(const std::vector<int>& versions) {
+  auto v = [](int n) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%03d", n);
+    return std::string(buf);
+  };
+  if (versions.empty()) return "nothing";
+  if (versions.size() == 1) return v(versions.front());
+  return v(versions.front()) + ".." + v(versions.back());
+}
+
+std::string DescribeBooks(const BookCounts& books) {
+  std::string out;
+  for (const auto& [table, rows] : books.rows) {
+    out += (out.empty() ? "" : ", ") + table + " " + std::to_string(rows);
+    if (table == "user_deposits") out += " (balance sum " + std::to_string(books.balance_sum) + ")";
+  }
+  return out;
+}
+
 int RunMigrate(const Config& config, bool status_only) {
   auto db = Database::Open(config.db_path);
   if (!db) return Fail(db.error().message);
   auto migrator = Migrator::ForEmbedded(**db);
   if (!migrator) return Fail(migrator.error().message);
-  if (!status_only) {
-    auto n = migrator->Apply();
-    if (!n) return Fail(n.error().message);
-    std::printf("applied %d migration%s to %s\n", *n, *n == 1 ? "" : "s", config.db_path.c_str());
+  if (status_only) {
+    // Says what `migrate` would do with a database that predates schema_migrations.
+    auto unversioned = migrator->IsUnversioned();
+    if (!unversioned) return Fail(unversioned.error().message);
+    if (*unversioned) {
+      if (auto st = migrator->CheckAdoptable(); !st) return Fail(st.error().message);
+      auto books = migrator->CountBooks();
+      if (!books) return Fail(books.error().message);
+      std::printf(
+          "unversioned database (tables but no schema_migrations); it matches 001, so "
+          "`depositbot migrate` will adopt it at 001 and apply the rest: %s\n",
+          DescribeBooks(*books).c_str());
+    }
+  } else {
+    auto report = migrator->Migrate();
+    if (!report) return Fail(report.error().message);
+    if (report->adopted) {
+      std::string change = DescribeChange(*report->adopted, *report->after);
+      std::printf("adopted an existing database at 001: %s; applied %s; %s\n",
+                  DescribeBooks(*report->adopted).c_str(), VersionRange(report->applied).c_str(),
+                  change.empty() ? "row counts and balance sum unchanged"
+                                 : ("no migration changed the books, but another process wrote "
+                                    "meanwhile: " +
+                                    change)
+                                       .c_str());
+    }
+    size_t n = report->applied.size();
+    std::printf("applied %zu migration%s to %s\n", n, n == 1 ? "" : "s", config.db_path.c_str());
   }
   auto states = migrator->States();
   if (!states) return Fail(states.error().message);
@@ -181,7 +225,8 @@ int main(int argc, char** argv) {
   chat->add_option("--record", chat_flags.record,
                    "write the session as a conversation fixture to this file");
 
-  auto* migrate = app.add_subcommand("migrate", "apply pending migrations");
+  auto* migrate = app.add_subcommand(
+      "migrate", "apply pending migrations; adopts a database made before schema_migrations");
   bool migrate_status = false;
   migrate->add_flag("--status", migrate_status, "list migrations and whether they are applied");
 

@@ -73,7 +73,9 @@ class Services {
   std::unique_ptr<Agent> agent_;
 };
 
-// Opens `path` and applies pending migrations.
+// Opens `path` and applies pending migrations. A database with tables but no
+// schema_migrations record is refused with one line telling the operator to run
+// `depositbot migrate` (which checks it against 001 and adopts it); start-up never adopts.
 Result<std::unique_ptr<Database>> OpenMigratedDatabase(const std::string& path);
 
 }  // namespace depositbot
