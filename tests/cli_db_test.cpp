@@ -95,7 +95,7 @@ void WriteUnversioned(const std::string& path, const std::string& extra_sql = ""
       "INSERT INTO deposit_transactions(user_id, type, amount, direction, status, reference,"
       " created_at) VALUES"
       " (1, 'deposit', 50000, 1, 'confirmed', NULL, 150),"
-      " (1, 'purchase', 5000, -1, 'confirmed', 'order:1', 160),"
+      " (1, 'purchase', 5000, -1, 'confirmed', 'seed:1', 160),"
       " (2, 'deposit', 9000, 1, 'pending', NULL, 170),"
       " (3, 'deposit', 10, 1, 'confirmed', NULL, 150),"
       " (3, 'adjustment', 3, -1, 'confirmed', NULL, 180);"));

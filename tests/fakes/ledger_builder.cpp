@@ -135,22 +135,27 @@ UserBuilder& UserBuilder::Order(DomainOrder::State state, int64_t price, std::st
     default:
       break;
   }
-  auto purchase =
-      Must(owner_.repo_.Purchase(built_.id, price, OrderReference(order.id), domain,
-                                 [&](Database& db) { return orders.MarkChargedIn(db, order.id); }),
-           "charge " + domain);
+  // Built as a finished execution would leave it: charged under a lease that the outcome
+  // (unknown, registered, refunded) releases; a charged order keeps an expired one.
+  const std::string lease = "ledger-builder:0:" + std::to_string(order.id);
+  auto purchase = Must(owner_.repo_.Purchase(built_.id, price, OrderReference(order.id), domain,
+                                             [&](Database& db) {
+                                               return orders.MarkChargedIn(db, order.id, lease,
+                                                                           now);
+                                             }),
+                       "charge " + domain);
   built_.purchases.push_back(purchase.id);
   switch (state) {
     case State::kUnknown:
-      Must(orders.MarkUnknown(order.id, "timed out"), "mark unknown " + domain);
+      Must(orders.MarkUnknown(order.id, lease, "timed out"), "mark unknown " + domain);
       break;
     case State::kRegistered:
-      Must(orders.MarkRegistered(order.id, "987654", "1234567"), "register " + domain);
+      Must(orders.MarkRegistered(order.id, lease, "987654", "1234567"), "register " + domain);
       break;
     case State::kRefunded:
       Must(owner_.repo_.Refund(
                purchase.id, "the registrar refused",
-               [&](Database& db) { return orders.MarkRefundedIn(db, order.id, "refused"); }),
+               [&](Database& db) { return orders.MarkRefundedIn(db, order.id, lease, "refused"); }),
            "refund " + domain);
       break;
     default:
