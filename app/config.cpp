@@ -160,6 +160,13 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     }
     c.reconcile_interval_seconds = s;
   }
+  if (auto v = get("INBOX_RETENTION_DAYS")) {
+    int64_t days = 0;
+    if (!ParseInt64(*v, days) || days < 1 || days > 3650) {
+      return Bad("INBOX_RETENTION_DAYS", "a whole number of days from 1 to 3650", *v);
+    }
+    c.inbox_retention_days = days;
+  }
   return c;
 }
 

@@ -37,6 +37,9 @@ struct Config {
   Decimal usd_exchange_rate{1, 0};
   Decimal price_markup_percent{0, 0};
   int64_t reconcile_interval_seconds = 3600;
+  // Handled Telegram updates older than this are forgotten; 1..3650. Telegram never delivers
+  // an update again after 24 hours, so any value keeps handling at most once.
+  int64_t inbox_retention_days = 30;
 
   // `env` is the process environment merged over an optional .env file.
   static Result<Config> FromEnvironment(const std::map<std::string, std::string>& env);

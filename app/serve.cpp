@@ -35,6 +35,22 @@ int Fail(const std::string& line) {
   return 2;
 }
 
+// Forgets updates handled (done or abandoned) more than INBOX_RETENTION_DAYS ago; updates still
+// received or started are never touched (UpdateInbox::Prune). The inbox is what turns a
+// repeated delivery into a no-op, so it must remember an update for as long as Telegram may
+// deliver it again: Telegram keeps an unconfirmed update for at most 24 hours (getUpdates and
+// webhook retries alike), so a retention of at least one day (the setting's minimum) stays
+// at-most-once.
+void PruneInbox(UpdateInbox& inbox, const Clock& clock, int64_t retention_days) {
+  auto pruned = inbox.Prune(clock.NowSeconds() - retention_days * 86400);
+  if (!pruned) {
+    Log(LogLevel::kError, "inbox.prune_failed", {{"error", pruned.error().message}});
+  } else if (*pruned > 0) {
+    Log(LogLevel::kInfo, "inbox.pruned",
+        {{"updates", std::to_string(*pruned)}, {"retention_days", std::to_string(retention_days)}});
+  }
+}
+
 Result<std::unique_ptr<TelegramClient>> MakeTelegram(const Config& config, int poll_timeout_s,
                                                      Metrics* metrics) {
   if (config.telegram_bot_token.empty()) {
@@ -191,6 +207,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
          {"registered", std::to_string(rec->registered)}});
   }
   if (auto st = bot.RecoverInbox(); !st) return Fail(st.error().message);
+  PruneInbox(inbox, s.clock(), config.inbox_retention_days);
 
   HttpEndpoint::Options ho;
   ho.listen = config.http_listen;
@@ -220,6 +237,18 @@ int RunServe(const Config& config, const ServeFlags& flags) {
               s.RegistrarDescription().c_str(), http.port());
   std::fflush(stdout);
 
+  // Before the signal thread: a return with that thread still joinable would std::terminate.
+  // A SIGTERM meanwhile stays pending (blocked everywhere) and is taken once it runs.
+  if (flags.webhook) {
+    if (!flags.webhook_url.empty()) {
+      auto r = (*client)->SetWebhook(flags.webhook_url, config.telegram_webhook_secret,
+                                     {"message", "callback_query"});
+      if (!r) return Fail("setWebhook failed: " + r.error().message);
+    }
+  } else if (auto r = (*client)->DeleteWebhook(false); !r) {
+    Log(LogLevel::kWarn, "telegram.delete_webhook_failed", {{"error", r.error().message}});
+  }
+
   std::atomic<bool> stop{false};
   std::mutex stop_mu;
   std::condition_variable stop_cv;
@@ -232,17 +261,9 @@ int RunServe(const Config& config, const ServeFlags& flags) {
       stop = true;
     }
     stop_cv.notify_all();
+    bot.StopPolling();  // an idle long poll would otherwise hold the exit for up to its timeout
   });
 
-  if (flags.webhook) {
-    if (!flags.webhook_url.empty()) {
-      auto r = (*client)->SetWebhook(flags.webhook_url, config.telegram_webhook_secret,
-                                     {"message", "callback_query"});
-      if (!r) return Fail("setWebhook failed: " + r.error().message);
-    }
-  } else if (auto r = (*client)->DeleteWebhook(false); !r) {
-    Log(LogLevel::kWarn, "telegram.delete_webhook_failed", {{"error", r.error().message}});
-  }
   int poll_result = 0;
   std::thread poller;
   if (!flags.webhook) poller = std::thread([&] { poll_result = bot.RunLongPolling(stop); });
@@ -256,10 +277,13 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     const auto alert_interval =
         std::chrono::seconds(std::min<int64_t>(config.alert_retry_seconds, 5));
     auto next_alerts = std::chrono::steady_clock::now();
+    constexpr auto kPruneInterval = std::chrono::hours(1);
+    auto next_prune = std::chrono::steady_clock::now() + kPruneInterval;
     std::unique_lock<std::mutex> lock(stop_mu);
     while (!stop) {
       auto wake = std::min(next_recovery, next_alerts);
       if (config.reconcile_interval_seconds > 0) wake = std::min(wake, next_reconcile);
+      wake = std::min(wake, next_prune);
       stop_cv.wait_until(lock, wake, [&] { return stop.load(); });
       if (stop) break;
       lock.unlock();
@@ -280,6 +304,10 @@ int RunServe(const Config& config, const ServeFlags& flags) {
           Log(LogLevel::kError, "recovery.failed", {{"error", r.error().message}});
         }
         next_recovery = now + std::chrono::seconds(flags.recovery_interval_s);
+      }
+      if (now >= next_prune) {
+        PruneInbox(inbox, s.clock(), config.inbox_retention_days);
+        next_prune = now + kPruneInterval;
       }
       lock.lock();
     }
@@ -309,6 +337,16 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   }
   Log(drained ? LogLevel::kInfo : LogLevel::kWarn, "serve.stopped",
       {{"drained", drained ? "yes" : "no"}});
+  if (!drained) {
+    // Drain left the workers still running (a slow model or registrar call) detached, and they
+    // use `s`, `bot`, `inbox` and the client: returning would destroy those under them, a
+    // use-after-free. Joining them would make the shutdown bound meaningless. So end the
+    // process the way a crash would, which every rule already covers: their updates stay
+    // 'started' and the next start abandons them and tells the chats; a purchase cut off
+    // between debit and answer is settled by Recover. stderr (the log) is unbuffered.
+    std::fflush(stdout);
+    std::_Exit(kServeExitNotDrained);
+  }
   return poll_result != 0 ? poll_result : 0;
 }
 

@@ -16,9 +16,16 @@ struct ServeFlags {
   std::string record_dir;  // writes the session as a fixture into this folder
 };
 
+// serve's exit status when in-flight updates did not finish within
+// --shutdown-seconds: the process ended without waiting for them (like a
+// crash); the next start tells their chats they were interrupted.
+inline constexpr int kServeExitNotDrained = 3;
+
 // `depositbot serve`: the Telegram bot with its jobs (reconciliation alerts,
-// purchase recovery) and the HTTP endpoint. SIGTERM/SIGINT stop receiving,
-// let in-flight updates finish within shutdown_seconds, and exit 0.
+// purchase recovery, inbox pruning) and the HTTP endpoint. SIGTERM/SIGINT stop
+// receiving at once (an idle long poll is aborted), let in-flight updates
+// finish within shutdown_seconds and exit 0; kServeExitNotDrained when they
+// did not finish; 2 on a setup error or a rejected token.
 int RunServe(const Config& config, const ServeFlags& flags);
 
 // `depositbot reconcile --alert`: one run whose new, changed or resolved

@@ -28,8 +28,9 @@ class Dispatcher {
   // tasks wait (back-pressure on the receiver). False once Stop() was called.
   bool Submit(int64_t key, std::function<void()> task);
   // Stops accepting tasks and waits up to `bound` for queued and running ones.
-  // True when all finished; on false the remaining threads are left to the
-  // exiting process.
+  // True when all finished. On false the remaining threads are detached and
+  // still run: nothing their tasks use may be destroyed, so the caller must
+  // end the process without unwinding (serve calls _Exit).
   bool Stop(std::chrono::milliseconds bound);
   size_t Queued() const;
   size_t Running() const;

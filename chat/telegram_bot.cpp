@@ -145,6 +145,12 @@ int TelegramBot::RunLongPolling(const std::atomic<bool>& stop) {
   int failures = 0;
   while (!stop) {
     auto batch = d_.telegram.GetUpdates(offset, o_.poll_timeout_s);
+    if (!batch && batch.error().kind == TelegramError::Kind::kCancelled) {
+      // StopPolling(): the offset sent last confirms only updates already recorded, so what
+      // the aborted poll held is delivered again after the restart.
+      Log(LogLevel::kInfo, "telegram.poll_stopped", {{"offset", std::to_string(offset)}});
+      return 0;
+    }
     if (!batch) {
       const TelegramError& e = batch.error();
       d_.metrics.Add("depositbot_telegram_send_errors_total",
@@ -161,6 +167,9 @@ int TelegramBot::RunLongPolling(const std::atomic<bool>& stop) {
       continue;
     }
     failures = 0;
+    // A batch that arrived as the stop came is still recorded and queued (serve drains only
+    // after this returns). No later poll confirms it, so Telegram delivers it again after the
+    // restart and the inbox skips it as seen: at most once, never lost.
     for (const auto& u : *batch) {
       if (u.update_id >= offset) offset = u.update_id + 1;
       if (u.kind == TelegramUpdate::Kind::kUnparsable) {
@@ -179,6 +188,8 @@ int TelegramBot::RunLongPolling(const std::atomic<bool>& stop) {
   }
   return 0;
 }
+
+void TelegramBot::StopPolling() { d_.telegram.StopPolling(); }
 
 bool TelegramBot::Drain(std::chrono::milliseconds bound) { return dispatcher_.Stop(bound); }
 

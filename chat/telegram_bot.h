@@ -72,7 +72,14 @@ class TelegramBot {
   // Long polling until `stop` is set; confirms the offset only for updates
   // recorded in the inbox. Returns 0, or 2 when the token is rejected.
   int RunLongPolling(const std::atomic<bool>& stop);
-  // Stops taking updates and lets in-flight ones finish within `bound`.
+  // From another thread, once RunLongPolling's `stop` is set: aborts the
+  // getUpdates in flight so RunLongPolling returns now, not after the
+  // long-poll timeout. A batch already received is still recorded and
+  // queued; one cut off was never confirmed and comes again after a restart.
+  void StopPolling();
+  // Stops taking updates and lets in-flight ones finish within `bound`. On
+  // false their workers still run on this bot and its Deps: the caller must
+  // end the process without destroying them (see Dispatcher::Stop).
   bool Drain(std::chrono::milliseconds bound);
 
  private:

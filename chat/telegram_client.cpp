@@ -59,6 +59,7 @@ ErrorCode CodeForKind(TelegramError::Kind kind) {
     case TelegramError::Kind::kConflict:
       return ErrorCode::kConflict;
     case TelegramError::Kind::kMalformedResponse:
+    case TelegramError::Kind::kCancelled:
       return ErrorCode::kUnknownOutcome;
     case TelegramError::Kind::kRateLimited:
     case TelegramError::Kind::kServer:
@@ -162,6 +163,7 @@ class HttpTelegramClient final : public TelegramClient {
     if (!config_.allowed_updates.empty()) params["allowed_updates"] = config_.allowed_updates;
     Policy policy = ReadPolicy();
     policy.read_timeout = milliseconds(int64_t{timeout_s} * 1000) + config_.long_poll_margin;
+    policy.cancel = &poll_cancel_;
     auto r = Call("getUpdates", params, policy);
     if (!r) return r.error();
     if (!r->is_array()) {
@@ -188,6 +190,8 @@ class HttpTelegramClient final : public TelegramClient {
     }
     return out;
   }
+
+  void StopPolling() override { poll_cancel_.Cancel(); }
 
   TelegramStatus SetWebhook(const std::string& url, const std::string& secret_token,
                             const std::vector<std::string>& allowed_updates,
@@ -325,11 +329,17 @@ class HttpTelegramClient final : public TelegramClient {
     milliseconds read_timeout{0};
     bool retry_unknown_outcome = true;  // false for calls that must not be duplicated
     std::optional<int64_t> pace_chat;
+    HttpCancel* cancel = nullptr;  // getUpdates: poll_cancel_
   };
 
-  Policy ReadPolicy() const { return Policy{config_.read_timeout, true, std::nullopt}; }
+  Policy ReadPolicy() const {
+    Policy p;
+    p.read_timeout = config_.read_timeout;
+    return p;
+  }
   Policy SendPolicy(int64_t chat_id) const {
-    Policy p{config_.read_timeout, false, std::nullopt};
+    Policy p = ReadPolicy();
+    p.retry_unknown_outcome = false;
     if (config_.pace_sends) p.pace_chat = chat_id;
     return p;
   }
@@ -343,6 +353,7 @@ class HttpTelegramClient final : public TelegramClient {
     HttpOptions options;
     options.connect_timeout = config_.connect_timeout;
     options.read_timeout = policy.read_timeout;
+    options.cancel = policy.cancel;
     HttpClient http(base_, options);
     const std::string path = "/bot" + config_.token + "/" + std::string(method);
     const std::string body = Dump(params);
@@ -353,6 +364,13 @@ class HttpTelegramClient final : public TelegramClient {
         if (wait.count() > 0) env_.sleep(wait);
       }
       auto answer = http.Post(path, body, "application/json");
+      if (policy.cancel && policy.cancel->cancelled() && !answer) {
+        // Stopping: no retry, no warning; the caller asked for this.
+        TelegramError e = MakeError(TelegramError::Kind::kCancelled, method,
+                                    std::string(method) + " cancelled: polling was stopped");
+        e.description = e.message;
+        return e;
+      }
       if (!answer) {
         Observe(method, 0, 0);
         TelegramError e = MakeError(TelegramError::Kind::kTransport, method,
@@ -471,6 +489,7 @@ class HttpTelegramClient final : public TelegramClient {
   HttpUrl base_;
   std::unique_ptr<Clock> own_clock_;
   std::unique_ptr<TelegramPacer> pacer_;
+  HttpCancel poll_cancel_;  // StopPolling()
 };
 
 }  // namespace
@@ -504,6 +523,8 @@ std::string_view TelegramErrorKindName(TelegramError::Kind kind) {
       return "malformed_response";
     case TelegramError::Kind::kInvalidArgument:
       return "invalid_argument";
+    case TelegramError::Kind::kCancelled:
+      return "cancelled";
   }
   return "server";
 }

@@ -34,6 +34,7 @@ struct TelegramError {
     kTransport,          // no HTTP answer (see `code`: kUnavailable or kUnknownOutcome)
     kMalformedResponse,  // HTTP 200 with ok:true but a result that does not fit
     kInvalidArgument,    // refused locally before sending (empty text, bad keyboard)
+    kCancelled,          // getUpdates after StopPolling(): aborted or never sent
   };
 
   Kind kind = Kind::kServer;
@@ -190,6 +191,13 @@ class TelegramClient {
   // Next offset: 1 + the largest update_id returned.
   virtual TelegramResult<std::vector<TelegramUpdate>> GetUpdates(int64_t offset, int timeout_s = -1,
                                                                  int limit = 100) = 0;
+  // Ends long polling for good, from any thread (a stop signal): the GetUpdates in flight
+  // returns kCancelled at once instead of waiting out its timeout, and so does every later
+  // one, without sending. Updates in an answer cut off this way were not confirmed (no later
+  // offset was sent), so Telegram delivers them again to the next poller. Other methods keep
+  // working (in-flight replies still go out). The default does nothing, for clients that do
+  // not poll.
+  virtual void StopPolling() {}
 
   // Webhook mode: Telegram POSTs each update to `url` with `secret_token` in the
   // X-Telegram-Bot-Api-Secret-Token header. `allowed_updates` empty: Telegram's default.

@@ -1,11 +1,31 @@
 #include "common/http_client.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
 
 namespace depositbot {
+
+// A request registered with its HttpCancel for as long as it runs.
+class HttpCancelScope {
+ public:
+  HttpCancelScope(HttpCancel& cancel, std::function<void()> stop)
+      : cancel_(cancel), key_(cancel.Enter(std::move(stop))) {}
+  ~HttpCancelScope() {
+    if (key_ != 0) cancel_.Leave(key_);
+  }
+  HttpCancelScope(const HttpCancelScope&) = delete;
+  HttpCancelScope& operator=(const HttpCancelScope&) = delete;
+  // False when the cancel came first: send nothing.
+  bool entered() const { return key_ != 0; }
+
+ private:
+  HttpCancel& cancel_;
+  uint64_t key_;
+};
+
 namespace {
 
 std::string Lower(std::string s) {
@@ -26,8 +46,13 @@ void Configure(Client& cli, const HttpOptions& o) {
   cli.set_keep_alive(false);
 }
 
+// host:port/path for messages, never the query string.
+std::string Where(const HttpUrl& base, std::string_view path) {
+  return base.host + ":" + std::to_string(base.port) + base.base_path + PathOnly(path);
+}
+
 Result<HttpResponse> Convert(httplib::Result res, const HttpUrl& base, std::string_view path) {
-  std::string where = base.host + ":" + std::to_string(base.port) + base.base_path + PathOnly(path);
+  std::string where = Where(base, path);
   if (!res) {
     httplib::Error e = res.error();
     std::string what = httplib::to_string(e);
@@ -43,6 +68,35 @@ Result<HttpResponse> Convert(httplib::Result res, const HttpUrl& base, std::stri
   out.body = std::move(res->body);
   for (const auto& [k, v] : res->headers) out.headers[Lower(k)] = v;
   return out;
+}
+
+// One request on its own connection, cancellable through options.cancel.
+Result<HttpResponse> Send(const HttpUrl& base, const HttpOptions& options, std::string_view path,
+                          const std::function<httplib::Result(httplib::Client&)>& call) {
+  httplib::Client cli(base.Origin());
+  Configure(cli, options);
+  HttpCancel* cancel = options.cancel;
+  if (cancel == nullptr) return Convert(call(cli), base, path);
+  // Client::stop() shuts down the socket of a request in flight, but does nothing before the
+  // socket exists. A Cancel() in that gap is caught here: the socket is created after the flag
+  // is set, sees it, and is shut down before it connects, so the request fails at once (Linux:
+  // the write gets EPIPE) instead of waiting out its read timeout. Only the flag is read here;
+  // taking cancel->mu_ would invert the lock order with stop(), which holds httplib's socket
+  // mutex around this callback.
+  cli.set_socket_options([cancel](int sock) {
+    if (cancel->cancelled()) ::shutdown(sock, SHUT_RDWR);
+  });
+  HttpCancelScope scope(*cancel, [&cli] { cli.stop(); });  // destroyed before `cli`
+  if (!scope.entered()) {
+    return Error::UnknownOutcome("request to " + Where(base, path) +
+                                 " cancelled before it was sent");
+  }
+  auto res = call(cli);
+  if (!res && cancel->cancelled()) {
+    return Error::UnknownOutcome("request to " + Where(base, path) +
+                                 " cancelled: no complete answer");
+  }
+  return Convert(std::move(res), base, path);
 }
 
 }  // namespace
@@ -96,23 +150,40 @@ HttpClient::HttpClient(HttpUrl base, HttpOptions options)
     : base_(std::move(base)), options_(options) {}
 HttpClient::~HttpClient() = default;
 
+void HttpCancel::Cancel() {
+  cancelled_.store(true);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [key, stop] : in_flight_) stop();
+}
+
+uint64_t HttpCancel::Enter(std::function<void()> stop) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cancelled_.load()) return 0;
+  uint64_t key = next_key_++;
+  in_flight_.emplace(key, std::move(stop));
+  return key;
+}
+
+void HttpCancel::Leave(uint64_t key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  in_flight_.erase(key);
+}
+
 Result<HttpResponse> HttpClient::Post(std::string_view path, const std::string& body,
                                       const std::string& content_type,
                                       const std::map<std::string, std::string>& headers) const {
-  httplib::Client cli(base_.Origin());
-  Configure(cli, options_);
   httplib::Headers h(headers.begin(), headers.end());
   std::string full = base_.base_path + std::string(path);
-  return Convert(cli.Post(full, h, body, content_type), base_, path);
+  return Send(base_, options_, path,
+              [&](httplib::Client& cli) { return cli.Post(full, h, body, content_type); });
 }
 
 Result<HttpResponse> HttpClient::Get(std::string_view path_and_query,
                                      const std::map<std::string, std::string>& headers) const {
-  httplib::Client cli(base_.Origin());
-  Configure(cli, options_);
   httplib::Headers h(headers.begin(), headers.end());
   std::string full = base_.base_path + std::string(path_and_query);
-  return Convert(cli.Get(full, h), base_, path_and_query);
+  return Send(base_, options_, path_and_query,
+              [&](httplib::Client& cli) { return cli.Get(full, h); });
 }
 
 std::string UrlEncode(std::string_view s) {

@@ -1,8 +1,12 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -32,10 +36,35 @@ struct HttpResponse {
   std::string Header(const std::string& lower_name) const;
 };
 
+// Lets one thread abort another's blocking HttpClient call, e.g. a long poll when the process
+// stops. Cancel() is final: the call in flight fails at once (its connection is shut down, so
+// an answer being read is dropped) and every later call given this object fails before
+// sending. A call cut off this way is kUnknownOutcome: the server may have acted on it. A call
+// that got its whole answer before Cancel() returns that answer. Thread-safe; it must outlive
+// the calls it is given (HttpOptions::cancel).
+class HttpCancel {
+ public:
+  void Cancel();
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  friend class HttpCancelScope;  // http_client.cpp: registers a call while it runs
+  // A call registers how to stop it while it runs; 0 (nothing registered) when already
+  // cancelled, else the key to Leave() with.
+  uint64_t Enter(std::function<void()> stop);
+  void Leave(uint64_t key);
+
+  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;
+  uint64_t next_key_ = 1;                                // guarded by mu_
+  std::map<uint64_t, std::function<void()>> in_flight_;  // guarded by mu_
+};
+
 struct HttpOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds read_timeout{30000};
   std::chrono::milliseconds write_timeout{10000};
+  HttpCancel* cancel = nullptr;  // not owned; null: the call cannot be cancelled
 };
 
 // A small blocking HTTP client over cpp-httplib (OpenSSL for https).

@@ -14,6 +14,7 @@ depositbot_test(NAME deposit_repository_test SOURCES deposit_repository_test.cpp
                 LIBS ledger_builder)
 depositbot_test(NAME reconciler_test SOURCES reconciler_test.cpp
                 LIBS ledger_builder nlohmann_json::nlohmann_json)
+depositbot_test(NAME update_inbox_test SOURCES update_inbox_test.cpp LIBS ledger_builder)
 depositbot_test(NAME ledger_concurrency_test SOURCES ledger_concurrency_test.cpp
                 LIBS ledger_builder Threads::Threads)
 add_dependencies(ledger_concurrency_test ledger_worker)

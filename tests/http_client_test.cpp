@@ -4,6 +4,8 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "tests/fakes/loopback_server.h"
@@ -61,6 +63,72 @@ TEST_CASE("a read timeout after the request was sent is an unknown outcome") {
   REQUIRE_FALSE(r);
   CHECK(r.code() == ErrorCode::kUnknownOutcome);
   CHECK(r.error().message.find("secret") == std::string::npos);
+}
+
+// A server whose /hold answers only when the test releases it, and counts what arrived.
+struct HoldingServer {
+  httplib::Server srv;
+  std::mutex mu;
+  std::condition_variable cv;
+  int arrived = 0;
+  bool released = false;
+
+  HoldingServer() {
+    srv.Post("/hold", [this](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock<std::mutex> lock(mu);
+      ++arrived;
+      cv.notify_all();
+      cv.wait(lock, [this] { return released; });
+      res.set_content("late", "text/plain");
+    });
+  }
+  void WaitForArrivals(int n) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return arrived >= n; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+    cv.notify_all();
+  }
+};
+
+TEST_CASE("cancelling ends a call waiting for its answer, and later calls are never sent") {
+  HoldingServer hold;
+  testing::LoopbackServer loop(hold.srv);
+  HttpCancel cancel;
+  HttpOptions o;
+  o.read_timeout = std::chrono::minutes(5);  // only the cancel can end the wait
+  o.cancel = &cancel;
+  HttpClient c(*HttpUrl::Parse(loop.url()), o);
+  Result<HttpResponse> r = Error::Internal("not run");
+  std::thread caller([&] { r = c.Post("/hold?key=secret", "{}", "application/json"); });
+  hold.WaitForArrivals(1);
+  cancel.Cancel();
+  caller.join();  // before the server answers: Release() comes after
+  REQUIRE_FALSE(r);
+  CHECK(r.code() == ErrorCode::kUnknownOutcome);  // the server had the request
+  CHECK(r.error().message.find("cancelled") != std::string::npos);
+  CHECK(r.error().message.find("secret") == std::string::npos);
+
+  auto later = c.Post("/hold", "{}", "application/json");
+  REQUIRE_FALSE(later);
+  CHECK(later.error().message.find("cancelled before it was sent") != std::string::npos);
+  hold.Release();
+  std::lock_guard<std::mutex> lock(hold.mu);
+  CHECK(hold.arrived == 1);
+}
+
+TEST_CASE("a call given a cancel that is never used works as usual") {
+  HoldingServer hold;
+  hold.Release();
+  testing::LoopbackServer loop(hold.srv);
+  HttpCancel cancel;
+  HttpOptions o;
+  o.cancel = &cancel;
+  auto r = HttpClient(*HttpUrl::Parse(loop.url()), o).Post("/hold", "{}", "application/json");
+  REQUIRE(r);
+  CHECK(r->body == "late");
 }
 
 TEST_CASE("responses carry status, body and lower-cased headers") {

@@ -4,8 +4,10 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <ctime>
 #include <regex>
 
+#include "app/serve.h"
 #include "db/database.h"
 #include "tests/fakes/fake_llm_server.h"
 #include "tests/fakes/fake_telegram_server.h"
@@ -32,6 +34,7 @@ struct Bot {
   std::map<std::string, std::string> env;
   std::unique_ptr<ChildProcess> proc;
   int http_port = 0;
+  std::string poll_timeout = "1";  // seconds; Telegram's own is 25
 
   Bot() {
     env = {{"TELEGRAM_BOT_TOKEN", telegram.token()},
@@ -43,7 +46,7 @@ struct Bot {
   }
 
   void Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"serve", "--poll-timeout", "1"};
+    std::vector<std::string> args{"serve", "--poll-timeout", poll_timeout};
     args.insert(args.end(), extra.begin(), extra.end());
     proc = std::make_unique<ChildProcess>(DepositbotBinary(), args, env, dir);
     std::string line = proc->ReadUntil("depositbot serving");
@@ -366,4 +369,115 @@ TEST_CASE("serve --record writes a session that replays identically") {
   CHECK(Has(replay.out, "1 passed, 0 failed"));
   auto listing = RunProcess("/bin/sh", {"-c", "cat " + rec + "/*.json"}, {}, b.dir);
   CHECK_FALSE(Has(listing.out, b.telegram.token()));
+}
+
+TEST_CASE("SIGTERM while idle in a 25 s long poll aborts the poll and exits 0") {
+  Bot b;
+  b.poll_timeout = "25";
+  b.Start();
+  REQUIRE(b.telegram.WaitForHeldRequests(1, seconds(20)));
+  auto r = b.Stop();
+  CHECK(r.exit_code == 0);
+  CHECK(Has(r.err, "drained=yes"));
+  // The fake holds its poll for 25 s and never answered this one: serve is gone, so it
+  // abandoned the poll instead of waiting it out.
+  CHECK(b.telegram.HeldRequests() == 1);
+  CHECK(b.telegram.CallCount("getUpdates") == 1);
+}
+
+TEST_CASE("an update in a poll cut off by SIGTERM is handled once, after the restart") {
+  Bot b;
+  b.poll_timeout = "25";
+  b.telegram.PushMessage(kAlice, kAlice.id, "/balance");
+  // The first getUpdates gets no answer while serve runs: SIGTERM finds it in flight.
+  b.telegram.InjectFault("getUpdates", FakeTelegramServer::Fault::Hang());
+  b.Start();
+  REQUIRE(b.telegram.WaitForHeldRequests(1, seconds(20)));
+  auto first = b.Stop();
+  CHECK(first.exit_code == 0);
+  CHECK(b.telegram.HeldRequests() == 1);   // abandoned, not waited out
+  CHECK(b.telegram.CurrentOffset() == 0);  // nothing was confirmed
+  CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates") == 0);
+  b.Start();
+  b.WaitForMessage(kAlice.id, "Your balance is 0.00 USD.");
+  CHECK(b.Stop().exit_code == 0);
+  CHECK(b.Count(kAlice.id, "Your balance is") == 1);
+  CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates WHERE state = 'done'") == 1);
+}
+
+#ifdef DEPOSITBOT_FAILPOINTS
+TEST_CASE("a drain that runs out of time exits 3; the next start tells the interrupted chat") {
+  Bot b;
+  b.env["DEPOSITBOT_FAILPOINT"] = "turn.before_reply=sleep:60000";
+  b.Start({"--shutdown-seconds", "1"});
+  b.telegram.PushMessage(kAlice, kAlice.id, "/balance");
+  // "typing" is sent once the update is started: from here the worker is inside it, 60 s
+  // away from finishing.
+  REQUIRE(b.telegram.WaitForChatActions(1, seconds(20)));
+  auto r = b.Stop();
+  CHECK(r.signal == 0);
+  CHECK(r.exit_code == kServeExitNotDrained);
+  CHECK(Has(r.err, "drained=no"));
+  CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates WHERE state = 'started'") == 1);
+  CHECK(b.Count(kAlice.id, "Your balance is") == 0);
+
+  b.env.erase("DEPOSITBOT_FAILPOINT");
+  b.Start();
+  b.WaitForMessage(kAlice.id, "I was interrupted while handling one of your requests");
+  CHECK(b.Stop().exit_code == 0);
+  CHECK(b.Count(kAlice.id, "Your balance is") == 0);  // not run twice
+  CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates WHERE state = 'abandoned'") == 1);
+}
+#endif
+
+TEST_CASE("serve forgets handled updates older than INBOX_RETENTION_DAYS and keeps the rest") {
+  Bot b;
+  b.env["INBOX_RETENTION_DAYS"] = "7";
+  REQUIRE(RunProcess(DepositbotBinary(), {"migrate"}, b.env, b.dir).exit_code == 0);
+  const int64_t day = 86400;
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  {
+    auto d = Database::Open(b.db);
+    REQUIRE(d);
+    auto row = [&](int64_t id, const char* state, int64_t age_days) {
+      int64_t at = now - age_days * day;
+      REQUIRE(
+          (*d)->Exec("INSERT INTO telegram_updates(update_id, chat_id, payload, state, "
+                     "received_at, updated_at) VALUES (" +
+                     std::to_string(id) + ", 1001, '{}', '" + state + "', " + std::to_string(at) +
+                     ", " + std::to_string(at) + ")"));
+    };
+    row(1, "done", 8);
+    row(2, "abandoned", 8);
+    row(3, "done", 6);
+    row(4, "abandoned", 6);
+  }
+  b.Start();
+  CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates WHERE update_id IN (1, 2)") == 0);
+  CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates WHERE update_id IN (3, 4)") == 2);
+  CHECK(b.Stop().exit_code == 0);
+}
+
+TEST_CASE("INBOX_RETENTION_DAYS outside 1..3650 stops start-up with one line naming it") {
+  Bot b;
+  for (const char* bad : {"0", "3651", "-1", "7d"}) {
+    CAPTURE(bad);
+    b.env["INBOX_RETENTION_DAYS"] = bad;
+    auto r = RunProcess(DepositbotBinary(), {"migrate"}, b.env, b.dir);
+    CHECK(r.exit_code == 2);
+    CHECK(Has(r.err, "INBOX_RETENTION_DAYS"));
+  }
+}
+
+TEST_CASE("a refused setWebhook stops serve with one line, not an abort") {
+  Bot b;
+  b.env["TELEGRAM_WEBHOOK_SECRET"] = "s3cret-token";
+  b.telegram.InjectFault("setWebhook",
+                         FakeTelegramServer::Fault::Error(400, "Bad Request: bad webhook"));
+  auto r =
+      RunProcess(DepositbotBinary(),
+                 {"serve", "--webhook", "--webhook-url", "https://bot.example/hook"}, b.env, b.dir);
+  CHECK(r.signal == 0);
+  CHECK(r.exit_code == 2);
+  CHECK(Has(r.err, "setWebhook failed"));
 }

@@ -267,6 +267,25 @@ TEST_CASE("a long poll is held until an update arrives") {
   CHECK((*got)[0].message->text == "hello");
 }
 
+TEST_CASE("StopPolling ends a held long poll at once, without retrying, and sends no other") {
+  Fixture f;
+  TelegramResult<std::vector<TelegramUpdate>> got = std::vector<TelegramUpdate>{};
+  std::thread poller([&] { got = f.client->GetUpdates(0, 50); });
+  REQUIRE(f.fake.WaitForParkedPoll(seconds(10)));
+  f.client->StopPolling();
+  poller.join();  // the fake still holds the poll: only the stop can have ended it
+  CHECK(f.fake.HeldRequests() == 1);
+  REQUIRE_FALSE(got);
+  CHECK(got.error().kind == Kind::kCancelled);
+  CHECK(f.Sleeps().empty());  // no backoff, no retry
+  auto again = f.client->GetUpdates(0, 50);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().kind == Kind::kCancelled);
+  CHECK(f.fake.CallCount("getUpdates") == 1);
+  // The rest of the API keeps working: in-flight replies still go out after a stop.
+  CHECK(f.client->SendMessage(kChat, "still here"));
+}
+
 TEST_CASE("a long poll that times out returns an empty batch") {
   Fixture f;
   auto r = f.client->GetUpdates(0, 1);

@@ -369,6 +369,7 @@ struct FakeTelegramServer::Impl {
   uint64_t release_generation = 0;
   uint64_t poll_generation = 0;
   int parked_polls = 0;
+  int hung_requests = 0;  // kHang faults not answered yet
 
   std::deque<Queued> queue;
   int64_t next_update_id = 1;
@@ -549,7 +550,10 @@ Reply FakeTelegramServer::Impl::ApplyFault(const Fault& f, std::unique_lock<std:
       return Err(f.status, f.description);
     case Fault::Type::kHang: {
       uint64_t gen = release_generation;
+      ++hung_requests;
+      cv.notify_all();
       cv.wait(lock, [&] { return shutting_down || release_generation != gen; });
+      --hung_requests;
       return Err(504, "Gateway Timeout");
     }
     case Fault::Type::kPass:
@@ -1032,6 +1036,23 @@ bool FakeTelegramServer::WaitForCallsTo(const std::string& method, int64_t chat_
 bool FakeTelegramServer::WaitForParkedPoll(std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(impl_->mu);
   return impl_->cv.wait_for(lock, timeout, [&] { return impl_->parked_polls > 0; });
+}
+
+size_t FakeTelegramServer::HeldRequests() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return static_cast<size_t>(impl_->parked_polls + impl_->hung_requests);
+}
+
+bool FakeTelegramServer::WaitForHeldRequests(size_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  return impl_->cv.wait_for(lock, timeout, [&] {
+    return static_cast<size_t>(impl_->parked_polls + impl_->hung_requests) >= n;
+  });
+}
+
+bool FakeTelegramServer::WaitForChatActions(size_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  return impl_->cv.wait_for(lock, timeout, [&] { return impl_->actions.size() >= n; });
 }
 
 int64_t FakeTelegramServer::CurrentOffset() const {

@@ -186,6 +186,13 @@ class FakeTelegramServer {
                       std::chrono::milliseconds timeout) const;
   // True once a getUpdates is parked waiting for updates (to push only after the bot polls).
   bool WaitForParkedPoll(std::chrono::milliseconds timeout) const;
+  // Requests held open right now and not answered: parked getUpdates (until their `timeout`)
+  // and hung calls (Fault::Hang). The fake does not notice a client that went away, so a
+  // request still held after the bot process ended is one the bot abandoned, not waited out.
+  size_t HeldRequests() const;
+  bool WaitForHeldRequests(size_t n, std::chrono::milliseconds timeout) const;
+  // True once at least `n` sendChatAction calls were accepted; false after `timeout`.
+  bool WaitForChatActions(size_t n, std::chrono::milliseconds timeout) const;
 
   // The highest offset a getUpdates confirmed with (0: none yet).
   int64_t CurrentOffset() const;
