@@ -18,6 +18,7 @@
 #include "chat/http_endpoint.h"
 #include "chat/telegram_bot.h"
 #include "chat/telegram_client.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "db/notification_repository.h"
@@ -248,9 +249,11 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   if (!flags.webhook) poller = std::thread([&] { poll_result = bot.RunLongPolling(stop); });
 
   std::thread jobs([&] {
-    auto next_reconcile = std::chrono::steady_clock::now() +
-                          std::chrono::seconds(std::max<int64_t>(config.reconcile_interval_seconds, 1));
-    auto next_recovery = std::chrono::steady_clock::now() + std::chrono::seconds(flags.recovery_interval_s);
+    // Saturating: an interval from a setting must not wrap the deadline into the past.
+    auto next_reconcile = SaturatingDeadline(
+        std::chrono::steady_clock::now(), std::max<int64_t>(config.reconcile_interval_seconds, 1));
+    auto next_recovery =
+        SaturatingDeadline(std::chrono::steady_clock::now(), flags.recovery_interval_s);
     std::unique_lock<std::mutex> lock(stop_mu);
     while (!stop) {
       auto wake = next_recovery;
@@ -263,13 +266,13 @@ int RunServe(const Config& config, const ServeFlags& flags) {
         if (auto r = ReconcileAndAlert(reconciler, &bot, nullptr, config, &metrics); !r) {
           Log(LogLevel::kError, "reconcile.failed", {{"error", r.error().message}});
         }
-        next_reconcile = now + std::chrono::seconds(config.reconcile_interval_seconds);
+        next_reconcile = SaturatingDeadline(now, config.reconcile_interval_seconds);
       }
       if (now >= next_recovery) {
         if (auto r = s.purchases().Recover(flags.recovery_interval_s); !r) {
           Log(LogLevel::kError, "recovery.failed", {{"error", r.error().message}});
         }
-        next_recovery = now + std::chrono::seconds(flags.recovery_interval_s);
+        next_recovery = SaturatingDeadline(now, flags.recovery_interval_s);
       }
       lock.lock();
     }
