@@ -50,7 +50,7 @@ std::string Trim(std::string s) {
   return s.substr(i);
 }
 
-const std::string kContactPrefix = "NAMECHEAP_CONTACT_";
+constexpr std::string_view kContactPrefix = "NAMECHEAP_CONTACT_";
 
 bool IsHttpUrl(const std::string& s) { return static_cast<bool>(HttpUrl::Parse(s)); }
 
@@ -86,12 +86,12 @@ Status ReadContact(const std::map<std::string, std::string>& env, Config& c) {
     if (!known) {
       std::string names;
       for (const auto& f : fields) names += (names.empty() ? "" : ", ") + std::string(f.key);
-      return Error::Invalid(k + ": not a contact field; expected " + kContactPrefix +
+      return Error::Invalid(k + ": not a contact field; expected " + std::string(kContactPrefix) +
                             " followed by one of " + names);
     }
   }
   for (const NamecheapContactField& f : fields) {
-    const std::string var = kContactPrefix + std::string(f.key);
+    const std::string var = std::string(kContactPrefix) + std::string(f.key);
     auto it = env.find(var);
     std::string value = it == env.end() ? "" : it->second;
     if (f.key == "COUNTRY") {
@@ -301,7 +301,8 @@ std::vector<Config::Line> Config::Describe() const {
       {"NAMECHEAP_CLIENT_IP", text(namecheap_client_ip)},
   };
   for (const NamecheapContactField& f : NamecheapContactFields()) {
-    vars.emplace_back(kContactPrefix + std::string(f.key), text(namecheap_contact.*f.member));
+    vars.emplace_back(std::string(kContactPrefix) + std::string(f.key),
+                      text(namecheap_contact.*f.member));
   }
   vars.insert(vars.end(),
               {{"CURRENCY", currency.code},
