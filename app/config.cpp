@@ -1,17 +1,40 @@
 #include "app/config.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
+#include <limits>
 #include <optional>
+
+#include "common/http_client.h"
 
 extern char** environ;
 
 namespace depositbot {
 namespace {
 
+// `value` in quotes, control characters escaped, so a refusal stays one line.
+std::string Quote(const std::string& value) {
+  std::string quoted = "\"";
+  for (char ch : value) {
+    auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u == 0x7f) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\x%02x", u);
+      quoted += esc;
+    } else {
+      quoted += ch;
+    }
+  }
+  return quoted + "\"";
+}
+
 Error Bad(const std::string& var, const std::string& expected, const std::string& got) {
-  return Error::Invalid(var + ": expected " + expected + ", got \"" + got + "\"");
+  return Error::Invalid(var + ": expected " + expected + ", got " + Quote(got));
 }
 
 bool ParseInt64(std::string_view s, int64_t& out) {
@@ -25,6 +48,71 @@ std::string Trim(std::string s) {
   size_t i = 0;
   while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
   return s.substr(i);
+}
+
+constexpr std::string_view kContactPrefix = "NAMECHEAP_CONTACT_";
+
+bool IsHttpUrl(const std::string& s) { return static_cast<bool>(HttpUrl::Parse(s)); }
+
+bool IsIpv4(const std::string& s) {
+  in_addr addr{};
+  return inet_pton(AF_INET, s.c_str(), &addr) == 1;
+}
+
+// d <= limit, exactly.
+bool AtMost(const Decimal& d, int64_t limit) {
+  int64_t scaled = limit;
+  for (int i = 0; i < d.scale; ++i) scaled *= 10;  // limit <= 10^7, scale <= 9: no overflow
+  return d.units <= scaled;
+}
+
+// An exact decimal without thousands separators: {13505, 1} -> "1350.5".
+std::string DecimalText(const Decimal& d) {
+  std::string out = FormatMinor(d.units, d.scale);
+  out.erase(std::remove(out.begin(), out.end(), ','), out.end());
+  return out;
+}
+
+// NAMECHEAP_CONTACT_<FIELD> into c.namecheap_contact. A value given is checked for form whether
+// or not Namecheap is configured; with Namecheap every required field must be there, since
+// domains.create refuses the contact only after the user's balance was debited.
+Status ReadContact(const std::map<std::string, std::string>& env, Config& c) {
+  const auto& fields = NamecheapContactFields();
+  for (const auto& [k, v] : env) {
+    if (k.rfind(kContactPrefix, 0) != 0 || v.empty()) continue;
+    std::string key = k.substr(kContactPrefix.size());
+    bool known = std::any_of(fields.begin(), fields.end(),
+                             [&](const NamecheapContactField& f) { return f.key == key; });
+    if (!known) {
+      std::string names;
+      for (const auto& f : fields) names += (names.empty() ? "" : ", ") + std::string(f.key);
+      return Error::Invalid(k + ": not a contact field; expected " + std::string(kContactPrefix) +
+                            " followed by one of " + names);
+    }
+  }
+  for (const NamecheapContactField& f : fields) {
+    const std::string var = std::string(kContactPrefix) + std::string(f.key);
+    auto it = env.find(var);
+    std::string value = it == env.end() ? "" : it->second;
+    if (f.key == "COUNTRY") {
+      for (char& ch : value) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    if (value.empty() && !c.namecheap_configured) continue;
+    if (auto problem = CheckNamecheapContactField(f, value)) {
+      if (problem->missing) {
+        return Error::Invalid(var + ": expected " + problem->expected +
+                              " (required with the Namecheap credentials: domains.create "
+                              "refuses a contact without it), got " +
+                              (value.empty() ? "nothing" : Quote(value)));
+      }
+      return Bad(var, problem->expected, value);
+    }
+    if (!value.empty()) {
+      c.namecheap_contact.*f.member = value;
+      c.given.insert(var);
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -66,6 +154,7 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
   auto get = [&](const char* k) -> std::optional<std::string> {
     auto it = env.find(k);
     if (it == env.end() || it->second.empty()) return std::nullopt;
+    c.given.insert(k);
     return it->second;
   };
   if (auto v = get("DEPOSITBOT_DB")) c.db_path = *v;
@@ -81,7 +170,10 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
       if (item.empty()) continue;
       int64_t id = 0;
       if (!ParseInt64(item, id) || id <= 0) {
-        return Bad("ADMIN_IDS", "comma-separated positive Telegram user ids", *v);
+        return Bad("ADMIN_IDS",
+                   "comma-separated Telegram user ids, each 1.." +
+                       std::to_string(std::numeric_limits<int64_t>::max()),
+                   *v);
       }
       c.admin_ids.insert(id);
       item.clear();
@@ -95,21 +187,22 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     c.alert_retry_seconds = s;
   }
   if (auto v = get("TELEGRAM_BOT_TOKEN")) c.telegram_bot_token = *v;
-  if (auto v = get("TELEGRAM_API_BASE")) c.telegram_api_base = *v;
+  if (auto v = get("TELEGRAM_API_BASE")) {
+    if (!IsHttpUrl(*v)) return Bad("TELEGRAM_API_BASE", "an http(s) URL", *v);
+    c.telegram_api_base = *v;
+  }
   if (auto v = get("TELEGRAM_WEBHOOK_SECRET")) c.telegram_webhook_secret = *v;
   if (auto v = get("HTTP_LISTEN")) {
     auto colon = v->rfind(':');
     int64_t port = 0;
     if (colon == std::string::npos || colon == 0 || !ParseInt64(v->substr(colon + 1), port) ||
         port < 0 || port > 65535) {
-      return Bad("HTTP_LISTEN", "HOST:PORT such as 127.0.0.1:8080", *v);
+      return Bad("HTTP_LISTEN", "HOST:PORT with a port 0..65535, such as 127.0.0.1:8080", *v);
     }
     c.http_listen = *v;
   }
   if (auto v = get("LLM_BASE_URL")) {
-    if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0) {
-      return Bad("LLM_BASE_URL", "an http(s) URL", *v);
-    }
+    if (!IsHttpUrl(*v)) return Bad("LLM_BASE_URL", "an http(s) URL", *v);
     c.llm_base_url = *v;
     if (*v != "https://api.openai.com/v1") c.llm_configured = true;
   }
@@ -118,7 +211,11 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     c.llm_configured = true;
   }
   if (auto v = get("LLM_MODEL")) c.llm_model = *v;
-  if (auto v = get("NAMECHEAP_API_URL")) c.namecheap_api_url = *v;
+
+  if (auto v = get("NAMECHEAP_API_URL")) {
+    if (!IsHttpUrl(*v)) return Bad("NAMECHEAP_API_URL", "an http(s) URL", *v);
+    c.namecheap_api_url = *v;
+  }
   auto nc_user = get("NAMECHEAP_API_USER"), nc_key = get("NAMECHEAP_API_KEY"),
        nc_name = get("NAMECHEAP_USERNAME"), nc_ip = get("NAMECHEAP_CLIENT_IP");
   int nc_set = !!nc_user + !!nc_key + !!nc_name + !!nc_ip;
@@ -127,6 +224,11 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
         "NAMECHEAP_API_USER, NAMECHEAP_API_KEY, NAMECHEAP_USERNAME, NAMECHEAP_CLIENT_IP: "
         "expected all four or none (none uses the demo registrar)");
   }
+  if (nc_ip && !IsIpv4(*nc_ip)) {
+    return Bad("NAMECHEAP_CLIENT_IP",
+               "the IPv4 address whitelisted at Namecheap (it takes no other), such as 203.0.113.7",
+               *nc_ip);
+  }
   if (nc_set == 4) {
     c.namecheap_configured = true;
     c.namecheap_api_user = *nc_user;
@@ -134,29 +236,48 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     c.namecheap_username = *nc_name;
     c.namecheap_client_ip = *nc_ip;
   }
-  for (const auto& [k, v] : env) {
-    const std::string prefix = "NAMECHEAP_CONTACT_";
-    if (k.rfind(prefix, 0) == 0 && !v.empty()) c.namecheap_contact[k.substr(prefix.size())] = v;
-  }
+  if (auto st = ReadContact(env, c); !st) return st.error();
+
   if (auto v = get("CURRENCY")) {
     auto cur = Currency::FromCode(*v);
     if (!cur) return Bad("CURRENCY", "an ISO 4217 code such as USD, KRW, JPY, BHD", *v);
     c.currency = *cur;
   }
   if (auto v = get("USD_EXCHANGE_RATE")) {
+    const std::string expected =
+        "deposit-currency units per 1 USD, a decimal above 0 and at most " +
+        std::to_string(kMaxUsdExchangeRate) + " with at most " +
+        std::to_string(kMaxUsdExchangeRateDecimals) + " decimal places, such as 1350.5";
     auto d = Decimal::Parse(*v);
-    if (!d || d->units == 0) return Bad("USD_EXCHANGE_RATE", "a positive decimal such as 1350.5", *v);
+    if (!d || d->units == 0 || d->scale > kMaxUsdExchangeRateDecimals ||
+        !AtMost(*d, kMaxUsdExchangeRate)) {
+      return Bad("USD_EXCHANGE_RATE", expected, *v);
+    }
     c.usd_exchange_rate = *d;
+  } else if (c.currency.code != "USD") {
+    // Rate 1 would quote a 10.28 USD name at 11 KRW: refuse rather than guess.
+    return Error::Invalid("USD_EXCHANGE_RATE: expected " + c.currency.code +
+                          " per 1 USD (required when CURRENCY is not USD; registrar prices are "
+                          "USD), got nothing");
   }
   if (auto v = get("PRICE_MARKUP_PERCENT")) {
     auto d = Decimal::Parse(*v);
-    if (!d) return Bad("PRICE_MARKUP_PERCENT", "a non-negative decimal such as 10 or 2.5", *v);
+    if (!d || d->scale > kMaxPriceMarkupDecimals || !AtMost(*d, kMaxPriceMarkupPercent)) {
+      return Bad("PRICE_MARKUP_PERCENT",
+                 "a percentage 0.." + std::to_string(kMaxPriceMarkupPercent) + " with at most " +
+                     std::to_string(kMaxPriceMarkupDecimals) + " decimal places, such as 10 or 2.5",
+                 *v);
+    }
     c.price_markup_percent = *d;
   }
   if (auto v = get("RECONCILE_INTERVAL_SECONDS")) {
     int64_t s = 0;
-    if (!ParseInt64(*v, s) || s < 0) {
-      return Bad("RECONCILE_INTERVAL_SECONDS", "a whole number of seconds >= 0", *v);
+    if (!ParseInt64(*v, s) ||
+        (s != 0 && (s < kMinReconcileIntervalSeconds || s > kMaxReconcileIntervalSeconds))) {
+      return Bad("RECONCILE_INTERVAL_SECONDS",
+                 "0 (off) or whole seconds " + std::to_string(kMinReconcileIntervalSeconds) + ".." +
+                     std::to_string(kMaxReconcileIntervalSeconds) + " (one year)",
+                 *v);
     }
     c.reconcile_interval_seconds = s;
   }
@@ -168,6 +289,55 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     c.inbox_retention_days = days;
   }
   return c;
+}
+
+std::vector<Config::Line> Config::Describe() const {
+  auto text = [](const std::string& v) { return v.empty() ? std::string("(not set)") : v; };
+  auto secret = [](const std::string& v) {
+    return v.empty() ? std::string("(not set)") : std::string("(set, redacted)");
+  };
+  std::string admins;
+  for (int64_t id : admin_ids) admins += (admins.empty() ? "" : ",") + std::to_string(id);
+  std::vector<std::pair<std::string, std::string>> vars = {
+      {"DEPOSITBOT_DB", db_path},
+      {"ADMIN_IDS", admins.empty() ? "(none)" : admins},
+      {"TELEGRAM_BOT_TOKEN", secret(telegram_bot_token)},
+      {"TELEGRAM_API_BASE", telegram_api_base},
+      {"TELEGRAM_WEBHOOK_SECRET", secret(telegram_webhook_secret)},
+      {"HTTP_LISTEN", http_listen},
+      {"LLM_BASE_URL", llm_base_url},
+      {"LLM_API_KEY", secret(llm_api_key)},
+      {"LLM_MODEL", llm_model},
+      {"NAMECHEAP_API_URL", namecheap_api_url},
+      {"NAMECHEAP_API_USER", text(namecheap_api_user)},
+      {"NAMECHEAP_API_KEY", secret(namecheap_api_key)},
+      {"NAMECHEAP_USERNAME", text(namecheap_username)},
+      {"NAMECHEAP_CLIENT_IP", text(namecheap_client_ip)},
+  };
+  for (const NamecheapContactField& f : NamecheapContactFields()) {
+    vars.emplace_back(std::string(kContactPrefix) + std::string(f.key),
+                      text(namecheap_contact.*f.member));
+  }
+  vars.insert(vars.end(),
+              {{"CURRENCY", currency.code},
+               {"USD_EXCHANGE_RATE", DecimalText(usd_exchange_rate)},
+               {"PRICE_MARKUP_PERCENT", DecimalText(price_markup_percent)},
+               {"RECONCILE_INTERVAL_SECONDS", std::to_string(reconcile_interval_seconds)},
+               {"ALERT_RETRY_SECONDS", std::to_string(alert_retry_seconds)},
+               {"INBOX_RETENTION_DAYS", std::to_string(inbox_retention_days)}});
+  std::vector<Line> lines;
+  for (auto& [name, value] : vars) lines.push_back({name, value, given.count(name) == 0});
+  return lines;
+}
+
+std::string Config::ModelSummary() const {
+  if (!llm_configured) return "offline rule-based model (no LLM_API_KEY, default LLM_BASE_URL)";
+  return llm_model + " at " + llm_base_url;
+}
+
+std::string Config::RegistrarSummary() const {
+  if (!namecheap_configured) return "demo (no Namecheap credentials; nothing is really registered)";
+  return "Namecheap at " + namecheap_api_url;
 }
 
 }  // namespace depositbot

@@ -4,9 +4,11 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/money.h"
 #include "common/result.h"
+#include "registrar/namecheap_contact.h"
 
 namespace depositbot {
 
@@ -30,9 +32,10 @@ struct Config {
   std::string namecheap_api_url = "https://api.sandbox.namecheap.com/xml.response";
   std::string namecheap_api_user, namecheap_api_key, namecheap_username, namecheap_client_ip;
   bool namecheap_configured = false;
-  // NAMECHEAP_CONTACT_<FIELD> values (FIRST_NAME, LAST_NAME, ORGANIZATION, ADDRESS1,
-  // ADDRESS2, CITY, STATE_PROVINCE, POSTAL_CODE, COUNTRY, PHONE, EMAIL), keyed by FIELD.
-  std::map<std::string, std::string> namecheap_contact;
+  // NAMECHEAP_CONTACT_<FIELD> (FIRST_NAME, LAST_NAME, ORGANIZATION, ADDRESS1, ADDRESS2, CITY,
+  // STATE_PROVINCE, POSTAL_CODE, COUNTRY upper-cased, PHONE, EMAIL); complete and well formed
+  // whenever namecheap_configured.
+  NamecheapContact namecheap_contact;
   Currency currency{"USD", 2};
   Decimal usd_exchange_rate{1, 0};
   Decimal price_markup_percent{0, 0};
@@ -40,9 +43,37 @@ struct Config {
   // Handled Telegram updates older than this are forgotten; 1..3650. Telegram never delivers
   // an update again after 24 hours, so any value keeps handling at most once.
   int64_t inbox_retention_days = 30;
+  // The variables the environment set (non-empty); the others hold their defaults.
+  std::set<std::string> given;
 
-  // `env` is the process environment merged over an optional .env file.
+  // `env` is the process environment merged over an optional .env file. Refuses, with one line
+  // naming the variable, every value out of its range (the k* bounds below) and every
+  // combination that could only fail after a user was charged: a currency other than USD
+  // without USD_EXCHANGE_RATE; Namecheap credentials without a contact domains.create accepts
+  // (registrar/namecheap_contact.h); an unknown NAMECHEAP_CONTACT_* variable.
   static Result<Config> FromEnvironment(const std::map<std::string, std::string>& env);
+
+  // One line of the effective configuration: a variable, its value, and whether it holds its
+  // default. Secrets read "(set, redacted)" or "(not set)", never their value.
+  struct Line {
+    std::string variable;
+    std::string value;
+    bool is_default = true;
+  };
+  // Every variable, in DESIGN.md §3's order (what `depositbot config` prints).
+  std::vector<Line> Describe() const;
+  // "offline rule-based model" or "gpt-4o-mini at https://..."; from the settings alone.
+  std::string ModelSummary() const;
+  // "demo (nothing is really registered)" or "Namecheap at https://..."; from the settings alone.
+  std::string RegistrarSummary() const;
+
+  // Bounds, inclusive; DESIGN.md §3 and the README name them.
+  static constexpr int64_t kMaxUsdExchangeRate = 10'000'000;
+  static constexpr int kMaxUsdExchangeRateDecimals = 6;
+  static constexpr int64_t kMaxPriceMarkupPercent = 1000;
+  static constexpr int kMaxPriceMarkupDecimals = 4;
+  static constexpr int64_t kMinReconcileIntervalSeconds = 60;          // or 0: off
+  static constexpr int64_t kMaxReconcileIntervalSeconds = 31'536'000;  // 365 days
 };
 
 // The process environment, with KEY=VALUE lines of `env_file` (if it exists)

@@ -17,6 +17,10 @@ namespace {
 
 using nlohmann::json;
 
+// Bounds on a fixture's times, so the fixed clock's milliseconds never overflow.
+constexpr int64_t kMaxFixtureSeconds = 31'536'000;           // a year
+constexpr int64_t kMaxFixtureUnixSeconds = 253'402'300'799;  // 9999-12-31T23:59:59Z
+
 // Parsing walks nested objects; the first problem unwinds to ParseFixture, which turns it
 // into a kInvalid value. Never escapes this file.
 struct Bad {
@@ -207,13 +211,21 @@ class Parser {
     if (o.Has("price_markup_percent")) {
       s.markup_percent = DecimalAt(o.At("price_markup_percent"), o.PathOf("price_markup_percent"));
     }
-    if (o.Has("start")) s.start_unix_seconds = Time(o.At("start"), o.PathOf("start"));
+    if (o.Has("start")) {
+      s.start_unix_seconds = Time(o.At("start"), o.PathOf("start"));
+      // The fixed clock counts milliseconds: past year 9999 the product would overflow.
+      if (s.start_unix_seconds < 0 || s.start_unix_seconds > kMaxFixtureUnixSeconds) {
+        Fail(o.PathOf("start"), "must be between 1970 and the end of year 9999");
+      }
+    }
     if (auto n = o.Int("max_model_calls")) {
       if (*n < 1 || *n > 50) Fail(o.PathOf("max_model_calls"), "must be between 1 and 50");
       s.max_model_calls = static_cast<int>(*n);
     }
     if (auto n = o.Int("quote_ttl_seconds")) {
-      if (*n < 1) Fail(o.PathOf("quote_ttl_seconds"), "must be positive");
+      if (*n < 1 || *n > kMaxFixtureSeconds) {
+        Fail(o.PathOf("quote_ttl_seconds"), "must be between 1 and 31536000 (a year)");
+      }
       s.quote_ttl_seconds = *n;
     }
     if (o.Has("max_deposit")) {
@@ -455,6 +467,9 @@ class Parser {
     t.path = path;
     if (auto adv = o.Int("advance_seconds")) {
       if (*adv < 0) Fail(o.PathOf("advance_seconds"), "the clock only moves forward");
+      if (*adv > kMaxFixtureSeconds) {
+        Fail(o.PathOf("advance_seconds"), "must be at most 31536000 (a year) per turn");
+      }
       t.advance_seconds = *adv;
     }
     int actions = o.Has("say") + o.Has("press") + o.Has("run");
@@ -508,7 +523,12 @@ class Parser {
     } else if (o.Has("run")) {
       if (*o.Str("run") != "recovery") Fail(o.PathOf("run"), "the only job is \"recovery\"");
       t.kind = FixtureTurn::Kind::kRecovery;
-      if (auto age = o.Int("min_age_seconds")) t.recovery_min_age_seconds = *age;
+      if (auto age = o.Int("min_age_seconds")) {
+        if (*age < 0 || *age > kMaxFixtureSeconds) {
+          Fail(o.PathOf("min_age_seconds"), "must be between 0 and 31536000 (a year)");
+        }
+        t.recovery_min_age_seconds = *age;
+      }
     } else {
       t.kind = FixtureTurn::Kind::kAdvance;
     }

@@ -1,14 +1,15 @@
 // depositbot: one binary, subcommands per DESIGN.md §3.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "app/config.h"
-#include "app/replay.h"
 #include "app/recorder.h"
 #include "app/registrar_domains.h"
+#include "app/replay.h"
 #include "app/serve.h"
 #include "app/services.h"
 #include "chat/terminal_chat.h"
@@ -203,6 +204,33 @@ int RunReconcile(const Config& config, bool json) {
   return report->clean() ? 0 : 1;
 }
 
+// `depositbot config`: the effective configuration, secrets redacted, and what it amounts to.
+// Reads nothing but the environment: no database is opened, nothing is contacted.
+int RunConfig(const Config& config, const std::string& env_file) {
+  const char* env_state = env_file.empty()          ? "none"
+                          : std::ifstream(env_file) ? "read"
+                                                    : "not found";
+  std::printf("# depositbot %s; env file %s (%s)\n", DEPOSITBOT_VERSION, env_file.c_str(),
+              env_state);
+  std::string rate;
+  for (const Config::Line& line : config.Describe()) {
+    std::printf("%-34s %s%s\n", line.variable.c_str(), line.value.c_str(),
+                line.is_default ? "  (default)" : "");
+    if (line.variable == "USD_EXCHANGE_RATE") rate = line.value;
+  }
+  std::string reconcile = config.reconcile_interval_seconds == 0
+                              ? "periodic job off"
+                              : "every " + std::to_string(config.reconcile_interval_seconds) + " s";
+  std::printf("\n");
+  std::printf("model:          %s\n", config.ModelSummary().c_str());
+  std::printf("registrar:      %s\n", config.RegistrarSummary().c_str());
+  std::printf("currency:       %s with %d decimal places; 1 USD = %s %s\n",
+              config.currency.code.c_str(), config.currency.exponent, rate.c_str(),
+              config.currency.code.c_str());
+  std::printf("reconciliation: %s\n", reconcile.c_str());
+  return 0;
+}
+
 }  // namespace
 }  // namespace depositbot
 
@@ -217,7 +245,9 @@ int main(int argc, char** argv) {
 
   auto* chat = app.add_subcommand("chat", "talk to the bot in this terminal");
   ChatFlags chat_flags;
-  chat->add_option("--as", chat_flags.as, "your Telegram user id")->capture_default_str();
+  chat->add_option("--as", chat_flags.as, "your Telegram user id")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()));
   chat->add_option("--name", chat_flags.name, "your display name")->capture_default_str();
   chat->add_option("--dry-run", chat_flags.dry_run,
                    "print the model request for this message and its size, then exit");
@@ -242,14 +272,22 @@ int main(int argc, char** argv) {
                   "receive updates on HTTP_LISTEN at /telegram/webhook instead of long polling");
   serve->add_option("--webhook-url", serve_flags.webhook_url,
                     "public URL to register with setWebhook (webhook mode)");
-  serve->add_option("--workers", serve_flags.workers, "worker threads")->capture_default_str();
-  serve->add_option("--poll-timeout", serve_flags.poll_timeout_s, "long-poll timeout, seconds")
-      ->capture_default_str();
+  // Every number from outside has a range; a deadline computed from one must not overflow.
+  serve->add_option("--workers", serve_flags.workers, "worker threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  serve
+      ->add_option("--poll-timeout", serve_flags.poll_timeout_s,
+                   "long-poll timeout, seconds (Telegram allows up to 50)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 50));
   serve->add_option("--record", serve_flags.record_dir,
                     "write the session as a conversation fixture into this folder");
-  serve->add_option("--shutdown-seconds", serve_flags.shutdown_seconds,
-                    "how long in-flight work may take after SIGTERM")
-      ->capture_default_str();
+  serve
+      ->add_option("--shutdown-seconds", serve_flags.shutdown_seconds,
+                   "how long in-flight work may take after SIGTERM")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
 
   auto* recover = app.add_subcommand(
       "recover", "resolve purchases whose registrar outcome is unknown; exit 1 if any remain");
@@ -262,6 +300,9 @@ int main(int argc, char** argv) {
                    "process holds a live lease on are always left to it)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{365} * 86400));
+
+  app.add_subcommand("config",
+                     "print the effective configuration, secrets redacted; exit 2 on a bad one");
 
   auto* replay = app.add_subcommand(
       "replay", "replay conversation fixtures offline; exit 0 only if every expectation holds");
@@ -287,6 +328,7 @@ int main(int argc, char** argv) {
   auto config = Config::FromEnvironment(*env);
   if (!config) return Fail(config.error().message);
 
+  if (app.got_subcommand("config")) return RunConfig(*config, env_file);
   if (*chat) return RunChat(*config, chat_flags);
   if (*recover) return RunRecover(*config, recover_min_age);
   if (*serve) return RunServe(*config, serve_flags);

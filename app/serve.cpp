@@ -20,6 +20,7 @@
 #include "chat/http_endpoint.h"
 #include "chat/telegram_bot.h"
 #include "chat/telegram_client.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "db/alert_outbox.h"
@@ -269,9 +270,11 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   if (!flags.webhook) poller = std::thread([&] { poll_result = bot.RunLongPolling(stop); });
 
   std::thread jobs([&] {
-    auto next_reconcile = std::chrono::steady_clock::now() +
-                          std::chrono::seconds(std::max<int64_t>(config.reconcile_interval_seconds, 1));
-    auto next_recovery = std::chrono::steady_clock::now() + std::chrono::seconds(flags.recovery_interval_s);
+    // Saturating: an interval from a setting must not wrap the deadline into the past.
+    auto next_reconcile = SaturatingDeadline(
+        std::chrono::steady_clock::now(), std::max<int64_t>(config.reconcile_interval_seconds, 1));
+    auto next_recovery =
+        SaturatingDeadline(std::chrono::steady_clock::now(), flags.recovery_interval_s);
     // Admin alerts are queued by this process and by others (a chat purchase, reconcile): a
     // pass every few seconds, no more often than the shortest retry wait needs.
     const auto alert_interval =
@@ -292,7 +295,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
         if (auto r = ReconcileAndAlert(reconciler, outbox, config, &metrics); !r) {
           Log(LogLevel::kError, "reconcile.failed", {{"error", r.error().message}});
         }
-        next_reconcile = now + std::chrono::seconds(config.reconcile_interval_seconds);
+        next_reconcile = SaturatingDeadline(now, config.reconcile_interval_seconds);
         next_alerts = now;  // deliver this run's alert now
       }
       if (now >= next_alerts) {
@@ -303,7 +306,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
         if (auto r = s.purchases().Recover(flags.recovery_interval_s); !r) {
           Log(LogLevel::kError, "recovery.failed", {{"error", r.error().message}});
         }
-        next_recovery = now + std::chrono::seconds(flags.recovery_interval_s);
+        next_recovery = SaturatingDeadline(now, flags.recovery_interval_s);
       }
       if (now >= next_prune) {
         PruneInbox(inbox, s.clock(), config.inbox_retention_days);

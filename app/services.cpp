@@ -41,14 +41,7 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
     nc.api_key = config.namecheap_api_key;
     nc.username = config.namecheap_username;
     nc.client_ip = config.namecheap_client_ip;
-    auto field = [&](const char* k) {
-      auto it = config.namecheap_contact.find(k);
-      return it == config.namecheap_contact.end() ? std::string() : it->second;
-    };
-    nc.contact = {field("FIRST_NAME"), field("LAST_NAME"),   field("ORGANIZATION"),
-                  field("ADDRESS1"),   field("ADDRESS2"),    field("CITY"),
-                  field("STATE_PROVINCE"), field("POSTAL_CODE"), field("COUNTRY"),
-                  field("PHONE"),      field("EMAIL")};
+    nc.contact = config.namecheap_contact;
     auto r = NamecheapRegistrar::FromConfig(nc, s->clock_);
     if (!r) return r.error();
     s->registrar_ = std::move(*r);

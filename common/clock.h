@@ -40,4 +40,10 @@ class FixedClock final : public Clock {
 // "2026-11-28T23:13:36Z" for a Unix time in seconds (UTC).
 std::string FormatUtc(int64_t unix_seconds);
 
+// `now` plus `seconds`, clamped to the clock's range instead of overflowing: a deadline taken
+// from a setting or a flag may be "practically never" (time_point::max()) but never wraps into
+// the past, where a wait would return at once and its loop would spin. Seconds <= 0 give `now`.
+std::chrono::steady_clock::time_point SaturatingDeadline(std::chrono::steady_clock::time_point now,
+                                                         int64_t seconds);
+
 }  // namespace depositbot

@@ -38,19 +38,6 @@ std::string FormatMicros(int64_t micros) {
   return std::to_string(micros / kMicros) + "." + frac;
 }
 
-bool IsPhone(std::string_view p) {
-  // +<1-3 digit country code>.<4-20 digits>
-  if (p.size() < 4 || p[0] != '+') return false;
-  size_t dot = p.find('.');
-  if (dot == std::string_view::npos || dot < 2 || dot > 4) return false;
-  std::string_view cc = p.substr(1, dot - 1), num = p.substr(dot + 1);
-  auto digits = [](std::string_view s) {
-    return !s.empty() &&
-           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  return digits(cc) && digits(num) && num.size() >= 4 && num.size() <= 20;
-}
-
 }  // namespace
 
 struct NamecheapRegistrar::PriceSlot {
@@ -90,37 +77,6 @@ NamecheapRegistrar::NamecheapRegistrar(NamecheapConfig config, HttpUrl url, cons
       sleep_(std::move(sleep)) {}
 
 NamecheapRegistrar::~NamecheapRegistrar() = default;
-
-Status NamecheapRegistrar::ValidateContact(const NamecheapContact& c) {
-  const std::pair<const char*, const std::string*> required[] = {
-      {"first name", &c.first_name},
-      {"last name", &c.last_name},
-      {"address", &c.address1},
-      {"city", &c.city},
-      {"state/province", &c.state_province},
-      {"postal code", &c.postal_code},
-      {"country", &c.country},
-      {"phone", &c.phone},
-      {"email", &c.email}};
-  for (const auto& [name, value] : required) {
-    if (value->empty()) {
-      return Error::Invalid(std::string("the registrant contact has no ") + name);
-    }
-  }
-  if (c.country.size() != 2 || !std::isalpha(static_cast<unsigned char>(c.country[0])) ||
-      !std::isalpha(static_cast<unsigned char>(c.country[1]))) {
-    return Error::Invalid("the registrant contact's country must be a two-letter code like US");
-  }
-  if (!IsPhone(c.phone)) {
-    return Error::Invalid(
-        "the registrant contact's phone must look like +1.6613102107 "
-        "(country code, a dot, the number)");
-  }
-  if (c.email.find('@') == std::string::npos) {
-    return Error::Invalid("the registrant contact's email has no @");
-  }
-  return Status::Ok();
-}
 
 std::string NamecheapRegistrar::Redact(std::string text) const {
   auto replace_all = [&text](const std::string& needle) {

@@ -13,24 +13,10 @@
 #include "common/clock.h"
 #include "common/http_client.h"
 #include "common/result.h"
+#include "registrar/namecheap_contact.h"
 #include "registrar/registrar.h"
 
 namespace depositbot {
-
-// One contact block; sent four times (Registrant, Tech, Admin, AuxBilling) on create.
-struct NamecheapContact {
-  std::string first_name;
-  std::string last_name;
-  std::string organization;  // optional
-  std::string address1;
-  std::string address2;  // optional
-  std::string city;
-  std::string state_province;
-  std::string postal_code;
-  std::string country;  // two-letter code, "US"
-  std::string phone;    // "+NNN.NNNNNNNNNN", e.g. "+1.6613102107"
-  std::string email;
-};
 
 struct NamecheapConfig {
   std::string api_url = "https://api.sandbox.namecheap.com/xml.response";
@@ -76,9 +62,11 @@ class NamecheapRegistrar final : public Registrar {
   bool IsDemo() const override { return false; }
   std::string Name() const override { return "namecheap"; }
 
-  // Whether a contact has every field domains.create requires, with a phone in Namecheap's
-  // "+CC.NUMBER" format; kInvalid naming the first bad field.
-  static Status ValidateContact(const NamecheapContact& contact);
+  // Whether a contact has every field domains.create requires, each in the form Namecheap takes
+  // (ValidateNamecheapContact, the check start-up also makes); kInvalid naming the first bad one.
+  static Status ValidateContact(const NamecheapContact& contact) {
+    return ValidateNamecheapContact(contact);
+  }
 
   // Most names domains.check accepts in one call; longer lists are split.
   static constexpr size_t kCheckBatchLimit = 50;

@@ -43,3 +43,10 @@ if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
                        PkgConfig::HTTPLIB)
   add_dependencies(serve_test depositbot)
 endif()
+
+# Start-up configuration: the ranges and refusals, and `depositbot config` as a real process.
+if(TARGET depositbot AND TARGET depositbot_app AND TARGET ledger_builder)
+  depositbot_test(NAME config_test SOURCES config_test.cpp
+                  LIBS depositbot_app process_runner ledger_builder)
+  add_dependencies(config_test depositbot)
+endif()

@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 #include "app/fixture.h"
 #include "common/log.h"
@@ -370,4 +372,43 @@ TEST_CASE("the fixture registrar plays create outcomes and getInfo answers in or
   (void)r.Price("dev", 1);
   REQUIRE(r.Gaps().size() == 1);
   CHECK(Contains(r.Gaps()[0], ".dev"));
+}
+
+TEST_CASE("a fixture time that would overflow the fixed clock is refused naming its path") {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> change;
+    const char* path;
+  };
+  const std::vector<Case> cases = {
+      {"start past 9999", [](json& j) { j["settings"]["start"] = int64_t{9'223'372'036'854'775}; },
+       "$.settings.start"},
+      {"start before 1970", [](json& j) { j["settings"]["start"] = -1; }, "$.settings.start"},
+      {"quote ttl past a year",
+       [](json& j) { j["settings"]["quote_ttl_seconds"] = int64_t{9'223'372'036'854'775'807}; },
+       "$.settings.quote_ttl_seconds"},
+      {"advance past a year",
+       [](json& j) {
+         j["turns"].push_back(json{{"advance_seconds", int64_t{9'223'372'036'854'775}}});
+       },
+       "$.turns[1].advance_seconds"},
+      {"recovery age past a year",
+       [](json& j) {
+         j["turns"].push_back(json{{"run", "recovery"}, {"min_age_seconds", int64_t{31'536'001}}});
+       },
+       "$.turns[1].min_age_seconds"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    json j = BalanceFixture();
+    c.change(j);
+    auto f = ParseFixture(j);
+    REQUIRE_FALSE(f.ok());
+    CAPTURE(f.error().message);
+    CHECK(Contains(f.error().message, c.path));
+  }
+  json year = BalanceFixture();
+  year["settings"]["quote_ttl_seconds"] = 31'536'000;
+  year["turns"].push_back(json{{"advance_seconds", 31'536'000}});
+  CHECK(ParseFixture(year).ok());
 }

@@ -1,0 +1,378 @@
+// The configuration read at start-up (Config::FromEnvironment): every value out of its range and
+// every combination that could only fail after a user was charged stops start-up with one line
+// naming the variable; the saturating deadline; and `depositbot config` / `depositbot chat` as
+// real processes.
+#include "app/config.h"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "registrar/namecheap_registrar.h"
+#include "tests/fakes/ledger_builder.h"
+#include "tests/fakes/process_runner.h"
+
+using namespace depositbot;
+using depositbot::testing::DepositbotBinary;
+using depositbot::testing::MakeTempDir;
+using depositbot::testing::RunProcess;
+
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+bool Has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// Namecheap credentials with a contact domains.create accepts.
+Env NamecheapEnv() {
+  return {{"NAMECHEAP_API_USER", "apiuser"},
+          {"NAMECHEAP_API_KEY", "0123456789abcdef0123456789abcdef"},
+          {"NAMECHEAP_USERNAME", "apiuser"},
+          {"NAMECHEAP_CLIENT_IP", "203.0.113.7"},
+          {"NAMECHEAP_CONTACT_FIRST_NAME", "John"},
+          {"NAMECHEAP_CONTACT_LAST_NAME", "Smith"},
+          {"NAMECHEAP_CONTACT_ADDRESS1", "8939 S Cross Blvd"},
+          {"NAMECHEAP_CONTACT_CITY", "Phoenix"},
+          {"NAMECHEAP_CONTACT_STATE_PROVINCE", "AZ"},
+          {"NAMECHEAP_CONTACT_POSTAL_CODE", "85284"},
+          {"NAMECHEAP_CONTACT_COUNTRY", "US"},
+          {"NAMECHEAP_CONTACT_PHONE", "+1.6613102107"},
+          {"NAMECHEAP_CONTACT_EMAIL", "john@example.org"}};
+}
+
+Env With(Env base, const Env& changes) {
+  for (const auto& [k, v] : changes) base[k] = v;
+  return base;
+}
+
+struct Refusal {
+  std::string what;
+  Env env;
+  std::string variable;  // the message's first words
+};
+
+// The refusal's one line names the variable first.
+void ExpectRefused(const Refusal& r) {
+  CAPTURE(r.what);
+  auto c = Config::FromEnvironment(r.env);
+  REQUIRE_FALSE(c);
+  const std::string& m = c.error().message;
+  CAPTURE(m);
+  CHECK(c.error().code == ErrorCode::kInvalid);
+  CHECK(m.rfind(r.variable + ":", 0) == 0);
+  CHECK_FALSE(Has(m, "\n"));
+}
+
+}  // namespace
+
+TEST_CASE("a currency other than USD without USD_EXCHANGE_RATE stops start-up naming the rate") {
+  for (const char* code : {"KRW", "EUR", "JPY", "BHD"}) {
+    ExpectRefused({code, {{"CURRENCY", code}}, "USD_EXCHANGE_RATE"});
+  }
+  auto c = Config::FromEnvironment({{"CURRENCY", "KRW"}});
+  REQUIRE_FALSE(c);
+  CHECK(Has(c.error().message, "required when CURRENCY is not USD"));
+
+  auto usd = Config::FromEnvironment({});
+  REQUIRE(usd);
+  CHECK(usd->usd_exchange_rate.units == 1);
+  CHECK(usd->usd_exchange_rate.scale == 0);
+  auto krw = Config::FromEnvironment({{"CURRENCY", "KRW"}, {"USD_EXCHANGE_RATE", "1350.5"}});
+  REQUIRE(krw);
+  CHECK(krw->usd_exchange_rate.units == 13505);
+  CHECK(krw->usd_exchange_rate.scale == 1);
+}
+
+TEST_CASE("every numeric setting out of its range stops start-up naming the variable") {
+  const std::vector<Refusal> cases = {
+      {"rate zero", {{"USD_EXCHANGE_RATE", "0"}}, "USD_EXCHANGE_RATE"},
+      {"rate 0.000000", {{"USD_EXCHANGE_RATE", "0.000000"}}, "USD_EXCHANGE_RATE"},
+      {"rate negative", {{"USD_EXCHANGE_RATE", "-5"}}, "USD_EXCHANGE_RATE"},
+      {"rate above 1e7", {{"USD_EXCHANGE_RATE", "10000000.000001"}}, "USD_EXCHANGE_RATE"},
+      {"rate far above", {{"USD_EXCHANGE_RATE", "1000000000000000"}}, "USD_EXCHANGE_RATE"},
+      {"rate 7 decimals", {{"USD_EXCHANGE_RATE", "1350.1234567"}}, "USD_EXCHANGE_RATE"},
+      {"rate exponent", {{"USD_EXCHANGE_RATE", "1e3"}}, "USD_EXCHANGE_RATE"},
+      {"rate text", {{"USD_EXCHANGE_RATE", "lots"}}, "USD_EXCHANGE_RATE"},
+      {"markup above 1000", {{"PRICE_MARKUP_PERCENT", "1000.01"}}, "PRICE_MARKUP_PERCENT"},
+      {"markup negative", {{"PRICE_MARKUP_PERCENT", "-1"}}, "PRICE_MARKUP_PERCENT"},
+      {"markup 5 decimals", {{"PRICE_MARKUP_PERCENT", "2.12345"}}, "PRICE_MARKUP_PERCENT"},
+      {"markup text", {{"PRICE_MARKUP_PERCENT", "ten"}}, "PRICE_MARKUP_PERCENT"},
+      {"interval past a year",
+       {{"RECONCILE_INTERVAL_SECONDS", "10000000000"}},
+       "RECONCILE_INTERVAL_SECONDS"},
+      {"interval a year and a second",
+       {{"RECONCILE_INTERVAL_SECONDS", "31536001"}},
+       "RECONCILE_INTERVAL_SECONDS"},
+      {"interval 59 s", {{"RECONCILE_INTERVAL_SECONDS", "59"}}, "RECONCILE_INTERVAL_SECONDS"},
+      {"interval 1 s", {{"RECONCILE_INTERVAL_SECONDS", "1"}}, "RECONCILE_INTERVAL_SECONDS"},
+      {"interval negative", {{"RECONCILE_INTERVAL_SECONDS", "-1"}}, "RECONCILE_INTERVAL_SECONDS"},
+      {"interval past int64",
+       {{"RECONCILE_INTERVAL_SECONDS", "99999999999999999999"}},
+       "RECONCILE_INTERVAL_SECONDS"},
+      {"port 65536", {{"HTTP_LISTEN", "127.0.0.1:65536"}}, "HTTP_LISTEN"},
+      {"port negative", {{"HTTP_LISTEN", "127.0.0.1:-1"}}, "HTTP_LISTEN"},
+      {"no port", {{"HTTP_LISTEN", "127.0.0.1"}}, "HTTP_LISTEN"},
+      {"no host", {{"HTTP_LISTEN", ":8080"}}, "HTTP_LISTEN"},
+      {"admin zero", {{"ADMIN_IDS", "1,0"}}, "ADMIN_IDS"},
+      {"admin negative", {{"ADMIN_IDS", "-5"}}, "ADMIN_IDS"},
+      {"admin past int64", {{"ADMIN_IDS", "9223372036854775808"}}, "ADMIN_IDS"},
+      {"admin text", {{"ADMIN_IDS", "alice"}}, "ADMIN_IDS"},
+  };
+  for (const auto& r : cases) ExpectRefused(r);
+}
+
+TEST_CASE("numeric settings at the ends of their ranges are accepted") {
+  const std::vector<Env> accepted = {
+      {{"USD_EXCHANGE_RATE", "10000000"}},
+      {{"USD_EXCHANGE_RATE", "0.000001"}},
+      {{"CURRENCY", "BHD"}, {"USD_EXCHANGE_RATE", "0.377"}},
+      {{"PRICE_MARKUP_PERCENT", "0"}},
+      {{"PRICE_MARKUP_PERCENT", "1000"}},
+      {{"PRICE_MARKUP_PERCENT", "2.5"}},
+      {{"RECONCILE_INTERVAL_SECONDS", "0"}},
+      {{"RECONCILE_INTERVAL_SECONDS", "60"}},
+      {{"RECONCILE_INTERVAL_SECONDS", "31536000"}},
+      {{"HTTP_LISTEN", "127.0.0.1:0"}},
+      {{"HTTP_LISTEN", "0.0.0.0:65535"}},
+      {{"ADMIN_IDS", "1, 9223372036854775807"}},
+  };
+  for (const auto& env : accepted) {
+    CAPTURE(env.begin()->first + "=" + env.begin()->second);
+    auto c = Config::FromEnvironment(env);
+    CHECK(c);
+  }
+  // The widest accepted settings still convert a million-dollar price into the currency.
+  auto widest = Config::FromEnvironment({{"CURRENCY", "BHD"},
+                                         {"USD_EXCHANGE_RATE", "9999999.999999"},
+                                         {"PRICE_MARKUP_PERCENT", "999.9999"}});
+  REQUIRE(widest);
+  auto minor = ConvertUsdMicros(1'000'000'000'000, widest->usd_exchange_rate,
+                                widest->price_markup_percent, widest->currency);
+  CHECK(minor);
+}
+
+TEST_CASE("Namecheap credentials without every required contact value stop start-up naming it") {
+  REQUIRE(Config::FromEnvironment(NamecheapEnv()));
+  int required = 0;
+  for (const NamecheapContactField& f : NamecheapContactFields()) {
+    std::string var = "NAMECHEAP_CONTACT_" + std::string(f.key);
+    Env missing = NamecheapEnv();
+    missing.erase(var);
+    Env blank = With(NamecheapEnv(), {{var, "   "}});
+    if (f.required) {
+      ++required;
+      ExpectRefused({"missing", missing, var});
+      ExpectRefused({"blank", blank, var});
+    } else {
+      CAPTURE(var);
+      CHECK(Config::FromEnvironment(missing));
+    }
+  }
+  CHECK(required == 9);
+}
+
+TEST_CASE("a malformed contact value stops start-up naming it") {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"PHONE", "555-1234"},
+      {"PHONE", "+1-6613102107"},
+      {"PHONE", "16613102107"},
+      {"PHONE", "+1.123"},
+      {"PHONE", "+1234.6613102107"},
+      {"PHONE", "+1.661 310 2107"},
+      {"COUNTRY", "USA"},
+      {"COUNTRY", "U1"},
+      {"COUNTRY",
+       "\xc3\x9c"
+       "S"},
+      {"EMAIL", "john.example.org"},
+      {"EMAIL", "john@example"},
+      {"EMAIL", "john@ex@ample.org"},
+      {"EMAIL", "john smith@example.org"},
+      {"EMAIL", "@example.org"},
+      {"EMAIL", "john@.org"},
+      {"EMAIL", "john@example."},
+      {"EMAIL", "john@example..org"},
+      {"FIRST_NAME", "Jo\nhn"},
+      {"CITY", "\r\n"},
+      {"CITY", std::string(51, 'x')},
+      {"ADDRESS2", std::string(256, 'x')},
+  };
+  for (const auto& [field, value] : bad) {
+    std::string var = "NAMECHEAP_CONTACT_" + field;
+    ExpectRefused({value, With(NamecheapEnv(), {{var, value}}), var});
+    // Malformed is malformed with the demo registrar too.
+    ExpectRefused({value, {{var, value}}, var});
+  }
+}
+
+TEST_CASE("an unknown NAMECHEAP_CONTACT_ variable stops start-up naming it") {
+  ExpectRefused({"typo", With(NamecheapEnv(), {{"NAMECHEAP_CONTACT_FRIST_NAME", "John"}}),
+                 "NAMECHEAP_CONTACT_FRIST_NAME"});
+  ExpectRefused({"typo without credentials",
+                 {{"NAMECHEAP_CONTACT_EMAIL_ADDRESS", "j@e.org"}},
+                 "NAMECHEAP_CONTACT_EMAIL_ADDRESS"});
+}
+
+TEST_CASE("the Namecheap URL must be http(s) and the client IP an IPv4 address") {
+  for (const char* url : {"ftp://api.namecheap.com/xml.response", "api.namecheap.com",
+                          "https://user@api.namecheap.com/xml.response", "https://"}) {
+    ExpectRefused({url, With(NamecheapEnv(), {{"NAMECHEAP_API_URL", url}}), "NAMECHEAP_API_URL"});
+  }
+  for (const char* ip : {"203.0.113", "203.0.113.256", "example.com", "::1", "203.0.113.7/32"}) {
+    ExpectRefused({ip, With(NamecheapEnv(), {{"NAMECHEAP_CLIENT_IP", ip}}), "NAMECHEAP_CLIENT_IP"});
+  }
+  ExpectRefused({"telegram", {{"TELEGRAM_API_BASE", "telegram.org"}}, "TELEGRAM_API_BASE"});
+  ExpectRefused({"llm", {{"LLM_BASE_URL", "ftp://llm"}}, "LLM_BASE_URL"});
+  CHECK(Config::FromEnvironment(
+      With(NamecheapEnv(), {{"NAMECHEAP_API_URL", "http://127.0.0.1:8099/xml.response"}})));
+}
+
+TEST_CASE("a contact accepted at start-up is one the registrar sends, country upper-cased") {
+  auto c = Config::FromEnvironment(With(NamecheapEnv(), {{"NAMECHEAP_CONTACT_COUNTRY", "us"},
+                                                         {"NAMECHEAP_CONTACT_ORGANIZATION", ""}}));
+  REQUIRE(c);
+  CHECK(c->namecheap_configured);
+  CHECK(c->namecheap_contact.country == "US");
+  CHECK(c->namecheap_contact.organization.empty());
+  CHECK(NamecheapRegistrar::ValidateContact(c->namecheap_contact));
+  // The registrar refuses what start-up refuses: one check for both.
+  NamecheapContact bad_phone = c->namecheap_contact;
+  bad_phone.phone = "555-1234";
+  CHECK_FALSE(NamecheapRegistrar::ValidateContact(bad_phone));
+  NamecheapContact bad_email = c->namecheap_contact;
+  bad_email.email = "john@example";
+  CHECK_FALSE(NamecheapRegistrar::ValidateContact(bad_email));
+}
+
+TEST_CASE("Describe redacts every secret and says which values are defaults") {
+  Env env = With(NamecheapEnv(), {{"TELEGRAM_BOT_TOKEN", "123:tok-xyzzy"},
+                                  {"TELEGRAM_WEBHOOK_SECRET", "hook-xyzzy"},
+                                  {"LLM_API_KEY", "sk-xyzzy"},
+                                  {"CURRENCY", "KRW"},
+                                  {"USD_EXCHANGE_RATE", "1350.5"}});
+  auto c = Config::FromEnvironment(env);
+  REQUIRE(c);
+  std::map<std::string, Config::Line> lines;
+  for (const auto& l : c->Describe()) lines[l.variable] = l;
+  for (const char* secret :
+       {"TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "LLM_API_KEY", "NAMECHEAP_API_KEY"}) {
+    CAPTURE(secret);
+    REQUIRE(lines.count(secret));
+    CHECK(lines[secret].value == "(set, redacted)");
+    CHECK_FALSE(lines[secret].is_default);
+  }
+  for (const auto& [name, line] : lines) {
+    CAPTURE(name);
+    CHECK_FALSE(Has(line.value, "xyzzy"));
+    CHECK_FALSE(Has(line.value, "0123456789abcdef"));
+  }
+  CHECK(lines["USD_EXCHANGE_RATE"].value == "1350.5");
+  CHECK_FALSE(lines["USD_EXCHANGE_RATE"].is_default);
+  CHECK(lines["RECONCILE_INTERVAL_SECONDS"].value == "3600");
+  CHECK(lines["RECONCILE_INTERVAL_SECONDS"].is_default);
+  CHECK(lines["NAMECHEAP_CONTACT_EMAIL"].value == "john@example.org");
+  CHECK(lines.count("NAMECHEAP_CONTACT_ADDRESS2"));
+  CHECK(c->RegistrarSummary().rfind("Namecheap at ", 0) == 0);
+  CHECK(Has(c->ModelSummary(), "gpt-4o-mini"));
+
+  auto defaults = Config::FromEnvironment({});
+  REQUIRE(defaults);
+  for (const auto& l : defaults->Describe()) {
+    CAPTURE(l.variable);
+    CHECK(l.is_default);
+  }
+  CHECK(Has(defaults->RegistrarSummary(), "demo"));
+  CHECK(Has(defaults->ModelSummary(), "offline"));
+}
+
+TEST_CASE("a saturating deadline never wraps into the past") {
+  using std::chrono::steady_clock;
+  const auto now = steady_clock::now();
+  CHECK(SaturatingDeadline(now, 60) == now + std::chrono::seconds(60));
+  CHECK(SaturatingDeadline(now, 0) == now);
+  CHECK(SaturatingDeadline(now, -5) == now);
+  // 10^10 s fits in nanoseconds only barely; 10^11 s and int64's maximum do not: they clamp.
+  for (int64_t huge :
+       {int64_t{10'000'000'000}, int64_t{100'000'000'000}, std::numeric_limits<int64_t>::max()}) {
+    CAPTURE(huge);
+    auto d = SaturatingDeadline(now, huge);
+    CHECK(d > now);
+  }
+  CHECK(SaturatingDeadline(now, std::numeric_limits<int64_t>::max()) ==
+        steady_clock::time_point::max());
+  const auto late = steady_clock::time_point::max() - std::chrono::seconds(10);
+  CHECK(SaturatingDeadline(late, 3600) == steady_clock::time_point::max());
+  const auto early = steady_clock::time_point::min() + std::chrono::seconds(10);
+  CHECK(SaturatingDeadline(early, std::numeric_limits<int64_t>::max()) > early);
+}
+
+TEST_CASE("depositbot config prints the effective configuration without a secret value") {
+  std::string dir = MakeTempDir();
+  Env env = With(NamecheapEnv(), {{"TELEGRAM_BOT_TOKEN", "123456:tok-xyzzy-value"},
+                                  {"LLM_API_KEY", "sk-xyzzy-value"},
+                                  {"CURRENCY", "KRW"},
+                                  {"USD_EXCHANGE_RATE", "1350.5"},
+                                  {"DEPOSITBOT_DB", dir + "/never-created.db"}});
+  auto r = RunProcess(DepositbotBinary(), {"config"}, env, dir);
+  CAPTURE(r.out);
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_FALSE(Has(r.out + r.err, "xyzzy"));
+  CHECK_FALSE(Has(r.out + r.err, "0123456789abcdef"));
+  CHECK(Has(r.out, "TELEGRAM_BOT_TOKEN"));
+  CHECK(Has(r.out, "(set, redacted)"));
+  CHECK(Has(r.out, "TELEGRAM_WEBHOOK_SECRET"));
+  CHECK(Has(r.out, "(not set)"));
+  CHECK(Has(r.out, "1350.5"));
+  CHECK(Has(r.out, "RECONCILE_INTERVAL_SECONDS"));
+  CHECK(Has(r.out, "(default)"));
+  CHECK(Has(r.out, "registrar:      Namecheap at https://api.sandbox.namecheap.com"));
+  CHECK(Has(r.out, "model:          gpt-4o-mini at https://api.openai.com/v1"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/never-created.db"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("depositbot config and chat exit 2 naming USD_EXCHANGE_RATE on KRW without a rate") {
+  std::string dir = MakeTempDir();
+  Env env = {{"CURRENCY", "KRW"}, {"DEPOSITBOT_DB", dir + "/never-created.db"}};
+  auto config = RunProcess(DepositbotBinary(), {"config"}, env, dir);
+  CAPTURE(config.err);
+  CHECK(config.exit_code == 2);
+  CHECK(config.out.empty());
+  CHECK(config.err.rfind("depositbot: USD_EXCHANGE_RATE:", 0) == 0);
+  CHECK(config.err.find('\n') == config.err.size() - 1);  // one line
+
+  auto chat = RunProcess(DepositbotBinary(), {"chat"}, env, dir, "/buy coolname.com\ny\n");
+  CAPTURE(chat.out);
+  CAPTURE(chat.err);
+  CHECK(chat.exit_code == 2);
+  CHECK(chat.out.empty());
+  CHECK(chat.err.rfind("depositbot: USD_EXCHANGE_RATE:", 0) == 0);
+  CHECK_FALSE(std::filesystem::exists(dir + "/never-created.db"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a number from the command line outside its range is refused before anything starts") {
+  std::string dir = MakeTempDir();
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"serve", "--poll-timeout", "51"},
+        std::vector<std::string>{"serve", "--workers", "0"},
+        std::vector<std::string>{"serve", "--shutdown-seconds", "-1"},
+        std::vector<std::string>{"recover", "--min-age", "-1"},
+        std::vector<std::string>{"chat", "--as", "0"}}) {
+    auto r = RunProcess(DepositbotBinary(), args, {{"DEPOSITBOT_DB", dir + "/never.db"}}, dir);
+    CAPTURE(args[1]);
+    CAPTURE(r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(Has(r.err, args[1]));
+    CHECK_FALSE(std::filesystem::exists(dir + "/never.db"));
+  }
+  std::filesystem::remove_all(dir);
+}
