@@ -153,6 +153,14 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     }
     c.reconcile_interval_seconds = s;
   }
+  if (auto v = get("LLM_MAX_TOKENS")) {
+    // 16: below it no tool call fits; 32768: above it a chat answer is a runaway anyway.
+    int64_t n = 0;
+    if (!ParseInt64(*v, n) || n < 16 || n > 32768) {
+      return Bad("LLM_MAX_TOKENS", "a whole number of tokens from 16 to 32768", *v);
+    }
+    c.llm_max_tokens = static_cast<int>(n);
+  }
   return c;
 }
 
