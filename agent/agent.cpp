@@ -45,8 +45,8 @@ std::optional<ChatMessage> FromStored(const StoredMessage& s) {
 }
 
 const char* kApologyModel =
-    "Sorry, I can't reach my assistant right now. Your balance and requests are safe; please "
-    "try again in a minute, or use a command such as /balance or /help.";
+    "Sorry, I can't reach my assistant right now. Nothing was changed: your balance and requests "
+    "are safe. Please try again in a minute, or use a command such as /balance or /help.";
 const char* kApologyLoop =
     "Sorry, I got stuck working on that. Nothing more was changed; please rephrase your request "
     "or use a command such as /balance or /help.";

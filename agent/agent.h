@@ -46,10 +46,11 @@ struct TurnResult {
 // stored; one in which tools ran is stored closed by that reply, so the next
 // message's model knows what was done. A text reply longer than
 // max_reply_units UTF-16 units, or cut at the model's token cap, reaches the
-// user (and the history) shortened by LimitReply. Stored history is kept valid for picky servers: unparsable call
-// arguments are stored as {} and missing ids get generated 9-char ids.
-// Thread-safe if the models, registry and repository are; turns of one chat
-// must not run concurrently (the transport orders them).
+// user (and the history) shortened by LimitReply. Stored history is kept
+// valid for picky servers: unparsable call arguments are stored as {} and
+// missing ids get generated 9-char ids. Thread-safe if the models, registry
+// and repository are; turns of one chat must not run concurrently (the
+// transport orders them).
 class Agent {
  public:
   struct Options {

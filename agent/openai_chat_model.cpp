@@ -168,9 +168,7 @@ json SanitizedMessages(const std::vector<ChatMessage>& messages) {
 // OpenAI's own endpoints, where `max_tokens` is deprecated and refused by reasoning models.
 bool IsOpenAiHost(std::string_view host) {
   const std::string h = Lower(std::string(host));
-  constexpr std::string_view kAzure = ".openai.azure.com";
-  return h == "api.openai.com" ||
-         (h.size() > kAzure.size() && h.compare(h.size() - kAzure.size(), kAzure.size(), kAzure) == 0);
+  return h == "api.openai.com" || (h.ends_with(".openai.azure.com") && h.size() > 17);
 }
 
 SystemClock& RealClock() {

@@ -215,7 +215,9 @@ FakeToolCall DepositCall() {
           R"({"action":"request_deposit","amount":"30,000","depositor_name":"KIM MINJI"})"};
 }
 
-bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool Has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 

@@ -297,7 +297,9 @@ json RequestDeposit(const std::string& amount, const std::string& name) {
               {{"action", "request_deposit"}, {"amount", amount}, {"depositor_name", name}});
 }
 
-bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool Has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 // The deposit rows of `who` (any status).
 std::vector<DepositTransaction> Deposits(AgentFixture& f, const ToolContext& who) {
@@ -362,7 +364,7 @@ TEST_CASE("a model failure after only reads says nothing was changed") {
   auto turn = f.Say(f.alice, "balance?");
   CHECK_FALSE(turn.ok);
   CHECK(Has(turn.reply, "try again"));
-  CHECK(Has(turn.reply, "safe"));
+  CHECK(Has(turn.reply, "Nothing was changed"));
   CHECK(Deposits(f, f.alice).empty());
   // The read is remembered with the apology, so the stored history stays well-formed.
   auto stored = *f.conversations.Recent(f.alice.telegram_id, 50, 100000);
@@ -376,7 +378,7 @@ TEST_CASE("a refused deposit followed by a model failure says nothing was change
   f.Script({RequestDeposit("99999999999", "ALICE"), {{"error", "HTTP 500"}}});
   auto turn = f.Say(f.alice, "I sent a lot");
   CHECK_FALSE(turn.calls.at(0).result.ok);
-  CHECK(Has(turn.reply, "try again"));
+  CHECK(Has(turn.reply, "Nothing was changed"));
   CHECK_FALSE(Has(turn.reply, "recorded"));
   CHECK(Deposits(f, f.alice).empty());
 }

@@ -14,7 +14,9 @@ using nlohmann::json;
 
 namespace {
 
-bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool Has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 std::map<std::string, std::string> LlmEnv(const FakeLlmServer& llm) {
   return {{"LLM_BASE_URL", llm.url()}, {"LLM_API_KEY", "sk-test"}};
@@ -64,8 +66,8 @@ TEST_CASE("chat: the model fails after recording a deposit: the user is told the
       {{"callDep01", "manage_deposit",
         R"({"action":"request_deposit","amount":"30,000","depositor_name":"KIM MINJI"})"}}));
   // Not retried (x-should-retry), so the test does not wait out the client's backoff.
-  llm.Enqueue(FakeLlmReply::HttpError(500, "boom", "server_error").WithHeader("x-should-retry",
-                                                                             "false"));
+  llm.Enqueue(
+      FakeLlmReply::HttpError(500, "boom", "server_error").WithHeader("x-should-retry", "false"));
   llm.Enqueue(FakeLlmReply::Text("Yes, deposit #1 is pending."));
   auto r = RunProcess(DepositbotBinary(), {"chat"}, LlmEnv(llm), dir,
                       "I sent 30,000 as KIM MINJI\nis it recorded?\n");
@@ -78,8 +80,9 @@ TEST_CASE("chat: the model fails after recording a deposit: the user is told the
   auto db = Database::Open(dir + "/depositbot.db");
   REQUIRE(db);
   CHECK(QueryInt(**db, "SELECT COUNT(*) FROM deposit_transactions") == 1);
-  CHECK(QueryInt(**db, "SELECT COUNT(*) FROM deposit_transactions WHERE status = 'pending' AND "
-                       "amount = 3000000 AND depositor_name = 'KIM MINJI'") == 1);
+  CHECK(QueryInt(**db,
+                 "SELECT COUNT(*) FROM deposit_transactions WHERE status = 'pending' AND "
+                 "amount = 3000000 AND depositor_name = 'KIM MINJI'") == 1);
   // The third request (the next message) carries the recorded call and the reply given.
   REQUIRE(llm.RequestCount() == 3);
   CHECK(Has(llm.Requests()[2].json["messages"].dump(), "I recorded your deposit #1"));
