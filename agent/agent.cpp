@@ -4,6 +4,7 @@
 #include <set>
 
 #include "agent/prompt.h"
+#include "agent/reply_limit.h"
 #include "agent/rule_based_model.h"
 #include "common/log.h"
 #include "db/conversation_repository.h"
@@ -44,14 +45,33 @@ std::optional<ChatMessage> FromStored(const StoredMessage& s) {
 }
 
 const char* kApologyModel =
-    "Sorry, I can't reach my assistant right now. Your balance and requests are safe; please "
-    "try again in a minute, or use a command such as /balance or /help.";
+    "Sorry, I can't reach my assistant right now. Nothing was changed: your balance and requests "
+    "are safe. Please try again in a minute, or use a command such as /balance or /help.";
 const char* kApologyLoop =
     "Sorry, I got stuck working on that. Nothing more was changed; please rephrase your request "
     "or use a command such as /balance or /help.";
+const char* kStoppedModel = "(My assistant stopped answering, so this is all I did.)";
+const char* kStoppedCutOff = "(My answer was cut off, so this is all I did.)";
+const char* kStoppedSilent = "(My assistant gave no answer, so this is all I did.)";
+const char* kStoppedLoop = "(I got stuck working on the rest, so this is all I did.)";
 const char* kApologyStore =
     "Your request was handled, but I could not save this conversation; if you ask a follow-up "
     "question, please repeat the details.";
+
+// What the user is told when the model cannot finish a turn: each change the turn's tool calls
+// made, in call order, from their typed effects (never the model's words, never raw JSON),
+// then why the turn stopped; `nothing_changed` when no call changed anything (reads,
+// refusals, or no call at all).
+std::string ChangesReply(const std::vector<ExecutedCall>& calls, const char* stopped,
+                         const char* nothing_changed) {
+  std::string out;
+  for (const auto& c : calls) {
+    if (!c.result.ok || c.result.effect.empty()) continue;
+    out += c.result.effect + "\n";
+  }
+  if (out.empty()) return nothing_changed;
+  return out + stopped;
+}
 
 }  // namespace
 
@@ -124,10 +144,16 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
           {{"chat_id", std::to_string(chat_id)},
            {"model", model.Name()},
            {"code", std::string(ErrorCodeName(resp.code()))},
-           {"error", resp.error().message}});
+           {"error", resp.error().message},
+           {"tool_calls_done", std::to_string(out.calls.size())}});
       out.ok = false;
-      out.reply = kApologyModel;
-      return out;
+      out.reply = ChangesReply(out.calls, kStoppedModel, kApologyModel);
+      // With nothing run there is nothing to remember. Once tools ran, the turn is stored
+      // with the reply closing it, so that the next message's model sees what was done (and
+      // does not record the same deposit again) and every call id stays answered.
+      if (out.calls.empty()) return out;
+      req.messages.push_back(ChatMessage::Assistant(out.reply));
+      break;
     }
     Log(LogLevel::kDebug, "agent.model_call",
         {{"chat_id", std::to_string(chat_id)},
@@ -139,14 +165,24 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
     assistant.role = ChatMessage::Role::kAssistant;
     if (assistant.tool_calls.empty()) {
       std::string reply = assistant.content;
+      const bool cut_off = resp->finish_reason == "length";
       if (reply.empty()) {
-        reply = resp->finish_reason == "length"
-                    ? "Sorry, my answer was cut off. Please ask again, more briefly."
-                    : "Sorry, I have no answer to that. Try /help.";
-        assistant.content = reply;
-      } else if (resp->finish_reason == "length") {
-        reply += " …";
+        reply = cut_off ? ChangesReply(out.calls, kStoppedCutOff,
+                                       "Sorry, my answer was cut off. Please ask again, more "
+                                       "briefly.")
+                        : ChangesReply(out.calls, kStoppedSilent,
+                                       "Sorry, I have no answer to that. Try /help.");
+      } else if (cut_off || Utf16Units(reply) > options_.max_reply_units) {
+        // A model that talks until its token cap (or a server that ignores the cap) must not
+        // flood the chat: the user and the stored history get the shortened text.
+        Log(LogLevel::kWarn, "agent.reply_cut",
+            {{"chat_id", std::to_string(chat_id)},
+             {"model", model.Name()},
+             {"finish_reason", resp->finish_reason},
+             {"chars", std::to_string(reply.size())}});
+        reply = LimitReply(reply, options_.max_reply_units, cut_off);
       }
+      assistant.content = reply;
       req.messages.push_back(assistant);
       out.reply = reply;
       break;
@@ -181,8 +217,8 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
       Log(LogLevel::kWarn, "agent.call_limit",
           {{"chat_id", std::to_string(chat_id)}, {"model", model.Name()}});
       out.ok = false;
-      out.reply = kApologyLoop;
-      req.messages.push_back(ChatMessage::Assistant(kApologyLoop));
+      out.reply = ChangesReply(out.calls, kStoppedLoop, kApologyLoop);
+      req.messages.push_back(ChatMessage::Assistant(out.reply));
     }
   }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/chat_model.h"
+#include "agent/reply_limit.h"
 #include "tools/tool.h"
 #include "tools/tool_context.h"
 
@@ -39,12 +40,17 @@ struct TurnResult {
 // the model, run its tool calls in order (every call id answered), repeat
 // until it answers in text — at most max_model_calls times — and store the
 // turn. Slash commands go to `commands` (the rule-based model) in every mode.
-// Failures (model errors, the call limit) give the user a short apology that
-// says what to do next; nothing is stored then but the conversation stays
-// usable. Stored history is kept valid for picky servers: unparsable call
-// arguments are stored as {} and missing ids get generated 9-char ids.
-// Thread-safe if the models, registry and repository are; turns of one chat
-// must not run concurrently (the transport orders them).
+// Failures (model errors, the call limit) give the user a short reply that
+// says what the turn's tool calls changed (their `effect` sentences), or that
+// nothing was changed, and what to do next. A turn in which no tool ran is not
+// stored; one in which tools ran is stored closed by that reply, so the next
+// message's model knows what was done. A text reply longer than
+// max_reply_units UTF-16 units, or cut at the model's token cap, reaches the
+// user (and the history) shortened by LimitReply. Stored history is kept
+// valid for picky servers: unparsable call arguments are stored as {} and
+// missing ids get generated 9-char ids. Thread-safe if the models, registry
+// and repository are; turns of one chat must not run concurrently (the
+// transport orders them).
 class Agent {
  public:
   struct Options {
@@ -52,6 +58,7 @@ class Agent {
     int history_messages = 30;
     size_t history_chars = 12000;
     std::string currency_code = "USD";
+    size_t max_reply_units = kMaxReplyUnits;  // see LimitReply
   };
 
   Agent(ChatModel& model, ChatModel& commands, const ToolRegistry& tools,

@@ -165,6 +165,12 @@ json SanitizedMessages(const std::vector<ChatMessage>& messages) {
   return out;
 }
 
+// OpenAI's own endpoints, where `max_tokens` is deprecated and refused by reasoning models.
+bool IsOpenAiHost(std::string_view host) {
+  const std::string h = Lower(std::string(host));
+  return h == "api.openai.com" || (h.ends_with(".openai.azure.com") && h.size() > 17);
+}
+
 SystemClock& RealClock() {
   static SystemClock clock;
   return clock;
@@ -263,6 +269,7 @@ OpenAiChatModel::OpenAiChatModel(Config config, Environment env)
     HttpOptions options;
     options.connect_timeout = config_.connect_timeout;
     options.read_timeout = config_.read_timeout;
+    if (IsOpenAiHost(url->host)) max_tokens_field_ = "max_completion_tokens";
     http_ = std::make_unique<HttpClient>(std::move(*url), options);
   } else {
     url_error_ = url.error().message;
@@ -277,6 +284,7 @@ std::string OpenAiChatModel::RequestBody(const ChatRequest& request) const {
   json body = json::object();
   body["model"] = config_.model;
   body["messages"] = SanitizedMessages(request.messages);
+  if (config_.max_tokens > 0) body[max_tokens_field_] = config_.max_tokens;
   // An empty tools array is rejected by OpenAI ("[] is too short"), and tool_choice or
   // parallel_tool_calls without tools is a 400 as well.
   if (request.tools.is_array() && !request.tools.empty()) {

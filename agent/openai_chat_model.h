@@ -17,6 +17,11 @@ struct OpenAiChatModelConfig {
   std::string base_url = "https://api.openai.com/v1";
   std::string api_key;  // empty: no Authorization header (local servers)
   std::string model = "gpt-4o-mini";
+  // The cap on the tokens of one answer; 0 sends none. Sent as `max_tokens`, the field that
+  // Ollama (which reads only it), llama.cpp, vLLM and OpenRouter read; to OpenAI itself
+  // (api.openai.com, *.openai.azure.com) as `max_completion_tokens`, the current name there,
+  // because its reasoning models reject `max_tokens`.
+  int max_tokens = 1024;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds read_timeout{120000};
   int max_attempts = 3;                         // values below 1 count as 1
@@ -69,6 +74,7 @@ class OpenAiChatModel final : public ChatModel {
   std::string Name() const override;
 
   // The JSON body Complete would send for `request` (exposed for tests and recordings).
+  // The token cap is sent as described at Config::max_tokens.
   // `tools`, `tool_choice` and `parallel_tool_calls` appear only when tools are given; a
   // tool_choice that is not auto/none/required names a function. Tool call arguments in the
   // history that are not a JSON object are sent as "{}" (vLLM and llama.cpp reject the whole
@@ -84,6 +90,7 @@ class OpenAiChatModel final : public ChatModel {
   Environment env_;
   std::unique_ptr<HttpClient> http_;  // null when base_url did not parse
   std::string url_error_;
+  std::string max_tokens_field_ = "max_tokens";  // see Config::max_tokens
 };
 
 // Parses a Chat Completions response body (choices[0]) into a ChatResponse, applying the

@@ -288,6 +288,14 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     }
     c.inbox_retention_days = days;
   }
+  if (auto v = get("LLM_MAX_TOKENS")) {
+    // 16: below it no tool call fits; 32768: above it a chat answer is a runaway anyway.
+    int64_t n = 0;
+    if (!ParseInt64(*v, n) || n < 16 || n > 32768) {
+      return Bad("LLM_MAX_TOKENS", "a whole number of tokens from 16 to 32768", *v);
+    }
+    c.llm_max_tokens = static_cast<int>(n);
+  }
   return c;
 }
 
@@ -308,6 +316,7 @@ std::vector<Config::Line> Config::Describe() const {
       {"LLM_BASE_URL", llm_base_url},
       {"LLM_API_KEY", secret(llm_api_key)},
       {"LLM_MODEL", llm_model},
+      {"LLM_MAX_TOKENS", std::to_string(llm_max_tokens)},
       {"NAMECHEAP_API_URL", namecheap_api_url},
       {"NAMECHEAP_API_USER", text(namecheap_api_user)},
       {"NAMECHEAP_API_KEY", secret(namecheap_api_key)},

@@ -68,6 +68,7 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
     mc.base_url = config.llm_base_url;
     mc.api_key = config.llm_api_key;
     mc.model = config.llm_model;
+    mc.max_tokens = config.llm_max_tokens;
     auto m = OpenAiChatModel::Create(mc);
     if (!m) return Error::Invalid("LLM_BASE_URL: " + m.error().message);
     s->llm_ = std::move(*m);

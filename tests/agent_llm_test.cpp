@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "agent/openai_chat_model.h"
+#include "agent/reply_limit.h"
 #include "tests/agent_fixture.h"
 #include "tests/fakes/fake_llm_server.h"
 
@@ -203,4 +204,90 @@ TEST_CASE("over HTTP: arguments given as an object and a missing id are tolerate
   REQUIRE(turn.calls.size() == 1);
   CHECK(turn.calls[0].result.ok);
   CHECK(IsPortableToolCallId(turn.calls[0].id));
+}
+
+// ---- The model fails after a tool acted; the token cap (issue 11, item 8) ----
+
+namespace {
+
+FakeToolCall DepositCall() {
+  return {"callDep01", "manage_deposit",
+          R"({"action":"request_deposit","amount":"30,000","depositor_name":"KIM MINJI"})"};
+}
+
+bool Has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("over HTTP: the model fails after recording a deposit: the reply names it, one row") {
+  LlmRig r(std::chrono::milliseconds(300));
+  r.server.Enqueue(FakeLlmReply::ToolCalls({DepositCall()}));
+  SUBCASE("5xx on every attempt") {
+    for (int i = 0; i < 3; ++i) {
+      r.server.Enqueue(FakeLlmReply::HttpError(503, "overloaded", "server_error"));
+    }
+  }
+  SUBCASE("no answer within the read timeout") {
+    for (int i = 0; i < 3; ++i) r.server.Enqueue(FakeLlmReply::Hang());
+  }
+  SUBCASE("a 200 whose body is garbage") {
+    for (int i = 0; i < 3; ++i) r.server.Enqueue(FakeLlmReply::RawBody(200, "<html>oops</html>"));
+  }
+  auto turn = r.f->Say(r.f->alice, "I sent 30,000 as KIM MINJI");
+  r.server.ReleaseHangs();
+  CHECK(r.server.RequestCount() == 4);
+  CHECK_FALSE(turn.ok);
+  auto rows = *r.f->deposits.History(r.f->alice.user_id, 10);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].type == TransactionType::kDeposit);
+  CHECK(rows[0].status == TransactionStatus::kPending);
+  CHECK(rows[0].amount == 3'000'000);
+  CAPTURE(turn.reply);
+  CHECK(Has(turn.reply, "I recorded your deposit #" + std::to_string(rows[0].id) +
+                            " of 30,000.00 USD as KIM MINJI"));
+  CHECK(Has(turn.reply, "stopped answering"));
+  CHECK_FALSE(Has(turn.reply, "can't reach"));
+
+  // The next message works, and its model sees what was done.
+  r.server.Enqueue(FakeLlmReply::Text("It is pending."));
+  auto next = r.f->Say(r.f->alice, "so?");
+  CHECK(next.reply == "It is pending.");
+  const json body = r.server.Requests().back().json;
+  const json& messages = body["messages"];
+  REQUIRE(messages.size() >= 3);
+  CHECK(messages[messages.size() - 2]["role"] == "assistant");
+  CHECK(messages[messages.size() - 2]["content"] == turn.reply);
+  CHECK(r.ToolMessages(r.server.RequestCount() - 1).size() == 1);
+  CHECK(r.f->deposits.History(r.f->alice.user_id, 10)->size() == 1);
+}
+
+TEST_CASE("over HTTP: every request carries max_tokens from the model's settings") {
+  FakeLlmServer server;
+  OpenAiChatModel::Config c;
+  c.base_url = server.url();
+  c.max_tokens = 77;
+  auto model = std::move(*OpenAiChatModel::Create(c));
+  AgentFixture f(model.get());
+  server.Enqueue(FakeLlmReply::ToolCalls({Balance()}));
+  server.Enqueue(FakeLlmReply::Text("0.00 USD"));
+  f.Say(f.alice, "balance?");
+  REQUIRE(server.RequestCount() == 2);
+  for (const auto& req : server.Requests()) {
+    CHECK(req.json["max_tokens"] == 77);
+    CHECK_FALSE(req.json.contains("max_completion_tokens"));
+  }
+}
+
+TEST_CASE("over HTTP: a 20,000-character answer cut at the token cap reaches the user capped") {
+  LlmRig r;
+  std::string flood;
+  while (flood.size() < 20000) flood += "Deposits are safe with us. ";
+  flood += "And one more thou";
+  r.server.Enqueue(FakeLlmReply::Text(flood).WithFinishReason("length"));
+  auto turn = r.f->Say(r.f->alice, "talk to me");
+  CHECK(Utf16Units(turn.reply) <= kMaxReplyUnits);
+  CHECK(Has(turn.reply, "safe with us.\n(My answer was cut short here"));
+  CHECK_FALSE(Has(turn.reply, "thou"));
 }

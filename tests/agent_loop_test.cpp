@@ -1,6 +1,11 @@
 #include <doctest/doctest.h>
 
+#include "agent/reply_limit.h"
+#include "db/order_repository.h"
+#include "registrar/demo_registrar.h"
 #include "tests/agent_fixture.h"
+#include "tools/domain_tools.h"
+#include "tools/purchase_service.h"
 
 using namespace depositbot;
 using namespace depositbot::testing;
@@ -281,4 +286,252 @@ TEST_CASE("an absurd deposit amount is refused and nothing is recorded") {
   auto turn = f.Say(f.alice, "/deposit 99999999999 ALICE");
   CHECK(turn.reply.find("at most") != std::string::npos);
   CHECK(f.deposits.History(f.alice.user_id, 10)->empty());
+}
+
+// ---- What the user is told when the model fails after a tool acted (issue 11, item 8) ----
+
+namespace {
+
+json RequestDeposit(const std::string& amount, const std::string& name) {
+  return Call("manage_deposit",
+              {{"action", "request_deposit"}, {"amount", amount}, {"depositor_name", name}});
+}
+
+bool Has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// The deposit rows of `who` (any status).
+std::vector<DepositTransaction> Deposits(AgentFixture& f, const ToolContext& who) {
+  std::vector<DepositTransaction> out;
+  for (const auto& t : *f.deposits.History(who.user_id, 100)) {
+    if (t.type == TransactionType::kDeposit) out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a model failure after a deposit was recorded names the deposit, its id and amount") {
+  AgentFixture f;
+  f.Script({RequestDeposit("30,000", "KIM MINJI"), {{"error", "HTTP 502 three times"}}});
+  auto turn = f.Say(f.alice, "I sent 30,000 as KIM MINJI");
+  CHECK_FALSE(turn.ok);
+  auto rows = Deposits(f, f.alice);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].status == TransactionStatus::kPending);
+  CHECK(rows[0].amount == 3'000'000);
+  CAPTURE(turn.reply);
+  CHECK(Has(turn.reply, "deposit #" + std::to_string(rows[0].id) + " of 30,000.00 USD"));
+  CHECK(Has(turn.reply, "KIM MINJI"));
+  CHECK(Has(turn.reply, "waits for an admin"));
+  CHECK(Has(turn.reply, "stopped answering"));
+  CHECK_FALSE(Has(turn.reply, "can't reach"));
+  CHECK_FALSE(Has(turn.reply, "{"));  // told in words, not as the tool's JSON
+  // The admins are still told about the new deposit.
+  REQUIRE(turn.ui.size() == 1);
+  CHECK(turn.ui[0]["kind"] == "deposit_requested");
+}
+
+TEST_CASE("after a model failure that followed a deposit, the next message's model sees it") {
+  AgentFixture f;
+  f.Script({RequestDeposit("12.50", "ALICE"), {{"error", "timed out"}}});
+  auto failed = f.Say(f.alice, "I sent 12.50 as ALICE");
+  f.Script({"Your deposit is recorded and waits for an admin."});
+  auto next = f.Say(f.alice, "did it work?");
+  CHECK(next.ok);
+  CHECK(next.reply == "Your deposit is recorded and waits for an admin.");
+  // The stored turn is well-formed: the call, its answer, then the reply the user got.
+  auto req = f.scripted.Requests().back();
+  int64_t id = Deposits(f, f.alice).at(0).id;
+  std::vector<ChatMessage> turn(req.messages.begin() + 1, req.messages.end() - 1);  // no system
+  REQUIRE(turn.size() == 4);
+  CHECK(turn[0].role == ChatMessage::Role::kUser);
+  CHECK(turn[1].role == ChatMessage::Role::kAssistant);
+  REQUIRE(turn[1].tool_calls.size() == 1);
+  CHECK(turn[2].role == ChatMessage::Role::kTool);
+  CHECK(turn[2].tool_call_id == turn[1].tool_calls[0].id);
+  CHECK(json::parse(turn[2].content)["transaction"]["id"] == id);
+  CHECK(turn[3].role == ChatMessage::Role::kAssistant);
+  CHECK(turn[3].content == failed.reply);
+  CHECK(req.messages.back().content == "did it work?");
+  CHECK(Deposits(f, f.alice).size() == 1);
+}
+
+TEST_CASE("a model failure after only reads says nothing was changed") {
+  AgentFixture f;
+  f.Script({Call("manage_deposit", {{"action", "balance"}}), {{"error", "HTTP 500"}}});
+  auto turn = f.Say(f.alice, "balance?");
+  CHECK_FALSE(turn.ok);
+  CHECK(Has(turn.reply, "try again"));
+  CHECK(Has(turn.reply, "Nothing was changed"));
+  CHECK(Deposits(f, f.alice).empty());
+  // The read is remembered with the apology, so the stored history stays well-formed.
+  auto stored = *f.conversations.Recent(f.alice.telegram_id, 50, 100000);
+  REQUIRE(stored.size() == 4);
+  CHECK(stored.back().role == "assistant");
+  CHECK(stored.back().content == turn.reply);
+}
+
+TEST_CASE("a refused deposit followed by a model failure says nothing was changed") {
+  AgentFixture f;
+  f.Script({RequestDeposit("99999999999", "ALICE"), {{"error", "HTTP 500"}}});
+  auto turn = f.Say(f.alice, "I sent a lot");
+  CHECK_FALSE(turn.calls.at(0).result.ok);
+  CHECK(Has(turn.reply, "Nothing was changed"));
+  CHECK_FALSE(Has(turn.reply, "recorded"));
+  CHECK(Deposits(f, f.alice).empty());
+}
+
+TEST_CASE("each deposit action that changes the books names its change when the model fails") {
+  AgentFixture f;
+  auto alices = f.deposits.RequestDeposit(f.alice.user_id, 5000, "ALICE");
+  auto bobs = f.deposits.RequestDeposit(f.bob.user_id, 700, "BOB");
+  auto carols = f.deposits.RequestDeposit(f.bob.user_id, 300, "CAROL");
+  REQUIRE((alices && bobs && carols));
+
+  SUBCASE("the user cancels a pending deposit") {
+    f.Script({Call("manage_deposit", {{"action", "cancel"}, {"transaction_id", alices->id}}),
+              {{"error", "HTTP 500"}}});
+    auto turn = f.Say(f.alice, "cancel it");
+    CHECK(f.deposits.GetTransaction(alices->id)->status == TransactionStatus::kCancelled);
+    CHECK(Has(turn.reply, "I cancelled your pending deposit #" + std::to_string(alices->id) +
+                              " of 50.00 USD."));
+  }
+  SUBCASE("an admin confirms one") {
+    f.Script({Call("manage_deposit", {{"action", "confirm"}, {"transaction_id", bobs->id}}),
+              {{"error", "HTTP 500"}}});
+    auto turn = f.Say(f.admin, "confirm bob's");
+    CHECK(f.Balance(f.bob) == 700);
+    CHECK(Has(turn.reply, "I confirmed deposit #" + std::to_string(bobs->id) + " of 7.00 USD"));
+    CHECK(Has(turn.reply, "Bob"));
+    CHECK(Has(turn.reply, "balance is now 7.00 USD"));
+  }
+  SUBCASE("an admin rejects one with a reason") {
+    f.Script({Call("manage_deposit",
+                   {{"action", "reject"}, {"transaction_id", carols->id}, {"reason", "no transfer"}}),
+              {{"error", "HTTP 500"}}});
+    auto turn = f.Say(f.admin, "reject carol's");
+    CHECK(f.deposits.GetTransaction(carols->id)->status == TransactionStatus::kRejected);
+    CHECK(Has(turn.reply, "I rejected deposit #" + std::to_string(carols->id) + " of 3.00 USD"));
+    CHECK(Has(turn.reply, "no transfer"));
+    CHECK(f.Balance(f.bob) == 0);
+  }
+  SUBCASE("two changes in one turn are both named, in order") {
+    f.Script({{{"tool_calls",
+                {{{"name", "manage_deposit"},
+                  {"arguments", {{"action", "confirm"}, {"transaction_id", bobs->id}}}},
+                 {{"name", "manage_deposit"},
+                  {"arguments", {{"action", "reject"}, {"transaction_id", carols->id}}}}}}},
+              {{"error", "HTTP 500"}}});
+    auto turn = f.Say(f.admin, "confirm bob's, reject carol's");
+    size_t confirmed = turn.reply.find("I confirmed deposit #" + std::to_string(bobs->id));
+    size_t rejected = turn.reply.find("I rejected deposit #" + std::to_string(carols->id));
+    REQUIRE(confirmed != std::string::npos);
+    REQUIRE(rejected != std::string::npos);
+    CHECK(confirmed < rejected);
+  }
+}
+
+TEST_CASE("a quote prepared before the model failed is named with its price, not as bought") {
+  AgentFixture f;
+  DemoRegistrar registrar(f.t.clock());
+  OrderRepository orders(f.t.db(), f.t.clock());
+  PurchaseService purchases(f.deposits, orders, registrar, f.t.clock(), PricingOptions{});
+  f.tools.Register(MakeRegisterDomainTool(purchases, f.deposits));
+  f.Script({Call("register_domain", {{"domain", "coolname.com"}}), {{"error", "HTTP 500"}}});
+  auto turn = f.Say(f.alice, "buy coolname.com");
+  auto list = orders.ForUser(f.alice.user_id, 10);
+  REQUIRE(list->size() == 1);
+  CAPTURE(turn.reply);
+  CHECK(Has(turn.reply, "quote #" + std::to_string(list->at(0).id) + ": coolname.com"));
+  CHECK(Has(turn.reply, "10.28 USD"));
+  CHECK(Has(turn.reply, "Nothing is bought yet"));
+  CHECK(Has(turn.reply, std::string(kDemoRegistrarNotice)));
+  // The Confirm/Cancel buttons still reach the transport.
+  REQUIRE(turn.ui.size() == 1);
+  CHECK(turn.ui[0]["kind"] == "purchase_quote");
+}
+
+TEST_CASE("a model stopped at the call limit after recording a deposit names the deposit") {
+  AgentFixture f;
+  json script = json::array({RequestDeposit("20", "ALICE")});
+  for (int i = 0; i < 8; ++i) script.push_back(Call("manage_deposit", {{"action", "balance"}}));
+  f.Script(script);
+  auto turn = f.Say(f.alice, "I sent 20");
+  CHECK_FALSE(turn.ok);
+  CHECK(turn.model_calls == 6);
+  auto rows = Deposits(f, f.alice);
+  REQUIRE(rows.size() == 1);
+  CHECK(Has(turn.reply, "deposit #" + std::to_string(rows[0].id) + " of 20.00 USD"));
+  CHECK(Has(turn.reply, "stuck"));
+  auto stored = *f.conversations.Recent(f.alice.telegram_id, 100, 1000000);
+  CHECK(stored.back().content == turn.reply);
+}
+
+TEST_CASE("an empty answer after a recorded deposit names the deposit instead of no answer") {
+  AgentFixture f;
+  f.Script({RequestDeposit("15", "ALICE"), {{"content", ""}}});
+  auto turn = f.Say(f.alice, "I sent 15");
+  auto rows = Deposits(f, f.alice);
+  REQUIRE(rows.size() == 1);
+  CHECK(Has(turn.reply, "deposit #" + std::to_string(rows[0].id) + " of 15.00 USD"));
+  CHECK_FALSE(Has(turn.reply, "no answer to that"));
+}
+
+// ---- How long a reply may be (issue 11, item 8) ----
+
+TEST_CASE("a 20,000-character answer reaches the user cut at a sentence with a note") {
+  AgentFixture f;
+  std::string novel;
+  for (int i = 0; novel.size() < 20000; ++i) novel += "This is sentence number " + std::to_string(i) + ". ";
+  f.Script({novel});
+  auto turn = f.Say(f.alice, "tell me a story");
+  CAPTURE(turn.reply.size());
+  CHECK(Utf16Units(turn.reply) <= kMaxReplyUnits);
+  CHECK(turn.reply.size() > kMaxReplyUnits / 2);
+  CHECK(Has(turn.reply, ".\n(My answer was cut short here"));
+  CHECK(novel.rfind(turn.reply.substr(0, turn.reply.find('\n')), 0) == 0);  // a prefix of it
+  // The history keeps the shortened text, not the flood.
+  auto stored = *f.conversations.Recent(f.alice.telegram_id, 10, 1000000);
+  CHECK(stored.back().content == turn.reply);
+}
+
+TEST_CASE("an answer the server cut at the token cap ends at its last full sentence with a note") {
+  AgentFixture f;
+  f.Script({{{"content", "Your balance is 0.00 USD. You could also deposit mo"},
+             {"finish_reason", "length"}}});
+  auto turn = f.Say(f.alice, "balance and tips");
+  CHECK(turn.reply.rfind("Your balance is 0.00 USD.\n(", 0) == 0);
+  CHECK_FALSE(Has(turn.reply, "deposit mo"));
+  CHECK(Has(turn.reply, "cut short"));
+}
+
+TEST_CASE("an answer that fits and ended normally is passed on unchanged") {
+  AgentFixture f;
+  std::string text(kMaxReplyUnits, 'x');
+  f.Script({text});
+  CHECK(f.Say(f.alice, "x").reply == text);
+}
+
+TEST_CASE("LimitReply never splits a character and counts emoji as Telegram does") {
+  // 3 bytes and 1 unit per Hangul syllable; 4 bytes and 2 units per emoji.
+  std::string korean;
+  for (int i = 0; i < 2000; ++i) korean += "가";
+  std::string cut = LimitReply(korean, 200, false);
+  CHECK(Utf16Units(cut) <= 200);
+  std::string head = cut.substr(0, cut.find('\n'));
+  CHECK(head.size() % 3 == 0);  // only whole syllables ("…" is 3 bytes as well)
+  CHECK(head.rfind("가가", 0) == 0);
+
+  std::string emoji;
+  for (int i = 0; i < 500; ++i) emoji += "\xF0\x9F\x98\x80";  // U+1F600
+  CHECK(Utf16Units(emoji) == 1000);
+  std::string cut_emoji = LimitReply(emoji, 150, false);
+  CHECK(Utf16Units(cut_emoji) <= 150);
+  std::string emoji_head = cut_emoji.substr(0, cut_emoji.find('\n'));
+  CHECK((emoji_head.size() - std::string("…").size()) % 4 == 0);
+
+  CHECK(LimitReply("short. text", 200, false) == "short. text");
+  CHECK(LimitReply("anything at all", 10, false).find("cut short") != std::string::npos);
 }

@@ -32,6 +32,9 @@ if(TARGET depositbot AND TARGET fake_llm_server AND TARGET fake_namecheap)
   depositbot_test(NAME cli_chat_test SOURCES cli_chat_test.cpp
                   LIBS process_runner ledger_builder fake_llm_server fake_namecheap)
   add_dependencies(cli_chat_test depositbot)
+  depositbot_test(NAME llm_settings_test SOURCES llm_settings_test.cpp
+                  LIBS depositbot_app process_runner ledger_builder fake_llm_server)
+  add_dependencies(llm_settings_test depositbot)
 endif()
 
 depositbot_test(NAME dispatcher_test SOURCES dispatcher_test.cpp

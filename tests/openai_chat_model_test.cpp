@@ -133,6 +133,51 @@ TEST_CASE("tools, tool_choice and parallel_tool_calls are left out when there ar
   }
 }
 
+TEST_CASE("the token cap is sent as max_tokens, with the configured value") {
+  Harness h;
+  h.config.max_tokens = 321;
+  h.server.Enqueue(FakeLlmReply::Text("ok"));
+  REQUIRE(h.Model()->Complete(AskWeather()));
+  json body = h.SentBody(0);
+  CHECK(body["max_tokens"] == 321);
+  CHECK_FALSE(body.contains("max_completion_tokens"));
+}
+
+TEST_CASE("a model left at its default settings still caps its answers") {
+  Harness h;
+  h.server.Enqueue(FakeLlmReply::Text("ok"));
+  REQUIRE(h.Model()->Complete(AskWeather()));
+  CHECK(h.SentBody(0)["max_tokens"] == OpenAiChatModel::Config{}.max_tokens);
+  CHECK(OpenAiChatModel::Config{}.max_tokens > 0);
+}
+
+TEST_CASE("OpenAI's own endpoints get the cap as max_completion_tokens, which o-series accept") {
+  for (const char* url : {"https://api.openai.com/v1", "https://API.OpenAI.com/v1",
+                          "https://myco.openai.azure.com/openai/deployments/x"}) {
+    CAPTURE(url);
+    OpenAiChatModel::Config c;
+    c.base_url = url;
+    c.max_tokens = 500;
+    OpenAiChatModel model(c);
+    json body = json::parse(model.RequestBody(AskWeather()));
+    CHECK(body["max_completion_tokens"] == 500);
+    CHECK_FALSE(body.contains("max_tokens"));
+  }
+  // A look-alike host is not OpenAI's.
+  OpenAiChatModel::Config c;
+  c.base_url = "https://api.openai.com.example.net/v1";
+  CHECK(json::parse(OpenAiChatModel(c).RequestBody(AskWeather())).contains("max_tokens"));
+}
+
+TEST_CASE("a token cap of 0 sends no cap") {
+  OpenAiChatModel::Config c;
+  c.base_url = "http://127.0.0.1:9/v1";
+  c.max_tokens = 0;
+  json body = json::parse(OpenAiChatModel(c).RequestBody(AskWeather()));
+  CHECK_FALSE(body.contains("max_tokens"));
+  CHECK_FALSE(body.contains("max_completion_tokens"));
+}
+
 TEST_CASE("a tool_choice naming a function is sent as a function object") {
   Harness h;
   h.server.Enqueue(FakeLlmReply::Text("ok"));

@@ -114,7 +114,13 @@ Tool MakeRegisterDomainTool(PurchaseService& purchases, DepositRepository& depos
                    {"years", order->years},
                    {"price_formatted", Fmt(purchases, order->price)},
                    {"expires_at", order->quote_expires_at}};
-        return ToolResult::Success(out).WithUi(ui);
+        std::string effect = "I prepared quote #" + std::to_string(order->id) + ": " +
+                             order->domain + " for " + std::to_string(order->years) +
+                             (order->years == 1 ? " year" : " years") + " at " +
+                             Fmt(purchases, order->price) +
+                             ". Nothing is bought yet: only you can confirm it, within " +
+                             std::to_string(minutes) + (minutes == 1 ? " minute." : " minutes.");
+        return ToolResult::Success(out).WithUi(ui).WithEffect(std::move(effect));
       });
 }
 

@@ -136,9 +136,13 @@ class ManageDeposit {
         {{"transaction_id", std::to_string(t->id)},
          {"telegram_id", std::to_string(ctx.telegram_id)},
          {"amount", std::to_string(t->amount)}});
+    std::string amount_text = FormatAmount(t->amount, o_.currency);
     return ToolResult::Success({{"action", "request_deposit"},
                                 {"transaction", TransactionJson(*t, o_.currency)},
                                 {"note", "pending until an admin confirms the transfer arrived"}})
+        .WithEffect("I recorded your deposit #" + std::to_string(t->id) + " of " + amount_text +
+                    " as " + t->depositor_name.value_or(*a.depositor_name) +
+                    "; it waits for an admin to confirm the transfer arrived.")
         .WithUi({{"kind", "deposit_requested"},
                  {"transaction_id", t->id},
                  {"user_telegram_id", ctx.telegram_id},
@@ -162,7 +166,9 @@ class ManageDeposit {
     auto t = deposits_.Cancel(*id, ctx.user_id);
     if (!t) return Refuse(ctx, "cancel", t.error());
     return ToolResult::Success(
-        {{"action", "cancel"}, {"transaction", TransactionJson(*t, o_.currency)}});
+               {{"action", "cancel"}, {"transaction", TransactionJson(*t, o_.currency)}})
+        .WithEffect("I cancelled your pending deposit #" + std::to_string(t->id) + " of " +
+                    FormatAmount(t->amount, o_.currency) + ".");
   }
 
   ToolResult Pending(const ToolContext& ctx, const ManageDepositArgs& a) {
@@ -181,7 +187,8 @@ class ManageDeposit {
   }
 
   ToolResult Decided(const ToolContext& ctx, const DepositTransaction& t) {
-    json j = {{"action", ToString(t.status) == "confirmed" ? "confirm" : "reject"},
+    const bool confirmed = t.status == TransactionStatus::kConfirmed;
+    json j = {{"action", confirmed ? "confirm" : "reject"},
               {"transaction", TransactionJson(t, o_.currency)}};
     json ui = {{"kind", "deposit_decided"},
                {"transaction_id", t.id},
@@ -189,21 +196,27 @@ class ManageDeposit {
                {"amount_formatted", FormatAmount(t.amount, o_.currency)},
                {"admin_telegram_id", ctx.telegram_id},
                {"admin_name", ctx.display_name}};
+    std::string effect = std::string(confirmed ? "I confirmed" : "I rejected") + " deposit #" +
+                         std::to_string(t.id) + " of " + FormatAmount(t.amount, o_.currency);
     if (auto u = users_.FindById(t.user_id)) {
       j["user_name"] = u->display_name;
       ui["user_telegram_id"] = u->telegram_id;
       ui["user_name"] = u->display_name;
+      effect += " from " + u->display_name;
     }
     if (auto acct = deposits_.GetAccount(t.user_id)) {
       j["user_balance_formatted"] = FormatAmount(acct->balance, o_.currency);
       ui["user_balance_formatted"] = FormatAmount(acct->balance, o_.currency);
+      if (confirmed) effect += "; their balance is now " + FormatAmount(acct->balance, o_.currency);
     }
     if (t.reason) ui["reason"] = *t.reason;
+    if (!confirmed && t.reason && !t.reason->empty()) effect += " (reason: " + *t.reason + ")";
+    effect += ".";
     Log(LogLevel::kInfo, "deposit.decided",
         {{"transaction_id", std::to_string(t.id)},
          {"status", std::string(ToString(t.status))},
          {"admin", std::to_string(ctx.telegram_id)}});
-    return ToolResult::Success(j).WithUi(ui);
+    return ToolResult::Success(j).WithUi(ui).WithEffect(std::move(effect));
   }
 
   ToolResult Confirm(const ToolContext& ctx, const ManageDepositArgs& a) {

@@ -40,6 +40,11 @@ ToolResult ToolResult::WithUi(json ui_payload) && {
   return std::move(*this);
 }
 
+ToolResult ToolResult::WithEffect(std::string sentence) && {
+  effect = std::move(sentence);
+  return std::move(*this);
+}
+
 std::string ToolResult::error_code() const {
   if (ok || !payload.is_object()) return "";
   const auto it = payload.find("error");

@@ -15,11 +15,18 @@ namespace depositbot {
 
 // What a tool call produced. `payload` (a JSON object) goes back to the model with "ok" added;
 // `ui` is an optional side effect for the transport only (e.g. a purchase quote that needs
-// Confirm/Cancel buttons) and is never shown to the model.
+// Confirm/Cancel buttons) and is never shown to the model; `effect` says in one sentence what
+// the call changed, for the user, when the model cannot say it (see there).
 struct ToolResult {
   bool ok = true;
   nlohmann::json payload = nlohmann::json::object();
   std::optional<nlohmann::json> ui;
+  // What this call changed, as one sentence addressed to the user, built by the handler from
+  // the typed row it wrote ("I recorded your deposit #12 of 30,000 KRW as KIM MINJI; it waits
+  // for an admin to confirm it."). Empty when the call changed nothing: every read and every
+  // refusal. The agent tells the user these itself when the model fails after a tool acted;
+  // never sent to the model.
+  std::string effect;
 
   // {"ok":true, ...payload}. A payload that is not an object is wrapped as {"result": payload}.
   static ToolResult Success(nlohmann::json payload = nlohmann::json::object());
@@ -38,6 +45,10 @@ struct ToolResult {
   // The same result carrying `ui_payload` for the transport:
   //   return ToolResult::Success({...}).WithUi({{"kind", "purchase_quote"}, ...});
   ToolResult WithUi(nlohmann::json ui_payload) &&;
+
+  // The same result recording what it changed (see `effect`):
+  //   return ToolResult::Success({...}).WithEffect("I cancelled your deposit #12.");
+  ToolResult WithEffect(std::string sentence) &&;
 
   // "error" of a Failure ("unknown_tool", "invalid_arguments", ...); empty for a Success.
   std::string error_code() const;
