@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -1168,7 +1170,21 @@ class RaceSweep : public Harness {
   // A serve, once its start-up (purchase recovery, inbox recovery) is over.
   std::unique_ptr<Proc> StartServe(const std::string& name, const std::string& spec = "") {
     auto p = Spawn(name, {"serve", "--poll-timeout", "1", "--workers", "1"}, spec, "");
+    // A serve that neither starts nor exits is killed after kStuck (its ReadUntil then ends).
+    std::mutex mu;
+    std::condition_variable cv;
+    bool started = false;
+    std::thread watchdog([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      if (!cv.wait_for(lock, kStuck, [&] { return started; })) p->child->Signal(SIGKILL);
+    });
     std::string ready = p->child->ReadUntil("depositbot serving");
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      started = true;
+    }
+    cv.notify_all();
+    watchdog.join();
     StartWaiter(*p);
     if (ready.empty()) {
       p->waiter.join();
@@ -1263,22 +1279,30 @@ class RaceSweep : public Harness {
     }
     Trace(std::string("registrar answered the create: ") +
           (registers_ ? "registered" : "3019166 Domain not available"));
-    if (fate_ == Fate::kFinishes && two_serves_) {
-      // A serve does not exit after the purchase: wait for its outcome, then stop it (the old
-      // process of the restart exits; the new one stays).
-      auto deadline = steady_clock::now() + kStuck;
-      while (!purchaser_->done) {
+    // The purchaser acts on the answer. A chat exits by itself (its input ends); a serve does
+    // not: once its order is decided (or it died at its failpoint) it is stopped, as the old
+    // process of a restart exits while the new one stays. Bounded: a purchaser that does
+    // neither is killed and reported.
+    auto deadline = steady_clock::now() + kStuck;
+    while (!purchaser_->done) {
+      if (two_serves_) {
         auto o = Order(domain_);
         if (o && o->state != "charged") break;
-        if (steady_clock::now() > deadline) {
-          Violation("harness", "order of " + domain_ + " still charged " +
-                                   std::to_string(kStuck.count()) + " s after the answer");
-          return false;
-        }
-        size_t seen = telegram_.SentMessages().size();
-        (void)telegram_.WaitForSentMessages(seen + 1, milliseconds(25));
       }
-      if (!purchaser_->done) return StopServe(purchaser_);
+      if (steady_clock::now() > deadline) {
+        purchaser_->child->Signal(SIGKILL);
+        Violation("harness", purchaser_->name + " neither ended nor decided the order of " +
+                                 domain_ + " " + std::to_string(kStuck.count()) +
+                                 " s after the answer: " + Reap(*purchaser_));
+        return false;
+      }
+      size_t seen = telegram_.SentMessages().size();
+      (void)telegram_.WaitForSentMessages(seen + 1, milliseconds(25));
+    }
+    if (!purchaser_->done) {
+      purchaser_->child->Signal(SIGTERM);
+      telegram_.ReleaseHangs();  // ends its parked long poll now
+      Trace(purchaser_->name + " has decided the order: stopping it");
     }
     std::string how = Reap(*purchaser_);
     Trace(purchaser_->name + " ended: " + how);
