@@ -1,5 +1,6 @@
 // The crash sweep (issue 7) in its CTest form: every failpoint on every transport, a few seeds
-// each, the real depositbot killed at a random hit and restarted; every money rule checked.
+// each, the real depositbot killed at a random hit and restarted, and the two-process races of
+// issue 11 (race:chat_purchase_serve_start, race:two_serves); every money rule checked.
 // DEPOSITBOT_SWEEP_SEED=S replays one seed, DEPOSITBOT_SWEEP_TARGET=NAME one target (a name
 // or part of one), DEPOSITBOT_SWEEP_SEEDS=N runs seeds 1..N. Long runs: crash_sweep_main.
 #include "tests/crash_sweep.h"
