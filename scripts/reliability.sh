@@ -71,8 +71,11 @@ run_part "bank storm" "$storm_log" storm "ERROR|FAILED|Falsifiable|error" -- \
 count_violations "$storm_log" "storm[total]" lost_updates overdrafts wrong_totals
 
 # --- crash sweep (failpoints; tests/crash_sweep_main): every failpoint on chat and serve, the
-# real depositbot killed at a random hit, restarted and checked. DEPOSITBOT_SWEEP_SEED=S (with
-# DEPOSITBOT_SWEEP_TARGET=NAME) replays one failing run; SWEEP_SEEDS overrides the seed count.
+# real depositbot killed at a random hit, restarted and checked; then the two-process races
+# (race:chat_purchase_serve_start, race:two_serves): a purchase held at the registrar's create
+# while a second process starts on the same database, each race's "overlaps" must be > 0.
+# DEPOSITBOT_SWEEP_SEED=S (with DEPOSITBOT_SWEEP_TARGET=NAME) replays one failing run;
+# SWEEP_SEEDS overrides the seed count.
 if ((quick)); then sweep_seeds=${SWEEP_SEEDS:-3}; sweep_first=1; else
   sweep_seeds=${SWEEP_SEEDS:-30}; sweep_first=$(( (RANDOM << 15 | RANDOM) + 1 )); fi
 cmake --build "$BUILD_DIR" -j "$JOBS" --target crash_sweep_main depositbot
@@ -82,6 +85,13 @@ run_part "crash sweep" "$sweep_log" crash "^FAILED|replay:" -- \
   "$BUILD_DIR/tests/crash_sweep_main" --seeds "$sweep_seeds" --first-seed "$sweep_first" \
   --jobs "$JOBS"
 count_violations "$sweep_log" "crash[total]" violations
+for race in race:chat_purchase_serve_start race:two_serves; do
+  overlaps=$(sed -n "s/^crash\[$race\] .* overlaps=\([0-9]*\).*/\1/p" "$sweep_log")
+  if [[ -z $overlaps || $overlaps -eq 0 ]]; then
+    echo "crash sweep: $race never ran a second process beside a purchase in flight" >&2
+    failed=1
+  fi
+done
 
 # --- power loss (tests/power_loss_test): unsynced writes dropped at a random cut. Under the
 # shipped synchronous=FULL nothing told may be lost; the NORMAL line shows what it would risk

@@ -24,17 +24,24 @@
 namespace depositbot::testing {
 
 // How the workload reaches the bot: one `depositbot chat --as ID` process per
-// session, or one `depositbot serve` fed through the fake Telegram server.
-enum class SweepTransport { kChat, kServe };
+// session, or one `depositbot serve` fed through the fake Telegram server; or a
+// race of two processes on one database (issue 11): a purchase held at the fake
+// registrar's create while a second process starts and runs its start-up
+// recovery, then the first one finishes, dies at a failpoint or is killed.
+enum class SweepTransport { kChat, kServe, kRace };
+
+// The two-process races (SweepTransport::kRace; SweepTarget::point is one of these).
+inline constexpr const char* kRaceChatPurchaseServeStart = "chat_purchase_serve_start";
+inline constexpr const char* kRaceTwoServes = "two_serves";
 
 struct SweepTarget {
   SweepTransport transport = SweepTransport::kChat;
-  std::string point;  // a failpoint name, e.g. "purchase.after_debit"
-  // "chat:purchase.after_debit", "serve:update.before_record".
+  std::string point;  // a failpoint name, e.g. "purchase.after_debit"; a race's name
+  // "chat:purchase.after_debit", "serve:update.before_record", "race:two_serves".
   std::string Name() const;
 };
 
-// Every failpoint on every transport that reaches it.
+// Every failpoint on every transport that reaches it, then the races.
 std::vector<SweepTarget> SweepTargets();
 // The targets whose Name() contains `filter` (all when empty).
 std::vector<SweepTarget> SweepTargets(const std::string& filter);
@@ -50,6 +57,8 @@ struct SweepRun {
   uint64_t seed = 0;
   int kills = 0;      // processes that exited with the failpoint's code 86 (a second one dies
                       // during recovery when the run re-arms the point for the restart)
+  int overlaps = 0;   // races: a second process finished its start-up while the first one's
+                      // purchase was held between the debit and the registrar's answer
   int hit = 0;        // the hit number the failpoint was first armed at
   int processes = 0;  // depositbot processes started
   std::vector<SweepViolation> violations;
@@ -77,6 +86,7 @@ struct SweepTotals {
   int processes = 0;
   std::map<std::string, int> violations;                  // every kind of SweepViolationKinds()
   std::map<std::string, std::pair<int, int>> per_target;  // name -> (runs, kills)
+  std::map<std::string, int> overlaps;                    // name -> SweepRun::overlaps summed
   std::map<std::string, int> work;                        // SweepRun::work summed
   std::vector<std::string> failing;  // one line per failing run, with its replay
   SweepTotals();

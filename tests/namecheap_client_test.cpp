@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -414,6 +415,27 @@ TEST_CASE("after a hung create that did happen, GetInfo finds the domain in our 
   auto info = client->GetInfo("example-shop.com");
   REQUIRE(info);
   CHECK(info->is_ours);
+  CHECK(f.fake.RequestCount(kCreate) == 1);
+}
+
+TEST_CASE("a create held until its release is unknown to GetInfo meanwhile and registered after") {
+  Fixture f;
+  f.fake.InjectFault(kCreate, Fault::HangThenApply());
+  std::optional<RegistrarResult<CreateResult>> created;
+  std::thread buyer([&] { created = f.client->Create({"example-shop.com", 1, 0}); });
+  REQUIRE(f.fake.AwaitRequestCount(kCreate, 1));
+  auto before = f.client->GetInfo("example-shop.com");
+  f.fake.ReleaseHangs();
+  CHECK(f.fake.AwaitNoHungRequests());
+  buyer.join();
+  REQUIRE_FALSE(before);
+  CHECK(before.error().kind == Kind::kNotFound);
+  REQUIRE(created.has_value());
+  REQUIRE(*created);
+  CHECK((*created)->domain == "example-shop.com");
+  auto after = f.client->GetInfo("example-shop.com");
+  REQUIRE(after);
+  CHECK(after->is_ours);
   CHECK(f.fake.RequestCount(kCreate) == 1);
 }
 

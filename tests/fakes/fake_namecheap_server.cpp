@@ -138,6 +138,13 @@ FakeNamecheapServer::Fault FakeNamecheapServer::Fault::Hang(bool applied) {
   return f;
 }
 
+FakeNamecheapServer::Fault FakeNamecheapServer::Fault::HangThenApply() {
+  Fault f;
+  f.type = Type::kHang;
+  f.apply_on_release = true;
+  return f;
+}
+
 FakeNamecheapServer::Fault FakeNamecheapServer::Fault::NotRegistered() {
   Fault f;
   f.type = Type::kNotRegistered;
@@ -316,6 +323,11 @@ bool FakeNamecheapServer::AwaitRequestCount(const std::string& command, int coun
   });
 }
 
+bool FakeNamecheapServer::AwaitNoHungRequests() const {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return hung_ == 0; });
+}
+
 std::vector<std::string> FakeNamecheapServer::OwnedDomains() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
@@ -413,7 +425,11 @@ void FakeNamecheapServer::Handle(const httplib::Request& req, httplib::Response&
       std::string body = fault->applied ? Dispatch(command, p, status)
                                         : ErrorXml(command, 5050900, "Unhandled exception");
       const uint64_t generation = release_generation_;
+      ++hung_;
       cv_.wait(lock, [&] { return shutting_down_ || release_generation_ != generation; });
+      if (fault->apply_on_release) body = Dispatch(command, p, status);
+      --hung_;
+      cv_.notify_all();
       res.status = status;
       res.set_content(body, "text/xml; charset=utf-8");
       return;

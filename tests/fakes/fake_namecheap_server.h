@@ -49,6 +49,10 @@ class FakeNamecheapServer {
     // kHang / kHttpStatus on create: whether the registration happens (at receipt) although
     // the client never hears about it.
     bool applied = false;
+    // kHang: the request is carried out when released, not at receipt, and its answer is sent
+    // then (a slow registrar: until the release, getInfo does not know the name). The work is
+    // done at the release even when the client has gone away meanwhile.
+    bool apply_on_release = false;
 
     static Fault ApiError(int64_t number, std::string text);
     static Fault HttpStatus(int status, std::string body = "<html><body>error</body></html>",
@@ -56,6 +60,7 @@ class FakeNamecheapServer {
     static Fault NotXml();
     static Fault MissingAttribute(std::string attribute);
     static Fault Hang(bool applied = false);
+    static Fault HangThenApply();
     static Fault NotRegistered();
   };
 
@@ -125,6 +130,9 @@ class FakeNamecheapServer {
   // True once this many requests for `command` have arrived (blocks up to 5 s; for checks
   // after a client gave up on a hung request).
   bool AwaitRequestCount(const std::string& command, int count) const;
+  // True once no request is held by a kHang fault any more (blocks up to 5 s): after
+  // ReleaseHangs(), the released requests have done their work (HangThenApply) by then.
+  bool AwaitNoHungRequests() const;
   // Domains this account holds (created via the API or AddOwnedDomain).
   std::vector<std::string> OwnedDomains() const;
 
@@ -155,6 +163,7 @@ class FakeNamecheapServer {
   mutable std::condition_variable cv_;
   bool shutting_down_ = false;
   uint64_t release_generation_ = 0;
+  int hung_ = 0;  // requests waiting in a kHang fault
   std::set<std::string> taken_;
   std::set<std::string> registry_errors_;
   std::map<std::string, std::string> premium_;

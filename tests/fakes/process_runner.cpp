@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -21,7 +22,7 @@ std::string DepositbotBinary() {
 ProcessResult RunProcess(const std::string& binary, const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& env, const std::string& cwd,
                          const std::string& input) {
-  static int counter = 0;
+  static std::atomic<int> counter{0};
   std::string tag = std::to_string(getpid()) + "-" + std::to_string(++counter);
   std::string in_path = cwd + "/stdin-" + tag + ".txt";
   std::string err_path = cwd + "/stderr-" + tag + ".txt";
@@ -69,10 +70,17 @@ ProcessResult RunProcess(const std::string& binary, const std::vector<std::strin
 }
 
 ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args,
-                           const std::map<std::string, std::string>& env, const std::string& cwd) {
-  static int counter = 0;
-  err_path_ = cwd + "/child-stderr-" + std::to_string(getpid()) + "-" + std::to_string(++counter) +
-              ".txt";
+                           const std::map<std::string, std::string>& env, const std::string& cwd,
+                           const std::string& input) {
+  static std::atomic<int> counter{0};
+  const std::string tag = std::to_string(getpid()) + "-" + std::to_string(++counter);
+  err_path_ = cwd + "/child-stderr-" + tag + ".txt";
+  if (!input.empty()) {
+    in_path_ = cwd + "/child-stdin-" + tag + ".txt";
+    std::ofstream in(in_path_);
+    in << input;
+    if (!in) throw std::runtime_error("cannot write " + in_path_);
+  }
   int out[2];
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
   std::vector<std::string> envs = {"PATH=/usr/bin:/bin", "HOME=" + cwd};
@@ -82,7 +90,7 @@ ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::str
   if (pid_ == 0) {
     close(out[0]);
     dup2(out[1], 1);
-    int null_fd = open("/dev/null", O_RDONLY);
+    int null_fd = open(in_path_.empty() ? "/dev/null" : in_path_.c_str(), O_RDONLY);
     int err_fd = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (null_fd < 0 || err_fd < 0 || chdir(cwd.c_str()) != 0) _exit(126);
     dup2(null_fd, 0);
@@ -107,6 +115,7 @@ ChildProcess::~ChildProcess() {
   }
   if (out_fd_ >= 0) close(out_fd_);
   unlink(err_path_.c_str());
+  if (!in_path_.empty()) unlink(in_path_.c_str());
 }
 
 std::string ChildProcess::ReadUntil(const std::string& needle) {

@@ -23,11 +23,13 @@ ProcessResult RunProcess(const std::string& binary, const std::vector<std::strin
 
 // A long-running child (e.g. `depositbot serve`) with its stdout readable
 // line by line, so a test can wait for "ready" output instead of sleeping.
-// The destructor kills and reaps it if the test did not.
+// The destructor kills and reaps it if the test did not. Standard input is `input` (through a
+// file in `cwd`), or /dev/null when empty.
 class ChildProcess {
  public:
   ChildProcess(const std::string& binary, const std::vector<std::string>& args,
-               const std::map<std::string, std::string>& env, const std::string& cwd);
+               const std::map<std::string, std::string>& env, const std::string& cwd,
+               const std::string& input = "");
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -43,6 +45,7 @@ class ChildProcess {
   int pid_ = -1;
   int out_fd_ = -1;
   std::string err_path_;
+  std::string in_path_;  // empty: stdin is /dev/null
   std::string buffer_;
   bool reaped_ = false;
 };
