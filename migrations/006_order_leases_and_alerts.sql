@@ -10,6 +10,9 @@
 ALTER TABLE domain_orders ADD COLUMN lease_owner TEXT;
 ALTER TABLE domain_orders ADD COLUMN lease_expires_at INTEGER;
 ALTER TABLE domain_orders ADD COLUMN create_sent_at INTEGER;
+-- An order an older binary left charged or unknown may have had its create sent:
+-- recovery must ask the registrar about it, not refund it unasked.
+UPDATE domain_orders SET create_sent_at = updated_at WHERE state IN ('charged', 'unknown');
 
 -- admin_alerts: something the admins must hear about (a discrepancy, a purchase
 -- whose registrar answer disagrees with the order, a name registered after its
