@@ -723,3 +723,22 @@ TEST_CASE("a later migration that would delete ledger rows or change a balance i
     CHECK(Snapshot(t.db()) == before);
   }
 }
+
+TEST_CASE("006 marks orders an older binary left charged or unknown as possibly sent to the registrar") {
+  TestDb t(TestDb::kMemory, false);
+  Migrator m(t.db(), Embedded());
+  REQUIRE(m.Apply(5));
+  REQUIRE(t.db().Exec(
+      "INSERT INTO users(id, telegram_id, display_name, created_at) VALUES (1, 1001, 'A', 1);"
+      "INSERT INTO domain_orders(id, user_id, domain, years, price, registrar_usd_micros, state,"
+      " quote_expires_at, created_at, updated_at) VALUES"
+      " (1, 1, 'a.com', 1, 100, 1000000, 'charged', 10, 5, 7),"
+      " (2, 1, 'b.com', 1, 100, 1000000, 'unknown', 10, 5, 8),"
+      " (3, 1, 'c.com', 1, 100, 1000000, 'quoted', 10, 5, 9);"));
+  REQUIRE(m.Apply());
+  // Recovery asks the registrar about these instead of refunding them unasked.
+  CHECK(QueryInt(t.db(), "SELECT create_sent_at FROM domain_orders WHERE id = 1") == 7);
+  CHECK(QueryInt(t.db(), "SELECT create_sent_at FROM domain_orders WHERE id = 2") == 8);
+  CHECK(QueryInt(t.db(), "SELECT create_sent_at IS NULL FROM domain_orders WHERE id = 3") == 1);
+  CHECK(QueryInt(t.db(), "SELECT COUNT(*) FROM domain_orders WHERE lease_owner IS NOT NULL") == 0);
+}
