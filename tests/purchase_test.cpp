@@ -84,6 +84,19 @@ struct Shop {
   }
 };
 
+// Another process on the same file: its own connection, repositories and service.
+struct OtherProcess {
+  explicit OtherProcess(Shop& s)
+      : db(s.t.OpenAnother()),
+        deposits(*db, s.t.clock()),
+        orders(*db, s.t.clock()),
+        purchases(deposits, orders, s.registrar, s.t.clock(), PricingOptions{}) {}
+  std::unique_ptr<Database> db;
+  DepositRepository deposits;
+  OrderRepository orders;
+  PurchaseService purchases;
+};
+
 }  // namespace
 
 TEST_CASE("a quote prices a free name and charges nothing") {
@@ -330,10 +343,8 @@ TEST_CASE("two quotes the balance pays only one of, confirmed at once: exactly o
     auto q1 = s.purchases.Quote(u, "firstname.com", 1);
     auto q2 = s.purchases.Quote(u, "secondname.com", 1);
     // Each thread has its own connection, as two bot processes would.
-    auto db2 = s.t.OpenAnother();
-    DepositRepository deposits2(*db2, s.t.clock());
-    OrderRepository orders2(*db2, s.t.clock());
-    PurchaseService purchases2(deposits2, orders2, s.registrar, s.t.clock(), PricingOptions{});
+    OtherProcess second(s);  // a second process
+    PurchaseService& purchases2 = second.purchases;
     std::atomic<int> go{0};
     Result<PurchaseOutcome> r1 = Error::Internal("not run"), r2 = Error::Internal("not run");
     std::thread a([&] { ++go; while (go < 2) {} r1 = s.purchases.Confirm(u, q1->id); });
@@ -371,10 +382,8 @@ TEST_CASE("recovery in another process never touches an order whose purchase hol
   std::thread buyer([&] { bought = s.purchases.Confirm(u, q->id); });
   s.registrar.AwaitHeldCreate();  // charged, create sent, no answer yet
 
-  auto db2 = s.t.OpenAnother();  // a second process: its own connection and service
-  DepositRepository deposits2(*db2, s.t.clock());
-  OrderRepository orders2(*db2, s.t.clock());
-  PurchaseService recoverer(deposits2, orders2, s.registrar, s.t.clock(), PricingOptions{});
+  OtherProcess second(s);  // a second process
+  PurchaseService& recoverer = second.purchases;
   auto rep = recoverer.Recover(0);
   REQUIRE(rep);
   CHECK(rep->checked == 0);
@@ -412,10 +421,8 @@ TEST_CASE("two recoveries racing for one abandoned order decide it once") {
     auto q = s.purchases.Quote(u, "coolname.com", 1);
     s.ChargeAsCrashed(u, *q, DeadOwner(), /*create_sent=*/true);
     REQUIRE(s.registrar.Create({"coolname.com", 1, 0}));
-    auto db2 = s.t.OpenAnother();
-    DepositRepository deposits2(*db2, s.t.clock());
-    OrderRepository orders2(*db2, s.t.clock());
-    PurchaseService other(deposits2, orders2, s.registrar, s.t.clock(), PricingOptions{});
+    OtherProcess second(s);  // a second process
+    PurchaseService& other = second.purchases;
     std::atomic<int> go{0};
     Result<RecoveryReport> r1 = Error::Internal("not run"), r2 = Error::Internal("not run");
     std::thread a([&] { ++go; while (go < 2) {} r1 = s.purchases.Recover(0); });
@@ -496,10 +503,8 @@ TEST_CASE("a create that succeeds on an order already refunded is recorded and a
   // The buyer's process stalls past its lease and the grace period; a recovery elsewhere
   // takes the order over and, the registrar not knowing the name, refunds it.
   s.t.clock().Advance((PurchaseOptions{}.not_found_grace_seconds + 1) * 1000);
-  auto db2 = s.t.OpenAnother();
-  DepositRepository deposits2(*db2, s.t.clock());
-  OrderRepository orders2(*db2, s.t.clock());
-  PurchaseService recoverer(deposits2, orders2, s.registrar, s.t.clock(), PricingOptions{});
+  OtherProcess second(s);  // a second process
+  PurchaseService& recoverer = second.purchases;
   CHECK(recoverer.Recover(0)->refunded == 1);
   // Then the stalled create lands.
   s.registrar.ReleaseCreates();
