@@ -122,6 +122,10 @@ Result<bool> TelegramBot::Accept(const TelegramUpdate& update) {
 Status TelegramBot::RecoverInbox() {
   auto rec = d_.inbox.Recover();
   if (!rec) return rec.error();
+  if (rec->left_to_live_handler > 0) {
+    Log(LogLevel::kInfo, "telegram.updates_left_to_live_handler",
+        {{"count", std::to_string(rec->left_to_live_handler)}});
+  }
   for (const auto& u : rec->abandoned) {
     Log(LogLevel::kWarn, "telegram.update_abandoned",
         {{"update_id", std::to_string(u.update_id)}, {"chat_id", std::to_string(u.chat_id)}});

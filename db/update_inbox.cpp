@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "common/lease_owner.h"
 #include "db/database.h"
 
 namespace depositbot {
@@ -18,13 +19,16 @@ Result<bool> UpdateInbox::Receive(int64_t update_id, int64_t chat_id, std::strin
   return db_.Changes() == 1;
 }
 
+UpdateInbox::UpdateInbox(Database& db, const Clock& clock)
+    : db_(db), clock_(clock), handler_(NewLeaseOwner()) {}
+
 Result<bool> UpdateInbox::Start(int64_t update_id) {
   std::lock_guard<std::mutex> lock(db_.mutex());
   auto q = db_.Prepare(
-      "UPDATE telegram_updates SET state = 'started', updated_at = ? "
+      "UPDATE telegram_updates SET state = 'started', updated_at = ?, handler = ? "
       "WHERE update_id = ? AND state = 'received'");
   if (!q) return q.error();
-  q->Bind(1, clock_.NowSeconds()).Bind(2, update_id);
+  q->Bind(1, clock_.NowSeconds()).Bind(2, std::string_view(handler_)).Bind(3, update_id);
   if (auto st = q->Run(); !st) return st.error();
   return db_.Changes() == 1;
 }
@@ -44,22 +48,41 @@ Result<UpdateInbox::Recovered> UpdateInbox::Recover() {
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
   Recovered out;
+  const int64_t now = clock_.NowSeconds();
   auto q = db_.Prepare(
-      "SELECT update_id, chat_id, payload, state FROM telegram_updates "
+      "SELECT update_id, chat_id, payload, state, handler, updated_at FROM telegram_updates "
       "WHERE state IN ('received', 'started') ORDER BY update_id");
   if (!q) return q.error();
+  std::vector<int64_t> interrupted;
   while (true) {
     auto row = q->Step();
     if (!row) return row.error();
     if (!*row) break;
     InboxUpdate u{q->ColumnInt(0), q->ColumnInt(1), q->ColumnText(2)};
-    (q->ColumnText(3) == "received" ? out.to_handle : out.abandoned).push_back(std::move(u));
+    if (q->ColumnText(3) == "received") {
+      out.to_handle.push_back(std::move(u));
+      continue;
+    }
+    // A started update is interrupted only when its handler is gone: another serve still
+    // running beside this one (a restart that overlaps) is finishing it. An owner we cannot
+    // check (another host, an older binary) gets kHandlerSilentSeconds before we decide.
+    auto handler = q->ColumnOptionalText(4);
+    const bool silent = q->ColumnInt(5) <= now - kHandlerSilentSeconds;
+    if (!handler || silent || LeaseOwnerIsGone(*handler)) {
+      interrupted.push_back(u.update_id);
+      out.abandoned.push_back(std::move(u));
+    } else {
+      ++out.left_to_live_handler;
+    }
   }
-  auto mark = db_.Prepare(
-      "UPDATE telegram_updates SET state = 'abandoned', updated_at = ? WHERE state = 'started'");
-  if (!mark) return mark.error();
-  mark->Bind(1, clock_.NowSeconds());
-  if (auto st = mark->Run(); !st) return st.error();
+  for (int64_t id : interrupted) {
+    auto mark = db_.Prepare(
+        "UPDATE telegram_updates SET state = 'abandoned', updated_at = ? "
+        "WHERE update_id = ? AND state = 'started'");
+    if (!mark) return mark.error();
+    mark->Bind(1, now).Bind(2, id);
+    if (auto st = mark->Run(); !st) return st.error();
+  }
   if (auto st = tx->Commit(); !st) return st.error();
   return out;
 }

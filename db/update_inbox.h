@@ -23,11 +23,18 @@ struct InboxUpdate {
 // on it; Start() claims it for handling (only once, whatever the number of
 // deliveries or workers); Finish() marks it done. At start-up, Recover()
 // returns updates received but never started (to handle now) and abandons
-// those started but never finished (a crash mid-way: not run twice).
+// those started but never finished whose handler is gone (a crash mid-way:
+// not run twice). Start() records this inbox's handler (common/lease_owner.h),
+// so a serve starting beside another that is still handling an update leaves
+// it to that one instead of telling the user it was interrupted.
 // Thread-safe like the other repositories.
 class UpdateInbox {
  public:
-  UpdateInbox(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
+  // A started update whose handler cannot be checked counts as interrupted after this long
+  // without a change (a turn never takes that long: its model and registrar calls time out).
+  static constexpr int64_t kHandlerSilentSeconds = 900;
+
+  UpdateInbox(Database& db, const Clock& clock);
 
   // True when the update is new; false for a repeated delivery.
   Result<bool> Receive(int64_t update_id, int64_t chat_id, std::string_view payload);
@@ -37,7 +44,8 @@ class UpdateInbox {
 
   struct Recovered {
     std::vector<InboxUpdate> to_handle;  // received, never started
-    std::vector<InboxUpdate> abandoned;  // started, never finished
+    std::vector<InboxUpdate> abandoned;  // started, never finished, handler gone
+    int left_to_live_handler = 0;        // started by a process that still runs
   };
   Result<Recovered> Recover();
   // Forgets finished updates older than `before` (seconds); returns how many.
@@ -46,6 +54,7 @@ class UpdateInbox {
  private:
   Database& db_;
   const Clock& clock_;
+  const std::string handler_;  // this process's name in Start()'s `handler` column
 };
 
 }  // namespace depositbot

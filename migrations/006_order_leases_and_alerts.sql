@@ -1,4 +1,4 @@
--- 006: who executes a purchase, and admin alerts delivered per admin.
+-- 006: who executes a purchase or handles an update, and admin alerts delivered per admin.
 --
 -- domain_orders.lease_owner / lease_expires_at: the process executing an order
 -- (debit -> registrar create -> outcome) owns it until lease_expires_at (unix
@@ -13,6 +13,11 @@ ALTER TABLE domain_orders ADD COLUMN create_sent_at INTEGER;
 -- An order an older binary left charged or unknown may have had its create sent:
 -- recovery must ask the registrar about it, not refund it unasked.
 UPDATE domain_orders SET create_sent_at = updated_at WHERE state IN ('charged', 'unknown');
+
+-- telegram_updates.handler: the process that started handling an update
+-- (same form as lease_owner). At start-up only updates whose handler is gone are
+-- abandoned; one still being handled by a serve running beside the new one is left to it.
+ALTER TABLE telegram_updates ADD COLUMN handler TEXT;
 
 -- admin_alerts: something the admins must hear about (a discrepancy, a purchase
 -- whose registrar answer disagrees with the order, a name registered after its

@@ -2,7 +2,10 @@
 #include "db/update_inbox.h"
 
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "common/lease_owner.h"
 #include "tests/fakes/ledger_builder.h"
 
 using namespace depositbot;
@@ -59,4 +62,44 @@ TEST_CASE("a prune that does not reach a handled update keeps its redelivery a r
   CHECK(*pruned == 0);
   CHECK_FALSE(inbox.Receive(7, 1001, "{}").value());  // Telegram's redelivery: skipped
   CHECK_FALSE(inbox.Start(7).value());
+}
+
+TEST_CASE("a restart leaves a started update to a handler that still runs and abandons the rest") {
+  // Two serves overlapping during a restart: the new one must not tell a user "interrupted"
+  // about an update the old one is finishing (the user would send a deposit request twice).
+  TestDb t;
+  UpdateInbox running(t.db(), t.clock());  // the serve still running: this very process
+  for (int64_t id : {1, 2, 3}) REQUIRE(running.Receive(id, 1001, "{}").value());
+  REQUIRE(running.Start(1).value());
+  REQUIRE(running.Start(2).value());
+  REQUIRE(running.Start(3).value());
+  // 2 was started by a serve that has since died on this host; 3 by an older binary.
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  std::string live = NewLeaseOwner();
+  std::string dead = live.substr(0, live.find(':') + 1) + std::to_string(child) + ":gone";
+  REQUIRE(t.db().Exec("UPDATE telegram_updates SET handler = '" + dead + "' WHERE update_id = 2"));
+  REQUIRE(t.db().Exec("UPDATE telegram_updates SET handler = NULL WHERE update_id = 3"));
+
+  UpdateInbox restarted(t.db(), t.clock());
+  auto rec = restarted.Recover();
+  REQUIRE(rec);
+  REQUIRE(rec->abandoned.size() == 2);
+  CHECK(rec->abandoned[0].update_id == 2);
+  CHECK(rec->abandoned[1].update_id == 3);
+  CHECK(rec->left_to_live_handler == 1);
+  CHECK(Count(t.db(), "update_id = 1 AND state = 'started'") == 1);
+  // The live handler finishes it; nothing was told twice.
+  REQUIRE(running.Finish(1));
+  CHECK(Count(t.db(), "update_id = 1 AND state = 'done'") == 1);
+
+  // A handler that stays silent past the limit (another host that died) is given up on.
+  REQUIRE(running.Receive(4, 1001, "{}").value());
+  REQUIRE(running.Start(4).value());
+  t.clock().Advance((UpdateInbox::kHandlerSilentSeconds + 1) * 1000);
+  auto later = restarted.Recover();
+  REQUIRE(later);
+  REQUIRE(later->abandoned.size() == 1);
+  CHECK(later->abandoned[0].update_id == 4);
 }
