@@ -393,7 +393,8 @@ void CompareTable(const std::string& table, const TableShape& have, const TableS
       line("index " + name + " is `" + it->second.sql + "`, " + first + " has `" + w.sql + "`");
     }
   }
-  for (const auto& [name, h] : have.indexes) {
+  for (const auto& entry : have.indexes) {
+    const std::string& name = entry.first;  // a plain reference: lambdas may capture it
     if (want.indexes.count(name)) continue;
     std::string later = LaterMigration(shapes, migrations, [&](const SchemaShape& s) {
       auto t = s.tables.find(table);
