@@ -114,7 +114,8 @@ if ! "$BUILD_DIR/tests/fuzz_regression_test" >"$log_dir/fuzz_regression.log" 2>&
 fi
 echo "== fuzz smoke ($fuzz_runs executions per target)"
 if command -v clang++ >/dev/null || command -v clang++-14 >/dev/null; then
-  scripts/fuzz.sh --runs "$fuzz_runs" || failed=1
+  # fuzz.sh has a build directory of its own (clang); ours must not leak into it.
+  BUILD_DIR= scripts/fuzz.sh --runs "$fuzz_runs" || failed=1
 else
   echo "fuzz smoke skipped: clang is not installed (scripts/install-deps.sh)" >&2
   failed=1
