@@ -13,9 +13,11 @@
 #include "common/http_client.h"
 #include "common/log.h"
 #include "registrar/namecheap_registrar.h"
+#include "tests/fakes/stderr_capture.h"
 #include "tests/fakes/fake_namecheap_server.h"
 
 using namespace depositbot;
+using depositbot::testing::StderrCapture;
 using depositbot::testing::FakeNamecheapServer;
 using Fault = FakeNamecheapServer::Fault;
 using Kind = RegistrarFailure::Kind;
@@ -58,35 +60,6 @@ bool Contains(const std::string& haystack, const std::string& needle) {
 }
 
 // Collects what the process writes to stderr (where Log writes) between construction and
-// Finish().
-class StderrCapture {
- public:
-  StderrCapture() : file_(std::tmpfile()) {
-    std::fflush(stderr);
-    saved_ = dup(2);
-    dup2(fileno(file_), 2);
-  }
-  ~StderrCapture() {
-    if (saved_ >= 0) Finish();
-    std::fclose(file_);
-  }
-  std::string Finish() {
-    std::fflush(stderr);
-    dup2(saved_, 2);
-    close(saved_);
-    saved_ = -1;
-    std::string out;
-    std::rewind(file_);
-    char buf[4096];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, file_)) > 0;) out.append(buf, n);
-    return out;
-  }
-
- private:
-  std::FILE* file_;
-  int saved_ = -1;
-};
-
 // A reply as Namecheap frames it: `status` ("OK"/"ERROR"), the Error elements and the
 // CommandResponse, for replies the fake does not produce by itself.
 std::string Envelope(const std::string& command, const std::string& status,

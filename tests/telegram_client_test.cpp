@@ -15,10 +15,12 @@
 
 #include "chat/telegram_text.h"
 #include "common/clock.h"
+#include "tests/fakes/stderr_capture.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/loopback_server.h"
 
 using namespace depositbot;
+using depositbot::testing::StderrCapture;
 using depositbot::testing::FakeTelegramServer;
 using depositbot::testing::FakeTelegramUser;
 using Fault = FakeTelegramServer::Fault;
@@ -85,35 +87,6 @@ struct Fixture {
     std::lock_guard<std::mutex> lock(mu);
     return sleeps;
   }
-};
-
-// Collects what the process writes to stderr (where Log writes) until Finish().
-class StderrCapture {
- public:
-  StderrCapture() : file_(std::tmpfile()) {
-    std::fflush(stderr);
-    saved_ = dup(2);
-    dup2(fileno(file_), 2);
-  }
-  ~StderrCapture() {
-    if (saved_ >= 0) Finish();
-    std::fclose(file_);
-  }
-  std::string Finish() {
-    std::fflush(stderr);
-    dup2(saved_, 2);
-    close(saved_);
-    saved_ = -1;
-    std::string out;
-    std::rewind(file_);
-    char buf[4096];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, file_)) > 0;) out.append(buf, n);
-    return out;
-  }
-
- private:
-  std::FILE* file_;
-  int saved_ = -1;
 };
 
 }  // namespace
