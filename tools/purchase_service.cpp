@@ -20,8 +20,9 @@ namespace {
 
 // Renews an order's lease every third of its length while the registrar call
 // runs, from its own thread; Stop() (or the destructor) ends it before the
-// outcome is recorded. A renewal that finds the lease taken stops renewing: the
-// outcome's own conditional update then fails and says so.
+// outcome is recorded. A renewal that finds the lease taken stops renewing (the
+// outcome's own conditional update then fails and says so); one that fails for
+// another reason (a busy database) is tried again at the next period.
 class LeaseKeeper {
  public:
   LeaseKeeper(OrderRepository& orders, const Clock& clock, int64_t order_id, std::string owner,
@@ -53,10 +54,14 @@ class LeaseKeeper {
       lock.unlock();
       auto renewed = orders_.RenewLease(order_id_, owner_, clock_.NowSeconds() + lease_seconds_);
       lock.lock();
-      if (!renewed) {
+      if (!renewed && renewed.code() == ErrorCode::kFailedPrecondition) {
         Log(LogLevel::kError, "purchase.lease_lost",
             {{"order_id", std::to_string(order_id_)}, {"error", renewed.error().message}});
         return;
+      }
+      if (!renewed) {  // e.g. the database was busy: try again at the next period
+        Log(LogLevel::kWarn, "purchase.lease_renewal_failed",
+            {{"order_id", std::to_string(order_id_)}, {"error", renewed.error().message}});
       }
     }
   }
