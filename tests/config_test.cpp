@@ -124,6 +124,16 @@ TEST_CASE("every numeric setting out of its range stops start-up naming the vari
       {"admin negative", {{"ADMIN_IDS", "-5"}}, "ADMIN_IDS"},
       {"admin past int64", {{"ADMIN_IDS", "9223372036854775808"}}, "ADMIN_IDS"},
       {"admin text", {{"ADMIN_IDS", "alice"}}, "ADMIN_IDS"},
+      {"alert retry 0", {{"ALERT_RETRY_SECONDS", "0"}}, "ALERT_RETRY_SECONDS"},
+      {"alert retry 3601", {{"ALERT_RETRY_SECONDS", "3601"}}, "ALERT_RETRY_SECONDS"},
+      {"alert retry negative", {{"ALERT_RETRY_SECONDS", "-5"}}, "ALERT_RETRY_SECONDS"},
+      {"alert retry text", {{"ALERT_RETRY_SECONDS", "soon"}}, "ALERT_RETRY_SECONDS"},
+      {"retention 0", {{"INBOX_RETENTION_DAYS", "0"}}, "INBOX_RETENTION_DAYS"},
+      {"retention 3651", {{"INBOX_RETENTION_DAYS", "3651"}}, "INBOX_RETENTION_DAYS"},
+      {"retention negative", {{"INBOX_RETENTION_DAYS", "-1"}}, "INBOX_RETENTION_DAYS"},
+      {"retention text", {{"INBOX_RETENTION_DAYS", "7d"}}, "INBOX_RETENTION_DAYS"},
+      {"max tokens 15", {{"LLM_MAX_TOKENS", "15"}}, "LLM_MAX_TOKENS"},
+      {"max tokens 32769", {{"LLM_MAX_TOKENS", "32769"}}, "LLM_MAX_TOKENS"},
   };
   for (const auto& r : cases) ExpectRefused(r);
 }
@@ -142,6 +152,12 @@ TEST_CASE("numeric settings at the ends of their ranges are accepted") {
       {{"HTTP_LISTEN", "127.0.0.1:0"}},
       {{"HTTP_LISTEN", "0.0.0.0:65535"}},
       {{"ADMIN_IDS", "1, 9223372036854775807"}},
+      {{"ALERT_RETRY_SECONDS", "1"}},
+      {{"ALERT_RETRY_SECONDS", "3600"}},
+      {{"INBOX_RETENTION_DAYS", "1"}},
+      {{"INBOX_RETENTION_DAYS", "3650"}},
+      {{"LLM_MAX_TOKENS", "16"}},
+      {{"LLM_MAX_TOKENS", "32768"}},
   };
   for (const auto& env : accepted) {
     CAPTURE(env.begin()->first + "=" + env.begin()->second);
