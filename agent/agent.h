@@ -18,17 +18,10 @@ class ConversationRepository;
 class ToolRegistry;
 
 // One tool call the agent executed during a turn.
-struct ExecutedCall {
-  std::string id;
-  std::string name;
-  std::string arguments;  // as the model gave them
-  ToolResult result;
-};
-
 // What one user message led to.
 struct TurnResult {
   std::string reply;                 // what the user sees
-  std::vector<nlohmann::json> ui;    // side effects for the transport, in call order
+  std::vector<UiEvent> ui;           // side effects for the transport, in call order
   std::vector<ExecutedCall> calls;
   int model_calls = 0;
   bool ok = true;                    // false: the user got an apology

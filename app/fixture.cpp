@@ -630,9 +630,13 @@ class Parser {
     if (o.Has("actions_offered")) {
       e.actions_offered = StringOrStrings(o.At("actions_offered"), o.PathOf("actions_offered"));
     }
-    if ((e.model_calls || e.tools_offered || e.actions_offered) &&
-        kind != FixtureTurn::Kind::kMessage) {
-      Fail(path, "model_calls / tools_offered / actions_offered are for \"say\" turns");
+    // A press may pin model_calls (to 0: a button never asks the model); what was offered to
+    // the model exists only for a message.
+    if (e.model_calls && kind != FixtureTurn::Kind::kMessage && kind != FixtureTurn::Kind::kPress) {
+      Fail(path, "model_calls is for \"say\" and \"press\" turns");
+    }
+    if ((e.tools_offered || e.actions_offered) && kind != FixtureTurn::Kind::kMessage) {
+      Fail(path, "tools_offered / actions_offered are for \"say\" turns");
     }
     if (o.Has("recovery")) {
       if (kind != FixtureTurn::Kind::kRecovery)

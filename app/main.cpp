@@ -75,31 +75,7 @@ int RunChat(const Config& config, const ChatFlags& flags) {
     }
   }
   if (!flags.dry_run.empty()) return PrintDryRun(s, who, flags.dry_run);
-  // A purchase quote is confirmed here, outside the model: y/N on the terminal.
-  auto confirm = [&s, &recorder](const nlohmann::json& ui, std::istream& in, std::ostream& out,
-                      const TerminalChat::Identity& me) -> std::string {
-    if (ui.value("kind", "") != "purchase_quote") return "";
-    auto user = s.users().FindByTelegramId(me.telegram_id);
-    if (!user) return "";
-    int64_t order_id = ui.value("order_id", int64_t{0});
-    out << "Buy " << ui.value("domain", "") << " for " << ui.value("price_formatted", "")
-        << "? [y/N] " << std::flush;
-    std::string answer;
-    if (!std::getline(in, answer)) answer.clear();
-    if (answer != "y" && answer != "Y" && answer != "yes") {
-      auto c = s.purchases().Cancel(user->id, order_id);
-      std::string text = CancelReply(order_id, c);
-      if (recorder) recorder->EndPressTurn(me.telegram_id, "cancel_purchase", order_id, text, !c);
-      return text;
-    }
-    auto outcome = s.purchases().Confirm(user->id, order_id);
-    std::string text = ConfirmReply(outcome, s.purchases().IsDemo());
-    if (recorder) {
-      recorder->EndPressTurn(me.telegram_id, "confirm_purchase", order_id, text, !outcome);
-    }
-    return text;
-  };
-  TerminalChat chat(s.agent(), s.users(), who, confirm, recorder.get());
+  TerminalChat chat(s.agent(), s.users(), s.decisions(), who, recorder.get());
   std::string banner = "depositbot " DEPOSITBOT_VERSION " — " + s.ModelDescription() + "; " +
                        s.RegistrarDescription() + "; database " + config.db_path +
                        "; currency " + config.currency.code;

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "db/database.h"
+#include "tools/decision_handler.h"
 
 namespace depositbot {
 
@@ -235,13 +236,15 @@ void SessionRecorder::EndMessageTurn(int64_t from, const std::string& text,
   }
 }
 
-void SessionRecorder::EndPressTurn(int64_t from, const std::string& press, int64_t id,
-                                   const std::string& reply, bool refused) {
+void SessionRecorder::EndDecision(int64_t from, const Decision& decision,
+                                  const DecisionOutcome& outcome) {
   std::lock_guard<std::mutex> lock(mu_);
+  const std::string press(ToString(decision.kind));
   json step = {{"from", from}, {"press", press}};
-  step[press.find("purchase") != std::string::npos ? "order" : "transaction"] = id;
-  step["expect"] = reply.empty() ? json{{"refused", refused}}
-                                 : json{{"reply_matches", LiteralPatternLooseTimes(reply)}};
+  step[press.find("purchase") != std::string::npos ? "order" : "transaction"] = decision.id;
+  if (!decision.reason.empty()) step["reason"] = decision.reason;
+  step["expect"] = {{"reply_matches", LiteralPatternLooseTimes(outcome.reply)},
+                    {"refused", !outcome.ok}};
   pending_model_.erase(std::this_thread::get_id());
   fixture_["turns"].push_back(step);
   if (auto st = WriteLocked(); !st) {

@@ -45,8 +45,8 @@ class SessionRecorder final : public TurnObserver {
   void SeenUser(int64_t telegram_id, const std::string& name, bool is_admin) override;
   void BeginTurn() override;
   void EndMessageTurn(int64_t from, const std::string& text, const TurnResult& turn) override;
-  void EndPressTurn(int64_t from, const std::string& press, int64_t id, const std::string& reply,
-                    bool refused) override;
+  void EndDecision(int64_t from, const Decision& decision,
+                   const DecisionOutcome& outcome) override;
   // The balances the fixture must end with; then writes the file.
   Status Save(const std::map<int64_t, int64_t>& end_balances);
 

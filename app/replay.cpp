@@ -9,22 +9,16 @@
 #include <regex>
 
 #include "agent/agent.h"
-#include "agent/rule_based_model.h"
 #include "agent/scripted_chat_model.h"
+#include "app/services.h"
 #include "common/clock.h"
-#include "db/conversation_repository.h"
 #include "db/database.h"
 #include "db/deposit_repository.h"
-#include "db/migrator.h"
-#include "db/order_repository.h"
 #include "db/reconciler.h"
 #include "db/user_repository.h"
-#include "registrar/demo_registrar.h"
 #include "registrar/fixture_registrar.h"
-#include "tools/domain_tools.h"
-#include "tools/manage_deposit.h"
+#include "tools/decision_handler.h"
 #include "tools/purchase_service.h"
-#include "tools/tool_registry.h"
 
 namespace depositbot {
 namespace {
@@ -82,53 +76,47 @@ std::string DescribeCall(const ExecutedCall& c) {
   return out;
 }
 
-// The whole stack of one replay, wired like Services::Create but from the fixture.
+// The whole stack of one replay: the services `serve` and `chat` run (Services::Create), with
+// a fixed clock, the fixture's registrar and a scripted model put in place of the network.
 struct Stack {
   explicit Stack(const Fixture& f)
       : clock(f.settings.start_unix_seconds * 1000), registrar(f.registrar) {}
 
   FixedClock clock;
-  std::unique_ptr<Database> db;
-  std::unique_ptr<UserRepository> users;
-  std::unique_ptr<DepositRepository> deposits;
-  std::unique_ptr<ConversationRepository> conversations;
-  std::unique_ptr<OrderRepository> orders;
   FixtureRegistrar registrar;
-  std::unique_ptr<PurchaseService> purchases;
-  ToolRegistry tools;
-  RuleBasedModel rules;
   ScriptedChatModel scripted;
-  std::unique_ptr<Agent> agent;
+  std::unique_ptr<Services> services;
+  Database* db = nullptr;
+  UserRepository* users = nullptr;
+  DepositRepository* deposits = nullptr;
+  PurchaseService* purchases = nullptr;
+  Agent* agent = nullptr;
+  const DecisionHandler* decisions = nullptr;
   std::map<int64_t, ToolContext> contexts;  // by Telegram id
   std::map<int64_t, int64_t> telegram_of;   // users.id -> Telegram id
 
   Status Build(const Fixture& f) {
-    auto opened = Database::Open(":memory:");
-    if (!opened) return opened.error();
-    db = std::move(*opened);
-    auto migrator = Migrator::ForEmbedded(*db);
-    if (!migrator) return migrator.error();
-    if (auto n = migrator->Apply(); !n) return n.error();
-    users = std::make_unique<UserRepository>(*db, clock);
-    deposits = std::make_unique<DepositRepository>(*db, clock);
-    conversations = std::make_unique<ConversationRepository>(*db, clock);
-    orders = std::make_unique<OrderRepository>(*db, clock);
-
-    DepositToolOptions deposit_options;
-    deposit_options.currency = f.settings.currency;
-    deposit_options.max_deposit_minor = f.settings.max_deposit_minor;
-    PricingOptions pricing;
-    pricing.currency = f.settings.currency;
-    pricing.usd_exchange_rate = f.settings.usd_exchange_rate;
-    pricing.markup_percent = f.settings.markup_percent;
-    pricing.quote_ttl_seconds = f.settings.quote_ttl_seconds;
-    purchases = std::make_unique<PurchaseService>(*deposits, *orders, registrar, clock, pricing);
-    RegisterBotTools(tools, *deposits, *users, *orders, *purchases, deposit_options);
-
-    Agent::Options ao;
-    ao.currency_code = f.settings.currency.code;
-    ao.max_model_calls = f.settings.max_model_calls;
-    agent = std::make_unique<Agent>(scripted, rules, tools, *conversations, ao);
+    Config config;  // the defaults: no network is configured
+    config.db_path = ":memory:";
+    config.currency = f.settings.currency;
+    config.usd_exchange_rate = f.settings.usd_exchange_rate;
+    config.price_markup_percent = f.settings.markup_percent;
+    ServiceHooks hooks;
+    hooks.clock = &clock;
+    hooks.registrar = &registrar;
+    hooks.model = &scripted;
+    hooks.max_deposit_minor = f.settings.max_deposit_minor;
+    hooks.quote_ttl_seconds = f.settings.quote_ttl_seconds;
+    hooks.max_model_calls = f.settings.max_model_calls;
+    auto created = Services::Create(config, hooks);
+    if (!created) return created.error();
+    services = std::move(*created);
+    db = &services->db();
+    users = &services->users();
+    deposits = &services->deposits();
+    purchases = &services->purchases();
+    agent = &services->agent();
+    decisions = &services->decisions();
     return Seed(f);
   }
 
@@ -282,9 +270,10 @@ class Replayer {
     auto gaps = s_.registrar.Gaps();
     for (size_t i = gaps_before; i < gaps.size(); ++i) diffs.push_back("registrar: " + gaps[i]);
     for (const auto& ui : a.turn.ui) {
-      std::string kind = ui.value("kind", "");
-      if (kind == "purchase_quote") last_quote_ = ui.value("order_id", int64_t{0});
-      if (kind == "deposit_requested") last_deposit_ = ui.value("transaction_id", int64_t{0});
+      if (const auto* quote = std::get_if<PurchaseQuoteUi>(&ui)) last_quote_ = quote->order_id;
+      if (const auto* request = std::get_if<DepositRequestedUi>(&ui)) {
+        last_deposit_ = request->transaction_id;
+      }
     }
     return a;
   }
@@ -332,6 +321,7 @@ class Replayer {
     return a;
   }
 
+  // A button press, through the handler a Telegram callback and the terminal's y/N use.
   TurnResult Press(const FixtureTurn& t, std::vector<std::string>& diffs) {
     TurnResult r;
     const ToolContext& ctx = s_.contexts.at(t.from);
@@ -344,48 +334,14 @@ class Replayer {
                       " from an earlier turn to press the button of; name it by id");
       return r;
     }
-    switch (t.button) {
-      case B::kConfirmPurchase:
-      case B::kCancelPurchase: {
-        // As the transport does it: PurchaseService directly, never through the model.
-        ExecutedCall call;
-        call.name = t.button == B::kConfirmPurchase ? "confirm_purchase" : "cancel_purchase";
-        call.arguments = json{{"order_id", id}}.dump();
-        if (t.button == B::kConfirmPurchase) {
-          auto outcome = s_.purchases->Confirm(ctx.user_id, id);
-          r.reply = ConfirmReply(outcome, s_.registrar.IsDemo());
-          if (outcome) {
-            call.result =
-                ToolResult::Success({{"order_id", outcome->order.id},
-                                     {"domain", outcome->order.domain},
-                                     {"state", std::string(ToString(outcome->order.state))},
-                                     {"message", outcome->message}});
-          } else {
-            call.result = ToolResult::FromError(outcome.error());
-          }
-        } else {
-          auto cancelled = s_.purchases->Cancel(ctx.user_id, id);
-          r.reply = CancelReply(id, cancelled);
-          if (cancelled) {
-            call.result = ToolResult::Success({{"order_id", cancelled->id},
-                                               {"domain", cancelled->domain},
-                                               {"state", std::string(ToString(cancelled->state))}});
-          } else {
-            call.result = ToolResult::FromError(cancelled.error());
-          }
-        }
-        r.calls.push_back(std::move(call));
-        return r;
-      }
-      case B::kConfirmDeposit:
-        // An admin's button sends the same command an admin can type.
-        return s_.agent->Handle(ctx, ctx.telegram_id, "/confirm " + std::to_string(id));
-      case B::kRejectDeposit: {
-        std::string cmd = "/reject " + std::to_string(id);
-        if (!t.reason.empty()) cmd += " " + t.reason;
-        return s_.agent->Handle(ctx, ctx.telegram_id, cmd);
-      }
-    }
+    static constexpr Decision::Kind kKinds[] = {
+        Decision::Kind::kConfirmPurchase, Decision::Kind::kCancelPurchase,
+        Decision::Kind::kConfirmDeposit, Decision::Kind::kRejectDeposit};
+    DecisionOutcome outcome =
+        s_.decisions->Decide(ctx, Decision{kKinds[static_cast<int>(t.button)], id, t.reason});
+    r.reply = std::move(outcome.reply);
+    r.calls.push_back(std::move(outcome.call));
+    if (outcome.ui) r.ui.push_back(std::move(*outcome.ui));
     return r;
   }
 
@@ -454,13 +410,14 @@ class Replayer {
     }
     if (e.calls) CheckCalls(*e.calls, a.turn.calls, diffs);
     if (e.ui) {
+      json actual = json::array();
+      for (const auto& ui : a.turn.ui) actual.push_back(UiEventToJson(ui));
       if (e.ui->size() != a.turn.ui.size()) {
-        json actual = a.turn.ui;
         diffs.push_back("ui: expected " + std::to_string(e.ui->size()) + " side effects, got " +
                         std::to_string(a.turn.ui.size()) + ": " + Show(actual));
       } else {
         for (size_t i = 0; i < e.ui->size(); ++i) {
-          MatchSubset((*e.ui)[i], a.turn.ui[i], "ui[" + std::to_string(i) + "]", diffs);
+          MatchSubset((*e.ui)[i], actual[i], "ui[" + std::to_string(i) + "]", diffs);
         }
       }
     }

@@ -196,8 +196,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   bo.workers = static_cast<size_t>(std::max(1, flags.workers));
   bo.poll_timeout_s = flags.poll_timeout_s;
   bo.observer = recorder.get();
-  TelegramBot bot({**client, s.agent(), s.users(), s.deposits(), s.purchases(), s.tools(), inbox,
-                   notifications, metrics},
+  TelegramBot bot({**client, s.agent(), s.users(), s.decisions(), inbox, notifications, metrics},
                   bo);
   // Purchases a crash left behind are resolved at start-up. Recover(0) takes only orders whose
   // lease expired or whose owner's process is gone, so a purchase in flight in another process

@@ -21,20 +21,25 @@ Result<std::unique_ptr<Database>> OpenMigratedDatabase(const std::string& path) 
 Result<std::unique_ptr<Services>> Services::Create(const Config& config,
                                                    const ServiceHooks& hooks) {
   std::unique_ptr<Services> s(new Services(config));
+  if (hooks.clock) s->clock_ = hooks.clock;
+  const Clock& clock = *s->clock_;
   auto db = OpenMigratedDatabase(config.db_path);
   if (!db) return db.error();
   s->db_ = std::move(*db);
-  s->users_ = std::make_unique<UserRepository>(*s->db_, s->clock_);
-  s->deposits_ = std::make_unique<DepositRepository>(*s->db_, s->clock_);
-  s->conversations_ = std::make_unique<ConversationRepository>(*s->db_, s->clock_);
+  s->users_ = std::make_unique<UserRepository>(*s->db_, clock);
+  s->deposits_ = std::make_unique<DepositRepository>(*s->db_, clock);
+  s->conversations_ = std::make_unique<ConversationRepository>(*s->db_, clock);
 
   DepositToolOptions deposit_options;
   deposit_options.currency = config.currency;
   // An absurd single deposit: a million major units of the currency.
   deposit_options.max_deposit_minor = 1'000'000;
   for (int i = 0; i < config.currency.exponent; ++i) deposit_options.max_deposit_minor *= 10;
+  if (hooks.max_deposit_minor > 0) deposit_options.max_deposit_minor = hooks.max_deposit_minor;
 
-  if (config.namecheap_configured) {
+  if (hooks.registrar) {
+    s->registrar_ = hooks.registrar;
+  } else if (config.namecheap_configured) {
     NamecheapConfig nc;
     nc.api_url = config.namecheap_api_url;
     nc.api_user = config.namecheap_api_user;
@@ -42,28 +47,32 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
     nc.username = config.namecheap_username;
     nc.client_ip = config.namecheap_client_ip;
     nc.contact = config.namecheap_contact;
-    auto r = NamecheapRegistrar::FromConfig(nc, s->clock_);
+    auto r = NamecheapRegistrar::FromConfig(nc, clock);
     if (!r) return r.error();
-    s->registrar_ = std::move(*r);
+    s->own_registrar_ = std::move(*r);
+    s->registrar_ = s->own_registrar_.get();
   } else {
-    s->registrar_ = std::make_unique<DemoRegistrar>(s->clock_);
+    s->own_registrar_ = std::make_unique<DemoRegistrar>(clock);
+    s->registrar_ = s->own_registrar_.get();
   }
   if (hooks.wrap_registrar) s->registrar_wrapper_ = hooks.wrap_registrar(*s->registrar_);
-  s->orders_ = std::make_unique<OrderRepository>(*s->db_, s->clock_);
+  s->orders_ = std::make_unique<OrderRepository>(*s->db_, clock);
   PricingOptions pricing;
   pricing.currency = config.currency;
   pricing.usd_exchange_rate = config.usd_exchange_rate;
   pricing.markup_percent = config.price_markup_percent;
-  s->alerts_ = std::make_unique<AlertOutbox>(*s->db_, s->clock_);
+  if (hooks.quote_ttl_seconds > 0) pricing.quote_ttl_seconds = hooks.quote_ttl_seconds;
+  s->alerts_ = std::make_unique<AlertOutbox>(*s->db_, clock);
   PurchaseOptions purchase_options;
   purchase_options.alerts = s->alerts_.get();
   s->purchases_ = std::make_unique<PurchaseService>(*s->deposits_, *s->orders_, s->registrar(),
-                                                    s->clock_, pricing, DomainNameRules{},
+                                                    clock, pricing, DomainNameRules{},
                                                     purchase_options);
   RegisterBotTools(s->tools_, *s->deposits_, *s->users_, *s->orders_, *s->purchases_,
                    deposit_options);
+  s->decisions_ = std::make_unique<DecisionHandler>(s->tools_, *s->purchases_);
 
-  if (config.llm_configured) {
+  if (config.llm_configured && !hooks.model) {
     OpenAiChatModel::Config mc;
     mc.base_url = config.llm_base_url;
     mc.api_key = config.llm_api_key;
@@ -75,7 +84,10 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   }
   Agent::Options ao;
   ao.currency_code = config.currency.code;
-  ChatModel* model = s->llm_ ? s->llm_.get() : static_cast<ChatModel*>(&s->rules_);
+  if (hooks.max_model_calls > 0) ao.max_model_calls = hooks.max_model_calls;
+  ChatModel* model = hooks.model  ? hooks.model
+                     : s->llm_    ? s->llm_.get()
+                                  : static_cast<ChatModel*>(&s->rules_);
   if (hooks.wrap_model) {
     s->model_wrapper_ = hooks.wrap_model(*model);
     model = s->model_wrapper_.get();

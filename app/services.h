@@ -14,16 +14,25 @@
 #include "db/deposit_repository.h"
 #include "db/order_repository.h"
 #include "registrar/registrar.h"
-#include "tools/purchase_service.h"
 #include "db/user_repository.h"
+#include "tools/decision_handler.h"
+#include "tools/purchase_service.h"
 #include "tools/tool_registry.h"
 
 namespace depositbot {
 
-// Optional decorators around the model and the registrar (recording).
+// What a caller may put in place of the parts the Config chooses: decorators (recording), and
+// for replay and the fuzz targets a fixed clock, a scripted model, a fixture registrar and the
+// settings a fixture fixes. Pointers are not owned and must outlive the Services.
 struct ServiceHooks {
   std::function<std::unique_ptr<ChatModel>(ChatModel&)> wrap_model;
   std::function<std::unique_ptr<Registrar>(Registrar&)> wrap_registrar;
+  const Clock* clock = nullptr;     // null: the system clock
+  Registrar* registrar = nullptr;   // null: Namecheap when configured, else the demo registrar
+  ChatModel* model = nullptr;       // null: the configured LLM, else the rule-based model
+  int64_t max_deposit_minor = 0;    // 0: a million major units of the currency
+  int64_t quote_ttl_seconds = 0;    // 0: PricingOptions' default
+  int max_model_calls = 0;          // 0: Agent::Options' default
 };
 
 // Everything a running depositbot is made of, wired from the Config. Only
@@ -48,26 +57,31 @@ class Services {
   OrderRepository& orders() { return *orders_; }
   AlertOutbox& alerts() { return *alerts_; }
   PurchaseService& purchases() { return *purchases_; }
+  // The one handler of buttons and y/N answers, for every transport and for replay.
+  const DecisionHandler& decisions() const { return *decisions_; }
   Registrar& registrar() { return registrar_wrapper_ ? *registrar_wrapper_ : *registrar_; }
   Agent& agent() { return *agent_; }
-  const Clock& clock() const { return clock_; }
+  const Clock& clock() const { return *clock_; }
 
  private:
   explicit Services(Config config) : config_(std::move(config)) {}
 
   Config config_;
-  SystemClock clock_;
+  SystemClock system_clock_;
+  const Clock* clock_ = &system_clock_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<UserRepository> users_;
   std::unique_ptr<DepositRepository> deposits_;
   std::unique_ptr<ConversationRepository> conversations_;
   std::unique_ptr<OrderRepository> orders_;
   std::unique_ptr<AlertOutbox> alerts_;
-  std::unique_ptr<Registrar> registrar_;
+  std::unique_ptr<Registrar> own_registrar_;
+  Registrar* registrar_ = nullptr;
   std::unique_ptr<Registrar> registrar_wrapper_;
   std::unique_ptr<ChatModel> model_wrapper_;
   std::unique_ptr<PurchaseService> purchases_;
   ToolRegistry tools_;
+  std::unique_ptr<DecisionHandler> decisions_;
   RuleBasedModel rules_;
   std::unique_ptr<ChatModel> llm_;  // null when offline
   std::unique_ptr<Agent> agent_;

@@ -8,12 +8,10 @@
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "db/deposit_repository.h"
 #include "db/notification_repository.h"
 #include "db/update_inbox.h"
 #include "db/user_repository.h"
-#include "tools/purchase_service.h"
-#include "tools/tool_registry.h"
+#include "tools/decision_handler.h"
 
 namespace depositbot {
 namespace {
@@ -42,12 +40,6 @@ std::string DisplayName(const TelegramUser& u) {
   if (!u.last_name.empty()) name += " " + u.last_name;
   if (name.empty()) name = u.username.empty() ? "user " + std::to_string(u.id) : u.username;
   return name;
-}
-
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
 InlineKeyboard Buttons(const std::string& yes, CallbackData yes_data, const std::string& no,
@@ -86,26 +78,26 @@ int64_t ChatOf(const TelegramUpdate& u) {
 }
 
 TelegramBot::TelegramBot(Deps deps, Options options)
-    : d_(deps), o_(std::move(options)), dispatcher_(o_.workers, o_.max_queued) {
-  d_.metrics.Describe("depositbot_updates_received_total", "counter", "Telegram updates received");
-  d_.metrics.Describe("depositbot_updates_handled_total", "counter", "Telegram updates handled");
-  d_.metrics.Describe("depositbot_updates_duplicated_total", "counter",
+    : deps_(deps), options_(std::move(options)), dispatcher_(options_.workers, options_.max_queued) {
+  deps_.metrics.Describe("depositbot_updates_received_total", "counter", "Telegram updates received");
+  deps_.metrics.Describe("depositbot_updates_handled_total", "counter", "Telegram updates handled");
+  deps_.metrics.Describe("depositbot_updates_duplicated_total", "counter",
                       "Repeated deliveries of an update, skipped");
-  d_.metrics.Describe("depositbot_model_call_seconds", "histogram", "Time per agent turn");
-  d_.metrics.Describe("depositbot_tool_calls_total", "counter", "Tool calls by tool and outcome");
-  d_.metrics.Describe("depositbot_telegram_send_errors_total", "counter",
+  deps_.metrics.Describe("depositbot_model_call_seconds", "histogram", "Time per agent turn");
+  deps_.metrics.Describe("depositbot_tool_calls_total", "counter", "Tool calls by tool and outcome");
+  deps_.metrics.Describe("depositbot_telegram_send_errors_total", "counter",
                       "Failed Telegram API calls by error code");
 }
 
 TelegramBot::~TelegramBot() { dispatcher_.Stop(std::chrono::seconds(20)); }
 
 Result<bool> TelegramBot::Accept(const TelegramUpdate& update) {
-  d_.metrics.Add("depositbot_updates_received_total");
+  deps_.metrics.Add("depositbot_updates_received_total");
   int64_t chat = ChatOf(update);
-  auto fresh = d_.inbox.Receive(update.update_id, chat, TelegramUpdateToJson(update).dump());
+  auto fresh = deps_.inbox.Receive(update.update_id, chat, TelegramUpdateToJson(update).dump());
   if (!fresh) return fresh.error();
   if (!*fresh) {
-    d_.metrics.Add("depositbot_updates_duplicated_total");
+    deps_.metrics.Add("depositbot_updates_duplicated_total");
     Log(LogLevel::kInfo, "telegram.update_duplicate",
         {{"update_id", std::to_string(update.update_id)}, {"chat_id", std::to_string(chat)}});
     return false;
@@ -120,7 +112,7 @@ Result<bool> TelegramBot::Accept(const TelegramUpdate& update) {
 }
 
 Status TelegramBot::RecoverInbox() {
-  auto rec = d_.inbox.Recover();
+  auto rec = deps_.inbox.Recover();
   if (!rec) return rec.error();
   if (rec->left_to_live_handler > 0) {
     Log(LogLevel::kInfo, "telegram.updates_left_to_live_handler",
@@ -148,7 +140,7 @@ int TelegramBot::RunLongPolling(const std::atomic<bool>& stop) {
   int64_t offset = 0;
   int failures = 0;
   while (!stop) {
-    auto batch = d_.telegram.GetUpdates(offset, o_.poll_timeout_s);
+    auto batch = deps_.telegram.GetUpdates(offset, options_.poll_timeout_s);
     if (!batch && batch.error().kind == TelegramError::Kind::kCancelled) {
       // StopPolling(): the offset sent last confirms only updates already recorded, so what
       // the aborted poll held is delivered again after the restart.
@@ -157,7 +149,7 @@ int TelegramBot::RunLongPolling(const std::atomic<bool>& stop) {
     }
     if (!batch) {
       const TelegramError& e = batch.error();
-      d_.metrics.Add("depositbot_telegram_send_errors_total",
+      deps_.metrics.Add("depositbot_telegram_send_errors_total",
                      "method=\"getUpdates\",code=\"" + std::to_string(e.http_status) + "\"");
       if (e.kind == TelegramError::Kind::kUnauthorized) {
         Log(LogLevel::kError, "telegram.token_rejected", {{"error", e.message}});
@@ -193,12 +185,12 @@ int TelegramBot::RunLongPolling(const std::atomic<bool>& stop) {
   return 0;
 }
 
-void TelegramBot::StopPolling() { d_.telegram.StopPolling(); }
+void TelegramBot::StopPolling() { deps_.telegram.StopPolling(); }
 
 bool TelegramBot::Drain(std::chrono::milliseconds bound) { return dispatcher_.Stop(bound); }
 
 void TelegramBot::Handle(const TelegramUpdate& update) {
-  auto started = d_.inbox.Start(update.update_id);
+  auto started = deps_.inbox.Start(update.update_id);
   if (!started || !*started) return;  // already handled (or the database is gone)
   auto t0 = std::chrono::steady_clock::now();
   if (update.kind == TelegramUpdate::Kind::kMessage && update.message) {
@@ -209,10 +201,10 @@ void TelegramBot::Handle(const TelegramUpdate& update) {
   // The effects are committed; a crash here leaves the update 'started',
   // which the next start-up abandons instead of running it again.
   (void)DEPOSITBOT_FAILPOINT("update.before_record");
-  if (auto st = d_.inbox.Finish(update.update_id); !st) {
+  if (auto st = deps_.inbox.Finish(update.update_id); !st) {
     Log(LogLevel::kError, "telegram.finish_failed", {{"error", st.error().message}});
   }
-  d_.metrics.Add("depositbot_updates_handled_total");
+  deps_.metrics.Add("depositbot_updates_handled_total");
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   Log(LogLevel::kInfo, "telegram.update_handled",
       {{"update_id", std::to_string(update.update_id)},
@@ -221,16 +213,16 @@ void TelegramBot::Handle(const TelegramUpdate& update) {
 }
 
 Result<ToolContext> TelegramBot::ContextFor(const TelegramUser& from) {
-  auto user = d_.users.FindOrCreate(from.id, DisplayName(from));
+  auto user = deps_.users.FindOrCreate(from.id, DisplayName(from));
   if (!user) return user.error();
-  return ToolContext{user->id, from.id, user->display_name, o_.admin_ids.count(from.id) > 0};
+  return ToolContext{user->id, from.id, user->display_name, options_.admin_ids.count(from.id) > 0};
 }
 
 void TelegramBot::Send(int64_t chat_id, const std::string& plain_text) {
-  auto r = d_.telegram.SendMessage(chat_id, HtmlEscape(plain_text));
+  auto r = deps_.telegram.SendMessage(chat_id, HtmlEscape(plain_text));
   if (!r) {
     const TelegramError& e = r.error();
-    d_.metrics.Add("depositbot_telegram_send_errors_total",
+    deps_.metrics.Add("depositbot_telegram_send_errors_total",
                    "method=\"sendMessage\",code=\"" + std::to_string(e.http_status) + "\"");
     Log(e.IsBlocked() ? LogLevel::kInfo : LogLevel::kWarn, "telegram.send_failed",
         {{"chat_id", std::to_string(chat_id)}, {"error", e.message}});
@@ -253,199 +245,163 @@ void TelegramBot::HandleMessage(const TelegramMessage& m) {
     Send(m.chat.id, "Sorry, something went wrong on my side. Nothing was changed; try again.");
     return;
   }
-  (void)d_.telegram.SendChatAction(m.chat.id, "typing");
+  (void)deps_.telegram.SendChatAction(m.chat.id, "typing");
   auto t0 = std::chrono::steady_clock::now();
   TurnResult turn;
-  if (o_.observer) {
-    o_.observer->SeenUser(ctx->telegram_id, ctx->display_name, ctx->is_admin);
-    o_.observer->BeginTurn();
+  if (options_.observer) {
+    options_.observer->SeenUser(ctx->telegram_id, ctx->display_name, ctx->is_admin);
+    options_.observer->BeginTurn();
   }
   try {
-    turn = d_.agent.Handle(*ctx, m.chat.id, m.text);
+    turn = deps_.agent.Handle(*ctx, m.chat.id, m.text);
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "telegram.turn_crashed", {{"error", e.what()}});
     turn.reply = "Sorry, something went wrong on my side. Nothing was changed; please try again.";
   }
-  d_.metrics.Observe("depositbot_model_call_seconds",
+  deps_.metrics.Observe("depositbot_model_call_seconds",
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                      "model=\"" + turn.model_name + "\"");
-  d_.metrics.Add("depositbot_model_calls_total", "model=\"" + turn.model_name + "\"",
+  deps_.metrics.Add("depositbot_model_calls_total", "model=\"" + turn.model_name + "\"",
                  turn.model_calls);
   for (const auto& c : turn.calls) {
-    d_.metrics.Add("depositbot_tool_calls_total",
+    deps_.metrics.Add("depositbot_tool_calls_total",
                    "tool=\"" + c.name + "\",outcome=\"" +
                        (c.result.ok ? std::string("ok") : c.result.error_code()) + "\"");
   }
-  if (o_.observer) o_.observer->EndMessageTurn(ctx->telegram_id, m.text, turn);
+  if (options_.observer) options_.observer->EndMessageTurn(ctx->telegram_id, m.text, turn);
   (void)DEPOSITBOT_FAILPOINT("turn.before_reply");
   Send(m.chat.id, turn.reply);
-  for (const auto& ui : turn.ui) ApplyUi(*ctx, m.chat.id, ui);
+  for (const auto& ui : turn.ui) ShowUi(m.chat.id, ui);
 }
 
-void TelegramBot::ApplyUi(const ToolContext& actor, int64_t chat_id, const json& ui) {
-  std::string kind = Str(ui, "kind");
-  if (kind == "deposit_requested") {
-    NotifyAdminsOfDeposit(ui);
-  } else if (kind == "deposit_decided") {
-    AnnounceDecision(ui);
-  } else if (kind == "purchase_quote") {
-    int64_t order = ui.value("order_id", int64_t{0});
-    TelegramSendOptions o;
-    o.keyboard = Buttons("✅ Buy", {CallbackData::Action::kConfirmPurchase, order}, "✖ Cancel",
-                         {CallbackData::Action::kCancelPurchase, order});
-    auto r = d_.telegram.SendMessage(
-        chat_id,
-        "Buy <b>" + HtmlEscape(Str(ui, "domain")) + "</b> for " +
-            HtmlEscape(Str(ui, "price_formatted")) + "? Only you can confirm this quote.",
-        o);
-    if (!r) Log(LogLevel::kWarn, "telegram.quote_send_failed", {{"error", r.error().message}});
+void TelegramBot::ShowUi(int64_t chat_id, const UiEvent& ui) {
+  if (const auto* requested = std::get_if<DepositRequestedUi>(&ui)) {
+    NotifyAdminsOfDeposit(*requested);
+  } else if (const auto* decided = std::get_if<DepositDecidedUi>(&ui)) {
+    AnnounceDecision(*decided);
+  } else if (const auto* quote = std::get_if<PurchaseQuoteUi>(&ui)) {
+    OfferQuote(chat_id, *quote);
   }
-  (void)actor;
 }
 
-void TelegramBot::NotifyAdminsOfDeposit(const json& ui) {
-  int64_t tx = ui.value("transaction_id", int64_t{0});
+void TelegramBot::OfferQuote(int64_t chat_id, const PurchaseQuoteUi& ui) {
+  TelegramSendOptions send;
+  send.keyboard = Buttons("✅ Buy", {CallbackData::Action::kConfirmPurchase, ui.order_id},
+                         "✖ Cancel", {CallbackData::Action::kCancelPurchase, ui.order_id});
+  auto r = deps_.telegram.SendMessage(chat_id,
+                                      "Buy <b>" + HtmlEscape(ui.domain) + "</b> for " +
+                                          HtmlEscape(ui.price_formatted) +
+                                          "? Only you can confirm this quote.",
+                                      send);
+  if (!r) Log(LogLevel::kWarn, "telegram.quote_send_failed", {{"error", r.error().message}});
+}
+
+void TelegramBot::NotifyAdminsOfDeposit(const DepositRequestedUi& ui) {
+  const int64_t tx = ui.transaction_id;
   std::string text = "💰 New deposit request <b>#" + std::to_string(tx) + "</b>\nUser: " +
-                     HtmlEscape(Str(ui, "user_name")) + " (Telegram " +
-                     Str(ui, "user_telegram_id") + ")\nAmount: <b>" +
-                     HtmlEscape(Str(ui, "amount_formatted")) + "</b>\nDepositor name: " +
-                     HtmlEscape(Str(ui, "depositor_name"));
-  TelegramSendOptions o;
-  o.keyboard = Buttons("✅ Confirm", {CallbackData::Action::kConfirmDeposit, tx}, "✖ Reject",
-                       {CallbackData::Action::kRejectDeposit, tx});
-  for (int64_t admin : o_.admin_ids) {
-    auto r = d_.telegram.SendMessage(admin, text, o);
+                     HtmlEscape(ui.user_name) + " (Telegram " +
+                     std::to_string(ui.user_telegram_id) + ")\nAmount: <b>" +
+                     HtmlEscape(ui.amount_formatted) + "</b>\nDepositor name: " +
+                     HtmlEscape(ui.depositor_name);
+  TelegramSendOptions send;
+  send.keyboard = Buttons("✅ Confirm", {CallbackData::Action::kConfirmDeposit, tx}, "✖ Reject",
+                          {CallbackData::Action::kRejectDeposit, tx});
+  for (int64_t admin : options_.admin_ids) {
+    auto r = deps_.telegram.SendMessage(admin, text, send);
     if (!r) {
-      d_.metrics.Add("depositbot_telegram_send_errors_total",
-                     "method=\"sendMessage\",code=\"" + std::to_string(r.error().http_status) + "\"");
+      deps_.metrics.Add(
+          "depositbot_telegram_send_errors_total",
+          "method=\"sendMessage\",code=\"" + std::to_string(r.error().http_status) + "\"");
       Log(LogLevel::kWarn, "telegram.admin_notify_failed",
           {{"admin", std::to_string(admin)}, {"error", r.error().message}});
       continue;
     }
-    if (!r->empty()) (void)d_.notifications.Save(tx, admin, r->back());
+    if (!r->empty()) (void)deps_.notifications.Save(tx, admin, r->back());
   }
-  if (o_.admin_ids.empty()) {
+  if (options_.admin_ids.empty()) {
     Log(LogLevel::kWarn, "telegram.no_admins", {{"transaction_id", std::to_string(tx)}});
   }
 }
 
-void TelegramBot::AnnounceDecision(const json& ui) {
-  int64_t tx = ui.value("transaction_id", int64_t{0});
-  bool confirmed = Str(ui, "status") == "confirmed";
-  std::string outcome = (confirmed ? "✅ Confirmed by " : "✖ Rejected by ") +
-                        HtmlEscape(Str(ui, "admin_name")) + " (Telegram " +
-                        Str(ui, "admin_telegram_id") + ")";
-  if (auto copies = d_.notifications.ForTransaction(tx)) {
+void TelegramBot::AnnounceDecision(const DepositDecidedUi& ui) {
+  const int64_t tx = ui.transaction_id;
+  std::string outcome = (ui.confirmed ? "✅ Confirmed by " : "✖ Rejected by ") +
+                        HtmlEscape(ui.admin_name) + " (Telegram " +
+                        std::to_string(ui.admin_telegram_id) + ")";
+  if (auto copies = deps_.notifications.ForTransaction(tx)) {
     for (const auto& [chat, message] : *copies) {
       std::string text = "Deposit request <b>#" + std::to_string(tx) + "</b> of " +
-                         HtmlEscape(Str(ui, "amount_formatted")) + " from " +
-                         HtmlEscape(Str(ui, "user_name")) + "\n" + outcome;
-      auto r = d_.telegram.EditMessageText(chat, message, text);
+                         HtmlEscape(ui.amount_formatted) + " from " + HtmlEscape(ui.user_name) +
+                         "\n" + outcome;
+      auto r = deps_.telegram.EditMessageText(chat, message, text);
       if (!r && !r.error().IsNotModified()) {
         Log(LogLevel::kWarn, "telegram.edit_failed", {{"error", r.error().message}});
       }
     }
   }
-  int64_t user_chat = ui.value("user_telegram_id", int64_t{0});
-  if (user_chat != 0) {
+  if (ui.user_telegram_id != 0) {
     std::string text =
-        confirmed ? "Your deposit #" + std::to_string(tx) + " of " + Str(ui, "amount_formatted") +
-                        " was confirmed. Your balance is now " +
-                        Str(ui, "user_balance_formatted") + "."
-                  : "Your deposit #" + std::to_string(tx) + " of " + Str(ui, "amount_formatted") +
-                        " was rejected" +
-                        (ui.contains("reason") ? ": " + Str(ui, "reason") : std::string(".")) +
-                        " Contact an admin if you think this is wrong.";
-    Send(user_chat, text);
+        ui.confirmed
+            ? "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
+                  " was confirmed. Your balance is now " + ui.user_balance_formatted + "."
+            : "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
+                  " was rejected" + (ui.reason ? ": " + *ui.reason : std::string(".")) +
+                  " Contact an admin if you think this is wrong.";
+    Send(ui.user_telegram_id, text);
   }
 }
 
 void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
   auto data = ParseCallbackData(q.data);
   if (!data) {
-    (void)d_.telegram.AnswerCallbackQuery(q.id, "This button is no longer valid.");
+    (void)deps_.telegram.AnswerCallbackQuery(q.id, "This button is no longer valid.");
     return;
   }
   auto ctx = ContextFor(q.from);
   if (!ctx) {
-    (void)d_.telegram.AnswerCallbackQuery(q.id, "Sorry, something went wrong; try again.");
+    (void)deps_.telegram.AnswerCallbackQuery(q.id, "Sorry, something went wrong; try again.");
     return;
   }
-  if (o_.observer) o_.observer->SeenUser(ctx->telegram_id, ctx->display_name, ctx->is_admin);
-  int64_t chat = q.message ? q.message->chat.id : q.from.id;
-  int64_t message_id = q.message ? q.message->message_id : 0;
-  auto remove_buttons = [&] {
-    if (message_id != 0) (void)d_.telegram.EditMessageReplyMarkup(chat, message_id, std::nullopt);
-  };
+  if (options_.observer) {
+    options_.observer->SeenUser(ctx->telegram_id, ctx->display_name, ctx->is_admin);
+  }
   using A = CallbackData::Action;
-  if (data->action == A::kConfirmDeposit || data->action == A::kRejectDeposit) {
-    if (!ctx->is_admin) {
-      Log(LogLevel::kWarn, "telegram.refused_admin_button",
-          {{"telegram_id", std::to_string(q.from.id)}, {"transaction_id", std::to_string(data->id)}});
-      d_.metrics.Add("depositbot_refusals_total", "reason=\"not_admin\"");
-      (void)d_.telegram.AnswerCallbackQuery(q.id, "Only admins can decide deposits.", true);
-      return;
-    }
-    json args = {{"action", data->action == A::kConfirmDeposit ? "confirm" : "reject"},
-                 {"transaction_id", data->id}};
-    if (data->action == A::kRejectDeposit) args["reason"] = "rejected by an admin";
-    ToolResult r = d_.tools.Invoke(*ctx, "manage_deposit", args.dump());
-    if (o_.observer) {
-      o_.observer->EndPressTurn(ctx->telegram_id,
-                                data->action == A::kConfirmDeposit ? "confirm_deposit"
-                                                                   : "reject_deposit",
-                                data->id, "", !r.ok);
-    }
-    d_.metrics.Add("depositbot_tool_calls_total",
-                   "tool=\"manage_deposit\",outcome=\"" +
-                       (r.ok ? std::string("ok") : r.error_code()) + "\"");
-    if (!r.ok) {
-      (void)d_.telegram.AnswerCallbackQuery(q.id, Str(r.payload, "message"), true);
-      remove_buttons();
-      return;
-    }
-    (void)d_.telegram.AnswerCallbackQuery(
-        q.id, data->action == A::kConfirmDeposit ? "Confirmed." : "Rejected.");
-    if (r.ui) AnnounceDecision(*r.ui);
-    return;
+  Decision decision;
+  decision.id = data->id;
+  switch (data->action) {
+    case A::kConfirmDeposit: decision.kind = Decision::Kind::kConfirmDeposit; break;
+    case A::kRejectDeposit: decision.kind = Decision::Kind::kRejectDeposit; break;
+    case A::kConfirmPurchase: decision.kind = Decision::Kind::kConfirmPurchase; break;
+    case A::kCancelPurchase: decision.kind = Decision::Kind::kCancelPurchase; break;
   }
-  // A purchase quote: only its owner can confirm or cancel it (checked by PurchaseService).
-  if (data->action == A::kConfirmPurchase) {
-    auto outcome = d_.purchases.Confirm(ctx->user_id, data->id);
-    if (o_.observer) {
-      o_.observer->EndPressTurn(ctx->telegram_id, "confirm_purchase", data->id,
-                                ConfirmReply(outcome, d_.purchases.IsDemo()), !outcome);
-    }
-    if (!outcome) {
-      if (outcome.code() == ErrorCode::kForbidden) {
-        Log(LogLevel::kWarn, "telegram.refused_foreign_quote",
-            {{"telegram_id", std::to_string(q.from.id)}, {"order_id", std::to_string(data->id)}});
-      }
-      (void)d_.telegram.AnswerCallbackQuery(q.id, outcome.error().message, true);
-      if (outcome.code() != ErrorCode::kForbidden &&
-          outcome.code() != ErrorCode::kInsufficientFunds) {
-        remove_buttons();
-      }
-      return;
-    }
-    (void)d_.telegram.AnswerCallbackQuery(q.id, "Done.");
-    remove_buttons();
-    Send(chat, ConfirmReply(outcome, d_.purchases.IsDemo()));
-    return;
+  DecisionOutcome outcome = deps_.decisions.Decide(*ctx, decision);
+  if (options_.observer) options_.observer->EndDecision(ctx->telegram_id, decision, outcome);
+  const bool deposit = decision.kind == Decision::Kind::kConfirmDeposit ||
+                       decision.kind == Decision::Kind::kRejectDeposit;
+  if (deposit && (outcome.ok || outcome.code != ErrorCode::kForbidden)) {  // the tool ran
+    deps_.metrics.Add("depositbot_tool_calls_total",
+                      "tool=\"manage_deposit\",outcome=\"" +
+                          (outcome.ok ? std::string("ok") : outcome.call.result.error_code()) +
+                          "\"");
   }
-  auto cancelled = d_.purchases.Cancel(ctx->user_id, data->id);
-  if (o_.observer) {
-    o_.observer->EndPressTurn(ctx->telegram_id, "cancel_purchase", data->id,
-                              CancelReply(data->id, cancelled), !cancelled);
+  if (!outcome.ok && outcome.code == ErrorCode::kForbidden) {
+    deps_.metrics.Add("depositbot_refusals_total", "reason=\"not_admin\"");
   }
-  if (!cancelled) {
-    (void)d_.telegram.AnswerCallbackQuery(q.id, cancelled.error().message, true);
-    if (cancelled.code() != ErrorCode::kForbidden) remove_buttons();
-    return;
+  const int64_t chat = q.message ? q.message->chat.id : q.from.id;
+  const int64_t message_id = q.message ? q.message->message_id : 0;
+  // A deposit's decision is told to the admin on the button (the admins' copies of the request
+  // are edited, the user is messaged); a purchase's outcome is a message in the buyer's chat.
+  if (!outcome.ok || deposit) {
+    (void)deps_.telegram.AnswerCallbackQuery(q.id, outcome.reply, !outcome.ok);
+  } else {
+    (void)deps_.telegram.AnswerCallbackQuery(
+        q.id, decision.kind == Decision::Kind::kConfirmPurchase ? "Done." : "Cancelled.");
   }
-  (void)d_.telegram.AnswerCallbackQuery(q.id, "Cancelled.");
-  remove_buttons();
-  Send(chat, CancelReply(data->id, cancelled));
+  if (!outcome.buttons_stay && message_id != 0 && !(outcome.ok && deposit)) {
+    (void)deps_.telegram.EditMessageReplyMarkup(chat, message_id, std::nullopt);
+  }
+  if (outcome.ok && !deposit) Send(chat, outcome.reply);
+  if (outcome.ui) ShowUi(chat, *outcome.ui);
 }
 
 }  // namespace depositbot

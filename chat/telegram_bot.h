@@ -16,22 +16,20 @@
 #include "chat/turn_observer.h"
 #include "common/money.h"
 #include "tools/tool_context.h"
+#include "tools/ui_event.h"
 
 namespace depositbot {
 
 class Agent;
-class Clock;
-class DepositRepository;
+class DecisionHandler;
 class Metrics;
 class NotificationRepository;
-class PurchaseService;
-class Reconciler;
-class ToolRegistry;
 class UpdateInbox;
 class UserRepository;
 
 // The Telegram transport: turns updates into agent turns and button presses
-// into repository calls, and the turns' side effects into chat messages
+// into decisions (DecisionHandler, the path the terminal and replay take too),
+// and the turns' side effects into chat messages
 // (admin notifications with Confirm/Reject buttons, purchase quotes with
 // Confirm/Cancel buttons for their owner, decisions told to the user).
 // Updates are recorded in the UpdateInbox before anything acts on them and
@@ -48,13 +46,12 @@ class TelegramBot {
     int poll_timeout_s = 25;
     TurnObserver* observer = nullptr;  // e.g. serve --record
   };
+  // Not owned; each must outlive the bot (and, after a Drain that timed out, the process).
   struct Deps {
     TelegramClient& telegram;
     Agent& agent;
     UserRepository& users;
-    DepositRepository& deposits;
-    PurchaseService& purchases;
-    const ToolRegistry& tools;
+    const DecisionHandler& decisions;
     UpdateInbox& inbox;
     NotificationRepository& notifications;
     Metrics& metrics;
@@ -86,14 +83,17 @@ class TelegramBot {
   void Handle(const TelegramUpdate& update);
   void HandleMessage(const TelegramMessage& message);
   void HandleCallback(const TelegramCallbackQuery& query);
-  void ApplyUi(const ToolContext& actor, int64_t chat_id, const nlohmann::json& ui);
-  void NotifyAdminsOfDeposit(const nlohmann::json& ui);
-  void AnnounceDecision(const nlohmann::json& ui);
+  // Shows what a turn or a decision asked for: admin notifications, quote buttons, the
+  // decided deposit told to its user.
+  void ShowUi(int64_t chat_id, const UiEvent& ui);
+  void NotifyAdminsOfDeposit(const DepositRequestedUi& ui);
+  void AnnounceDecision(const DepositDecidedUi& ui);
+  void OfferQuote(int64_t chat_id, const PurchaseQuoteUi& ui);
   Result<ToolContext> ContextFor(const TelegramUser& from);
   void Send(int64_t chat_id, const std::string& plain_text);
 
-  Deps d_;
-  Options o_;
+  Deps deps_;
+  Options options_;
   Dispatcher dispatcher_;
 };
 

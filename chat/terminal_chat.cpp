@@ -8,12 +8,17 @@
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "db/user_repository.h"
+#include "tools/decision_handler.h"
 
 namespace depositbot {
 
-TerminalChat::TerminalChat(Agent& agent, UserRepository& users, Identity who, UiHandler ui,
-                           TurnObserver* observer)
-    : agent_(agent), users_(users), who_(std::move(who)), ui_(std::move(ui)), observer_(observer) {}
+TerminalChat::TerminalChat(Agent& agent, UserRepository& users, const DecisionHandler& decisions,
+                           Identity who, TurnObserver* observer)
+    : agent_(agent),
+      users_(users),
+      decisions_(decisions),
+      who_(std::move(who)),
+      observer_(observer) {}
 
 int TerminalChat::Run(std::istream& in, std::ostream& out, const std::string& banner) {
   auto user = users_.FindOrCreate(who_.telegram_id, who_.name);
@@ -46,11 +51,20 @@ int TerminalChat::Run(std::istream& in, std::ostream& out, const std::string& ba
     // The turn is committed; a crash here loses only the reply, never money.
     (void)DEPOSITBOT_FAILPOINT("turn.before_reply");
     out << turn.reply << "\n";
-    if (ui_) {
-      for (const auto& ui : turn.ui) {
-        std::string extra = ui_(ui, in, out, who_);
-        if (!extra.empty()) out << extra << "\n";
-      }
+    for (const auto& ui : turn.ui) {
+      // A purchase quote is confirmed here, outside the model: y/N, and anything else is a no.
+      const auto* quote = std::get_if<PurchaseQuoteUi>(&ui);
+      if (!quote) continue;
+      out << "Buy " << quote->domain << " for " << quote->price_formatted << "? [y/N] "
+          << std::flush;
+      std::string answer;
+      if (!std::getline(in, answer)) answer.clear();
+      const bool yes = answer == "y" || answer == "Y" || answer == "yes";
+      Decision decision{yes ? Decision::Kind::kConfirmPurchase : Decision::Kind::kCancelPurchase,
+                        quote->order_id, ""};
+      DecisionOutcome outcome = decisions_.Decide(ctx, decision);
+      if (observer_) observer_->EndDecision(ctx.telegram_id, decision, outcome);
+      out << outcome.reply << "\n";
     }
   }
   out << "\nBye.\n";

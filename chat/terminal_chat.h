@@ -1,21 +1,21 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <iosfwd>
 #include <string>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace depositbot {
 
 class Agent;
+class DecisionHandler;
 class TurnObserver;
 class UserRepository;
 
 // The terminal transport: one user (chosen with --as/--name) talks to the
 // agent line by line. The session authenticates the user, so the agent's
-// tools act for exactly this Telegram id. Ctrl-D (end of input) ends it.
+// tools act for exactly this Telegram id. A purchase quote is answered with
+// y/N, which DecisionHandler decides as it decides a Telegram button. Ctrl-D
+// (end of input) ends it. The references are not owned and must outlive it.
 class TerminalChat {
  public:
   struct Identity {
@@ -23,13 +23,8 @@ class TerminalChat {
     std::string name = "terminal user";
     bool is_admin = false;
   };
-  // Called for each UI side effect a turn produced (e.g. a purchase quote);
-  // may read a y/N answer from `in` and returns text to print (or "").
-  using UiHandler = std::function<std::string(const nlohmann::json& ui, std::istream& in,
-                                              std::ostream& out, const Identity& who)>;
-
-  TerminalChat(Agent& agent, UserRepository& users, Identity who, UiHandler ui = {},
-               TurnObserver* observer = nullptr);
+  TerminalChat(Agent& agent, UserRepository& users, const DecisionHandler& decisions,
+               Identity who, TurnObserver* observer = nullptr);
 
   // Prints `banner`, then answers each line of `in` on `out` until EOF.
   // Returns the process exit code (0, or 2 when the user cannot be set up).
@@ -38,8 +33,8 @@ class TerminalChat {
  private:
   Agent& agent_;
   UserRepository& users_;
+  const DecisionHandler& decisions_;
   Identity who_;
-  UiHandler ui_;
   TurnObserver* observer_;
 };
 

@@ -5,6 +5,8 @@
 
 namespace depositbot {
 
+struct Decision;
+struct DecisionOutcome;
 struct TurnResult;
 
 // Watches the turns a transport runs (used to record sessions as fixtures).
@@ -17,11 +19,9 @@ class TurnObserver {
   virtual void SeenUser(int64_t telegram_id, const std::string& name, bool is_admin) = 0;
   virtual void BeginTurn() = 0;
   virtual void EndMessageTurn(int64_t from, const std::string& text, const TurnResult& turn) = 0;
-  // press: confirm_purchase, cancel_purchase, confirm_deposit, reject_deposit.
-  // `reply` is what the user was told; empty for a deposit decision, whose
-  // outcome is given as `refused` instead.
-  virtual void EndPressTurn(int64_t from, const std::string& press, int64_t id,
-                            const std::string& reply, bool refused) = 0;
+  // A button press or y/N answer, as DecisionHandler decided it.
+  virtual void EndDecision(int64_t from, const Decision& decision,
+                           const DecisionOutcome& outcome) = 0;
 };
 
 }  // namespace depositbot

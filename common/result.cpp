@@ -17,4 +17,14 @@ std::string_view ErrorCodeName(ErrorCode code) {
   return "internal";
 }
 
+ErrorCode ErrorCodeFromName(std::string_view name) {
+  for (ErrorCode code :
+       {ErrorCode::kInvalid, ErrorCode::kNotFound, ErrorCode::kConflict,
+        ErrorCode::kInsufficientFunds, ErrorCode::kForbidden, ErrorCode::kFailedPrecondition,
+        ErrorCode::kUnavailable, ErrorCode::kUnknownOutcome}) {
+    if (ErrorCodeName(code) == name) return code;
+  }
+  return ErrorCode::kInternal;
+}
+
 }  // namespace depositbot

@@ -25,6 +25,8 @@ enum class ErrorCode {
 };
 
 std::string_view ErrorCodeName(ErrorCode code);
+// The inverse of ErrorCodeName; kInternal for any other name (e.g. a tool's "invalid_json").
+ErrorCode ErrorCodeFromName(std::string_view name);
 
 struct Error {
   ErrorCode code;

@@ -135,8 +135,9 @@ TEST_CASE("an admin session confirms through the repository and the user is cred
   CHECK(turn.calls[0].result.ok);
   CHECK(f.Balance(f.alice) == 5000);
   REQUIRE(turn.ui.size() == 1);
-  CHECK(turn.ui[0]["kind"] == "deposit_decided");
-  CHECK(turn.ui[0]["user_telegram_id"] == 1001);
+  const auto* decided = std::get_if<DepositDecidedUi>(&turn.ui[0]);
+  REQUIRE(decided != nullptr);
+  CHECK(decided->user_telegram_id == 1001);
   auto schema = f.scripted.Requests()[0].tools.dump();
   CHECK(schema.find("\"confirm\"") != std::string::npos);
 }
@@ -276,9 +277,10 @@ TEST_CASE("a deposit request carries a ui event for the transport to notify admi
   AgentFixture f;
   auto turn = f.Say(f.alice, "/deposit 30,000 KIM MINJI");
   REQUIRE(turn.ui.size() == 1);
-  CHECK(turn.ui[0]["kind"] == "deposit_requested");
-  CHECK(turn.ui[0]["amount_formatted"] == "30,000.00 USD");
-  CHECK(turn.ui[0]["depositor_name"] == "KIM MINJI");
+  const auto* requested = std::get_if<DepositRequestedUi>(&turn.ui[0]);
+  REQUIRE(requested != nullptr);
+  CHECK(requested->amount_formatted == "30,000.00 USD");
+  CHECK(requested->depositor_name == "KIM MINJI");
 }
 
 TEST_CASE("an absurd deposit amount is refused and nothing is recorded") {
@@ -330,7 +332,7 @@ TEST_CASE("a model failure after a deposit was recorded names the deposit, its i
   CHECK_FALSE(Has(turn.reply, "{"));  // told in words, not as the tool's JSON
   // The admins are still told about the new deposit.
   REQUIRE(turn.ui.size() == 1);
-  CHECK(turn.ui[0]["kind"] == "deposit_requested");
+  CHECK(std::holds_alternative<DepositRequestedUi>(turn.ui[0]));
 }
 
 TEST_CASE("after a model failure that followed a deposit, the next message's model sees it") {
@@ -450,7 +452,7 @@ TEST_CASE("a quote prepared before the model failed is named with its price, not
   CHECK(Has(turn.reply, std::string(kDemoRegistrarNotice)));
   // The Confirm/Cancel buttons still reach the transport.
   REQUIRE(turn.ui.size() == 1);
-  CHECK(turn.ui[0]["kind"] == "purchase_quote");
+  CHECK(std::holds_alternative<PurchaseQuoteUi>(turn.ui[0]));
 }
 
 TEST_CASE("a model stopped at the call limit after recording a deposit names the deposit") {

@@ -107,6 +107,8 @@ TEST_CASE("serve answers a balance question through long polling") {
   CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates WHERE state = 'done'") == 1);
 }
 
+// The press runs DecisionHandler, as fixtures/admin/button-confirm.json's replayed press does:
+// the admin reads on the button the sentence that fixture pins.
 TEST_CASE("deposit request -> admin notified with buttons -> press -> user credited and told") {
   Bot b;
   b.Start();
@@ -122,7 +124,10 @@ TEST_CASE("deposit request -> admin notified with buttons -> press -> user credi
   auto edit = b.telegram.Edits().at(0);
   CHECK(edit.message_id == note.message_id);
   CHECK(Has(edit.text, "Confirmed by Admin"));
-  CHECK(b.telegram.WaitForCallbackAnswers(1, seconds(20)));
+  REQUIRE(b.telegram.WaitForCallbackAnswers(1, seconds(20)));
+  auto answer = b.telegram.CallbackAnswers().at(0);
+  CHECK(answer.text == "Deposit #1 of 30.00 USD confirmed for Alice. Their balance is now 30.00 USD.");
+  CHECK_FALSE(answer.show_alert);
   CHECK(b.BalanceOf(kAlice.id) == 3000);
   CHECK(b.Stop().exit_code == 0);
 }

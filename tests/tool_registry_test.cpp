@@ -281,9 +281,11 @@ TEST_CASE("invalid UTF-8 in a payload is replaced rather than thrown") {
 
 TEST_CASE("a ui side effect travels with the result but is not shown to the model") {
   ToolResult r = ToolResult::Success({{"quote_id", 9}})
-                     .WithUi({{"kind", "purchase_quote"}, {"buttons", {"Confirm", "Cancel"}}});
+                     .WithUi(PurchaseQuoteUi{9, "example.com", 1, "12.00 USD", 1767225600});
   REQUIRE(r.ui.has_value());
-  CHECK((*r.ui)["kind"] == "purchase_quote");
+  REQUIRE(std::holds_alternative<PurchaseQuoteUi>(*r.ui));
+  CHECK(std::get<PurchaseQuoteUi>(*r.ui).order_id == 9);
+  CHECK(UiEventToJson(*r.ui)["kind"] == "purchase_quote");
   CHECK(r.ToModelContent() == R"({"ok":true,"quote_id":9})");
 }
 

@@ -108,12 +108,8 @@ Tool MakeRegisterDomainTool(PurchaseService& purchases, DepositRepository& depos
             "Tell the user the price and that they must confirm the purchase themselves; it is "
             "not bought yet.";
         MarkDemo(out, purchases);
-        json ui = {{"kind", "purchase_quote"},
-                   {"order_id", order->id},
-                   {"domain", order->domain},
-                   {"years", order->years},
-                   {"price_formatted", Fmt(purchases, order->price)},
-                   {"expires_at", order->quote_expires_at}};
+        PurchaseQuoteUi ui{order->id, order->domain, order->years, Fmt(purchases, order->price),
+                           order->quote_expires_at};
         std::string effect = "I prepared quote #" + std::to_string(order->id) + ": " +
                              order->domain + " for " + std::to_string(order->years) +
                              (order->years == 1 ? " year" : " years") + " at " +

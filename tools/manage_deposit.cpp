@@ -143,12 +143,9 @@ class ManageDeposit {
         .WithEffect("I recorded your deposit #" + std::to_string(t->id) + " of " + amount_text +
                     " as " + t->depositor_name.value_or(*a.depositor_name) +
                     "; it waits for an admin to confirm the transfer arrived.")
-        .WithUi({{"kind", "deposit_requested"},
-                 {"transaction_id", t->id},
-                 {"user_telegram_id", ctx.telegram_id},
-                 {"user_name", ctx.display_name},
-                 {"amount_formatted", FormatAmount(t->amount, o_.currency)},
-                 {"depositor_name", t->depositor_name.value_or("")}});
+        .WithUi(DepositRequestedUi{t->id, ctx.telegram_id, ctx.display_name,
+                                   FormatAmount(t->amount, o_.currency),
+                                   t->depositor_name.value_or("")});
   }
 
   ToolResult History(const ToolContext& ctx, const ManageDepositArgs& a) {
@@ -190,26 +187,26 @@ class ManageDeposit {
     const bool confirmed = t.status == TransactionStatus::kConfirmed;
     json j = {{"action", confirmed ? "confirm" : "reject"},
               {"transaction", TransactionJson(t, o_.currency)}};
-    json ui = {{"kind", "deposit_decided"},
-               {"transaction_id", t.id},
-               {"status", ToString(t.status)},
-               {"amount_formatted", FormatAmount(t.amount, o_.currency)},
-               {"admin_telegram_id", ctx.telegram_id},
-               {"admin_name", ctx.display_name}};
+    DepositDecidedUi ui;
+    ui.transaction_id = t.id;
+    ui.confirmed = confirmed;
+    ui.amount_formatted = FormatAmount(t.amount, o_.currency);
+    ui.admin_telegram_id = ctx.telegram_id;
+    ui.admin_name = ctx.display_name;
     std::string effect = std::string(confirmed ? "I confirmed" : "I rejected") + " deposit #" +
                          std::to_string(t.id) + " of " + FormatAmount(t.amount, o_.currency);
     if (auto u = users_.FindById(t.user_id)) {
       j["user_name"] = u->display_name;
-      ui["user_telegram_id"] = u->telegram_id;
-      ui["user_name"] = u->display_name;
+      ui.user_telegram_id = u->telegram_id;
+      ui.user_name = u->display_name;
       effect += " from " + u->display_name;
     }
     if (auto acct = deposits_.GetAccount(t.user_id)) {
       j["user_balance_formatted"] = FormatAmount(acct->balance, o_.currency);
-      ui["user_balance_formatted"] = FormatAmount(acct->balance, o_.currency);
+      ui.user_balance_formatted = FormatAmount(acct->balance, o_.currency);
       if (confirmed) effect += "; their balance is now " + FormatAmount(acct->balance, o_.currency);
     }
-    if (t.reason) ui["reason"] = *t.reason;
+    ui.reason = t.reason;
     if (!confirmed && t.reason && !t.reason->empty()) effect += " (reason: " + *t.reason + ")";
     effect += ".";
     Log(LogLevel::kInfo, "deposit.decided",

@@ -35,8 +35,8 @@ ToolResult ToolResult::InvalidArguments(const ValidationError& error) {
                  std::move(j["details"]));
 }
 
-ToolResult ToolResult::WithUi(json ui_payload) && {
-  ui = std::move(ui_payload);
+ToolResult ToolResult::WithUi(UiEvent event) && {
+  ui = std::move(event);
   return std::move(*this);
 }
 

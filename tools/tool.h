@@ -10,6 +10,7 @@
 #include "common/result.h"
 #include "tools/arg_schema.h"
 #include "tools/tool_context.h"
+#include "tools/ui_event.h"
 
 namespace depositbot {
 
@@ -20,7 +21,7 @@ namespace depositbot {
 struct ToolResult {
   bool ok = true;
   nlohmann::json payload = nlohmann::json::object();
-  std::optional<nlohmann::json> ui;
+  std::optional<UiEvent> ui;
   // What this call changed, as one sentence addressed to the user, built by the handler from
   // the typed row it wrote ("I recorded your deposit #12 of 30,000 KRW as KIM MINJI; it waits
   // for an admin to confirm it."). Empty when the call changed nothing: every read and every
@@ -43,8 +44,8 @@ struct ToolResult {
   static ToolResult InvalidArguments(const ValidationError& error);
 
   // The same result carrying `ui_payload` for the transport:
-  //   return ToolResult::Success({...}).WithUi({{"kind", "purchase_quote"}, ...});
-  ToolResult WithUi(nlohmann::json ui_payload) &&;
+  //   return ToolResult::Success({...}).WithUi(PurchaseQuoteUi{...});
+  ToolResult WithUi(UiEvent event) &&;
 
   // The same result recording what it changed (see `effect`):
   //   return ToolResult::Success({...}).WithEffect("I cancelled your deposit #12.");
@@ -56,6 +57,15 @@ struct ToolResult {
   // The content of the `tool` message: compact JSON (no spaces), "ok" first. Never throws:
   // invalid UTF-8 inside the payload is replaced with U+FFFD.
   std::string ToModelContent() const;
+};
+
+// One call of a tool as it ran: by the model through the agent, or by a decision (a button,
+// y/N) through DecisionHandler. `arguments` is the text the tool was given.
+struct ExecutedCall {
+  std::string id;
+  std::string name;
+  std::string arguments;
+  ToolResult result;
 };
 
 // One tool the model may call. Usually built with MakeTool; a hand-written `invoke` receives the

@@ -21,13 +21,14 @@ set(DEPOSITBOT_FUZZ_TARGETS
 )
 set(DEPOSITBOT_FUZZ_LIBS_user_amount depositbot_common)
 set(DEPOSITBOT_FUZZ_LIBS_decimal depositbot_common)
-set(DEPOSITBOT_FUZZ_LIBS_tool_arguments depositbot_tools depositbot_db depositbot_registrar)
+set(DEPOSITBOT_FUZZ_LIBS_tool_arguments depositbot_app)
 set(DEPOSITBOT_FUZZ_LIBS_chat_completion depositbot_agent)
 set(DEPOSITBOT_FUZZ_LIBS_config depositbot_registrar depositbot_common)
 set(DEPOSITBOT_FUZZ_LIBS_telegram_update depositbot_chat)
 set(DEPOSITBOT_FUZZ_LIBS_fixture depositbot_agent depositbot_registrar)
 set(DEPOSITBOT_FUZZ_LIBS_namecheap_xml depositbot_registrar)
-# app/ is one library with the whole stack; the config parser needs only common/ and registrar/
+# app/ is one library with the whole stack (tool_arguments runs it as Services wires it); the
+# config parser needs only common/ and registrar/
 # (the Namecheap contact check), the fixture parser only agent/ (the scripted model) and
 # registrar/.
 set(DEPOSITBOT_FUZZ_EXTRA_SOURCES_config ${PROJECT_SOURCE_DIR}/app/config.cpp)

@@ -1,7 +1,7 @@
 // libFuzzer target: tool call arguments as the model writes them, through the one door they
 // take in production: ToolRegistry::Invoke with the real manage_deposit, check_domain,
-// register_domain and list_domains tools over a migrated in-memory database and the demo
-// registrar. Input: byte 0 picks the tool (bits 0-2; 4-7 is a name no tool has), whether the
+// register_domain and list_domains tools as Services::Create wires them for `serve`, over an
+// in-memory database and the demo registrar. Input: byte 0 picks the tool (bits 0-2; 4-7 is a name no tool has), whether the
 // caller is an admin (bit 3), who calls (bit 4: alice or bob) and whether a quote the call
 // produced is then confirmed outside the model as the transport would (bit 5); the rest is
 // the `function.arguments` text. Invoke must never throw; after every call every balance
@@ -14,16 +14,13 @@
 #include <string>
 #include <string_view>
 
+#include "app/config.h"
+#include "app/services.h"
 #include "common/clock.h"
 #include "db/database.h"
 #include "db/deposit_repository.h"
-#include "db/migrator.h"
-#include "db/order_repository.h"
 #include "db/user_repository.h"
-#include "registrar/demo_registrar.h"
-#include "tools/domain_tools.h"
-#include "tools/manage_deposit.h"
-#include "tools/purchase_service.h"
+#include "tools/decision_handler.h"
 #include "tools/tool_registry.h"
 
 #ifndef DEPOSITBOT_FUZZ_ENTRY
@@ -36,36 +33,26 @@ namespace {
 
 struct World {
   FixedClock clock{1767225600000};
-  std::unique_ptr<Database> db;
-  std::unique_ptr<UserRepository> users;
-  std::unique_ptr<DepositRepository> deposits;
-  std::unique_ptr<OrderRepository> orders;
-  std::unique_ptr<DemoRegistrar> registrar;
-  std::unique_ptr<PurchaseService> purchases;
-  ToolRegistry tools;
+  std::unique_ptr<Services> services;
+  Database* db = nullptr;
   ToolContext alice, bob;
 
   World() {
-    db = std::move(*Database::Open(":memory:"));
-    auto migrator = Migrator::ForEmbedded(*db);
-    if (!migrator || !migrator->Apply()) std::abort();
-    users = std::make_unique<UserRepository>(*db, clock);
-    deposits = std::make_unique<DepositRepository>(*db, clock);
-    orders = std::make_unique<OrderRepository>(*db, clock);
-    registrar = std::make_unique<DemoRegistrar>(clock);
-    purchases = std::make_unique<PurchaseService>(*deposits, *orders, *registrar, clock,
-                                                  PricingOptions{});
-    tools.Register(MakeManageDepositTool(*deposits, *users, DepositToolOptions{}));
-    tools.Register(MakeCheckDomainTool(*purchases, *deposits));
-    tools.Register(MakeRegisterDomainTool(*purchases, *deposits));
-    tools.Register(MakeListDomainsTool(*purchases, *orders));
-    auto a = users->FindOrCreate(1001, "Alice");
-    auto b = users->FindOrCreate(1002, "Bob");
+    Config config;  // the defaults: the demo registrar and the offline model
+    config.db_path = ":memory:";
+    ServiceHooks hooks;
+    hooks.clock = &clock;
+    auto created = Services::Create(config, hooks);
+    if (!created) std::abort();
+    services = std::move(*created);
+    db = &services->db();
+    auto a = services->users().FindOrCreate(1001, "Alice");
+    auto b = services->users().FindOrCreate(1002, "Bob");
     if (!a || !b) std::abort();
     alice = ToolContext{a->id, 1001, "Alice", false};
     bob = ToolContext{b->id, 1002, "Bob", false};
-    auto d = deposits->RequestDeposit(a->id, 5'000'00, "ALICE");
-    if (!d || !deposits->Confirm(d->id, 9001)) std::abort();
+    auto d = services->deposits().RequestDeposit(a->id, 5'000'00, "ALICE");
+    if (!d || !services->deposits().Confirm(d->id, 9001)) std::abort();
   }
 
   void CheckBooks() {
@@ -97,13 +84,14 @@ extern "C" int DEPOSITBOT_FUZZ_ENTRY(const uint8_t* data, size_t size) {
   std::string_view name = kNames[how & 0x07];
   std::string_view arguments(reinterpret_cast<const char*>(data + 1), size - 1);
 
-  ToolResult result = world->tools.Invoke(ctx, name, arguments);
+  ToolResult result = world->services->tools().Invoke(ctx, name, arguments);
   std::string content = result.ToModelContent();
   if (content.empty() || content.front() != '{') std::abort();
   if (result.ok != (result.error_code().empty())) std::abort();
-  if ((how & 0x20) && result.ui && result.ui->is_object() && result.ui->contains("order_id") &&
-      (*result.ui)["order_id"].is_number_integer()) {
-    (void)world->purchases->Confirm(ctx.user_id, (*result.ui)["order_id"].get<int64_t>());
+  const auto* quote = result.ui ? std::get_if<PurchaseQuoteUi>(&*result.ui) : nullptr;
+  if ((how & 0x20) && quote) {
+    (void)world->services->decisions().Decide(
+        ctx, Decision{Decision::Kind::kConfirmPurchase, quote->order_id, ""});
   }
   world->CheckBooks();
   return 0;

@@ -1,0 +1,45 @@
+#include "tools/ui_event.h"
+
+#include <nlohmann/json.hpp>
+
+namespace depositbot {
+namespace {
+
+using nlohmann::json;
+
+json ToJson(const DepositRequestedUi& e) {
+  return {{"kind", "deposit_requested"},
+          {"transaction_id", e.transaction_id},
+          {"user_telegram_id", e.user_telegram_id},
+          {"user_name", e.user_name},
+          {"amount_formatted", e.amount_formatted},
+          {"depositor_name", e.depositor_name}};
+}
+
+json ToJson(const DepositDecidedUi& e) {
+  json j = {{"kind", "deposit_decided"},
+            {"transaction_id", e.transaction_id},
+            {"status", e.confirmed ? "confirmed" : "rejected"},
+            {"amount_formatted", e.amount_formatted},
+            {"admin_telegram_id", e.admin_telegram_id},
+            {"admin_name", e.admin_name}};
+  if (e.user_telegram_id != 0) j["user_telegram_id"] = e.user_telegram_id;
+  if (!e.user_name.empty()) j["user_name"] = e.user_name;
+  if (!e.user_balance_formatted.empty()) j["user_balance_formatted"] = e.user_balance_formatted;
+  if (e.reason) j["reason"] = *e.reason;
+  return j;
+}
+
+json ToJson(const PurchaseQuoteUi& e) {
+  return {{"kind", "purchase_quote"},       {"order_id", e.order_id},
+          {"domain", e.domain},             {"years", e.years},
+          {"price_formatted", e.price_formatted}, {"expires_at", e.expires_at}};
+}
+
+}  // namespace
+
+json UiEventToJson(const UiEvent& event) {
+  return std::visit([](const auto& e) { return ToJson(e); }, event);
+}
+
+}  // namespace depositbot
