@@ -227,8 +227,8 @@ Result<PurchaseOutcome> PurchaseService::Refund(const DomainOrder& order, std::s
     return Error::Internal("order #" + std::to_string(order.id) + " has no purchase row");
   }
   // The refund and ->refunded commit together, and only while `owner` holds the lease.
-  auto refund = deposits_.Refund(*order.purchase_transaction_id, why, [&](Database& db) {
-    return orders_.MarkRefundedIn(db, order.id, owner, why);
+  auto refund = deposits_.Refund(*order.purchase_transaction_id, why, [&](StoreTransaction& tx) {
+    return orders_.MarkRefundedIn(tx, order.id, owner, why);
   });
   if (!refund) return refund.error();
   auto after = orders_.Get(order.id);
@@ -261,9 +261,9 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
   // This execution owns the order from the debit on (the lease commits with it).
   const std::string owner = NewLeaseOwner();
   auto debit = deposits_.Purchase(user_id, order->price, OrderReference(order_id), description,
-                                  [&](Database& db) {
+                                  [&](StoreTransaction& tx) {
                                     return orders_.MarkChargedIn(
-                                        db, order_id, owner,
+                                        tx, order_id, owner,
                                         clock_.NowSeconds() + options_.lease_seconds);
                                   });
   if (!debit) {
