@@ -21,20 +21,20 @@ namespace depositbot {
 
 class Agent;
 class Clock;
-class DepositRepository;
+class DepositStore;
+class InboxStore;
 class Metrics;
-class NotificationRepository;
+class NotificationStore;
 class PurchaseService;
 class Reconciler;
 class ToolRegistry;
-class UpdateInbox;
-class UserRepository;
+class UserStore;
 
 // The Telegram transport: turns updates into agent turns and button presses
 // into repository calls, and the turns' side effects into chat messages
 // (admin notifications with Confirm/Reject buttons, purchase quotes with
 // Confirm/Cancel buttons for their owner, decisions told to the user).
-// Updates are recorded in the UpdateInbox before anything acts on them and
+// Updates are recorded in the InboxStore before anything acts on them and
 // handled at most once, in arrival order per chat, different chats in
 // parallel on the Dispatcher's workers. Admin rights are checked here from
 // ADMIN_IDS, never taken from a message. Thread-safe.
@@ -51,12 +51,12 @@ class TelegramBot {
   struct Deps {
     TelegramClient& telegram;
     Agent& agent;
-    UserRepository& users;
-    DepositRepository& deposits;
+    UserStore& users;
+    DepositStore& deposits;
     PurchaseService& purchases;
     const ToolRegistry& tools;
-    UpdateInbox& inbox;
-    NotificationRepository& notifications;
+    InboxStore& inbox;
+    NotificationStore& notifications;
     Metrics& metrics;
   };
 

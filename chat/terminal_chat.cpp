@@ -7,11 +7,11 @@
 #include "chat/turn_observer.h"
 #include "common/failpoint.h"
 #include "common/log.h"
-#include "db/user_repository.h"
+#include "db/user_store.h"
 
 namespace depositbot {
 
-TerminalChat::TerminalChat(Agent& agent, UserRepository& users, Identity who, UiHandler ui,
+TerminalChat::TerminalChat(Agent& agent, UserStore& users, Identity who, UiHandler ui,
                            TurnObserver* observer)
     : agent_(agent), users_(users), who_(std::move(who)), ui_(std::move(ui)), observer_(observer) {}
 

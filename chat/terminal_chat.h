@@ -11,7 +11,7 @@ namespace depositbot {
 
 class Agent;
 class TurnObserver;
-class UserRepository;
+class UserStore;
 
 // The terminal transport: one user (chosen with --as/--name) talks to the
 // agent line by line. The session authenticates the user, so the agent's
@@ -28,7 +28,7 @@ class TerminalChat {
   using UiHandler = std::function<std::string(const nlohmann::json& ui, std::istream& in,
                                               std::ostream& out, const Identity& who)>;
 
-  TerminalChat(Agent& agent, UserRepository& users, Identity who, UiHandler ui = {},
+  TerminalChat(Agent& agent, UserStore& users, Identity who, UiHandler ui = {},
                TurnObserver* observer = nullptr);
 
   // Prints `banner`, then answers each line of `in` on `out` until EOF.
@@ -37,7 +37,7 @@ class TerminalChat {
 
  private:
   Agent& agent_;
-  UserRepository& users_;
+  UserStore& users_;
   Identity who_;
   UiHandler ui_;
   TurnObserver* observer_;

@@ -10,9 +10,8 @@
 #include "common/failpoint.h"
 #include "common/lease_owner.h"
 #include "common/log.h"
-#include "db/alert_outbox.h"
-#include "db/database.h"
-#include "db/deposit_repository.h"
+#include "db/alert_store.h"
+#include "db/deposit_store.h"
 #include "registrar/demo_registrar.h"
 
 namespace depositbot {
@@ -25,7 +24,7 @@ namespace {
 // another reason (a busy database) is tried again at the next period.
 class LeaseKeeper {
  public:
-  LeaseKeeper(OrderRepository& orders, const Clock& clock, int64_t order_id, std::string owner,
+  LeaseKeeper(OrderStore& orders, const Clock& clock, int64_t order_id, std::string owner,
               int64_t lease_seconds)
       : orders_(orders),
         clock_(clock),
@@ -66,7 +65,7 @@ class LeaseKeeper {
     }
   }
 
-  OrderRepository& orders_;
+  OrderStore& orders_;
   const Clock& clock_;
   const int64_t order_id_;
   const std::string owner_;
@@ -105,7 +104,7 @@ std::string EarlyAccessRefusal(const std::string& domain) {
 
 }  // namespace
 
-PurchaseService::PurchaseService(DepositRepository& deposits, OrderRepository& orders,
+PurchaseService::PurchaseService(DepositStore& deposits, OrderStore& orders,
                                  Registrar& registrar, const Clock& clock, PricingOptions pricing,
                                  DomainNameRules rules, PurchaseOptions options)
     : deposits_(deposits),
