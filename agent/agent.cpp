@@ -7,7 +7,7 @@
 #include "agent/reply_limit.h"
 #include "agent/rule_based_model.h"
 #include "common/log.h"
-#include "db/conversation_repository.h"
+#include "db/conversation_store.h"
 #include "tools/tool_registry.h"
 
 namespace depositbot {
@@ -76,7 +76,7 @@ std::string ChangesReply(const std::vector<ExecutedCall>& calls, const char* sto
 }  // namespace
 
 Agent::Agent(ChatModel& model, ChatModel& commands, const ToolRegistry& tools,
-             ConversationRepository& conversations, Options options)
+             ConversationStore& conversations, Options options)
     : model_(model),
       commands_(commands),
       tools_(tools),

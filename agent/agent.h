@@ -14,7 +14,7 @@
 
 namespace depositbot {
 
-class ConversationRepository;
+class ConversationStore;
 class ToolRegistry;
 
 // One tool call the agent executed during a turn.
@@ -55,7 +55,7 @@ class Agent {
   };
 
   Agent(ChatModel& model, ChatModel& commands, const ToolRegistry& tools,
-        ConversationRepository& conversations, Options options);
+        ConversationStore& conversations, Options options);
 
   TurnResult Handle(const ToolContext& ctx, int64_t chat_id, std::string_view text);
 
@@ -69,7 +69,7 @@ class Agent {
   ChatModel& model_;
   ChatModel& commands_;
   const ToolRegistry& tools_;
-  ConversationRepository& conversations_;
+  ConversationStore& conversations_;
   Options options_;
   RandomSource random_;
 };

@@ -7,11 +7,11 @@
 #include "chat/telegram_client.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "db/alert_outbox.h"
+#include "db/alert_store.h"
 
 namespace depositbot {
 
-AdminAlertSender::AdminAlertSender(TelegramClient& telegram, AlertOutbox& outbox, Options options,
+AdminAlertSender::AdminAlertSender(TelegramClient& telegram, AlertStore& outbox, Options options,
                                    Metrics* metrics)
     : telegram_(telegram), outbox_(outbox), options_(std::move(options)), metrics_(metrics) {
   if (metrics_) {

@@ -8,7 +8,7 @@
 
 namespace depositbot {
 
-class AlertOutbox;
+class AlertStore;
 class Metrics;
 class TelegramClient;
 
@@ -19,7 +19,7 @@ struct AlertDeliveryPass {
   int64_t undelivered = 0;  // alerts that reached no admin yet, after the pass
 };
 
-// Delivers the admin alerts of an AlertOutbox to the admins' private chats, one sendMessage
+// Delivers the admin alerts of an AlertStore to the admins' private chats, one sendMessage
 // per (alert, admin) pair, recording each outcome per admin: an admin who blocked the bot
 // (403) fails alone and is retried with backoff, the others are never sent the alert again.
 // An alert that every admin failed to receive is logged at error level on each pass that
@@ -34,7 +34,7 @@ class AdminAlertSender {
     int batch = 20;               // pairs per pass (sends are paced ~1/s per chat)
   };
 
-  AdminAlertSender(TelegramClient& telegram, AlertOutbox& outbox, Options options,
+  AdminAlertSender(TelegramClient& telegram, AlertStore& outbox, Options options,
                    Metrics* metrics);
 
   // Sends what is due now, at most `batch` pairs; stops early once `stop` is set. Fails only
@@ -43,7 +43,7 @@ class AdminAlertSender {
 
  private:
   TelegramClient& telegram_;
-  AlertOutbox& outbox_;
+  AlertStore& outbox_;
   Options options_;
   Metrics* metrics_;
 };

@@ -8,9 +8,9 @@
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "db/notification_repository.h"
-#include "db/update_inbox.h"
-#include "db/user_repository.h"
+#include "db/inbox_store.h"
+#include "db/notification_store.h"
+#include "db/user_store.h"
 #include "tools/decision_handler.h"
 
 namespace depositbot {

@@ -22,17 +22,17 @@ namespace depositbot {
 
 class Agent;
 class DecisionHandler;
+class InboxStore;
 class Metrics;
-class NotificationRepository;
-class UpdateInbox;
-class UserRepository;
+class NotificationStore;
+class UserStore;
 
 // The Telegram transport: turns updates into agent turns and button presses
 // into decisions (DecisionHandler, the path the terminal and replay take too),
 // and the turns' side effects into chat messages
 // (admin notifications with Confirm/Reject buttons, purchase quotes with
 // Confirm/Cancel buttons for their owner, decisions told to the user).
-// Updates are recorded in the UpdateInbox before anything acts on them and
+// Updates are recorded in the InboxStore before anything acts on them and
 // handled at most once, in arrival order per chat, different chats in
 // parallel on the Dispatcher's workers. Admin rights are checked here from
 // ADMIN_IDS, never taken from a message. Thread-safe.
@@ -50,10 +50,10 @@ class TelegramBot {
   struct Deps {
     TelegramClient& telegram;
     Agent& agent;
-    UserRepository& users;
+    UserStore& users;
     const DecisionHandler& decisions;
-    UpdateInbox& inbox;
-    NotificationRepository& notifications;
+    InboxStore& inbox;
+    NotificationStore& notifications;
     Metrics& metrics;
   };
 

@@ -7,12 +7,12 @@
 #include "chat/turn_observer.h"
 #include "common/failpoint.h"
 #include "common/log.h"
-#include "db/user_repository.h"
+#include "db/user_store.h"
 #include "tools/decision_handler.h"
 
 namespace depositbot {
 
-TerminalChat::TerminalChat(Agent& agent, UserRepository& users, const DecisionHandler& decisions,
+TerminalChat::TerminalChat(Agent& agent, UserStore& users, const DecisionHandler& decisions,
                            Identity who, TurnObserver* observer)
     : agent_(agent),
       users_(users),

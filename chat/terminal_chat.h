@@ -9,7 +9,7 @@ namespace depositbot {
 class Agent;
 class DecisionHandler;
 class TurnObserver;
-class UserRepository;
+class UserStore;
 
 // The terminal transport: one user (chosen with --as/--name) talks to the
 // agent line by line. The session authenticates the user, so the agent's
@@ -23,7 +23,7 @@ class TerminalChat {
     std::string name = "terminal user";
     bool is_admin = false;
   };
-  TerminalChat(Agent& agent, UserRepository& users, const DecisionHandler& decisions,
+  TerminalChat(Agent& agent, UserStore& users, const DecisionHandler& decisions,
                Identity who, TurnObserver* observer = nullptr);
 
   // Prints `banner`, then answers each line of `in` on `out` until EOF.
@@ -32,7 +32,7 @@ class TerminalChat {
 
  private:
   Agent& agent_;
-  UserRepository& users_;
+  UserStore& users_;
   const DecisionHandler& decisions_;
   Identity who_;
   TurnObserver* observer_;

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/money.h"
 #include "db/database.h"
+#include "db/sqlite_store_transaction.h"
 
 namespace depositbot {
 namespace {
@@ -47,42 +48,6 @@ std::string Trimmed(std::string_view s) {
 std::string TxLabel(int64_t id) { return "transaction #" + std::to_string(id); }
 
 }  // namespace
-
-std::string_view ToString(TransactionType type) {
-  switch (type) {
-    case TransactionType::kDeposit: return "deposit";
-    case TransactionType::kPurchase: return "purchase";
-    case TransactionType::kRefund: return "refund";
-    case TransactionType::kAdjustment: return "adjustment";
-  }
-  return "adjustment";
-}
-
-std::string_view ToString(TransactionStatus status) {
-  switch (status) {
-    case TransactionStatus::kPending: return "pending";
-    case TransactionStatus::kConfirmed: return "confirmed";
-    case TransactionStatus::kRejected: return "rejected";
-    case TransactionStatus::kCancelled: return "cancelled";
-  }
-  return "rejected";
-}
-
-std::optional<TransactionType> ParseTransactionType(std::string_view text) {
-  for (auto t : {TransactionType::kDeposit, TransactionType::kPurchase, TransactionType::kRefund,
-                 TransactionType::kAdjustment}) {
-    if (ToString(t) == text) return t;
-  }
-  return std::nullopt;
-}
-
-std::optional<TransactionStatus> ParseTransactionStatus(std::string_view text) {
-  for (auto s : {TransactionStatus::kPending, TransactionStatus::kConfirmed,
-                 TransactionStatus::kRejected, TransactionStatus::kCancelled}) {
-    if (ToString(s) == text) return s;
-  }
-  return std::nullopt;
-}
 
 DepositRepository::DepositRepository(Database& db, const Clock& clock, RetryPolicy retry)
     : db_(db), clock_(clock), retry_(std::move(retry)), rng_(std::random_device{}()) {
@@ -233,7 +198,8 @@ Result<DepositTransaction> DepositRepository::ApplyVersioned(int64_t user_id,
         auto id = change->write();
         if (!id) return id.error();
         if (also) {
-          if (auto st = also(db_); !st) return st.error();
+          SqliteStoreTransaction in_transaction(db_);
+          if (auto st = also(in_transaction); !st) return st.error();
         }
         if (auto st = DEPOSITBOT_FAILPOINT("ledger.before_commit"); !st) return st.error();
         if (auto st = tx->Commit(); !st) return st.error();

@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "db/deposit_store.h"
 #include "db/ledger_types.h"
 
 namespace depositbot {
@@ -40,49 +41,34 @@ struct RepositoryStats {
   int64_t conflict_failures = 0;  // operations that gave up after max_attempts
 };
 
-// Runs inside the balance change's transaction (e.g. an order's state
-// transition); an error rolls the whole change back.
-using InTransaction = std::function<Status(Database&)>;
-
-// The only code path that changes a balance (DESIGN.md money rules 1-3).
-// Each change reads (balance, version), then in one IMMEDIATE transaction runs
-// `UPDATE user_deposits ... WHERE user_id=? AND version=?` plus its ledger row;
-// a version mismatch rolls back and is retried with backoff, and after the
-// last attempt the call returns kConflict with nothing applied.
-// Refusals (kInvalid, kNotFound, kForbidden, kFailedPrecondition,
-// kInsufficientFunds) change nothing and say why.
+// The DepositStore on SQLite. Each change reads (balance, version), then in one
+// IMMEDIATE transaction runs `UPDATE user_deposits ... WHERE user_id=? AND version=?`
+// plus its ledger row; a version mismatch rolls back and is retried as `retry` says.
 // Thread-safe: calls on one repository are serialised on its Database; use a
 // repository per connection for parallelism (also across processes).
-class DepositRepository {
+class DepositRepository final : public DepositStore {
  public:
   DepositRepository(Database& db, const Clock& clock, RetryPolicy retry = {});
 
-  Result<Account> GetAccount(int64_t user_id);
-  Result<DepositTransaction> GetTransaction(int64_t transaction_id);
-  // Newest first; limit is clamped to 1..100.
-  Result<std::vector<DepositTransaction>> History(int64_t user_id, int limit);
-  // Pending deposits of all users, oldest first; limit clamped to 1..100.
-  Result<std::vector<DepositTransaction>> Pending(int limit);
+  Result<Account> GetAccount(int64_t user_id) override;
+  Result<DepositTransaction> GetTransaction(int64_t transaction_id) override;
+  Result<std::vector<DepositTransaction>> History(int64_t user_id, int limit) override;
+  Result<std::vector<DepositTransaction>> Pending(int limit) override;
 
-  // A user announces a bank transfer: a pending deposit, no balance change.
   Result<DepositTransaction> RequestDeposit(int64_t user_id, int64_t amount,
-                                            std::string_view depositor_name);
-  // Admin decisions on a pending deposit. Confirm credits the balance.
-  Result<DepositTransaction> Confirm(int64_t transaction_id, int64_t admin_telegram_id);
+                                            std::string_view depositor_name) override;
+  Result<DepositTransaction> Confirm(int64_t transaction_id, int64_t admin_telegram_id) override;
   Result<DepositTransaction> Reject(int64_t transaction_id, int64_t admin_telegram_id,
-                                    std::string_view reason);
-  // The owner withdraws their own pending deposit.
-  Result<DepositTransaction> Cancel(int64_t transaction_id, int64_t owner_user_id);
-  // Debits a purchase, once per `reference` (e.g. "order:17"); refused when the
-  // balance is short. `also` runs in the same transaction.
+                                    std::string_view reason) override;
+  Result<DepositTransaction> Cancel(int64_t transaction_id, int64_t owner_user_id) override;
+  // `also` receives a SqliteStoreTransaction on this repository's Database.
   Result<DepositTransaction> Purchase(int64_t user_id, int64_t amount, std::string_view reference,
-                                      std::string_view description, InTransaction also = {});
-  // Credits back a confirmed purchase in full, at most once per purchase.
+                                      std::string_view description,
+                                      InTransaction also = {}) override;
   Result<DepositTransaction> Refund(int64_t purchase_transaction_id, std::string_view reason,
-                                    InTransaction also = {});
-  // An admin's correction: positive credits, negative debits (never below 0).
+                                    InTransaction also = {}) override;
   Result<DepositTransaction> Adjust(int64_t user_id, int64_t signed_amount,
-                                    std::string_view reason, int64_t admin_telegram_id);
+                                    std::string_view reason, int64_t admin_telegram_id) override;
 
   RepositoryStats stats() const;
   Database& database() { return db_; }

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "db/database.h"
+#include "db/sqlite_store_transaction.h"
 
 namespace depositbot {
 namespace {
@@ -77,21 +78,6 @@ Error NotInState(Database& db, int64_t id, std::string_view wanted) {
 
 }  // namespace
 
-std::string_view ToString(DomainOrder::State state) {
-  switch (state) {
-    case DomainOrder::State::kQuoted: return "quoted";
-    case DomainOrder::State::kCharged: return "charged";
-    case DomainOrder::State::kRegistered: return "registered";
-    case DomainOrder::State::kRefunded: return "refunded";
-    case DomainOrder::State::kUnknown: return "unknown";
-    case DomainOrder::State::kExpired: return "expired";
-    case DomainOrder::State::kCancelled: return "cancelled";
-  }
-  return "unknown";
-}
-
-std::string OrderReference(int64_t order_id) { return "order:" + std::to_string(order_id); }
-
 Result<DomainOrder> OrderRepository::CreateQuote(int64_t user_id, std::string_view domain,
                                                  int years, int64_t price,
                                                  int64_t registrar_usd_micros,
@@ -140,8 +126,9 @@ Result<std::vector<DomainOrder>> OrderRepository::InState(DomainOrder::State sta
   return ReadAll(*q);
 }
 
-Status OrderRepository::MarkChargedIn(Database& db, int64_t order_id, std::string_view owner,
-                                     int64_t lease_expires_at) {
+Status OrderRepository::MarkChargedIn(StoreTransaction& tx, int64_t order_id,
+                                     std::string_view owner, int64_t lease_expires_at) {
+  Database& db = SqliteStoreTransaction::Of(tx);
   auto q = db.Prepare(
       "UPDATE domain_orders SET state = 'charged', updated_at = ?, purchase_transaction_id = "
       "(SELECT id FROM deposit_transactions WHERE type = 'purchase' AND reference = ?), "
@@ -165,8 +152,9 @@ Status OrderRepository::MarkChargedIn(Database& db, int64_t order_id, std::strin
   return Status::Ok();
 }
 
-Status OrderRepository::MarkRefundedIn(Database& db, int64_t order_id, std::string_view owner,
-                                      std::string_view failure) {
+Status OrderRepository::MarkRefundedIn(StoreTransaction& tx, int64_t order_id,
+                                      std::string_view owner, std::string_view failure) {
+  Database& db = SqliteStoreTransaction::Of(tx);
   auto q = db.Prepare(
       "UPDATE domain_orders SET state = 'refunded', updated_at = ?, failure = ?, "
       "refund_transaction_id = (SELECT id FROM deposit_transactions WHERE type = 'refund' AND "

@@ -3,32 +3,17 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "db/inbox_store.h"
 
 namespace depositbot {
 
 class Database;
 
-struct InboxUpdate {
-  int64_t update_id = 0;
-  int64_t chat_id = 0;
-  std::string payload;  // the update's JSON as Telegram sent it
-};
-
-// The record of Telegram updates that makes handling at-most-once
-// (DESIGN.md money rule 4). Receive() stores an update before anything acts
-// on it; Start() claims it for handling (only once, whatever the number of
-// deliveries or workers); Finish() marks it done. At start-up, Recover()
-// returns updates received but never started (to handle now) and abandons
-// those started but never finished whose handler is gone (a crash mid-way:
-// not run twice). Start() records this inbox's handler (common/lease_owner.h),
-// so a serve starting beside another that is still handling an update leaves
-// it to that one instead of telling the user it was interrupted.
-// Thread-safe like the other repositories.
-class UpdateInbox {
+// The InboxStore on SQLite (table telegram_updates). Thread-safe like the other repositories.
+class UpdateInbox final : public InboxStore {
  public:
   // A started update whose handler cannot be checked counts as interrupted after this long
   // without a change (a turn never takes that long: its model and registrar calls time out).
@@ -36,20 +21,11 @@ class UpdateInbox {
 
   UpdateInbox(Database& db, const Clock& clock);
 
-  // True when the update is new; false for a repeated delivery.
-  Result<bool> Receive(int64_t update_id, int64_t chat_id, std::string_view payload);
-  // True when this caller may handle it (received -> started).
-  Result<bool> Start(int64_t update_id);
-  Status Finish(int64_t update_id);
-
-  struct Recovered {
-    std::vector<InboxUpdate> to_handle;  // received, never started
-    std::vector<InboxUpdate> abandoned;  // started, never finished, handler gone
-    int left_to_live_handler = 0;        // started by a process that still runs
-  };
-  Result<Recovered> Recover();
-  // Forgets finished updates older than `before` (seconds); returns how many.
-  Result<int64_t> Prune(int64_t before);
+  Result<bool> Receive(int64_t update_id, int64_t chat_id, std::string_view payload) override;
+  Result<bool> Start(int64_t update_id) override;
+  Status Finish(int64_t update_id) override;
+  Result<Recovered> Recover() override;
+  Result<int64_t> Prune(int64_t before) override;
 
  private:
   Database& db_;

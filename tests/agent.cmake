@@ -12,3 +12,5 @@ depositbot_test(NAME openai_chat_model_test SOURCES openai_chat_model_test.cpp
                 LIBS depositbot_agent fake_llm_server)
 depositbot_test(NAME scripted_chat_model_test SOURCES scripted_chat_model_test.cpp
                 LIBS depositbot_agent)
+# Links the agent without depositbot_db: agent/ must build and run on any ConversationStore.
+depositbot_test(NAME agent_store_test SOURCES agent_store_test.cpp LIBS depositbot_agent)

@@ -5,6 +5,7 @@
 #include <climits>
 
 #include "db/database.h"
+#include "db/sqlite_store_transaction.h"
 #include "db/user_repository.h"
 #include "tests/fakes/ledger_builder.h"
 
@@ -469,7 +470,8 @@ TEST_CASE("a purchase's also-callback runs inside the transaction and commits wi
   REQUIRE(k.t.db().Exec("CREATE TABLE orders(id INTEGER PRIMARY KEY, state TEXT)"));
   REQUIRE(k.t.db().Exec("INSERT INTO orders VALUES (1, 'quoted')"));
   int64_t seen_balance = -1, seen_rows = -1;
-  auto p = k.repo.Purchase(alice.id, 300, "order:1", "x", [&](Database& db) -> Status {
+  auto p = k.repo.Purchase(alice.id, 300, "order:1", "x", [&](StoreTransaction& tx) -> Status {
+    Database& db = SqliteStoreTransaction::Of(tx);
     auto q = db.Prepare("SELECT (SELECT balance FROM user_deposits WHERE user_id = ?),"
                         " (SELECT COUNT(*) FROM deposit_transactions WHERE reference = 'order:1')");
     if (!q) return q.error();
@@ -491,7 +493,8 @@ TEST_CASE("when the also-callback fails neither the balance nor the ledger row i
   REQUIRE(k.t.db().Exec("CREATE TABLE orders(id INTEGER PRIMARY KEY, state TEXT)"));
   REQUIRE(k.t.db().Exec("INSERT INTO orders VALUES (1, 'quoted')"));
   std::string before = k.Snapshot();
-  auto p = k.repo.Purchase(alice.id, 300, "order:1", "x", [](Database& db) -> Status {
+  auto p = k.repo.Purchase(alice.id, 300, "order:1", "x", [](StoreTransaction& tx) -> Status {
+    Database& db = SqliteStoreTransaction::Of(tx);
     if (auto st = db.Exec("UPDATE orders SET state = 'charged' WHERE id = 1"); !st) return st;
     return Error::FailedPrecondition("the order was cancelled meanwhile");
   });
@@ -552,8 +555,9 @@ TEST_CASE("a refund whose also-callback fails is not applied and can be retried"
   Books k;
   auto alice = k.b.User(1001).Balance(500).Purchase(500).Build();
   std::string before = k.Snapshot();
-  auto r = k.repo.Refund(alice.purchases[0], "r",
-                         [](Database&) -> Status { return Error::Internal("disk on fire"); });
+  auto r = k.repo.Refund(alice.purchases[0], "r", [](StoreTransaction&) -> Status {
+    return Error::Internal("disk on fire");
+  });
   REQUIRE_FALSE(r);
   CHECK(r.code() == ErrorCode::kInternal);
   CHECK(k.Snapshot() == before);

@@ -64,9 +64,10 @@ struct Shop {
   void ChargeAsCrashed(int64_t user, const DomainOrder& q, const std::string& owner,
                        bool create_sent) {
     int64_t expires = t.clock().NowSeconds() + PurchaseOptions{}.lease_seconds;
-    REQUIRE(deposits.Purchase(user, q.price, OrderReference(q.id), q.domain, [&](Database& db) {
-      return orders.MarkChargedIn(db, q.id, owner, expires);
-    }));
+    REQUIRE(deposits.Purchase(user, q.price, OrderReference(q.id), q.domain,
+                              [&](StoreTransaction& tx) {
+                                return orders.MarkChargedIn(tx, q.id, owner, expires);
+                              }));
     if (create_sent) REQUIRE(orders.MarkCreateSent(q.id, owner, expires));
   }
   int Alerts(const std::string& key) {
@@ -313,8 +314,9 @@ TEST_CASE("if the debit's transaction fails, the order stays quoted and nothing 
   Shop s;
   int64_t u = s.UserWith(1, 5000);
   auto q = s.purchases.Quote(u, "coolname.com", 1);
-  auto r = s.deposits.Purchase(u, q->price, OrderReference(q->id), "x",
-                               [](Database&) { return Status(Error::Internal("injected")); });
+  auto r = s.deposits.Purchase(u, q->price, OrderReference(q->id), "x", [](StoreTransaction&) {
+    return Status(Error::Internal("injected"));
+  });
   CHECK_FALSE(r);
   CHECK(s.StateOf(q->id) == State::kQuoted);
   CHECK(s.Balance(u) == 5000);

@@ -1,8 +1,8 @@
 #include "tools/domain_tools.h"
 
 #include "common/clock.h"
-#include "db/deposit_repository.h"
-#include "db/order_repository.h"
+#include "db/deposit_store.h"
+#include "db/order_store.h"
 #include "registrar/demo_registrar.h"
 #include "tools/manage_deposit.h"
 #include "tools/tool_registry.h"
@@ -37,7 +37,7 @@ json OrderJson(const DomainOrder& o, const PurchaseService& p) {
 
 }  // namespace
 
-Tool MakeCheckDomainTool(PurchaseService& purchases, DepositRepository& deposits) {
+Tool MakeCheckDomainTool(PurchaseService& purchases, DepositStore& deposits) {
   static const auto schema = ArgSchema<CheckDomainArgs>().StringArray(
       "domains", &CheckDomainArgs::domains,
       {.min_items = 1,
@@ -82,7 +82,7 @@ Tool MakeCheckDomainTool(PurchaseService& purchases, DepositRepository& deposits
       });
 }
 
-Tool MakeRegisterDomainTool(PurchaseService& purchases, DepositRepository& deposits) {
+Tool MakeRegisterDomainTool(PurchaseService& purchases, DepositStore& deposits) {
   static const auto schema =
       ArgSchema<RegisterDomainArgs>()
           .String("domain", &RegisterDomainArgs::domain,
@@ -120,7 +120,7 @@ Tool MakeRegisterDomainTool(PurchaseService& purchases, DepositRepository& depos
       });
 }
 
-Tool MakeListDomainsTool(PurchaseService& purchases, OrderRepository& orders) {
+Tool MakeListDomainsTool(PurchaseService& purchases, OrderStore& orders) {
   static const auto schema = ArgSchema<NoArgs>();
   return MakeTool<NoArgs>(
       "list_domains", "The user's domain orders (quotes, purchases, refunds) and their states.",
@@ -134,8 +134,8 @@ Tool MakeListDomainsTool(PurchaseService& purchases, OrderRepository& orders) {
       });
 }
 
-void RegisterBotTools(ToolRegistry& registry, DepositRepository& deposits, UserRepository& users,
-                      OrderRepository& orders, PurchaseService& purchases,
+void RegisterBotTools(ToolRegistry& registry, DepositStore& deposits, UserStore& users,
+                      OrderStore& orders, PurchaseService& purchases,
                       const DepositToolOptions& deposit_options) {
   registry.Register(MakeManageDepositTool(deposits, users, deposit_options));
   registry.Register(MakeCheckDomainTool(purchases, deposits));

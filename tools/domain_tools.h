@@ -8,8 +8,8 @@
 
 namespace depositbot {
 
-class DepositRepository;
-class OrderRepository;
+class DepositStore;
+class OrderStore;
 class PurchaseService;
 
 struct CheckDomainArgs {
@@ -22,23 +22,23 @@ struct RegisterDomainArgs {
 
 // check_domain(domains[]): availability, the one-year price in the deposit
 // currency, and whether the user's balance covers it.
-Tool MakeCheckDomainTool(PurchaseService& purchases, DepositRepository& deposits);
+Tool MakeCheckDomainTool(PurchaseService& purchases, DepositStore& deposits);
 // register_domain(domain, years): a quote only. The result asks the user to
 // confirm and carries ui {"kind":"purchase_quote", order_id, ...}; the
 // transport's Confirm button or y/N answer calls PurchaseService::Confirm.
 // There is deliberately no tool that confirms.
-Tool MakeRegisterDomainTool(PurchaseService& purchases, DepositRepository& deposits);
+Tool MakeRegisterDomainTool(PurchaseService& purchases, DepositStore& deposits);
 // list_domains(): the user's orders and their states.
-Tool MakeListDomainsTool(PurchaseService& purchases, OrderRepository& orders);
+Tool MakeListDomainsTool(PurchaseService& purchases, OrderStore& orders);
 
 class ToolRegistry;
-class UserRepository;
+class UserStore;
 struct DepositToolOptions;
 
 // Registers every tool the bot offers, in the order the model sees them: the
 // one definition of the tool set for the bot, the terminal and replay.
-void RegisterBotTools(ToolRegistry& registry, DepositRepository& deposits, UserRepository& users,
-                      OrderRepository& orders, PurchaseService& purchases,
+void RegisterBotTools(ToolRegistry& registry, DepositStore& deposits, UserStore& users,
+                      OrderStore& orders, PurchaseService& purchases,
                       const DepositToolOptions& deposit_options);
 
 }  // namespace depositbot

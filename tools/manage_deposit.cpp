@@ -3,8 +3,8 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/user_amount.h"
-#include "db/deposit_repository.h"
-#include "db/user_repository.h"
+#include "db/deposit_store.h"
+#include "db/user_store.h"
 
 namespace depositbot {
 namespace {
@@ -36,7 +36,7 @@ ToolResult Refuse(const ToolContext& ctx, const std::string& action, const Error
 
 class ManageDeposit {
  public:
-  ManageDeposit(DepositRepository& d, UserRepository& u, DepositToolOptions o)
+  ManageDeposit(DepositStore& d, UserStore& u, DepositToolOptions o)
       : deposits_(d), users_(u), o_(std::move(o)) {}
 
   ToolResult operator()(const ToolContext& ctx, const ManageDepositArgs& a) {
@@ -232,8 +232,8 @@ class ManageDeposit {
     return Decided(ctx, *t);
   }
 
-  DepositRepository& deposits_;
-  UserRepository& users_;
+  DepositStore& deposits_;
+  UserStore& users_;
   DepositToolOptions o_;
 };
 
@@ -269,7 +269,7 @@ const ArgSchema<ManageDepositArgs>& ManageDepositSchema() {
   return kSchema;
 }
 
-Tool MakeManageDepositTool(DepositRepository& deposits, UserRepository& users,
+Tool MakeManageDepositTool(DepositStore& deposits, UserStore& users,
                            DepositToolOptions options) {
   ManageDeposit impl(deposits, users, std::move(options));
   return MakeTool<ManageDepositArgs>(

@@ -9,8 +9,8 @@
 
 namespace depositbot {
 
-class DepositRepository;
-class UserRepository;
+class DepositStore;
+class UserStore;
 
 // The arguments of manage_deposit, one struct for every action (the JSON
 // Schema and the parser come from ManageDepositSchema()).
@@ -37,7 +37,7 @@ struct DepositToolOptions {
 // ctx.user_id; no argument names a user. Results carry minor units plus a
 // formatted string. A new request carries ui {"kind":"deposit_requested"} and
 // an admin decision ui {"kind":"deposit_decided"} for the transport to notify.
-Tool MakeManageDepositTool(DepositRepository& deposits, UserRepository& users,
+Tool MakeManageDepositTool(DepositStore& deposits, UserStore& users,
                            DepositToolOptions options);
 
 }  // namespace depositbot

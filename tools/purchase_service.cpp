@@ -10,9 +10,8 @@
 #include "common/failpoint.h"
 #include "common/lease_owner.h"
 #include "common/log.h"
-#include "db/alert_outbox.h"
-#include "db/database.h"
-#include "db/deposit_repository.h"
+#include "db/alert_store.h"
+#include "db/deposit_store.h"
 #include "registrar/demo_registrar.h"
 
 namespace depositbot {
@@ -25,7 +24,7 @@ namespace {
 // another reason (a busy database) is tried again at the next period.
 class LeaseKeeper {
  public:
-  LeaseKeeper(OrderRepository& orders, const Clock& clock, int64_t order_id, std::string owner,
+  LeaseKeeper(OrderStore& orders, const Clock& clock, int64_t order_id, std::string owner,
               int64_t lease_seconds)
       : orders_(orders),
         clock_(clock),
@@ -66,7 +65,7 @@ class LeaseKeeper {
     }
   }
 
-  OrderRepository& orders_;
+  OrderStore& orders_;
   const Clock& clock_;
   const int64_t order_id_;
   const std::string owner_;
@@ -105,7 +104,7 @@ std::string EarlyAccessRefusal(const std::string& domain) {
 
 }  // namespace
 
-PurchaseService::PurchaseService(DepositRepository& deposits, OrderRepository& orders,
+PurchaseService::PurchaseService(DepositStore& deposits, OrderStore& orders,
                                  Registrar& registrar, const Clock& clock, PricingOptions pricing,
                                  DomainNameRules rules, PurchaseOptions options)
     : deposits_(deposits),
@@ -227,8 +226,8 @@ Result<PurchaseOutcome> PurchaseService::Refund(const DomainOrder& order, std::s
     return Error::Internal("order #" + std::to_string(order.id) + " has no purchase row");
   }
   // The refund and ->refunded commit together, and only while `owner` holds the lease.
-  auto refund = deposits_.Refund(*order.purchase_transaction_id, why, [&](Database& db) {
-    return orders_.MarkRefundedIn(db, order.id, owner, why);
+  auto refund = deposits_.Refund(*order.purchase_transaction_id, why, [&](StoreTransaction& tx) {
+    return orders_.MarkRefundedIn(tx, order.id, owner, why);
   });
   if (!refund) return refund.error();
   auto after = orders_.Get(order.id);
@@ -261,9 +260,9 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
   // This execution owns the order from the debit on (the lease commits with it).
   const std::string owner = NewLeaseOwner();
   auto debit = deposits_.Purchase(user_id, order->price, OrderReference(order_id), description,
-                                  [&](Database& db) {
+                                  [&](StoreTransaction& tx) {
                                     return orders_.MarkChargedIn(
-                                        db, order_id, owner,
+                                        tx, order_id, owner,
                                         clock_.NowSeconds() + options_.lease_seconds);
                                   });
   if (!debit) {

@@ -7,14 +7,14 @@
 #include "common/clock.h"
 #include "common/money.h"
 #include "common/result.h"
-#include "db/order_repository.h"
+#include "db/order_store.h"
 #include "registrar/domain_name.h"
 #include "registrar/registrar.h"
 
 namespace depositbot {
 
-class AlertOutbox;
-class DepositRepository;
+class AlertStore;
+class DepositStore;
 class Registrar;
 
 struct PricingOptions {
@@ -35,7 +35,7 @@ struct PurchaseOptions {
   int64_t not_found_grace_seconds = 900;
   // Where alerts for the admins are queued (registrar answers that disagree with the order,
   // a name registered after its refund). Null: they are only logged.
-  AlertOutbox* alerts = nullptr;
+  AlertStore* alerts = nullptr;
 };
 
 // One name's availability and price in the deposit currency.
@@ -70,14 +70,14 @@ struct RecoveryReport {
 // Recover(), which asks the registrar and completes or refunds. Never charged
 // twice (one purchase row per order), never refunded twice (one refund row per
 // purchase), one live order per domain. The execution that charged an order
-// holds its lease (OrderRepository) until the outcome is recorded; Recover()
+// holds its lease (OrderStore) until the outcome is recorded; Recover()
 // takes only orders whose lease expired or whose owner's process is gone, so a
 // recovery in any process never races a purchase in flight. A registrar answer
 // is checked against the order (domain, amount charged) before it is believed.
 // Thread-safe; several processes may run it on one database.
 class PurchaseService {
  public:
-  PurchaseService(DepositRepository& deposits, OrderRepository& orders, Registrar& registrar,
+  PurchaseService(DepositStore& deposits, OrderStore& orders, Registrar& registrar,
                   const Clock& clock, PricingOptions pricing, DomainNameRules rules = {},
                   PurchaseOptions options = {});
 
@@ -111,8 +111,8 @@ class PurchaseService {
   void RecoverOne(const DomainOrder& order, std::string_view owner, RecoveryReport& report);
   void Alert(const std::string& key, const std::string& text);
 
-  DepositRepository& deposits_;
-  OrderRepository& orders_;
+  DepositStore& deposits_;
+  OrderStore& orders_;
   Registrar& registrar_;
   const Clock& clock_;
   PricingOptions pricing_;

@@ -139,8 +139,8 @@ UserBuilder& UserBuilder::Order(DomainOrder::State state, int64_t price, std::st
   // (unknown, registered, refunded) releases; a charged order keeps an expired one.
   const std::string lease = "ledger-builder:0:" + std::to_string(order.id);
   auto purchase = Must(owner_.repo_.Purchase(built_.id, price, OrderReference(order.id), domain,
-                                             [&](Database& db) {
-                                               return orders.MarkChargedIn(db, order.id, lease,
+                                             [&](StoreTransaction& tx) {
+                                               return orders.MarkChargedIn(tx, order.id, lease,
                                                                            now);
                                              }),
                        "charge " + domain);
@@ -155,7 +155,9 @@ UserBuilder& UserBuilder::Order(DomainOrder::State state, int64_t price, std::st
     case State::kRefunded:
       Must(owner_.repo_.Refund(
                purchase.id, "the registrar refused",
-               [&](Database& db) { return orders.MarkRefundedIn(db, order.id, lease, "refused"); }),
+               [&](StoreTransaction& tx) {
+                 return orders.MarkRefundedIn(tx, order.id, lease, "refused");
+               }),
            "refund " + domain);
       break;
     default:

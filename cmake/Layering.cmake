@@ -1,0 +1,46 @@
+# depositbot_forbid_links(TARGET t FORBIDDEN a b ...): fails the configure step when `t` links
+# any of the FORBIDDEN targets, directly or through any library it links (its whole link line,
+# private dependencies of static libraries included). Used to keep the layers above db/ on the
+# store interfaces (depositbot_stores) and off the SQLite stores.
+function(_depositbot_link_closure target out_var)
+  set(seen "")
+  set(queue ${target})
+  while(queue)
+    list(POP_FRONT queue item)
+    # A static library's private dependencies appear as $<LINK_ONLY:lib>.
+    string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" item "${item}")
+    if(item IN_LIST seen OR NOT TARGET ${item})
+      continue()
+    endif()
+    list(APPEND seen ${item})
+    get_target_property(type ${item} TYPE)
+    set(deps "")
+    if(NOT type STREQUAL "INTERFACE_LIBRARY" AND NOT type STREQUAL "UNKNOWN_LIBRARY"
+       AND NOT type STREQUAL "SHARED_LIBRARY")
+      get_target_property(direct ${item} LINK_LIBRARIES)
+      if(direct)
+        list(APPEND deps ${direct})
+      endif()
+    endif()
+    get_target_property(iface ${item} INTERFACE_LINK_LIBRARIES)
+    if(iface)
+      list(APPEND deps ${iface})
+    endif()
+    list(APPEND queue ${deps})
+  endwhile()
+  set(${out_var} ${seen} PARENT_SCOPE)
+endfunction()
+
+function(depositbot_forbid_links)
+  cmake_parse_arguments(F "" "TARGET" "FORBIDDEN" ${ARGN})
+  if(NOT TARGET ${F_TARGET})
+    return()
+  endif()
+  _depositbot_link_closure(${F_TARGET} closure)
+  foreach(bad IN LISTS F_FORBIDDEN)
+    if(bad IN_LIST closure)
+      message(FATAL_ERROR "${F_TARGET} links ${bad}: the layers above db/ use the store "
+                          "interfaces (depositbot_stores), only app/ picks the SQLite stores")
+    endif()
+  endforeach()
+endfunction()

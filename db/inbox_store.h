@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace depositbot {
+
+struct InboxUpdate {
+  int64_t update_id = 0;
+  int64_t chat_id = 0;
+  std::string payload;  // the update's JSON as Telegram sent it
+};
+
+// The record of Telegram updates that makes handling at-most-once
+// (DESIGN.md money rule 4). Receive() stores an update before anything acts
+// on it; Start() claims it for handling (only once, whatever the number of
+// deliveries or workers); Finish() marks it done. At start-up, Recover()
+// returns updates received but never started (to handle now) and abandons
+// those started but never finished whose handler is gone (a crash mid-way:
+// not run twice). Start() records this inbox's handler (common/lease_owner.h),
+// so a serve starting beside another that is still handling an update leaves
+// it to that one instead of telling the user it was interrupted.
+// Implementations are thread-safe, also across processes sharing the store.
+class InboxStore {
+ public:
+  virtual ~InboxStore() = default;
+
+  // True when the update is new; false for a repeated delivery.
+  virtual Result<bool> Receive(int64_t update_id, int64_t chat_id, std::string_view payload) = 0;
+  // True when this caller may handle it (received -> started).
+  virtual Result<bool> Start(int64_t update_id) = 0;
+  virtual Status Finish(int64_t update_id) = 0;
+
+  struct Recovered {
+    std::vector<InboxUpdate> to_handle;  // received, never started
+    std::vector<InboxUpdate> abandoned;  // started, never finished, handler gone
+    int left_to_live_handler = 0;        // started by a process that still runs
+  };
+  virtual Result<Recovered> Recover() = 0;
+  // Forgets finished updates older than `before` (seconds); returns how many.
+  virtual Result<int64_t> Prune(int64_t before) = 0;
+};
+
+}  // namespace depositbot

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "common/result.h"
+#include "db/ledger_types.h"
+
+namespace depositbot {
+
+// Users as the transport knows them (by Telegram id). Creating a user also
+// creates their zero balance in the same transaction. Implementations are
+// thread-safe, also across processes sharing the store.
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+
+  // Returns the user with this Telegram id, creating them (balance 0) on first
+  // contact; a changed display name is updated.
+  virtual Result<User> FindOrCreate(int64_t telegram_id, std::string_view display_name) = 0;
+  virtual Result<User> FindByTelegramId(int64_t telegram_id) = 0;
+  virtual Result<User> FindById(int64_t user_id) = 0;
+};
+
+}  // namespace depositbot
