@@ -11,7 +11,7 @@
 #include "common/metrics.h"
 #include "db/alert_outbox.h"
 #include "db/database.h"
-#include "tests/fakes/stderr_capture.h"
+#include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/ledger_builder.h"
 
@@ -101,9 +101,9 @@ TEST_CASE("an alert that reached no admin is logged at error level and shown in 
   Fixture f({kBlocked});
   f.telegram.BlockChat(kBlocked);
   REQUIRE(f.outbox.Enqueue("order:17:registered_after_refund", "order 17 registered after refund"));
-  StderrCapture err;
+  ScopedLogCapture err;
   auto pass = f.Pass();
-  std::string log = err.Finish();
+  std::string log = err.Text();
   CHECK(pass.failed == 1);
   CHECK(pass.undelivered == 1);
   CHECK(Has(log, "level=error event=admin_alert.reached_no_admin"));

@@ -13,11 +13,11 @@
 #include "common/http_client.h"
 #include "common/log.h"
 #include "registrar/namecheap_registrar.h"
-#include "tests/fakes/stderr_capture.h"
+#include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_namecheap_server.h"
 
 using namespace depositbot;
-using depositbot::testing::StderrCapture;
+using depositbot::testing::ScopedLogCapture;
 using depositbot::testing::FakeNamecheapServer;
 using Fault = FakeNamecheapServer::Fault;
 using Kind = RegistrarFailure::Kind;
@@ -920,7 +920,7 @@ TEST_CASE("Namecheap's retryable server errors are retried for reads") {
 TEST_CASE("the API key never appears in error messages or log lines") {
   Fixture f;
   const std::string key = FakeNamecheapServer::kApiKey;
-  StderrCapture capture;
+  ScopedLogCapture capture;
   // An error text that echoes the key, a transport failure, and a malformed body.
   f.fake.InjectFault(kCreate, Fault::ApiError(3031900, "provider said: key=" + key));
   auto echoed = f.client->Create({"example-shop.com", 1, 0});
@@ -930,7 +930,7 @@ TEST_CASE("the API key never appears in error messages or log lines") {
   auto failed_read = f.client->Balance();
   f.fake.InjectFault(kCheck, Fault::HttpStatus(200, "oops " + key));
   auto malformed = f.client->Check({"example-shop.com"});
-  std::string logs = capture.Finish();
+  std::string logs = capture.Text();
 
   REQUIRE_FALSE(echoed);
   REQUIRE_FALSE(failed_read);

@@ -15,12 +15,12 @@
 
 #include "chat/telegram_text.h"
 #include "common/clock.h"
-#include "tests/fakes/stderr_capture.h"
+#include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/loopback_server.h"
 
 using namespace depositbot;
-using depositbot::testing::StderrCapture;
+using depositbot::testing::ScopedLogCapture;
 using depositbot::testing::FakeTelegramServer;
 using depositbot::testing::FakeTelegramUser;
 using Fault = FakeTelegramServer::Fault;
@@ -148,7 +148,7 @@ TEST_CASE("the token never appears in errors or logs, even for transport failure
     closed_port = loop.port();
   }
   const std::string token = "7000000001:AAHsuperSECRETtokenNeverPrintMe_0123";
-  StderrCapture capture;
+  ScopedLogCapture capture;
   std::vector<std::string> messages;
   {
     Fixture f;
@@ -175,7 +175,7 @@ TEST_CASE("the token never appears in errors or logs, even for transport failure
     REQUIRE_FALSE(failed);
     messages.push_back(failed.error().message);
   }
-  std::string logs = capture.Finish();
+  std::string logs = capture.Text();
   CHECK(Contains(logs, "telegram_call_failed"));
   CHECK_FALSE(Contains(logs, token));
   CHECK_FALSE(Contains(logs, "SECRETtoken"));
@@ -510,9 +510,9 @@ TEST_CASE("a second 429 is returned with retry_after, and a long retry_after is 
 TEST_CASE("a 403 from a user who blocked the bot is not retried and is typed") {
   Fixture f;
   f.fake.BlockChat(kChat);
-  StderrCapture capture;
+  ScopedLogCapture capture;
   auto r = f.client->SendMessage(kChat, "your deposit was confirmed");
-  std::string logs = capture.Finish();
+  std::string logs = capture.Text();
   REQUIRE_FALSE(r);
   CHECK(r.error().IsBlocked());
   CHECK(r.error().kind == Kind::kForbidden);
