@@ -42,7 +42,7 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
     nc.username = config.namecheap_username;
     nc.client_ip = config.namecheap_client_ip;
     nc.contact = config.namecheap_contact;
-    auto r = NamecheapRegistrar::FromConfig(nc, s->clock_);
+    auto r = NamecheapRegistrar::FromConfig(nc, SystemEnvironment());
     if (!r) return r.error();
     s->registrar_ = std::move(*r);
   } else {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <thread>
 
 #include "chat/telegram_pacer.h"
 #include "chat/telegram_text.h"
@@ -42,15 +41,13 @@ std::string CutCodePoints(const std::string& s, size_t limit) {
 
 class HttpTelegramClient final : public TelegramClient {
  public:
-  HttpTelegramClient(Config config, Environment env, HttpUrl base)
-      : config_(std::move(config)), env_(std::move(env)), base_(std::move(base)) {
-    if (env_.clock == nullptr) {
-      own_clock_ = std::make_unique<SystemClock>();
-      env_.clock = own_clock_.get();
-    }
-    if (!env_.sleep) env_.sleep = [](milliseconds d) { std::this_thread::sleep_for(d); };
+  HttpTelegramClient(Config config, Environment& env, ObserveFunction observe, HttpUrl base)
+      : config_(std::move(config)),
+        env_(env),
+        observe_(std::move(observe)),
+        base_(std::move(base)) {
     if (config_.max_attempts < 1) config_.max_attempts = 1;
-    pacer_ = std::make_unique<TelegramPacer>(config_.pacing, *env_.clock);
+    pacer_ = std::make_unique<TelegramPacer>(config_.pacing, env_.clock());
   }
 
   TelegramResult<TelegramUser> GetMe() override {
@@ -269,7 +266,7 @@ class HttpTelegramClient final : public TelegramClient {
     for (int attempt = 1;; ++attempt) {
       if (policy.pace_chat) {
         milliseconds wait = pacer_->Reserve(*policy.pace_chat);
-        if (wait.count() > 0) env_.sleep(wait);
+        if (wait.count() > 0) env_.Sleep(wait);
       }
       auto answer = http.Post(path, body, "application/json");
       if (policy.cancel && policy.cancel->cancelled() && !answer) {
@@ -303,7 +300,7 @@ class HttpTelegramClient final : public TelegramClient {
           Log(LogLevel::kWarn, "telegram_rate_limited",
               {{"method", std::string(method)},
                {"retry_after_s", std::to_string(e.retry_after_s)}});
-          env_.sleep(wait);
+          env_.Sleep(wait);
           --attempt;  // the one resend after a 429 does not use up a retry
           continue;
         }
@@ -336,7 +333,7 @@ class HttpTelegramClient final : public TelegramClient {
          {"http_status", std::to_string(e.http_status)},
          {"error", e.message},
          {"wait_ms", std::to_string(wait.count())}});
-    env_.sleep(wait);
+    env_.Sleep(wait);
   }
 
   TelegramError Fail(TelegramError e, const json& params) {
@@ -389,13 +386,13 @@ class HttpTelegramClient final : public TelegramClient {
   }
 
   void Observe(std::string_view method, int status, int error_code) {
-    if (env_.observe) env_.observe(method, status, error_code);
+    if (observe_) observe_(method, status, error_code);
   }
 
   Config config_;
-  Environment env_;
+  Environment& env_;
+  ObserveFunction observe_;
   HttpUrl base_;
-  std::unique_ptr<Clock> own_clock_;
   std::unique_ptr<TelegramPacer> pacer_;
   HttpCancel poll_cancel_;  // StopPolling()
 };
@@ -411,7 +408,8 @@ std::string RedactToken(std::string text, std::string_view token) {
   return text;
 }
 
-Result<std::unique_ptr<TelegramClient>> TelegramClient::Create(Config config, Environment env) {
+Result<std::unique_ptr<TelegramClient>> TelegramClient::Create(Config config, Environment& env,
+                                                               ObserveFunction observe) {
   auto base = HttpUrl::Parse(config.api_base);
   if (!base) return Error::Invalid("TELEGRAM_API_BASE: " + base.error().message);
   if (config.token.empty()) return Error::Invalid("TELEGRAM_BOT_TOKEN is empty");
@@ -424,7 +422,8 @@ Result<std::unique_ptr<TelegramClient>> TelegramClient::Create(Config config, En
     return Error::Invalid("the long-poll timeout must be 0..50 seconds");
   }
   return std::unique_ptr<TelegramClient>(
-      std::make_unique<HttpTelegramClient>(std::move(config), std::move(env), std::move(*base)));
+      std::make_unique<HttpTelegramClient>(std::move(config), env, std::move(observe),
+                                           std::move(*base)));
 }
 
 }  // namespace depositbot

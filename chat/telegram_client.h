@@ -12,7 +12,7 @@
 #include "chat/telegram_error.h"
 #include "chat/telegram_pacer.h"
 #include "chat/telegram_types.h"
-#include "common/clock.h"
+#include "common/environment.h"
 #include "common/result.h"
 
 namespace depositbot {
@@ -34,21 +34,6 @@ struct TelegramClientConfig {
   std::chrono::milliseconds max_retry_after{30000};
   bool pace_sends = true;  // sendMessage / editMessage* go through the TelegramPacer
   TelegramPacer::Limits pacing;
-};
-
-// The process's environment, swappable in tests. Empty members mean the real thing
-// (std::this_thread::sleep_for, SystemClock). `clock`, when set, must outlive the client.
-// `observe`, when set, is called once per HTTP attempt with the method, the HTTP status (0: no
-// answer) and Telegram's error_code (0 on success) - a hook for metrics. Both functions must
-// be thread-safe.
-struct TelegramClientEnvironment {
-  using SleepFunction = std::function<void(std::chrono::milliseconds)>;
-  using ObserveFunction =
-      std::function<void(std::string_view method, int http_status, int error_code)>;
-
-  SleepFunction sleep;
-  const Clock* clock = nullptr;
-  ObserveFunction observe;
 };
 
 enum class TelegramParseMode { kHtml, kPlain };
@@ -77,7 +62,7 @@ struct TelegramWebhookInfo {
 // JSON body to {api_base}/bot<token>/<method>.
 //
 // Failures and retries, per call:
-//  - 429: waits parameters.retry_after (or Retry-After, else 1 s) through the injected sleep
+//  - 429: waits parameters.retry_after (or Retry-After, else 1 s) through the Environment
 //    and resends once; a second 429, or a retry_after over max_retry_after, is kRateLimited.
 //  - 5xx, a non-JSON body (an HTML 502 page), or a connection that could not be made: up to
 //    max_attempts attempts with exponential backoff, then kServer / kTransport.
@@ -91,11 +76,19 @@ struct TelegramWebhookInfo {
 class TelegramClient {
  public:
   using Config = TelegramClientConfig;
-  using Environment = TelegramClientEnvironment;
+  // Called once per HTTP attempt with the method, the HTTP status (0: no answer) and Telegram's
+  // error_code (0 on success): a hook for metrics. Called from the calling threads at once, so
+  // it must be thread-safe.
+  using ObserveFunction =
+      std::function<void(std::string_view method, int http_status, int error_code)>;
 
   // Checks the base URL and that the token is non-empty and URL-safe (no '/', spaces, '?');
-  // kInvalid otherwise (the message never repeats the token). Sends nothing.
-  static Result<std::unique_ptr<TelegramClient>> Create(Config config, Environment env = {});
+  // kInvalid otherwise (the message never repeats the token). Sends nothing. Every wait (a
+  // 429's retry_after, the backoff, the send pacing) goes through `env`, and the pacer reads
+  // env's clock; `env` must outlive the client. `observe` may be empty.
+  static Result<std::unique_ptr<TelegramClient>> Create(Config config,
+                                                        Environment& env = SystemEnvironment(),
+                                                        ObserveFunction observe = {});
 
   virtual ~TelegramClient() = default;
 

@@ -33,6 +33,7 @@ struct Fixture {
   TestDb t;
   AlertOutbox outbox{t.db(), t.clock()};
   Metrics metrics;
+  TestEnvironment env;  // the client's retry waits are recorded, not slept
   std::unique_ptr<TelegramClient> client;
   std::unique_ptr<AdminAlertSender> sender;
 
@@ -41,9 +42,6 @@ struct Fixture {
     c.api_base = telegram.url();
     c.token = telegram.token();
     c.pace_sends = false;
-    TelegramClient::Environment env;
-    env.clock = &t.clock();
-    env.sleep = [](std::chrono::milliseconds) {};
     auto r = TelegramClient::Create(c, env);
     REQUIRE(r);
     client = std::move(*r);

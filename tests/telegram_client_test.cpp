@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "chat/telegram_text.h"
-#include "common/clock.h"
+#include "common/environment.h"
 #include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/loopback_server.h"
@@ -49,9 +49,8 @@ std::string Repeat(const std::string& s, size_t n) {
 // clock) instead of slept. Pacing is off unless a test turns it on.
 struct Fixture {
   FakeTelegramServer fake;
-  FixedClock clock{kNow};
+  TestEnvironment env{kNow};
   std::mutex mu;
-  std::vector<milliseconds> sleeps;
   std::vector<std::tuple<std::string, int, int>> observed;
   std::unique_ptr<TelegramClient> client;
 
@@ -67,26 +66,16 @@ struct Fixture {
   }
 
   std::unique_ptr<TelegramClient> Make(TelegramClient::Config config) {
-    TelegramClient::Environment env;
-    env.clock = &clock;
-    env.sleep = [this](milliseconds d) {
-      std::lock_guard<std::mutex> lock(mu);
-      sleeps.push_back(d);
-      clock.Advance(d.count());
-    };
-    env.observe = [this](std::string_view method, int status, int error_code) {
+    auto observe = [this](std::string_view method, int status, int error_code) {
       std::lock_guard<std::mutex> lock(mu);
       observed.emplace_back(std::string(method), status, error_code);
     };
-    auto r = TelegramClient::Create(std::move(config), std::move(env));
+    auto r = TelegramClient::Create(std::move(config), env, observe);
     REQUIRE(r);
     return std::move(*r);
   }
 
-  std::vector<milliseconds> Sleeps() {
-    std::lock_guard<std::mutex> lock(mu);
-    return sleeps;
-  }
+  std::vector<milliseconds> Sleeps() const { return env.SleepsMillis(); }
 };
 
 }  // namespace
