@@ -76,13 +76,13 @@ std::string ChangesReply(const std::vector<ExecutedCall>& calls, const char* sto
 }  // namespace
 
 Agent::Agent(ChatModel& model, ChatModel& commands, const ToolRegistry& tools,
-             ConversationStore& conversations, Options options)
+             ConversationStore& conversations, Options options, Environment& env)
     : model_(model),
       commands_(commands),
       tools_(tools),
       conversations_(conversations),
       options_(std::move(options)),
-      random_(DefaultRandomSource()) {}
+      env_(env) {}
 
 ChatModel& Agent::ModelFor(std::string_view text) const {
   return RuleBasedModel::IsCommand(text) ? commands_ : model_;
@@ -193,7 +193,7 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
     std::set<std::string> seen;
     for (auto& c : assistant.tool_calls) {
       if (!IsPortableToolCallId(c.id) || !seen.insert(c.id).second) {
-        c.id = GenerateToolCallId(random_);
+        c.id = GenerateToolCallId(env_);
         seen.insert(c.id);
       }
       json parsed = json::parse(c.arguments, nullptr, false);

@@ -54,8 +54,10 @@ class Agent {
     size_t max_reply_units = kMaxReplyUnits;  // see LimitReply
   };
 
+  // `env` draws the ids generated for calls that came without one; it must outlive the agent.
   Agent(ChatModel& model, ChatModel& commands, const ToolRegistry& tools,
-        ConversationStore& conversations, Options options);
+        ConversationStore& conversations, Options options,
+        Environment& env = SystemEnvironment());
 
   TurnResult Handle(const ToolContext& ctx, int64_t chat_id, std::string_view text);
 
@@ -71,7 +73,7 @@ class Agent {
   const ToolRegistry& tools_;
   ConversationStore& conversations_;
   Options options_;
-  RandomSource random_;
+  Environment& env_;
 };
 
 }  // namespace depositbot

@@ -1,8 +1,6 @@
 #include "agent/chat_model.h"
 
 #include <memory>
-#include <mutex>
-#include <random>
 
 namespace depositbot {
 namespace {
@@ -146,18 +144,9 @@ Result<ChatMessage> ChatMessage::FromJson(const json& j) {
   return m;
 }
 
-RandomSource DefaultRandomSource() {
-  auto state = std::make_shared<std::pair<std::mutex, std::mt19937_64>>();
-  state->second.seed(std::random_device{}());
-  return [state] {
-    std::lock_guard<std::mutex> lock(state->first);
-    return state->second();
-  };
-}
-
-std::string GenerateToolCallId(const RandomSource& random) {
+std::string GenerateToolCallId(Environment& env) {
   std::string id(9, 'A');
-  for (char& c : id) c = kIdAlphabet[random() % kIdAlphabet.size()];
+  for (char& c : id) c = kIdAlphabet[env.UniformBelow(static_cast<int64_t>(kIdAlphabet.size()))];
   return id;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/environment.h"
 #include "common/result.h"
 
 namespace depositbot {
@@ -95,15 +96,9 @@ class ChatModel {
   virtual std::string Name() const = 0;
 };
 
-// A source of uniformly random 64-bit values. Must be safe to call from several threads.
-using RandomSource = std::function<uint64_t()>;
-
-// A thread-safe RandomSource seeded from std::random_device.
-RandomSource DefaultRandomSource();
-
-// A tool call id of exactly 9 characters from [A-Za-z0-9]: the one shape every backend
-// accepts (Mistral templates reject anything else).
-std::string GenerateToolCallId(const RandomSource& random);
+// A tool call id of exactly 9 characters from [A-Za-z0-9], drawn from `env` (one draw per
+// character): the one shape every backend accepts (Mistral templates reject anything else).
+std::string GenerateToolCallId(Environment& env);
 
 // True when `id` is 9 characters from [A-Za-z0-9].
 bool IsPortableToolCallId(std::string_view id);

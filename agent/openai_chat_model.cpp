@@ -8,7 +8,6 @@
 #include <optional>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "common/log.h"
 
@@ -171,11 +170,6 @@ bool IsOpenAiHost(std::string_view host) {
   return h == "api.openai.com" || (h.ends_with(".openai.azure.com") && h.size() > 17);
 }
 
-SystemClock& RealClock() {
-  static SystemClock clock;
-  return clock;
-}
-
 }  // namespace
 
 // The outcome of one HTTP exchange: a response, or an error plus whether another attempt may
@@ -187,7 +181,7 @@ struct OpenAiChatModel::Attempt {
   std::optional<milliseconds> hint;
 };
 
-Result<ChatResponse> ParseChatCompletion(const std::string& body, const RandomSource& random) {
+Result<ChatResponse> ParseChatCompletion(const std::string& body, Environment& env) {
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return Error::Unavailable("LLM server sent a body that is not JSON: " + Snippet(body));
@@ -221,7 +215,7 @@ Result<ChatResponse> ParseChatCompletion(const std::string& body, const RandomSo
     ToolCall& call = out.message.tool_calls[i];
     // A few tries, then a positional id, so that a poor random source cannot loop forever.
     for (int tries = 0; call.id.empty() || seen.count(call.id) > 0; ++tries) {
-      call.id = tries < 8 ? GenerateToolCallId(random) : "call" + std::to_string(10000 + i + tries);
+      call.id = tries < 8 ? GenerateToolCallId(env) : "call" + std::to_string(10000 + i + tries);
     }
     seen.insert(call.id);
   }
@@ -253,17 +247,14 @@ Result<ChatResponse> ParseChatCompletion(const std::string& body, const RandomSo
   return out;
 }
 
-Result<std::unique_ptr<OpenAiChatModel>> OpenAiChatModel::Create(Config config, Environment env) {
+Result<std::unique_ptr<OpenAiChatModel>> OpenAiChatModel::Create(Config config, Environment& env) {
   auto url = HttpUrl::Parse(config.base_url);
   if (!url) return Error::Invalid("LLM_BASE_URL: " + url.error().message);
-  return std::make_unique<OpenAiChatModel>(std::move(config), std::move(env));
+  return std::make_unique<OpenAiChatModel>(std::move(config), env);
 }
 
-OpenAiChatModel::OpenAiChatModel(Config config, Environment env)
-    : config_(std::move(config)), env_(std::move(env)) {
-  if (!env_.sleep) env_.sleep = [](milliseconds d) { std::this_thread::sleep_for(d); };
-  if (!env_.random) env_.random = DefaultRandomSource();
-  if (env_.clock == nullptr) env_.clock = &RealClock();
+OpenAiChatModel::OpenAiChatModel(Config config, Environment& env)
+    : config_(std::move(config)), env_(env) {
   config_.max_attempts = std::max(1, config_.max_attempts);
   if (auto url = HttpUrl::Parse(config_.base_url)) {
     HttpOptions options;
@@ -306,7 +297,7 @@ std::chrono::milliseconds OpenAiChatModel::Backoff(int failed_attempts) const {
   double base = static_cast<double>(config_.backoff_base.count());
   double wait = std::min(base * std::pow(2.0, failed_attempts - 1),
                          static_cast<double>(config_.backoff_max.count()));
-  double u = static_cast<double>(env_.random() >> 11) * 0x1.0p-53;
+  double u = env_.UniformUnit();
   return milliseconds(static_cast<int64_t>(wait * (1.0 - 0.25 * u)));
 }
 
@@ -340,7 +331,7 @@ OpenAiChatModel::Attempt OpenAiChatModel::CallOnce(const std::string& body, int 
   std::string request_id = res.Header("x-request-id");
   std::string status = std::to_string(res.status);
   if (res.status >= 200 && res.status < 300) {
-    auto parsed = ParseChatCompletion(res.body, env_.random);
+    auto parsed = ParseChatCompletion(res.body, env_);
     if (parsed) {
       Log(LogLevel::kInfo, "llm_call",
           {{"model", config_.model},
@@ -382,7 +373,7 @@ OpenAiChatModel::Attempt OpenAiChatModel::CallOnce(const std::string& body, int 
     std::string should = Lower(res.Header("x-should-retry"));
     if (should == "true") out.retryable = true;
     if (should == "false") out.retryable = false;
-    out.hint = RetryHint(res, *env_.clock);
+    out.hint = RetryHint(res, env_.clock());
   }
   Log(LogLevel::kWarn, "llm_call",
       {{"model", config_.model},
@@ -408,7 +399,7 @@ Result<ChatResponse> OpenAiChatModel::Complete(const ChatRequest& request) {
     }
     milliseconds wait = a.hint ? std::min(*a.hint, config_.max_retry_wait) : Backoff(attempt);
     wait = std::min(wait, config_.max_retry_wait);
-    env_.sleep(wait);
+    env_.Sleep(wait);
   }
 }
 

@@ -1,12 +1,11 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 
 #include "agent/chat_model.h"
-#include "common/clock.h"
+#include "common/environment.h"
 #include "common/http_client.h"
 #include "common/result.h"
 
@@ -30,17 +29,6 @@ struct OpenAiChatModelConfig {
   std::chrono::milliseconds max_retry_wait{30000};  // cap on any single wait
 };
 
-// The process's environment, swappable in tests. Empty members mean the real thing:
-// std::this_thread::sleep_for, DefaultRandomSource(), SystemClock (for HTTP-date
-// Retry-After). `clock`, when set, must outlive the model.
-struct OpenAiChatModelEnvironment {
-  using SleepFunction = std::function<void(std::chrono::milliseconds)>;
-
-  SleepFunction sleep;
-  RandomSource random;
-  const Clock* clock = nullptr;
-};
-
 // A ChatModel over any OpenAI-compatible Chat Completions server (OpenAI, vLLM, llama.cpp,
 // Ollama, OpenRouter): POST {base_url}/chat/completions, non-streaming.
 //
@@ -56,18 +44,19 @@ struct OpenAiChatModelEnvironment {
 // 400/404/422 and other non-retryable statuses; kForbidden for 401/403. Messages carry the
 // server's own `error.message`. The API key is never logged nor put in a message.
 //
-// Thread-safe: Complete may run on several threads; the injected functions must be too.
+// Waits between attempts go through the Environment, the jitter is drawn from it, and an
+// HTTP-date Retry-After is read against its clock; it must outlive the model.
+// Thread-safe: Complete may run on several threads.
 class OpenAiChatModel final : public ChatModel {
  public:
   using Config = OpenAiChatModelConfig;
-  using Environment = OpenAiChatModelEnvironment;
-  using SleepFunction = OpenAiChatModelEnvironment::SleepFunction;
 
   // Fails with kInvalid when `base_url` is not an http(s) URL.
-  static Result<std::unique_ptr<OpenAiChatModel>> Create(Config config, Environment env = {});
+  static Result<std::unique_ptr<OpenAiChatModel>> Create(Config config,
+                                                         Environment& env = SystemEnvironment());
 
   // Prefer Create. With a bad `base_url` every Complete fails with kInvalid.
-  explicit OpenAiChatModel(Config config, Environment env = {});
+  explicit OpenAiChatModel(Config config, Environment& env = SystemEnvironment());
   ~OpenAiChatModel() override;
 
   Result<ChatResponse> Complete(const ChatRequest& request) override;
@@ -87,7 +76,7 @@ class OpenAiChatModel final : public ChatModel {
   std::chrono::milliseconds Backoff(int failed_attempts) const;
 
   Config config_;
-  Environment env_;
+  Environment& env_;
   std::unique_ptr<HttpClient> http_;  // null when base_url did not parse
   std::string url_error_;
   std::string max_tokens_field_ = "max_tokens";  // see Config::max_tokens
@@ -96,8 +85,8 @@ class OpenAiChatModel final : public ChatModel {
 // Parses a Chat Completions response body (choices[0]) into a ChatResponse, applying the
 // tolerances above: missing or duplicate tool call ids are replaced with generated ones,
 // whitespace-only content beside tool calls is dropped, finish_reason is normalised, missing
-// usage reads as zeros. Fails with kUnavailable when the body is not JSON, carries an `error`
-// object, or has no usable choice.
-Result<ChatResponse> ParseChatCompletion(const std::string& body, const RandomSource& random);
+// usage reads as zeros (generated ids are drawn from `env`). Fails with kUnavailable when the
+// body is not JSON, carries an `error` object, or has no usable choice.
+Result<ChatResponse> ParseChatCompletion(const std::string& body, Environment& env);
 
 }  // namespace depositbot

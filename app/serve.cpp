@@ -66,9 +66,9 @@ Result<std::unique_ptr<TelegramClient>> MakeTelegram(const Config& config, int p
   if (const char* pacing = std::getenv("DEPOSITBOT_TELEGRAM_PACING")) {
     tc.pace_sends = std::string_view(pacing) != "off";
   }
-  TelegramClient::Environment env;
+  TelegramClient::ObserveFunction observe;
   if (metrics) {
-    env.observe = [metrics](std::string_view method, int status, int error_code) {
+    observe = [metrics](std::string_view method, int status, int error_code) {
       if (status != 200) {
         metrics->Add("depositbot_telegram_send_errors_total",
                      "method=\"" + std::string(method) + "\",code=\"" +
@@ -76,7 +76,7 @@ Result<std::unique_ptr<TelegramClient>> MakeTelegram(const Config& config, int p
       }
     };
   }
-  auto client = TelegramClient::Create(tc, env);
+  auto client = TelegramClient::Create(tc, SystemEnvironment(), observe);
   if (!client) return Error::Invalid("TELEGRAM_API_BASE: " + client.error().message);
   auto me = (*client)->GetMe();
   if (!me) {

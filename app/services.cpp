@@ -47,7 +47,7 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
     nc.username = config.namecheap_username;
     nc.client_ip = config.namecheap_client_ip;
     nc.contact = config.namecheap_contact;
-    auto r = NamecheapRegistrar::FromConfig(nc, clock);
+    auto r = NamecheapRegistrar::FromConfig(nc, SystemEnvironment());
     if (!r) return r.error();
     s->own_registrar_ = std::move(*r);
     s->registrar_ = s->own_registrar_.get();

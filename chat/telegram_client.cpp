@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <thread>
 
+#include "chat/telegram_pacer.h"
 #include "chat/telegram_text.h"
 #include "common/http_client.h"
 #include "common/log.h"
@@ -39,110 +39,15 @@ std::string CutCodePoints(const std::string& s, size_t limit) {
   return s;
 }
 
-TelegramError::Kind KindForStatus(int status) {
-  if (status == 401 || status == 404) return TelegramError::Kind::kUnauthorized;
-  if (status == 403) return TelegramError::Kind::kForbidden;
-  if (status == 429) return TelegramError::Kind::kRateLimited;
-  if (status == 409) return TelegramError::Kind::kConflict;
-  if (status >= 400 && status < 500) return TelegramError::Kind::kBadRequest;
-  return TelegramError::Kind::kServer;
-}
-
-ErrorCode CodeForKind(TelegramError::Kind kind) {
-  switch (kind) {
-    case TelegramError::Kind::kUnauthorized:
-    case TelegramError::Kind::kForbidden:
-      return ErrorCode::kForbidden;
-    case TelegramError::Kind::kBadRequest:
-    case TelegramError::Kind::kInvalidArgument:
-      return ErrorCode::kInvalid;
-    case TelegramError::Kind::kConflict:
-      return ErrorCode::kConflict;
-    case TelegramError::Kind::kMalformedResponse:
-    case TelegramError::Kind::kCancelled:
-      return ErrorCode::kUnknownOutcome;
-    case TelegramError::Kind::kRateLimited:
-    case TelegramError::Kind::kServer:
-    case TelegramError::Kind::kTransport:
-      return ErrorCode::kUnavailable;
-  }
-  return ErrorCode::kUnavailable;
-}
-
-TelegramError MakeError(TelegramError::Kind kind, std::string_view method, std::string message) {
-  TelegramError e;
-  e.kind = kind;
-  e.code = CodeForKind(kind);
-  e.method = std::string(method);
-  e.message = std::move(message);
-  return e;
-}
-
-// Turns one HTTP answer into the `result` or a TelegramError (before any retry decision).
-TelegramResult<json> Interpret(std::string_view method, const HttpResponse& r) {
-  json body = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
-  if (!body.is_object() || !body.contains("ok") || !body["ok"].is_boolean()) {
-    // A proxy's HTML page, an empty body: Telegram itself always answers JSON.
-    TelegramError::Kind kind = r.status >= 400 && r.status < 500 && r.status != 429
-                                   ? KindForStatus(r.status)
-                                   : TelegramError::Kind::kServer;
-    if (r.status == 429) kind = TelegramError::Kind::kRateLimited;
-    TelegramError e = MakeError(kind, method, "");
-    e.http_status = r.status;
-    e.description = "HTTP " + std::to_string(r.status) + " with a non-JSON body";
-    e.message = std::string(method) + " failed: " + e.description;
-    if (kind == TelegramError::Kind::kRateLimited) e.retry_after_s = 1;
-    return e;
-  }
-  if (body["ok"].get<bool>()) return body.contains("result") ? body["result"] : json(true);
-
-  int status = r.status >= 200 && r.status < 300 ? 0 : r.status;
-  int error_code = body.contains("error_code") && body["error_code"].is_number_integer()
-                       ? body["error_code"].get<int>()
-                       : status;
-  TelegramError e = MakeError(KindForStatus(status != 0 ? status : error_code), method, "");
-  e.http_status = r.status;
-  e.error_code = error_code;
-  if (body.contains("description") && body["description"].is_string()) {
-    e.description = body["description"].get<std::string>();
-  }
-  if (body.contains("parameters") && body["parameters"].is_object()) {
-    const json& p = body["parameters"];
-    if (p.contains("retry_after") && p["retry_after"].is_number_integer()) {
-      e.retry_after_s = p["retry_after"].get<int>();
-    }
-    if (p.contains("migrate_to_chat_id") && p["migrate_to_chat_id"].is_number_integer()) {
-      e.migrate_to_chat_id = p["migrate_to_chat_id"].get<int64_t>();
-    }
-  }
-  if (e.kind == TelegramError::Kind::kRateLimited && e.retry_after_s <= 0) {
-    std::string header = r.Header("retry-after");
-    e.retry_after_s = 1;
-    if (!header.empty() && std::all_of(header.begin(), header.end(), ::isdigit) &&
-        header.size() < 7) {
-      e.retry_after_s = std::max(1, std::stoi(header));
-    }
-  }
-  if (e.kind == TelegramError::Kind::kUnauthorized) {
-    e.message = "Telegram rejected the bot token (" + std::to_string(r.status) + " " +
-                e.description + "); check TELEGRAM_BOT_TOKEN";
-  } else {
-    e.message = std::string(method) + " failed: " + std::to_string(r.status) + " " + e.description;
-  }
-  return e;
-}
-
 class HttpTelegramClient final : public TelegramClient {
  public:
-  HttpTelegramClient(Config config, Environment env, HttpUrl base)
-      : config_(std::move(config)), env_(std::move(env)), base_(std::move(base)) {
-    if (env_.clock == nullptr) {
-      own_clock_ = std::make_unique<SystemClock>();
-      env_.clock = own_clock_.get();
-    }
-    if (!env_.sleep) env_.sleep = [](milliseconds d) { std::this_thread::sleep_for(d); };
+  HttpTelegramClient(Config config, Environment& env, ObserveFunction observe, HttpUrl base)
+      : config_(std::move(config)),
+        env_(env),
+        observe_(std::move(observe)),
+        base_(std::move(base)) {
     if (config_.max_attempts < 1) config_.max_attempts = 1;
-    pacer_ = std::make_unique<TelegramPacer>(config_.pacing, *env_.clock);
+    pacer_ = std::make_unique<TelegramPacer>(config_.pacing, env_.clock());
   }
 
   TelegramResult<TelegramUser> GetMe() override {
@@ -361,19 +266,19 @@ class HttpTelegramClient final : public TelegramClient {
     for (int attempt = 1;; ++attempt) {
       if (policy.pace_chat) {
         milliseconds wait = pacer_->Reserve(*policy.pace_chat);
-        if (wait.count() > 0) env_.sleep(wait);
+        if (wait.count() > 0) env_.Sleep(wait);
       }
       auto answer = http.Post(path, body, "application/json");
       if (policy.cancel && policy.cancel->cancelled() && !answer) {
         // Stopping: no retry, no warning; the caller asked for this.
-        TelegramError e = MakeError(TelegramError::Kind::kCancelled, method,
+        TelegramError e = MakeTelegramError(TelegramError::Kind::kCancelled, method,
                                     std::string(method) + " cancelled: polling was stopped");
         e.description = e.message;
         return e;
       }
       if (!answer) {
         Observe(method, 0, 0);
-        TelegramError e = MakeError(TelegramError::Kind::kTransport, method,
+        TelegramError e = MakeTelegramError(TelegramError::Kind::kTransport, method,
                                     RedactToken(answer.error().message, config_.token));
         e.code = answer.code();
         e.description = e.message;
@@ -384,7 +289,7 @@ class HttpTelegramClient final : public TelegramClient {
         }
         return Fail(std::move(e), params);
       }
-      auto result = Interpret(method, *answer);
+      auto result = InterpretTelegramAnswer(method, *answer);
       Observe(method, answer->status, result ? 0 : result.error().error_code);
       if (result) return result;
       TelegramError e = result.error();
@@ -395,7 +300,7 @@ class HttpTelegramClient final : public TelegramClient {
           Log(LogLevel::kWarn, "telegram_rate_limited",
               {{"method", std::string(method)},
                {"retry_after_s", std::to_string(e.retry_after_s)}});
-          env_.sleep(wait);
+          env_.Sleep(wait);
           --attempt;  // the one resend after a 429 does not use up a retry
           continue;
         }
@@ -428,7 +333,7 @@ class HttpTelegramClient final : public TelegramClient {
          {"http_status", std::to_string(e.http_status)},
          {"error", e.message},
          {"wait_ms", std::to_string(wait.count())}});
-    env_.sleep(wait);
+    env_.Sleep(wait);
   }
 
   TelegramError Fail(TelegramError e, const json& params) {
@@ -452,7 +357,7 @@ class HttpTelegramClient final : public TelegramClient {
   }
 
   TelegramError Malformed(std::string_view method, const std::string& why, ErrorCode code) {
-    TelegramError e = MakeError(TelegramError::Kind::kMalformedResponse, method,
+    TelegramError e = MakeTelegramError(TelegramError::Kind::kMalformedResponse, method,
                                 std::string(method) + " answered ok but " + why);
     e.code = code;
     e.http_status = 200;
@@ -461,7 +366,7 @@ class HttpTelegramClient final : public TelegramClient {
   }
 
   TelegramError Invalid(std::string_view method, const std::string& why) {
-    return MakeError(TelegramError::Kind::kInvalidArgument, method,
+    return MakeTelegramError(TelegramError::Kind::kInvalidArgument, method,
                      std::string(method) + " not sent: " + why);
   }
 
@@ -481,53 +386,18 @@ class HttpTelegramClient final : public TelegramClient {
   }
 
   void Observe(std::string_view method, int status, int error_code) {
-    if (env_.observe) env_.observe(method, status, error_code);
+    if (observe_) observe_(method, status, error_code);
   }
 
   Config config_;
-  Environment env_;
+  Environment& env_;
+  ObserveFunction observe_;
   HttpUrl base_;
-  std::unique_ptr<Clock> own_clock_;
   std::unique_ptr<TelegramPacer> pacer_;
   HttpCancel poll_cancel_;  // StopPolling()
 };
 
 }  // namespace
-
-bool TelegramError::IsEntityParseError() const {
-  return kind == Kind::kBadRequest && description.find("can't parse entities") != std::string::npos;
-}
-
-bool TelegramError::IsNotModified() const {
-  return kind == Kind::kBadRequest &&
-         description.find("message is not modified") != std::string::npos;
-}
-
-std::string_view TelegramErrorKindName(TelegramError::Kind kind) {
-  switch (kind) {
-    case TelegramError::Kind::kUnauthorized:
-      return "unauthorized";
-    case TelegramError::Kind::kForbidden:
-      return "forbidden";
-    case TelegramError::Kind::kRateLimited:
-      return "rate_limited";
-    case TelegramError::Kind::kBadRequest:
-      return "bad_request";
-    case TelegramError::Kind::kConflict:
-      return "conflict";
-    case TelegramError::Kind::kServer:
-      return "server";
-    case TelegramError::Kind::kTransport:
-      return "transport";
-    case TelegramError::Kind::kMalformedResponse:
-      return "malformed_response";
-    case TelegramError::Kind::kInvalidArgument:
-      return "invalid_argument";
-    case TelegramError::Kind::kCancelled:
-      return "cancelled";
-  }
-  return "server";
-}
 
 std::string RedactToken(std::string text, std::string_view token) {
   if (token.empty()) return text;
@@ -538,47 +408,8 @@ std::string RedactToken(std::string text, std::string_view token) {
   return text;
 }
 
-TelegramPacer::TelegramPacer(Limits limits, const Clock& clock) : limits_(limits), clock_(clock) {
-  if (limits_.global_limit < 1) limits_.global_limit = 1;
-  if (limits_.global_window.count() < 1) limits_.global_window = milliseconds(1);
-}
-
-milliseconds TelegramPacer::Reserve(int64_t chat_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const int64_t now = clock_.NowMillis();
-  const int64_t window = limits_.global_window.count();
-  booked_.erase(booked_.begin(), booked_.lower_bound(now - window + 1));
-  if (chat_next_.size() > 4096) {
-    for (auto it = chat_next_.begin(); it != chat_next_.end();) {
-      it = it->second <= now ? chat_next_.erase(it) : std::next(it);
-    }
-  }
-  int64_t t = now;
-  if (auto it = chat_next_.find(chat_id); it != chat_next_.end()) t = std::max(t, it->second);
-
-  // Find the earliest t such that every window [s, s + window) containing t holds fewer than
-  // global_limit bookings. Bookings need not be in order (a chat's slot can lie ahead of
-  // another chat's), so check all windows around t, not just the one ending at t.
-  for (;;) {
-    std::vector<int64_t> near(booked_.lower_bound(t - window + 1), booked_.lower_bound(t + window));
-    std::vector<int64_t> starts{t - window + 1};
-    for (int64_t p : near) starts.push_back(p <= t ? p : p - window + 1);
-    int64_t escape = t;
-    for (int64_t s : starts) {
-      if (s > t || s <= t - window) continue;
-      auto count = std::count_if(near.begin(), near.end(),
-                                 [&](int64_t p) { return p >= s && p < s + window; });
-      if (count >= limits_.global_limit) escape = std::max(escape, s + window);
-    }
-    if (escape == t) break;
-    t = escape;
-  }
-  booked_.insert(t);
-  chat_next_[chat_id] = t + limits_.per_chat_interval.count();
-  return milliseconds(t - now);
-}
-
-Result<std::unique_ptr<TelegramClient>> TelegramClient::Create(Config config, Environment env) {
+Result<std::unique_ptr<TelegramClient>> TelegramClient::Create(Config config, Environment& env,
+                                                               ObserveFunction observe) {
   auto base = HttpUrl::Parse(config.api_base);
   if (!base) return Error::Invalid("TELEGRAM_API_BASE: " + base.error().message);
   if (config.token.empty()) return Error::Invalid("TELEGRAM_BOT_TOKEN is empty");
@@ -591,7 +422,8 @@ Result<std::unique_ptr<TelegramClient>> TelegramClient::Create(Config config, En
     return Error::Invalid("the long-poll timeout must be 0..50 seconds");
   }
   return std::unique_ptr<TelegramClient>(
-      std::make_unique<HttpTelegramClient>(std::move(config), std::move(env), std::move(*base)));
+      std::make_unique<HttpTelegramClient>(std::move(config), env, std::move(observe),
+                                           std::move(*base)));
 }
 
 }  // namespace depositbot

@@ -1,102 +1,21 @@
 #pragma once
 
-#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
+#include "chat/telegram_error.h"
+#include "chat/telegram_pacer.h"
 #include "chat/telegram_types.h"
-#include "common/clock.h"
+#include "common/environment.h"
 #include "common/result.h"
 
 namespace depositbot {
-
-// Why a Bot API call failed. `kind` is what the caller branches on; `http_status`,
-// `error_code` and `description` are Telegram's own (for logs and metrics labels); `message`
-// is a readable sentence. No field ever contains the bot token.
-struct TelegramError {
-  enum class Kind {
-    kUnauthorized,       // 401/404: the token was rejected; fix TELEGRAM_BOT_TOKEN
-    kForbidden,          // 403: blocked by the user, kicked, user deactivated; never retried
-    kRateLimited,        // 429 left after the one resend (or retry_after over the cap)
-    kBadRequest,         // 400 and other 4xx: chat not found, message is not modified, ...
-    kConflict,           // 409: another getUpdates, or a webhook is active
-    kServer,             // 5xx or a non-JSON (HTML proxy) answer, after the retries
-    kTransport,          // no HTTP answer (see `code`: kUnavailable or kUnknownOutcome)
-    kMalformedResponse,  // HTTP 200 with ok:true but a result that does not fit
-    kInvalidArgument,    // refused locally before sending (empty text, bad keyboard)
-    kCancelled,          // getUpdates after StopPolling(): aborted or never sent
-  };
-
-  Kind kind = Kind::kServer;
-  // The common code: kForbidden (401/403/404), kUnavailable (429, 5xx, connect failures),
-  // kInvalid (4xx, local checks), kConflict (409), kUnknownOutcome (the request was sent and
-  // may have acted: a read timeout, or a 200 whose result could not be read).
-  ErrorCode code = ErrorCode::kUnavailable;
-  std::string method;       // "sendMessage"
-  int http_status = 0;      // 0 when no HTTP answer came
-  int error_code = 0;       // Telegram's error_code; 0 when the body had none
-  std::string description;  // Telegram's description ("Forbidden: bot was blocked by the user")
-  int retry_after_s = 0;    // parameters.retry_after (429)
-  int64_t migrate_to_chat_id = 0;  // parameters.migrate_to_chat_id (group became supergroup)
-  std::string message;             // readable, e.g. "sendMessage failed: 403 Forbidden: ..."
-  // SendMessage: ids of the parts delivered before the failure (a long text is several
-  // messages).
-  std::vector<int64_t> sent_message_ids;
-
-  bool IsBlocked() const { return kind == Kind::kForbidden; }
-  // 400 "can't parse entities" (bad HTML).
-  bool IsEntityParseError() const;
-  // 400 "message is not modified" (an edit to the same content).
-  bool IsNotModified() const;
-  Error ToError() const { return Error{code, message}; }
-};
-
-// Stable lower-case name of a kind ("forbidden", "rate_limited") for logs and metric labels.
-std::string_view TelegramErrorKindName(TelegramError::Kind kind);
-
-// Either a value or a TelegramError; reads like Result<T>:
-//   if (auto ids = client.SendMessage(chat, text)) ...; else if (ids.error().IsBlocked()) ...
-template <typename T>
-using TelegramResult = Expected<T, TelegramError>;
-
-// A call that returns nothing useful (Telegram's `true`).
-using TelegramStatus = TelegramResult<std::monostate>;
-
-// Spaces outgoing messages: at most one per `per_chat_interval` in a chat, and at most
-// `global_limit` in any `global_window` over all chats (reference §6: ~1/s per chat, ~30/s
-// overall). Reserve books a slot and says how long to wait for it; it never sleeps itself, so
-// tests can assert the waits with a FixedClock. Thread-safe. `clock` must outlive the pacer.
-class TelegramPacer {
- public:
-  struct Limits {
-    std::chrono::milliseconds per_chat_interval{1000};
-    int global_limit = 30;
-    std::chrono::milliseconds global_window{1000};
-  };
-
-  TelegramPacer(Limits limits, const Clock& clock);
-
-  // Books the earliest slot for a message to `chat_id` and returns how long from now it is
-  // (zero: send now). The slot is taken whether or not the caller then sends.
-  std::chrono::milliseconds Reserve(int64_t chat_id);
-
- private:
-  Limits limits_;
-  const Clock& clock_;
-  std::mutex mu_;
-  std::map<int64_t, int64_t> chat_next_;  // chat -> earliest next send (ms)
-  std::multiset<int64_t> booked_;         // booked send times within the window (ms)
-};
 
 // Settings of TelegramClient (see there).
 struct TelegramClientConfig {
@@ -115,21 +34,6 @@ struct TelegramClientConfig {
   std::chrono::milliseconds max_retry_after{30000};
   bool pace_sends = true;  // sendMessage / editMessage* go through the TelegramPacer
   TelegramPacer::Limits pacing;
-};
-
-// The process's environment, swappable in tests. Empty members mean the real thing
-// (std::this_thread::sleep_for, SystemClock). `clock`, when set, must outlive the client.
-// `observe`, when set, is called once per HTTP attempt with the method, the HTTP status (0: no
-// answer) and Telegram's error_code (0 on success) - a hook for metrics. Both functions must
-// be thread-safe.
-struct TelegramClientEnvironment {
-  using SleepFunction = std::function<void(std::chrono::milliseconds)>;
-  using ObserveFunction =
-      std::function<void(std::string_view method, int http_status, int error_code)>;
-
-  SleepFunction sleep;
-  const Clock* clock = nullptr;
-  ObserveFunction observe;
 };
 
 enum class TelegramParseMode { kHtml, kPlain };
@@ -158,7 +62,7 @@ struct TelegramWebhookInfo {
 // JSON body to {api_base}/bot<token>/<method>.
 //
 // Failures and retries, per call:
-//  - 429: waits parameters.retry_after (or Retry-After, else 1 s) through the injected sleep
+//  - 429: waits parameters.retry_after (or Retry-After, else 1 s) through the Environment
 //    and resends once; a second 429, or a retry_after over max_retry_after, is kRateLimited.
 //  - 5xx, a non-JSON body (an HTML 502 page), or a connection that could not be made: up to
 //    max_attempts attempts with exponential backoff, then kServer / kTransport.
@@ -172,11 +76,19 @@ struct TelegramWebhookInfo {
 class TelegramClient {
  public:
   using Config = TelegramClientConfig;
-  using Environment = TelegramClientEnvironment;
+  // Called once per HTTP attempt with the method, the HTTP status (0: no answer) and Telegram's
+  // error_code (0 on success): a hook for metrics. Called from the calling threads at once, so
+  // it must be thread-safe.
+  using ObserveFunction =
+      std::function<void(std::string_view method, int http_status, int error_code)>;
 
   // Checks the base URL and that the token is non-empty and URL-safe (no '/', spaces, '?');
-  // kInvalid otherwise (the message never repeats the token). Sends nothing.
-  static Result<std::unique_ptr<TelegramClient>> Create(Config config, Environment env = {});
+  // kInvalid otherwise (the message never repeats the token). Sends nothing. Every wait (a
+  // 429's retry_after, the backoff, the send pacing) goes through `env`, and the pacer reads
+  // env's clock; `env` must outlive the client. `observe` may be empty.
+  static Result<std::unique_ptr<TelegramClient>> Create(Config config,
+                                                        Environment& env = SystemEnvironment(),
+                                                        ObserveFunction observe = {});
 
   virtual ~TelegramClient() = default;
 

@@ -13,6 +13,7 @@ namespace {
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<bool> g_enabled{true};
 std::mutex g_mu;
+LogSink g_sink;  // guarded by g_mu; empty: stderr
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
@@ -47,6 +48,12 @@ void AppendValue(std::string& line, const std::string& v) {
 void SetLogLevel(LogLevel min_level) { g_min_level = static_cast<int>(min_level); }
 void SetLogEnabled(bool enabled) { g_enabled = enabled; }
 
+LogSink SetLogSink(LogSink sink) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  std::swap(g_sink, sink);
+  return sink;
+}
+
 void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
   if (!g_enabled || static_cast<int>(level) < g_min_level) return;
   std::string line = FormatUtc(SystemClock().NowSeconds());
@@ -60,8 +67,12 @@ void Log(LogLevel level, std::string_view event, std::initializer_list<LogField>
     line += '=';
     AppendValue(line, v);
   }
-  line += '\n';
   std::lock_guard<std::mutex> lock(g_mu);
+  if (g_sink) {
+    g_sink(line);
+    return;
+  }
+  line += '\n';
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
-#include <thread>
+#include <mutex>
 
 #include "common/failpoint.h"
 #include "common/log.h"
@@ -49,16 +49,10 @@ std::string TxLabel(int64_t id) { return "transaction #" + std::to_string(id); }
 
 }  // namespace
 
-DepositRepository::DepositRepository(Database& db, const Clock& clock, RetryPolicy retry)
-    : db_(db), clock_(clock), retry_(std::move(retry)), rng_(std::random_device{}()) {
+DepositRepository::DepositRepository(Database& db, const Clock& clock, RetryPolicy retry,
+                                     Environment& env)
+    : db_(db), clock_(clock), retry_(std::move(retry)), env_(env) {
   if (retry_.max_attempts < 1) retry_.max_attempts = 1;
-  if (!retry_.sleep) retry_.sleep = [](std::chrono::microseconds d) {
-    std::this_thread::sleep_for(d);
-  };
-  if (!retry_.random) retry_.random = [this] {
-    std::lock_guard<std::mutex> lock(rng_mu_);
-    return rng_();
-  };
 }
 
 RepositoryStats DepositRepository::stats() const {
@@ -162,10 +156,7 @@ Result<std::vector<DepositTransaction>> DepositRepository::Pending(int limit) {
 
 void DepositRepository::Backoff(int attempt) {
   auto base = retry_.base_backoff * (int64_t{1} << (attempt - 1));
-  auto jitter = base.count() > 0 ? static_cast<int64_t>(retry_.random() %
-                                                        static_cast<uint64_t>(base.count()))
-                                 : 0;
-  retry_.sleep(base + std::chrono::microseconds(jitter));
+  env_.Sleep(base + std::chrono::microseconds(env_.UniformBelow(base.count())));
 }
 
 Result<DepositTransaction> DepositRepository::ApplyVersioned(int64_t user_id,

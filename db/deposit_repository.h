@@ -4,13 +4,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/environment.h"
 #include "common/result.h"
 #include "db/deposit_store.h"
 #include "db/ledger_types.h"
@@ -20,13 +19,11 @@ namespace depositbot {
 class Database;
 
 // How a version conflict is retried: at most `max_attempts` tries, waiting
-// base * 2^(attempt-1) plus a random jitter of up to the same amount between.
-// `sleep` and `random` are seams so tests run without waiting.
+// base * 2^(attempt-1) plus a random jitter below the same amount between (the wait and
+// the jitter come from the repository's Environment, so tests run without waiting).
 struct RetryPolicy {
   int max_attempts = 3;
   std::chrono::microseconds base_backoff{2000};
-  std::function<void(std::chrono::microseconds)> sleep;  // default: this_thread::sleep_for
-  std::function<uint64_t()> random;                      // default: a seeded mt19937_64
   // Test seam, unset in production: called with the attempt number (1-based)
   // after the optimistic read of (balance, version) and before the write
   // transaction begins, so a test can change the row from another connection
@@ -48,7 +45,10 @@ struct RepositoryStats {
 // repository per connection for parallelism (also across processes).
 class DepositRepository final : public DepositStore {
  public:
-  DepositRepository(Database& db, const Clock& clock, RetryPolicy retry = {});
+  // `clock` stamps the rows, as in the other repositories; `env` waits and draws the jitter
+  // between conflict retries. `db`, `clock` and `env` must outlive the repository.
+  DepositRepository(Database& db, const Clock& clock, RetryPolicy retry = {},
+                    Environment& env = SystemEnvironment());
 
   Result<Account> GetAccount(int64_t user_id) override;
   Result<DepositTransaction> GetTransaction(int64_t transaction_id) override;
@@ -97,8 +97,7 @@ class DepositRepository final : public DepositStore {
   Database& db_;
   const Clock& clock_;
   RetryPolicy retry_;
-  std::mutex rng_mu_;
-  std::mt19937_64 rng_;
+  Environment& env_;
   std::atomic<int64_t> applied_{0}, conflicts_{0}, retries_{0}, conflict_failures_{0};
 };
 

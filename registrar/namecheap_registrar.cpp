@@ -4,7 +4,6 @@
 #include <cctype>
 #include <optional>
 #include <set>
-#include <thread>
 #include <utility>
 
 #include "common/log.h"
@@ -48,8 +47,7 @@ struct NamecheapRegistrar::PriceSlot {
 };
 
 Result<std::unique_ptr<NamecheapRegistrar>> NamecheapRegistrar::FromConfig(NamecheapConfig config,
-                                                                           const Clock& clock,
-                                                                           SleepFn sleep) {
+                                                                           Environment& env) {
   auto url = HttpUrl::Parse(config.api_url);
   if (!url) return Error::Invalid("namecheap api_url: " + url.error().message);
   const std::pair<const char*, const std::string*> required[] = {{"api_user", &config.api_user},
@@ -62,19 +60,15 @@ Result<std::unique_ptr<NamecheapRegistrar>> NamecheapRegistrar::FromConfig(Namec
   if (config.max_read_attempts < 1) {
     return Error::Invalid("namecheap max_read_attempts must be at least 1");
   }
-  if (!sleep) sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
-  return std::make_unique<NamecheapRegistrar>(std::move(config), std::move(*url), clock,
-                                              std::move(sleep));
+  return std::make_unique<NamecheapRegistrar>(std::move(config), std::move(*url), env);
 }
 
-NamecheapRegistrar::NamecheapRegistrar(NamecheapConfig config, HttpUrl url, const Clock& clock,
-                                       SleepFn sleep)
+NamecheapRegistrar::NamecheapRegistrar(NamecheapConfig config, HttpUrl url, Environment& env)
     : config_(std::move(config)),
       read_http_(url, config_.http),
       create_http_(url, HttpOptions{config_.http.connect_timeout, config_.create_read_timeout,
                                     config_.http.write_timeout}),
-      clock_(clock),
-      sleep_(std::move(sleep)) {}
+      env_(env) {}
 
 NamecheapRegistrar::~NamecheapRegistrar() = default;
 
@@ -170,7 +164,7 @@ RegistrarResult<std::string> NamecheapRegistrar::Read(
          {"attempt", std::to_string(attempt)},
          {"delay_ms", std::to_string(delay.count())},
          {"error", f.message}});
-    sleep_(delay);
+    env_.Sleep(delay);
     delay *= 2;
   }
 }
@@ -226,7 +220,7 @@ RegistrarResult<PriceQuote> NamecheapRegistrar::Price(std::string_view tld_in, i
     slot = s;
   }
   std::lock_guard<std::mutex> lock(slot->mu);
-  const int64_t now = clock_.NowMillis();
+  const int64_t now = env_.NowMillis();
   const int64_t ttl_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(config_.pricing_ttl).count();
   if (!slot->loaded || now - slot->fetched_ms >= ttl_ms || now < slot->fetched_ms) {

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -10,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/clock.h"
+#include "common/environment.h"
 #include "common/http_client.h"
 #include "common/result.h"
 #include "registrar/namecheap_contact.h"
@@ -38,18 +37,14 @@ struct NamecheapConfig {
 // Namecheap's XML API (DESIGN.md, reference/namecheap-api.md) over HttpClient. Every command is
 // a POST with a form body, so the key never sits in a URL. Reads are retried (timeouts, HTTP
 // 5xx, rate limiting, Namecheap's retryable server errors) up to max_read_attempts with
-// exponential backoff; create never is. Prices are cached per TLD for pricing_ttl by `clock`.
-// Thread-safe. `clock` must outlive the registrar.
+// exponential backoff (waited through `env`); create never is. Prices are cached per TLD for
+// pricing_ttl by env's clock. Thread-safe. `env` must outlive the registrar.
 class NamecheapRegistrar final : public Registrar {
  public:
-  // How the registrar waits between retries; tests inject one that records instead of sleeping.
-  using SleepFn = std::function<void(std::chrono::milliseconds)>;
-
   // Checks the URL and the four credentials and builds the client; a bad config is kInvalid
   // naming the field; nothing is sent. The contact is checked by Create (see ValidateContact).
-  static Result<std::unique_ptr<NamecheapRegistrar>> FromConfig(NamecheapConfig config,
-                                                                const Clock& clock,
-                                                                SleepFn sleep = {});
+  static Result<std::unique_ptr<NamecheapRegistrar>> FromConfig(
+      NamecheapConfig config, Environment& env = SystemEnvironment());
 
   RegistrarResult<std::vector<DomainAvailability>> Check(
       const std::vector<std::string>& domains) override;
@@ -72,7 +67,7 @@ class NamecheapRegistrar final : public Registrar {
   static constexpr size_t kCheckBatchLimit = 50;
 
   // Public for FromConfig's make_unique; use FromConfig.
-  NamecheapRegistrar(NamecheapConfig config, HttpUrl url, const Clock& clock, SleepFn sleep);
+  NamecheapRegistrar(NamecheapConfig config, HttpUrl url, Environment& env);
   ~NamecheapRegistrar() override;
 
  private:
@@ -92,8 +87,7 @@ class NamecheapRegistrar final : public Registrar {
   NamecheapConfig config_;
   HttpClient read_http_;
   HttpClient create_http_;
-  const Clock& clock_;
-  SleepFn sleep_;
+  Environment& env_;
 
   std::mutex price_mu_;  // guards price_slots_ (not the slots' contents)
   std::map<std::string, std::shared_ptr<PriceSlot>> price_slots_;

@@ -11,7 +11,7 @@
 #include "common/metrics.h"
 #include "db/alert_outbox.h"
 #include "db/database.h"
-#include "tests/fakes/stderr_capture.h"
+#include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/ledger_builder.h"
 
@@ -33,6 +33,7 @@ struct Fixture {
   TestDb t;
   AlertOutbox outbox{t.db(), t.clock()};
   Metrics metrics;
+  TestEnvironment env;  // the client's retry waits are recorded, not slept
   std::unique_ptr<TelegramClient> client;
   std::unique_ptr<AdminAlertSender> sender;
 
@@ -41,9 +42,6 @@ struct Fixture {
     c.api_base = telegram.url();
     c.token = telegram.token();
     c.pace_sends = false;
-    TelegramClient::Environment env;
-    env.clock = &t.clock();
-    env.sleep = [](std::chrono::milliseconds) {};
     auto r = TelegramClient::Create(c, env);
     REQUIRE(r);
     client = std::move(*r);
@@ -101,9 +99,9 @@ TEST_CASE("an alert that reached no admin is logged at error level and shown in 
   Fixture f({kBlocked});
   f.telegram.BlockChat(kBlocked);
   REQUIRE(f.outbox.Enqueue("order:17:registered_after_refund", "order 17 registered after refund"));
-  StderrCapture err;
+  ScopedLogCapture err;
   auto pass = f.Pass();
-  std::string log = err.Finish();
+  std::string log = err.Text();
   CHECK(pass.failed == 1);
   CHECK(pass.undelivered == 1);
   CHECK(Has(log, "level=error event=admin_alert.reached_no_admin"));

@@ -17,7 +17,7 @@ namespace {
 
 struct LlmRig {
   FakeLlmServer server;
-  std::vector<std::chrono::milliseconds> waits;
+  TestEnvironment env;  // the model's retry waits are recorded, not slept
   std::unique_ptr<OpenAiChatModel> model;
   std::unique_ptr<AgentFixture> f;
 
@@ -26,8 +26,6 @@ struct LlmRig {
     c.base_url = server.url();
     c.api_key = "sk-test";
     c.read_timeout = read_timeout;
-    OpenAiChatModel::Environment env;
-    env.sleep = [this](std::chrono::milliseconds d) { waits.push_back(d); };
     model = std::move(*OpenAiChatModel::Create(c, env));
     f = std::make_unique<AgentFixture>(model.get());
   }
@@ -122,8 +120,9 @@ TEST_CASE("over HTTP: 429 with Retry-After is waited out and then succeeds") {
   CHECK(turn.ok);
   CHECK(turn.reply == "Hello!");
   CHECK(r.server.RequestCount() == 2);
-  REQUIRE(r.waits.size() == 1);
-  CHECK(r.waits[0] == std::chrono::milliseconds(2000));
+  auto waits = r.env.SleepsMillis();
+  REQUIRE(waits.size() == 1);
+  CHECK(waits[0] == std::chrono::milliseconds(2000));
 }
 
 TEST_CASE("over HTTP: 500 three times gives the user an apology and changes nothing") {

@@ -24,24 +24,24 @@ bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-// Retries without waiting; the sleeps are recorded.
+// Retries without waiting: the environment records the sleeps.
 struct RecordedRetry {
-  std::vector<std::chrono::microseconds> sleeps;
-  uint64_t next_random = 0;
+  TestEnvironment env;
   RetryPolicy Policy(int max_attempts = 3) {
     RetryPolicy p;
     p.max_attempts = max_attempts;
     p.base_backoff = std::chrono::microseconds(1000);
-    p.sleep = [this](std::chrono::microseconds d) { sleeps.push_back(d); };
-    p.random = [this] { return next_random += 337; };
     return p;
   }
+  std::vector<std::chrono::microseconds> Sleeps() const { return env.Sleeps(); }
 };
 
 // A migrated database, a builder, and the repository under test.
 struct Books {
   explicit Books(TestDb::Kind kind = TestDb::kMemory, int max_attempts = 3)
-      : t(kind), b(t.db(), t.clock()), repo(t.db(), t.clock(), retry.Policy(max_attempts)) {}
+      : t(kind),
+        b(t.db(), t.clock()),
+        repo(t.db(), t.clock(), retry.Policy(max_attempts), retry.env) {}
   TestDb t;
   LedgerBuilder b;
   RecordedRetry retry;
@@ -637,7 +637,7 @@ TEST_CASE("one version conflict is retried and then applied once") {
   RecordedRetry retry;
   auto policy = retry.Policy();
   policy.before_write = [&](int attempt) { inject(attempt); };
-  DepositRepository repo(k.t.db(), k.t.clock(), policy);
+  DepositRepository repo(k.t.db(), k.t.clock(), policy, retry.env);
   auto p = repo.Purchase(alice.id, 300, "order:1", "x");
   REQUIRE(p);
   CHECK(inject.injected == 1);
@@ -647,7 +647,7 @@ TEST_CASE("one version conflict is retried and then applied once") {
   CHECK(s.conflicts == 1);
   CHECK(s.retries == 1);
   CHECK(s.conflict_failures == 0);
-  CHECK(retry.sleeps.size() == 1);
+  CHECK(retry.Sleeps().size() == 1);
   CHECK(QueryInt(k.t.db(), "SELECT COUNT(*) FROM deposit_transactions WHERE type='purchase'") ==
         1);
   CHECK(CheckBooks(k.t.db()).ok());
@@ -664,7 +664,7 @@ TEST_CASE("a conflict on every attempt gives kConflict after exactly 3 attempts,
     attempts = attempt;
     inject(attempt);
   };
-  DepositRepository repo(k.t.db(), k.t.clock(), policy);
+  DepositRepository repo(k.t.db(), k.t.clock(), policy, retry.env);
   int64_t rows = k.LedgerRows();
 
   auto p = repo.Purchase(alice.id, 300, "order:1", "x");
@@ -691,17 +691,15 @@ TEST_CASE("backoff doubles per attempt and adds a jitter below the step") {
   Books k(TestDb::kFile);
   auto alice = k.b.User(1001).Balance(1'000).Build();
   ConflictInjector inject(k.t, alice.id, 1'000);
-  std::vector<std::chrono::microseconds> sleeps;
-  std::vector<uint64_t> randoms = {1'234'567, 999};
-  size_t next = 0;
+  TestEnvironment env;
+  env.QueueRandom({1'234'567, 999, 1'234'567});
   RetryPolicy policy;
   policy.max_attempts = 4;
   policy.base_backoff = std::chrono::microseconds(1000);
-  policy.sleep = [&](std::chrono::microseconds d) { sleeps.push_back(d); };
-  policy.random = [&] { return randoms[next++ % randoms.size()]; };
   policy.before_write = [&](int attempt) { inject(attempt); };
-  DepositRepository repo(k.t.db(), k.t.clock(), policy);
+  DepositRepository repo(k.t.db(), k.t.clock(), policy, env);
   CHECK(repo.Adjust(alice.id, 5, "x", kAdmin).code() == ErrorCode::kConflict);
+  std::vector<std::chrono::microseconds> sleeps = env.Sleeps();
   REQUIRE(sleeps.size() == 3);  // between 4 attempts
   CHECK(sleeps[0].count() == 1000 + 1'234'567 % 1000);
   CHECK(sleeps[1].count() == 2000 + 999 % 2000);
@@ -720,9 +718,9 @@ TEST_CASE("with one attempt allowed a conflict is reported at once without sleep
   RecordedRetry retry;
   auto policy = retry.Policy(1);
   policy.before_write = [&](int attempt) { inject(attempt); };
-  DepositRepository repo(k.t.db(), k.t.clock(), policy);
+  DepositRepository repo(k.t.db(), k.t.clock(), policy, retry.env);
   CHECK(repo.Adjust(alice.id, -5, "x", kAdmin).code() == ErrorCode::kConflict);
-  CHECK(retry.sleeps.empty());
+  CHECK(retry.Sleeps().empty());
   CHECK(inject.injected == 1);
   CHECK(repo.stats().retries == 0);
 }
@@ -737,7 +735,7 @@ TEST_CASE("a purchase retried after a conflict re-checks the balance it now sees
   policy.before_write = [&](int attempt) {
     if (attempt == 1) CHECK(other_repo.Purchase(alice.id, 800, "order:other", "x"));
   };
-  DepositRepository repo(k.t.db(), k.t.clock(), policy);
+  DepositRepository repo(k.t.db(), k.t.clock(), policy, retry.env);
   auto p = repo.Purchase(alice.id, 500, "order:mine", "x");
   REQUIRE_FALSE(p);
   CHECK(p.code() == ErrorCode::kInsufficientFunds);
@@ -755,7 +753,7 @@ TEST_CASE("two admins confirming the same deposit at the same moment credit it o
   policy.before_write = [&](int attempt) {
     if (attempt == 1) CHECK(other_repo.Confirm(alice.pending[0], kAdmin + 1));
   };
-  DepositRepository repo(k.t.db(), k.t.clock(), policy);
+  DepositRepository repo(k.t.db(), k.t.clock(), policy, retry.env);
   auto c = repo.Confirm(alice.pending[0], kAdmin);
   REQUIRE_FALSE(c);
   CHECK(c.code() == ErrorCode::kFailedPrecondition);
@@ -774,7 +772,7 @@ TEST_CASE("two refunds of one purchase at the same moment credit it once") {
   policy.before_write = [&](int attempt) {
     if (attempt == 1) CHECK(other_repo.Refund(alice.purchases[0], "theirs"));
   };
-  DepositRepository repo(k.t.db(), k.t.clock(), policy);
+  DepositRepository repo(k.t.db(), k.t.clock(), policy, retry.env);
   auto r = repo.Refund(alice.purchases[0], "mine");
   REQUIRE_FALSE(r);
   CHECK(r.code() == ErrorCode::kFailedPrecondition);
@@ -792,7 +790,7 @@ TEST_CASE("a deposit cancelled while its confirm was in flight is not credited")
   policy.before_write = [&](int attempt) {
     if (attempt == 1) CHECK(other_repo.Cancel(alice.pending[0], alice.id));
   };
-  DepositRepository repo(k.t.db(), k.t.clock(), policy);
+  DepositRepository repo(k.t.db(), k.t.clock(), policy, retry.env);
   auto c = repo.Confirm(alice.pending[0], kAdmin);
   REQUIRE_FALSE(c);
   CHECK(c.code() == ErrorCode::kFailedPrecondition);

@@ -88,11 +88,11 @@ TEST_CASE("a price conversion beyond 128 bits is refused, not overflowed (decima
 TEST_CASE("absurd usage figures from a model server are clamped, not undefined "
           "(chat_completion/crash-usage-*)") {
   using namespace depositbot;
-  RandomSource random = [] { return uint64_t{42}; };
+  TestEnvironment env;
   auto r = ParseChatCompletion(
       R"({"choices":[{"message":{"role":"assistant","content":"x"}}],)"
       R"("usage":{"prompt_tokens":1e300,"completion_tokens":9223372036854775807}})",
-      random);
+      env);
   REQUIRE(r);
   CHECK(r->usage.prompt_tokens == int64_t{1} << 53);
   CHECK(r->usage.completion_tokens == int64_t{1} << 53);
@@ -100,7 +100,7 @@ TEST_CASE("absurd usage figures from a model server are clamped, not undefined "
   auto negative = ParseChatCompletion(
       R"({"choices":[{"message":{"role":"assistant","content":"x"}}],)"
       R"("usage":{"prompt_tokens":-5,"completion_tokens":2.5,"total_tokens":0}})",
-      random);
+      env);
   REQUIRE(negative);
   CHECK(negative->usage.prompt_tokens == 0);
   CHECK(negative->usage.total_tokens == 2);

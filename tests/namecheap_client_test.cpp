@@ -9,15 +9,15 @@
 #include <thread>
 #include <vector>
 
-#include "common/clock.h"
+#include "common/environment.h"
 #include "common/http_client.h"
 #include "common/log.h"
 #include "registrar/namecheap_registrar.h"
-#include "tests/fakes/stderr_capture.h"
+#include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_namecheap_server.h"
 
 using namespace depositbot;
-using depositbot::testing::StderrCapture;
+using depositbot::testing::ScopedLogCapture;
 using depositbot::testing::FakeNamecheapServer;
 using Fault = FakeNamecheapServer::Fault;
 using Kind = RegistrarFailure::Kind;
@@ -36,18 +36,18 @@ const char* kBalances = "namecheap.users.getBalances";
 // A fake Namecheap, a fixed clock and a client whose retry sleeps are recorded, not slept.
 struct Fixture {
   FakeNamecheapServer fake;
-  FixedClock clock{kNow};
-  std::vector<milliseconds> sleeps;
+  TestEnvironment env{kNow};
+  FixedClock& clock = env.fixed_clock();
   std::unique_ptr<NamecheapRegistrar> client;
 
   Fixture() { client = Make(fake.ClientConfig()); }
 
   std::unique_ptr<NamecheapRegistrar> Make(NamecheapConfig config) {
-    auto r = NamecheapRegistrar::FromConfig(std::move(config), clock,
-                                            [this](milliseconds d) { sleeps.push_back(d); });
+    auto r = NamecheapRegistrar::FromConfig(std::move(config), env);
     REQUIRE(r);
     return std::move(*r);
   }
+  std::vector<milliseconds> Sleeps() const { return env.SleepsMillis(); }
   std::unique_ptr<NamecheapRegistrar> MakeWith(void (*edit)(NamecheapConfig&)) {
     NamecheapConfig c = fake.ClientConfig();
     edit(c);
@@ -375,7 +375,7 @@ TEST_CASE("a create that hangs past the read timeout is an unknown outcome, sent
   CHECK(r.error().kind == Kind::kTransport);
   REQUIRE(f.fake.AwaitRequestCount(kCreate, 1));
   CHECK(f.fake.RequestCount(kCreate) == 1);
-  CHECK(f.sleeps.empty());
+  CHECK(f.Sleeps().empty());
 }
 
 TEST_CASE("after a hung create that did happen, GetInfo finds the domain in our account") {
@@ -871,7 +871,7 @@ TEST_CASE("a read answered with HTTP 5xx is retried with exponential backoff, th
   auto r = client->Balance();
   REQUIRE(r);
   CHECK(f.fake.RequestCount(kBalances) == 3);
-  CHECK(f.sleeps == std::vector<milliseconds>{milliseconds(500), milliseconds(1000)});
+  CHECK(f.Sleeps() == std::vector<milliseconds>{milliseconds(500), milliseconds(1000)});
 }
 
 TEST_CASE("a read stops after three attempts and reports the service unavailable") {
@@ -882,7 +882,7 @@ TEST_CASE("a read stops after three attempts and reports the service unavailable
   CHECK(r.error().kind == Kind::kTransport);
   CHECK(r.code() == ErrorCode::kUnavailable);
   CHECK(f.fake.RequestCount(kCheck) == 3);
-  CHECK(f.sleeps.size() == 2);
+  CHECK(f.Sleeps().size() == 2);
 }
 
 TEST_CASE("a read that times out is retried") {
@@ -920,7 +920,7 @@ TEST_CASE("Namecheap's retryable server errors are retried for reads") {
 TEST_CASE("the API key never appears in error messages or log lines") {
   Fixture f;
   const std::string key = FakeNamecheapServer::kApiKey;
-  StderrCapture capture;
+  ScopedLogCapture capture;
   // An error text that echoes the key, a transport failure, and a malformed body.
   f.fake.InjectFault(kCreate, Fault::ApiError(3031900, "provider said: key=" + key));
   auto echoed = f.client->Create({"example-shop.com", 1, 0});
@@ -930,7 +930,7 @@ TEST_CASE("the API key never appears in error messages or log lines") {
   auto failed_read = f.client->Balance();
   f.fake.InjectFault(kCheck, Fault::HttpStatus(200, "oops " + key));
   auto malformed = f.client->Check({"example-shop.com"});
-  std::string logs = capture.Finish();
+  std::string logs = capture.Text();
 
   REQUIRE_FALSE(echoed);
   REQUIRE_FALSE(failed_read);
@@ -947,22 +947,22 @@ TEST_CASE("the API key never appears in error messages or log lines") {
 }
 
 TEST_CASE("a config without credentials or with a bad URL is refused at construction") {
-  FixedClock clock(kNow);
+  TestEnvironment env(kNow);
   NamecheapConfig c;
   c.api_user = "u";
   c.api_key = "k";
   c.username = "u";
   c.client_ip = "203.0.113.7";
-  CHECK(NamecheapRegistrar::FromConfig(c, clock));
+  CHECK(NamecheapRegistrar::FromConfig(c, env));
   NamecheapConfig no_key = c;
   no_key.api_key.clear();
-  auto r = NamecheapRegistrar::FromConfig(no_key, clock);
+  auto r = NamecheapRegistrar::FromConfig(no_key, env);
   REQUIRE_FALSE(r);
   CHECK(r.code() == ErrorCode::kInvalid);
   CHECK(Contains(r.error().message, "api_key"));
   NamecheapConfig bad_url = c;
   bad_url.api_url = "api.namecheap.com/xml.response";
-  CHECK_FALSE(NamecheapRegistrar::FromConfig(bad_url, clock));
+  CHECK_FALSE(NamecheapRegistrar::FromConfig(bad_url, env));
 }
 
 TEST_CASE("the fake also answers GET query strings with parameter names in any case") {

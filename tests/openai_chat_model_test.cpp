@@ -5,10 +5,11 @@
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <thread>
 #include <vector>
 
-#include "common/clock.h"
+#include "common/environment.h"
 #include "tests/fakes/fake_llm_server.h"
 
 using namespace depositbot;
@@ -40,14 +41,14 @@ ChatRequest AskWeather() {
 }
 
 // A fake server plus a client pointed at it whose sleeps are recorded instead of slept and
-// whose randomness is a fixed sequence.
+// whose randomness is a seeded sequence.
 struct Harness {
   explicit Harness(std::string key = kKey, FakeLlmServer::Options options = {})
       : server([&] {
           options.api_key = key;
           return options;
         }()),
-        clock(kNowMillis) {
+        env(kNowMillis) {
     config.base_url = server.url();
     config.api_key = key;
     config.model = "gpt-test";
@@ -55,13 +56,6 @@ struct Harness {
   }
 
   std::unique_ptr<OpenAiChatModel> Model() {
-    OpenAiChatModel::Environment env;
-    env.sleep = [this](milliseconds d) { sleeps.push_back(d); };
-    env.random = [state = std::make_shared<uint64_t>(42)] {
-      *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
-      return *state;
-    };
-    env.clock = &clock;
     auto m = OpenAiChatModel::Create(config, env);
     REQUIRE(m);
     return std::move(*m);
@@ -74,10 +68,11 @@ struct Harness {
     return reqs[i].json;
   }
 
+  std::vector<milliseconds> Sleeps() const { return env.SleepsMillis(); }
+
   FakeLlmServer server;
-  FixedClock clock;
+  TestEnvironment env;
   OpenAiChatModel::Config config;
-  std::vector<milliseconds> sleeps;
 };
 
 }  // namespace
@@ -396,7 +391,7 @@ TEST_CASE("429 with Retry-After in seconds waits that long, then succeeds on the
   REQUIRE(r);
   CHECK(r->message.content == "ok");
   CHECK(h.server.RequestCount() == 2);
-  CHECK(h.sleeps == std::vector<milliseconds>{milliseconds(2000)});
+  CHECK(h.Sleeps() == std::vector<milliseconds>{milliseconds(2000)});
   CHECK(h.server.Requests()[0].body == h.server.Requests()[1].body);
 }
 
@@ -408,7 +403,7 @@ TEST_CASE("retry-after-ms takes precedence over Retry-After") {
   h.server.Enqueue(FakeLlmReply::Text("ok"));
   REQUIRE(h.Model()->Complete(AskWeather()));
   CHECK(h.server.RequestCount() == 2);
-  CHECK(h.sleeps == std::vector<milliseconds>{milliseconds(1250)});
+  CHECK(h.Sleeps() == std::vector<milliseconds>{milliseconds(1250)});
 }
 
 TEST_CASE("Retry-After as an HTTP date waits until that time") {
@@ -417,7 +412,7 @@ TEST_CASE("Retry-After as an HTTP date waits until that time") {
                        .WithHeader("Retry-After", "Thu, 01 Jan 2026 00:00:07 GMT"));
   h.server.Enqueue(FakeLlmReply::Text("ok"));
   REQUIRE(h.Model()->Complete(AskWeather()));
-  CHECK(h.sleeps == std::vector<milliseconds>{milliseconds(7000)});
+  CHECK(h.Sleeps() == std::vector<milliseconds>{milliseconds(7000)});
 }
 
 TEST_CASE("a Retry-After beyond the cap waits only the cap") {
@@ -426,7 +421,7 @@ TEST_CASE("a Retry-After beyond the cap waits only the cap") {
                        .WithHeader("Retry-After", "3600"));
   h.server.Enqueue(FakeLlmReply::Text("ok"));
   REQUIRE(h.Model()->Complete(AskWeather()));
-  CHECK(h.sleeps == std::vector<milliseconds>{milliseconds(30000)});
+  CHECK(h.Sleeps() == std::vector<milliseconds>{milliseconds(30000)});
 }
 
 TEST_CASE("500 three times fails after exactly three requests with exponential backoff") {
@@ -441,12 +436,12 @@ TEST_CASE("500 three times fails after exactly three requests with exponential b
   CHECK(r.error().message.find("The server had an error") != std::string::npos);
   CHECK(r.error().message.find("3 attempts") != std::string::npos);
   CHECK(h.server.RequestCount() == 3);
-  REQUIRE(h.sleeps.size() == 2);
+  REQUIRE(h.Sleeps().size() == 2);
   // base 500 ms then 1000 ms, each shortened by up to 25 % jitter.
-  CHECK(h.sleeps[0] > milliseconds(375));
-  CHECK(h.sleeps[0] <= milliseconds(500));
-  CHECK(h.sleeps[1] > milliseconds(750));
-  CHECK(h.sleeps[1] <= milliseconds(1000));
+  CHECK(h.Sleeps()[0] > milliseconds(375));
+  CHECK(h.Sleeps()[0] <= milliseconds(500));
+  CHECK(h.Sleeps()[1] > milliseconds(750));
+  CHECK(h.Sleeps()[1] <= milliseconds(1000));
   CHECK(h.server.PendingReplies() == 1);
 }
 
@@ -456,7 +451,7 @@ TEST_CASE("a 503 followed by a completion succeeds") {
   h.server.Enqueue(FakeLlmReply::Text("ok"));
   REQUIRE(h.Model()->Complete(AskWeather()));
   CHECK(h.server.RequestCount() == 2);
-  CHECK(h.sleeps.size() == 1);
+  CHECK(h.Sleeps().size() == 1);
 }
 
 TEST_CASE("401 fails at once with the server's message after exactly one request") {
@@ -470,7 +465,7 @@ TEST_CASE("401 fails at once with the server's message after exactly one request
   CHECK(r.error().message.find("401") != std::string::npos);
   CHECK(r.error().message.find("sk-wrong-key-000") == std::string::npos);
   CHECK(h.server.RequestCount() == 1);
-  CHECK(h.sleeps.empty());
+  CHECK(h.Sleeps().empty());
 }
 
 TEST_CASE("400, 404 and 422 fail at once as invalid requests") {
@@ -489,7 +484,7 @@ TEST_CASE("400, 404 and 422 fail at once as invalid requests") {
     CHECK(r.error().message.find(text) != std::string::npos);
   }
   CHECK(h.server.RequestCount() == 3);
-  CHECK(h.sleeps.empty());
+  CHECK(h.Sleeps().empty());
 }
 
 TEST_CASE("vLLM's flat error body is understood") {
@@ -532,7 +527,7 @@ TEST_CASE("a read timeout is retried, then fails as unavailable after three requ
   REQUIRE_FALSE(r);
   CHECK(r.code() == ErrorCode::kUnavailable);
   CHECK(r.error().message.find("did not answer") != std::string::npos);
-  CHECK(h.sleeps.size() == 2);
+  CHECK(h.Sleeps().size() == 2);
   CHECK(h.server.WaitForRequests(3, milliseconds(10000)));
   CHECK(h.server.RequestCount() == 3);
 }
@@ -548,7 +543,7 @@ TEST_CASE("a refused connection is retried, then fails as unavailable") {
   auto r = h.Model()->Complete(AskWeather());
   REQUIRE_FALSE(r);
   CHECK(r.code() == ErrorCode::kUnavailable);
-  CHECK(h.sleeps.size() == 2);
+  CHECK(h.Sleeps().size() == 2);
 }
 
 TEST_CASE("a body that is not JSON is retried, then fails with a clear error") {
@@ -588,7 +583,7 @@ TEST_CASE("a 200 without choices or with an error object is an unavailable answe
   auto err = model->Complete(AskWeather());
   REQUIRE_FALSE(err);
   CHECK(err.error().message.find("Provider returned error") != std::string::npos);
-  CHECK(h.sleeps.empty());
+  CHECK(h.Sleeps().empty());
 }
 
 TEST_CASE("a bad base URL is rejected by Create and by every Complete") {
@@ -625,12 +620,13 @@ TEST_CASE("chat messages serialise to the OpenAI wire shape and parse back") {
 }
 
 TEST_CASE("generated tool call ids are 9 alphanumerics and follow the random source") {
-  uint64_t next = 0;
-  RandomSource counting = [&next] { return next++; };
+  TestEnvironment counting;
+  std::vector<uint64_t> draws(18);
+  std::iota(draws.begin(), draws.end(), uint64_t{0});
+  counting.QueueRandom(draws);
   CHECK(GenerateToolCallId(counting) == "ABCDEFGHI");
   CHECK(GenerateToolCallId(counting) == "JKLMNOPQR");
-  RandomSource real = DefaultRandomSource();
-  std::string a = GenerateToolCallId(real);
+  std::string a = GenerateToolCallId(SystemEnvironment());
   CHECK(IsPortableToolCallId(a));
   CHECK_FALSE(IsPortableToolCallId("call_abc"));
   CHECK_FALSE(IsPortableToolCallId("chatcmpl-tool-1"));

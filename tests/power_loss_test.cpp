@@ -71,9 +71,8 @@ void Tell(int fd, const std::string& line) {
   if (run.sync == Sync::kNormal && !(*db)->Exec("PRAGMA synchronous = NORMAL")) _exit(5);
   if (run.small_checkpoints && !(*db)->Exec("PRAGMA wal_autocheckpoint = 8")) _exit(5);
   FixedClock clock(kTestEpochMillis);
-  RetryPolicy retry;
-  retry.sleep = [](std::chrono::microseconds) {};
-  DepositRepository repo(**db, clock, retry);
+  TestEnvironment env(kTestEpochMillis);  // conflict backoffs are recorded, not slept
+  DepositRepository repo(**db, clock, RetryPolicy{}, env);
   std::mt19937_64 rng(run.seed);
   std::vector<int64_t> purchases;
   for (int i = 0; i < kOpsPerRun; ++i) {

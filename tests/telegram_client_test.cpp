@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "chat/telegram_text.h"
-#include "common/clock.h"
-#include "tests/fakes/stderr_capture.h"
+#include "common/environment.h"
+#include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/loopback_server.h"
 
 using namespace depositbot;
-using depositbot::testing::StderrCapture;
+using depositbot::testing::ScopedLogCapture;
 using depositbot::testing::FakeTelegramServer;
 using depositbot::testing::FakeTelegramUser;
 using Fault = FakeTelegramServer::Fault;
@@ -49,9 +49,8 @@ std::string Repeat(const std::string& s, size_t n) {
 // clock) instead of slept. Pacing is off unless a test turns it on.
 struct Fixture {
   FakeTelegramServer fake;
-  FixedClock clock{kNow};
+  TestEnvironment env{kNow};
   std::mutex mu;
-  std::vector<milliseconds> sleeps;
   std::vector<std::tuple<std::string, int, int>> observed;
   std::unique_ptr<TelegramClient> client;
 
@@ -67,26 +66,16 @@ struct Fixture {
   }
 
   std::unique_ptr<TelegramClient> Make(TelegramClient::Config config) {
-    TelegramClient::Environment env;
-    env.clock = &clock;
-    env.sleep = [this](milliseconds d) {
-      std::lock_guard<std::mutex> lock(mu);
-      sleeps.push_back(d);
-      clock.Advance(d.count());
-    };
-    env.observe = [this](std::string_view method, int status, int error_code) {
+    auto observe = [this](std::string_view method, int status, int error_code) {
       std::lock_guard<std::mutex> lock(mu);
       observed.emplace_back(std::string(method), status, error_code);
     };
-    auto r = TelegramClient::Create(std::move(config), std::move(env));
+    auto r = TelegramClient::Create(std::move(config), env, observe);
     REQUIRE(r);
     return std::move(*r);
   }
 
-  std::vector<milliseconds> Sleeps() {
-    std::lock_guard<std::mutex> lock(mu);
-    return sleeps;
-  }
+  std::vector<milliseconds> Sleeps() const { return env.SleepsMillis(); }
 };
 
 }  // namespace
@@ -148,7 +137,7 @@ TEST_CASE("the token never appears in errors or logs, even for transport failure
     closed_port = loop.port();
   }
   const std::string token = "7000000001:AAHsuperSECRETtokenNeverPrintMe_0123";
-  StderrCapture capture;
+  ScopedLogCapture capture;
   std::vector<std::string> messages;
   {
     Fixture f;
@@ -175,7 +164,7 @@ TEST_CASE("the token never appears in errors or logs, even for transport failure
     REQUIRE_FALSE(failed);
     messages.push_back(failed.error().message);
   }
-  std::string logs = capture.Finish();
+  std::string logs = capture.Text();
   CHECK(Contains(logs, "telegram_call_failed"));
   CHECK_FALSE(Contains(logs, token));
   CHECK_FALSE(Contains(logs, "SECRETtoken"));
@@ -510,9 +499,9 @@ TEST_CASE("a second 429 is returned with retry_after, and a long retry_after is 
 TEST_CASE("a 403 from a user who blocked the bot is not retried and is typed") {
   Fixture f;
   f.fake.BlockChat(kChat);
-  StderrCapture capture;
+  ScopedLogCapture capture;
   auto r = f.client->SendMessage(kChat, "your deposit was confirmed");
-  std::string logs = capture.Finish();
+  std::string logs = capture.Text();
   REQUIRE_FALSE(r);
   CHECK(r.error().IsBlocked());
   CHECK(r.error().kind == Kind::kForbidden);

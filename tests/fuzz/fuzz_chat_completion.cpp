@@ -40,13 +40,24 @@ void CheckRoundTrip(const json& j) {
   }
 }
 
+// Draws that repeat: every fourth is 7, so generated tool call ids collide now and then.
+// Single-threaded, like the fuzz target.
+class RepeatingDraws final : public TestEnvironment {
+ public:
+  uint64_t Random() override {
+    return (++counter_ % 4 == 0) ? 7 : counter_ * 0x9E3779B97F4A7C15ULL;
+  }
+
+ private:
+  uint64_t counter_ = 0;
+};
+
 }  // namespace
 
 extern "C" int DEPOSITBOT_FUZZ_ENTRY(const uint8_t* data, size_t size) {
   std::string body(reinterpret_cast<const char*>(data), size);
-  uint64_t counter = 0;
   // Deterministic ids; every fourth one repeats, to exercise the duplicate-id repair.
-  RandomSource random = [&counter] { return (++counter % 4 == 0) ? 7 : counter * 0x9E3779B97F4A7C15ULL; };
+  RepeatingDraws random;
 
   if (auto r = ParseChatCompletion(body, random)) {
     if (r->message.role != ChatMessage::Role::kAssistant) std::abort();
