@@ -287,7 +287,7 @@ TEST_CASE("over HTTP: a 20,000-character answer cut at the token cap reaches the
   flood += "And one more thou";
   r.server.Enqueue(FakeLlmReply::Text(flood).WithFinishReason("length"));
   auto turn = r.f->Say(r.f->alice, "talk to me");
-  CHECK(Utf16Units(turn.reply) <= kMaxReplyUnits);
+  CHECK(Utf16Length(turn.reply) <= kMaxReplyUnits);
   CHECK(Has(turn.reply, "safe with us.\n(My answer was cut short here"));
   CHECK_FALSE(Has(turn.reply, "thou"));
 }

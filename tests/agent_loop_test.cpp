@@ -488,7 +488,7 @@ TEST_CASE("a 20,000-character answer reaches the user cut at a sentence with a n
   f.Script({novel});
   auto turn = f.Say(f.alice, "tell me a story");
   CAPTURE(turn.reply.size());
-  CHECK(Utf16Units(turn.reply) <= kMaxReplyUnits);
+  CHECK(Utf16Length(turn.reply) <= kMaxReplyUnits);
   CHECK(turn.reply.size() > kMaxReplyUnits / 2);
   CHECK(Has(turn.reply, ".\n(My answer was cut short here"));
   CHECK(novel.rfind(turn.reply.substr(0, turn.reply.find('\n')), 0) == 0);  // a prefix of it
@@ -519,16 +519,16 @@ TEST_CASE("LimitReply never splits a character and counts emoji as Telegram does
   std::string korean;
   for (int i = 0; i < 2000; ++i) korean += "가";
   std::string cut = LimitReply(korean, 200, false);
-  CHECK(Utf16Units(cut) <= 200);
+  CHECK(Utf16Length(cut) <= 200);
   std::string head = cut.substr(0, cut.find('\n'));
   CHECK(head.size() % 3 == 0);  // only whole syllables ("…" is 3 bytes as well)
   CHECK(head.rfind("가가", 0) == 0);
 
   std::string emoji;
   for (int i = 0; i < 500; ++i) emoji += "\xF0\x9F\x98\x80";  // U+1F600
-  CHECK(Utf16Units(emoji) == 1000);
+  CHECK(Utf16Length(emoji) == 1000);
   std::string cut_emoji = LimitReply(emoji, 150, false);
-  CHECK(Utf16Units(cut_emoji) <= 150);
+  CHECK(Utf16Length(cut_emoji) <= 150);
   std::string emoji_head = cut_emoji.substr(0, cut_emoji.find('\n'));
   CHECK((emoji_head.size() - std::string("…").size()) % 4 == 0);
 
