@@ -7,6 +7,7 @@
 #include "db/database.h"
 #include "db/user_repository.h"
 #include "tests/fakes/ledger_builder.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using depositbot::testing::BuiltUser;
@@ -19,9 +20,7 @@ namespace {
 
 constexpr int64_t kAdmin = 777;
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 // Retries without waiting; the sleeps are recorded.
 struct RecordedRetry {

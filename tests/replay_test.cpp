@@ -17,15 +17,14 @@
 #include "common/log.h"
 #include "registrar/fixture_registrar.h"
 #include "tests/fakes/ledger_builder.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using nlohmann::json;
 
 namespace {
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 std::string SourceDir() {
   const char* dir = std::getenv("DEPOSITBOT_SOURCE_DIR");
