@@ -32,7 +32,7 @@ constexpr int64_t kMaxFixtureUnixSeconds = 253'402'300'799;  // 9999-12-31T23:59
 int64_t Amount(const json& j, const std::string& path, const Currency& c, bool allow_negative,
                bool allow_zero = true) {
   if (j.is_number_integer()) {
-    int64_t v = j.get<int64_t>();
+    int64_t v = strict_json::Int64(j, path);
     if (v < 0 && !allow_negative) Fail(path, "must not be negative");
     return v;
   }
@@ -67,7 +67,7 @@ Decimal DecimalAt(const json& j, const std::string& path) {
 
 // "2026-01-01T00:00:00Z" or Unix seconds.
 int64_t Time(const json& j, const std::string& path) {
-  if (j.is_number_integer()) return j.get<int64_t>();
+  if (j.is_number_integer()) return strict_json::Int64(j, path);
   if (!j.is_string()) Fail(path, "expected \"YYYY-MM-DDTHH:MM:SSZ\" or Unix seconds");
   std::tm tm{};
   std::istringstream in(j.get<std::string>());
@@ -357,7 +357,7 @@ class Parser {
 
   int64_t UserRef(const json& j, const std::string& path) {
     if (j.is_number_integer()) {
-      int64_t id = j.get<int64_t>();
+      int64_t id = strict_json::Int64(j, path);
       if (!fixture_.FindUser(id))
         Fail(path, "no user with telegram_id " + std::to_string(id) + " in $.users");
       return id;

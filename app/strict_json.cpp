@@ -1,6 +1,7 @@
 #include "app/strict_json.h"
 
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -23,6 +24,15 @@ std::string TypeName(const json& j) {
 
 std::string Index(const std::string& path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
+}
+
+int64_t Int64(const json& j, const std::string& path) {
+  if (!j.is_number_integer()) Fail(path, "expected an integer, found " + TypeName(j));
+  if (j.is_number_unsigned() &&
+      j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    Fail(path, "is past the largest integer, 9223372036854775807");
+  }
+  return j.get<int64_t>();
 }
 
 std::vector<std::string> StringOrStrings(const json& j, const std::string& path) {
@@ -69,10 +79,7 @@ std::string Object::NeedStr(const char* key) const {
 
 std::optional<int64_t> Object::Int(const char* key) const {
   if (!Has(key)) return std::nullopt;
-  if (!At(key).is_number_integer()) {
-    Fail(PathOf(key), "expected an integer, found " + TypeName(At(key)));
-  }
-  return At(key).get<int64_t>();
+  return Int64(At(key), PathOf(key));
 }
 
 std::optional<bool> Object::Bool(const char* key) const {
@@ -93,7 +100,25 @@ Result<json> ReadFile(const std::string& path) {
   if (!in) return Error::NotFound(path + ": cannot be read");
   std::stringstream buf;
   buf << in.rdbuf();
-  json j = json::parse(buf.str(), nullptr, false);
+  // nlohmann keeps the last of two equal keys in one object; in a hand-written file the other
+  // one is a mistake that would pass unseen, so it is refused here.
+  std::vector<std::set<std::string>> open_objects;
+  std::string twice;
+  json::parser_callback_t note_keys = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) {
+      open_objects.emplace_back();
+    } else if (event == json::parse_event_t::object_end) {
+      if (!open_objects.empty()) open_objects.pop_back();
+    } else if (event == json::parse_event_t::key && !open_objects.empty() && twice.empty() &&
+               !open_objects.back().insert(parsed.get<std::string>()).second) {
+      twice = parsed.get<std::string>();
+    }
+    return true;
+  };
+  json j = json::parse(buf.str(), note_keys, false);
+  if (!j.is_discarded() && !twice.empty()) {
+    return Error::Invalid(path + ": the key \"" + twice + "\" appears twice in one object");
+  }
   if (j.is_discarded()) {
     // Parse again with exceptions for the position of the problem.
     try {

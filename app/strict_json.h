@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -31,6 +32,10 @@ std::string TypeName(const nlohmann::json& j);
 // "$.turns" and 2 -> "$.turns[2]".
 std::string Index(const std::string& path, size_t i);
 
+// An integer that fits int64_t. Fail for any other value, and for an integer past the int64_t
+// range (nlohmann reads 18446744073709551615 as unsigned: it must not wrap to -1).
+int64_t Int64(const nlohmann::json& j, const std::string& path);
+
 // A string, or an array of strings.
 std::vector<std::string> StringOrStrings(const nlohmann::json& j, const std::string& path);
 
@@ -57,7 +62,7 @@ class Object {
 };
 
 // Reads and parses a JSON file. kNotFound "<path>: cannot be read"; kInvalid "<path>: not valid
-// JSON: <where and why>".
+// JSON: <where and why>", or "<path>: the key \"k\" appears twice in one object".
 Result<nlohmann::json> ReadFile(const std::string& path);
 
 }  // namespace depositbot::strict_json

@@ -278,6 +278,38 @@ TEST_CASE("malformed fixtures are refused with the JSON path, not a crash") {
   }
 }
 
+TEST_CASE("an integer past the int64 range is refused naming its path, not wrapped to -1") {
+  // nlohmann reads 18446744073709551615 as an unsigned integer; read as int64_t it was -1, so an
+  // adjustment of that many minor units started the books 0.01 down.
+  const uint64_t past = 18'446'744'073'709'551'615u;
+  struct Case {
+    const char* what;
+    std::function<void(json&)> change;
+    const char* path;
+  };
+  const std::vector<Case> cases = {
+      {"an adjustment in minor units",
+       [&](json& j) {
+         j["users"][0]["ledger"] = json::array({{{"type", "adjustment"}, {"amount", past}}});
+         j["users"][0].erase("balance");
+       },
+       "$.users[0].ledger[0].amount"},
+      {"a Telegram id", [&](json& j) { j["users"][0]["telegram_id"] = past; },
+       "$.users[0].telegram_id"},
+      {"a start time", [&](json& j) { j["settings"]["start"] = past; }, "$.settings.start"},
+      {"a speaker", [&](json& j) { j["turns"][0]["from"] = past; }, "$.turns[0].from"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    json j = BalanceFixture();
+    c.change(j);
+    auto f = ParseFixture(j);
+    REQUIRE_FALSE(f.ok());
+    CAPTURE(f.error().message);
+    CHECK(Contains(f.error().message, std::string(c.path) + ": is past the largest integer"));
+  }
+}
+
 TEST_CASE("the binary reports a file that is not JSON as a failed fixture naming the file") {
   std::string dir = testing::MakeTempDir();
   WriteFile(dir + "/broken.json", "{\"users\": [");
@@ -289,6 +321,24 @@ TEST_CASE("the binary reports a file that is not JSON as a failed fixture naming
   CHECK(Contains(run.out, dir + "/broken.json: not valid JSON"));
   CHECK(Contains(run.out, "FAIL bad-key"));
   CHECK(Contains(run.out, "$: unknown key \"extra\""));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a fixture file with a key written twice in one object is refused naming the key") {
+  // Read as JSON, the second "expect" would replace the first and drop its checks unseen.
+  std::string dir = testing::MakeTempDir();
+  const std::string path = dir + "/twice.json";
+  WriteFile(path, R"({"users": [{"telegram_id": 1001, "name": "Alice"}],
+    "turns": [{"from": 1001, "say": "hi", "model": ["Hello."],
+               "expect": {"reply": "Goodbye."}, "expect": {"ok": true}}]})");
+  auto f = LoadFixture(path);
+  REQUIRE_FALSE(f.ok());
+  CHECK(f.error().message == path + ": the key \"expect\" appears twice in one object");
+  // The same key in two different objects is no repetition.
+  WriteFile(path, R"({"users": [{"telegram_id": 1001, "name": "Alice"}],
+    "turns": [{"from": 1001, "say": "hi", "model": ["Hello."], "expect": {"ok": true}},
+              {"from": 1001, "say": "hi", "model": ["Hello."], "expect": {"ok": true}}]})");
+  CHECK(LoadFixture(path).ok());
   std::filesystem::remove_all(dir);
 }
 
