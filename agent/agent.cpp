@@ -172,7 +172,7 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
                                        "briefly.")
                         : ChangesReply(out.calls, kStoppedSilent,
                                        "Sorry, I have no answer to that. Try /help.");
-      } else if (cut_off || Utf16Units(reply) > options_.max_reply_units) {
+      } else if (cut_off || Utf16Length(reply) > options_.max_reply_units) {
         // A model that talks until its token cap (or a server that ignores the cap) must not
         // flood the chat: the user and the stored history get the shortened text.
         Log(LogLevel::kWarn, "agent.reply_cut",

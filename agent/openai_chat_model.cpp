@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "common/text.h"
 
 namespace depositbot {
 namespace {
@@ -24,12 +25,6 @@ std::string Trim(std::string_view s) {
   if (b == std::string_view::npos) return "";
   size_t e = s.find_last_not_of(" \t\r\n");
   return std::string(s.substr(b, e - b + 1));
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 // A short printable excerpt of a body that is not what we expected, for the error message.
@@ -166,7 +161,7 @@ json SanitizedMessages(const std::vector<ChatMessage>& messages) {
 
 // OpenAI's own endpoints, where `max_tokens` is deprecated and refused by reasoning models.
 bool IsOpenAiHost(std::string_view host) {
-  const std::string h = Lower(std::string(host));
+  const std::string h = AsciiLower(std::string(host));
   return h == "api.openai.com" || (h.ends_with(".openai.azure.com") && h.size() > 17);
 }
 
@@ -370,7 +365,7 @@ OpenAiChatModel::Attempt OpenAiChatModel::CallOnce(const std::string& body, int 
     } else {
       out.error = Error::Invalid(what);
     }
-    std::string should = Lower(res.Header("x-should-retry"));
+    std::string should = AsciiLower(res.Header("x-should-retry"));
     if (should == "true") out.retryable = true;
     if (should == "false") out.retryable = false;
     out.hint = RetryHint(res, env_.clock());

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "common/text.h"
+
 namespace depositbot {
 namespace {
 
@@ -9,27 +11,7 @@ constexpr std::string_view kCutNote =
     "(My answer was cut short here; ask me to go on if you need more.)";
 constexpr std::string_view kEllipsis = "…";
 
-bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
-
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-// The byte length of the code point starting at text[i]; 1 for a byte that does not start a
-// complete, well-formed sequence.
-size_t SequenceLength(std::string_view text, size_t i) {
-  const auto lead = static_cast<unsigned char>(text[i]);
-  size_t len = 1;
-  if (lead >= 0xF0 && lead <= 0xF4) {
-    len = 4;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    len = 3;
-  } else if (lead >= 0xC2 && lead <= 0xDF) {
-    len = 2;
-  }
-  for (size_t k = 1; k < len; ++k) {
-    if (i + k >= text.size() || !IsContinuation(text[i + k])) return 1;
-  }
-  return len;
-}
 
 // The byte length of the longest prefix of `text` that takes at most `units` UTF-16 code units
 // and ends on a code point boundary.
@@ -37,11 +19,11 @@ size_t FittingPrefix(std::string_view text, size_t units) {
   size_t used = 0;
   size_t i = 0;
   while (i < text.size()) {
-    const size_t len = SequenceLength(text, i);
-    const size_t cost = len == 4 ? 2 : 1;
+    const Utf8CodePoint cp = DecodeUtf8At(text, i);
+    const size_t cost = cp.utf16_units();
     if (used + cost > units) break;
     used += cost;
-    i += len;
+    i += cp.size;
   }
   return i;
 }
@@ -71,19 +53,9 @@ std::string_view TrimRight(std::string_view s) {
 
 }  // namespace
 
-size_t Utf16Units(std::string_view utf8) {
-  size_t units = 0;
-  for (size_t i = 0; i < utf8.size();) {
-    const size_t len = SequenceLength(utf8, i);
-    units += len == 4 ? 2 : 1;
-    i += len;
-  }
-  return units;
-}
-
 std::string LimitReply(std::string_view text, size_t max_units, bool cut_off) {
-  if (!cut_off && Utf16Units(text) <= max_units) return std::string(text);
-  const size_t overhead = Utf16Units(kEllipsis) + 1 + Utf16Units(kCutNote);  // "…\n(...)"
+  if (!cut_off && Utf16Length(text) <= max_units) return std::string(text);
+  const size_t overhead = Utf16Length(kEllipsis) + 1 + Utf16Length(kCutNote);  // "…\n(...)"
   if (max_units < overhead) return std::string(kCutNote);
   const size_t limit = FittingPrefix(text, max_units - overhead);
   // A text that fits was cut by the token cap: only its unfinished tail goes, however long.

@@ -4,16 +4,14 @@
 #include <string>
 #include <string_view>
 
+#include "common/text.h"  // Utf16Length, the measure of the limit below
+
 namespace depositbot {
 
 // The longest reply text the agent hands to a transport, in UTF-16 code units (the unit
 // Telegram counts). It leaves room under Telegram's 4096 per message for a demo notice, so an
 // ordinary reply is one message; the transport still splits anything longer.
 inline constexpr size_t kMaxReplyUnits = 3500;
-
-// How many UTF-16 code units `utf8` takes: 2 per code point above U+FFFF, 1 for every other
-// code point; a byte that is not part of valid UTF-8 counts as 1.
-size_t Utf16Units(std::string_view utf8);
 
 // The model's text as the user gets it. A text longer than `max_units` UTF-16 code units, or
 // one the server stopped at the token cap (`cut_off`, finish_reason "length"), is shortened to

@@ -6,6 +6,7 @@
 #include <regex>
 #include <sstream>
 
+#include "common/text.h"
 #include "common/user_amount.h"
 
 namespace depositbot {
@@ -45,11 +46,6 @@ std::optional<int64_t> ParseId(std::string_view s) {
     v = v * 10 + (c - '0');
   }
   return v;
-}
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 // Whether the request offers `tool` (and, for manage_deposit, `action`).
@@ -296,7 +292,7 @@ ChatResponse RuleBasedModel::Interpret(const ChatRequest& req, const std::string
   auto words = Words(text);
   if (words.empty()) return Text(HelpText(admin));
   if (IsCommand(text)) {
-    std::string cmd = Lower(words[0]);
+    std::string cmd = AsciiLower(words[0]);
     if (auto at = cmd.find('@'); at != std::string::npos) cmd.resize(at);  // /balance@MyBot
     auto need_id = [&]() -> std::optional<int64_t> {
       if (words.size() < 2) return std::nullopt;
@@ -389,13 +385,13 @@ ChatResponse RuleBasedModel::Interpret(const ChatRequest& req, const std::string
   std::smatch d;
   bool has_domain = std::regex_search(text, d, kDomain);
   if (has_domain && std::regex_search(text, kBuy) && Offers(req, "register_domain")) {
-    return Call("register_domain", {{"domain", Lower(d[1].str())}, {"years", 1}});
+    return Call("register_domain", {{"domain", AsciiLower(d[1].str())}, {"years", 1}});
   }
   if (has_domain && Offers(req, "check_domain")) {
     json names = json::array();
     for (auto it = std::sregex_iterator(text.begin(), text.end(), kDomain);
          it != std::sregex_iterator() && names.size() < 10; ++it) {
-      names.push_back(Lower((*it)[1].str()));
+      names.push_back(AsciiLower((*it)[1].str()));
     }
     return Call("check_domain", {{"domains", names}});
   }

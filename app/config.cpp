@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "common/http_client.h"
+#include "common/text.h"
 
 extern char** environ;
 
@@ -95,7 +96,7 @@ Status ReadContact(const std::map<std::string, std::string>& env, Config& c) {
     auto it = env.find(var);
     std::string value = it == env.end() ? "" : it->second;
     if (f.key == "COUNTRY") {
-      for (char& ch : value) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      value = AsciiUpper(value);
     }
     if (value.empty() && !c.namecheap_configured) continue;
     if (auto problem = CheckNamecheapContactField(f, value)) {

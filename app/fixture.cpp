@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <ctime>
-#include <fstream>
 #include <iomanip>
 #include <regex>
 #include <set>
 #include <sstream>
 
 #include "agent/scripted_chat_model.h"
+#include "app/strict_json.h"
 #include "common/user_amount.h"
 #include "registrar/domain_name.h"
 
@@ -16,94 +16,23 @@ namespace depositbot {
 namespace {
 
 using nlohmann::json;
+using strict_json::Bad;
+using strict_json::Fail;
+using strict_json::Index;
+using strict_json::Object;
+using strict_json::StringOrStrings;
+using strict_json::TypeName;
 
 // Bounds on a fixture's times, so the fixed clock's milliseconds never overflow.
 constexpr int64_t kMaxFixtureSeconds = 31'536'000;           // a year
 constexpr int64_t kMaxFixtureUnixSeconds = 253'402'300'799;  // 9999-12-31T23:59:59Z
-
-// Parsing walks nested objects; the first problem unwinds to ParseFixture, which turns it
-// into a kInvalid value. Never escapes this file.
-struct Bad {
-  std::string message;
-};
-
-[[noreturn]] void Fail(const std::string& path, const std::string& what) {
-  throw Bad{path + ": " + what};
-}
-
-std::string TypeName(const json& j) {
-  if (j.is_null()) return "null";
-  if (j.is_boolean()) return "a boolean";
-  if (j.is_number_integer()) return "an integer";
-  if (j.is_number()) return "a number";
-  if (j.is_string()) return "a string";
-  if (j.is_array()) return "an array";
-  return "an object";
-}
-
-// One JSON object whose keys must all be known.
-class Obj {
- public:
-  Obj(const json& j, std::string path, std::initializer_list<const char*> keys)
-      : j_(j), path_(std::move(path)) {
-    if (!j.is_object()) Fail(path_, "expected an object, found " + TypeName(j));
-    std::set<std::string> known(keys.begin(), keys.end());
-    for (const auto& [k, v] : j.items()) {
-      if (known.count(k) == 0) {
-        std::string list;
-        for (const char* key : keys) list += (list.empty() ? "" : ", ") + std::string(key);
-        Fail(path_, "unknown key \"" + k + "\" (allowed: " + list + ")");
-      }
-    }
-  }
-
-  bool Has(const char* key) const { return j_.contains(key); }
-  const json& At(const char* key) const { return j_.at(key); }
-  std::string PathOf(const char* key) const { return path_ + "." + key; }
-  const std::string& path() const { return path_; }
-
-  std::optional<std::string> Str(const char* key) const {
-    if (!Has(key)) return std::nullopt;
-    if (!At(key).is_string()) Fail(PathOf(key), "expected a string, found " + TypeName(At(key)));
-    return At(key).get<std::string>();
-  }
-  std::string NeedStr(const char* key) const {
-    if (!Has(key)) Fail(path_, "\"" + std::string(key) + "\" is required");
-    return *Str(key);
-  }
-  std::optional<int64_t> Int(const char* key) const {
-    if (!Has(key)) return std::nullopt;
-    if (!At(key).is_number_integer()) {
-      Fail(PathOf(key), "expected an integer, found " + TypeName(At(key)));
-    }
-    return At(key).get<int64_t>();
-  }
-  std::optional<bool> Bool(const char* key) const {
-    if (!Has(key)) return std::nullopt;
-    if (!At(key).is_boolean())
-      Fail(PathOf(key), "expected true or false, found " + TypeName(At(key)));
-    return At(key).get<bool>();
-  }
-  const json& Array(const char* key) const {
-    if (!At(key).is_array()) Fail(PathOf(key), "expected an array, found " + TypeName(At(key)));
-    return At(key);
-  }
-
- private:
-  const json& j_;
-  std::string path_;
-};
-
-std::string Index(const std::string& path, size_t i) {
-  return path + "[" + std::to_string(i) + "]";
-}
 
 // An amount as a string in the fixture's currency ("30,000", "12.50", "-5.00" when signed) or
 // an integer count of minor units.
 int64_t Amount(const json& j, const std::string& path, const Currency& c, bool allow_negative,
                bool allow_zero = true) {
   if (j.is_number_integer()) {
-    int64_t v = j.get<int64_t>();
+    int64_t v = strict_json::Int64(j, path);
     if (v < 0 && !allow_negative) Fail(path, "must not be negative");
     return v;
   }
@@ -138,7 +67,7 @@ Decimal DecimalAt(const json& j, const std::string& path) {
 
 // "2026-01-01T00:00:00Z" or Unix seconds.
 int64_t Time(const json& j, const std::string& path) {
-  if (j.is_number_integer()) return j.get<int64_t>();
+  if (j.is_number_integer()) return strict_json::Int64(j, path);
   if (!j.is_string()) Fail(path, "expected \"YYYY-MM-DDTHH:MM:SSZ\" or Unix seconds");
   std::tm tm{};
   std::istringstream in(j.get<std::string>());
@@ -148,32 +77,18 @@ int64_t Time(const json& j, const std::string& path) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-std::vector<std::string> StringOrStrings(const json& j, const std::string& path) {
-  std::vector<std::string> out;
-  if (j.is_string()) {
-    out.push_back(j.get<std::string>());
-    return out;
-  }
-  if (!j.is_array()) Fail(path, "expected a string or an array of strings");
-  for (size_t i = 0; i < j.size(); ++i) {
-    if (!j[i].is_string()) Fail(Index(path, i), "expected a string, found " + TypeName(j[i]));
-    out.push_back(j[i].get<std::string>());
-  }
-  return out;
-}
-
 class Parser {
  public:
   Fixture Parse(const json& root, const std::string& default_name) {
-    Obj o(root, "$",
-          {"name", "description", "settings", "users", "registrar", "turns", "expect_end"});
-    f_.name = o.Str("name").value_or(default_name);
-    f_.description = o.Str("description").value_or("");
+    Object o(root, "$",
+             {"name", "description", "settings", "users", "registrar", "turns", "expect_end"});
+    fixture_.name = o.Str("name").value_or(default_name);
+    fixture_.description = o.Str("description").value_or("");
     if (o.Has("settings")) Settings(o.At("settings"), o.PathOf("settings"));
-    if (f_.settings.max_deposit_minor == 0) {
+    if (fixture_.settings.max_deposit_minor == 0) {
       int64_t max = 1'000'000;
-      for (int i = 0; i < f_.settings.currency.exponent; ++i) max *= 10;
-      f_.settings.max_deposit_minor = max;
+      for (int i = 0; i < fixture_.settings.currency.exponent; ++i) max *= 10;
+      fixture_.settings.max_deposit_minor = max;
     }
     if (!o.Has("users")) Fail("$", "\"users\" is required (who takes part in the conversation)");
     const json& users = o.Array("users");
@@ -184,22 +99,22 @@ class Parser {
     if (turns.empty()) Fail(o.PathOf("turns"), "a fixture needs at least one turn");
     for (size_t i = 0; i < turns.size(); ++i) Turn(turns[i], Index(o.PathOf("turns"), i));
     if (o.Has("expect_end")) {
-      Obj e(o.At("expect_end"), o.PathOf("expect_end"),
-            {"balances", "ledger", "orders", "order_states", "reconciliation", "registrar_creates",
-             "registered"});
-      Books(e, f_.end);
+      Object e(o.At("expect_end"), o.PathOf("expect_end"),
+               {"balances", "ledger", "orders", "order_states", "reconciliation",
+                "registrar_creates", "registered"});
+      Books(e, fixture_.end);
     }
-    return std::move(f_);
+    return std::move(fixture_);
   }
 
  private:
-  const Currency& currency() const { return f_.settings.currency; }
+  const Currency& currency() const { return fixture_.settings.currency; }
 
   void Settings(const json& j, const std::string& path) {
-    Obj o(j, path,
-          {"currency", "usd_exchange_rate", "price_markup_percent", "start", "max_model_calls",
-           "quote_ttl_seconds", "max_deposit"});
-    FixtureSettings& s = f_.settings;
+    Object o(j, path,
+             {"currency", "usd_exchange_rate", "price_markup_percent", "start", "max_model_calls",
+              "quote_ttl_seconds", "max_deposit"});
+    FixtureSettings& s = fixture_.settings;
     if (auto code = o.Str("currency")) {
       auto c = Currency::FromCode(*code);
       if (!c) Fail(o.PathOf("currency"), c.error().message);
@@ -235,12 +150,12 @@ class Parser {
   }
 
   void User(const json& j, const std::string& path) {
-    Obj o(j, path, {"telegram_id", "name", "admin", "balance", "ledger", "tampered_balance"});
+    Object o(j, path, {"telegram_id", "name", "admin", "balance", "ledger", "tampered_balance"});
     FixtureUser u;
     if (!o.Has("telegram_id")) Fail(path, "\"telegram_id\" is required");
     u.telegram_id = *o.Int("telegram_id");
     if (u.telegram_id <= 0) Fail(o.PathOf("telegram_id"), "must be positive");
-    if (f_.FindUser(u.telegram_id)) {
+    if (fixture_.FindUser(u.telegram_id)) {
       Fail(o.PathOf("telegram_id"), "user " + std::to_string(u.telegram_id) + " is listed twice");
     }
     u.name = o.NeedStr("name");
@@ -264,11 +179,11 @@ class Parser {
       u.tampered_balance =
           Amount(o.At("tampered_balance"), o.PathOf("tampered_balance"), currency(), false);
     }
-    f_.users.push_back(std::move(u));
+    fixture_.users.push_back(std::move(u));
   }
 
   FixtureLedgerRow Row(const json& j, const std::string& path, const FixtureUser& u) {
-    Obj o(j, path, {"type", "amount", "status", "depositor_name", "reason"});
+    Object o(j, path, {"type", "amount", "status", "depositor_name", "reason"});
     FixtureLedgerRow r;
     std::string type = o.Str("type").value_or("deposit");
     if (!o.Has("amount")) Fail(path, "\"amount\" is required");
@@ -301,8 +216,8 @@ class Parser {
   }
 
   void Registrar(const json& j, const std::string& path) {
-    Obj o(j, path, {"demo", "prices", "domains", "check_unavailable"});
-    FixtureRegistrar::Script& s = f_.registrar;
+    Object o(j, path, {"demo", "prices", "domains", "check_unavailable"});
+    FixtureRegistrar::Script& s = fixture_.registrar;
     s.demo = o.Bool("demo").value_or(false);
     s.check_unavailable = o.Str("check_unavailable");
     if (o.Has("prices")) {
@@ -314,7 +229,7 @@ class Parser {
         if (tld.empty() || tld.front() == '.') Fail(p, "write the TLD without a dot");
         FixtureRegistrar::TldPrice price;
         if (v.is_object()) {
-          Obj po(v, p, {"register", "icann_fee"});
+          Object po(v, p, {"register", "icann_fee"});
           if (!po.Has("register")) Fail(p, "\"register\" is required");
           price.per_year_usd_micros = UsdMicros(po.At("register"), po.PathOf("register"));
           if (po.Has("icann_fee")) {
@@ -359,9 +274,9 @@ class Parser {
       }
       return d;
     }
-    Obj o(v, p,
-          {"available", "unknown", "note", "premium_price", "premium_renewal", "icann_fee",
-           "create", "info"});
+    Object o(v, p,
+             {"available", "unknown", "note", "premium_price", "premium_renewal", "icann_fee",
+              "create", "info"});
     d.unknown = o.Bool("unknown").value_or(false);
     d.available = o.Bool("available").value_or(false);
     if (!o.Has("available") && !d.unknown) Fail(p, "\"available\" (true/false) is required");
@@ -419,7 +334,7 @@ class Parser {
            "expected \"success\", \"timeout_registered\", \"timeout_not_registered\" or "
            "{\"error_number\": 3019166, \"message\": \"...\"}");
     }
-    Obj o(j, path, {"outcome", "error_number", "message", "registered"});
+    Object o(j, path, {"outcome", "error_number", "message", "registered"});
     std::string outcome = o.Str("outcome").value_or(o.Has("error_number") ? "failure" : "success");
     a.message = o.Str("message").value_or("");
     if (outcome == "success") {
@@ -442,8 +357,8 @@ class Parser {
 
   int64_t UserRef(const json& j, const std::string& path) {
     if (j.is_number_integer()) {
-      int64_t id = j.get<int64_t>();
-      if (!f_.FindUser(id))
+      int64_t id = strict_json::Int64(j, path);
+      if (!fixture_.FindUser(id))
         Fail(path, "no user with telegram_id " + std::to_string(id) + " in $.users");
       return id;
     }
@@ -453,16 +368,16 @@ class Parser {
 
   // A map key naming a user: the Telegram id as text, or the user's name.
   int64_t UserKey(const std::string& key, const std::string& path) {
-    for (const auto& u : f_.users) {
+    for (const auto& u : fixture_.users) {
       if (u.name == key || std::to_string(u.telegram_id) == key) return u.telegram_id;
     }
     Fail(path, "\"" + key + "\" is neither a Telegram id nor a name listed in $.users");
   }
 
   void Turn(const json& j, const std::string& path) {
-    Obj o(j, path,
-          {"from", "say", "press", "order", "transaction", "reason", "run", "min_age_seconds",
-           "advance_seconds", "model", "expect"});
+    Object o(j, path,
+             {"from", "say", "press", "order", "transaction", "reason", "run", "min_age_seconds",
+              "advance_seconds", "model", "expect"});
     FixtureTurn t;
     t.path = path;
     if (auto adv = o.Int("advance_seconds")) {
@@ -557,11 +472,11 @@ class Parser {
       t.model = replies;
     }
     if (o.Has("expect")) t.expect = Expect(o.At("expect"), o.PathOf("expect"), t.kind);
-    f_.turns.push_back(std::move(t));
+    fixture_.turns.push_back(std::move(t));
   }
 
   TurnExpectation Expect(const json& j, const std::string& path, FixtureTurn::Kind kind) {
-    Obj o(
+    Object o(
         j, path,
         {"reply", "reply_contains", "reply_not_contains", "reply_matches", "ok", "refused", "calls",
          "ui", "model_calls", "tools_offered", "actions_offered", "recovery", "balances", "ledger",
@@ -593,7 +508,7 @@ class Parser {
       std::vector<CallExpectation> list;
       for (size_t i = 0; i < calls.size(); ++i) {
         std::string p = Index(o.PathOf("calls"), i);
-        Obj c(calls[i], p, {"name", "arguments", "ok", "error", "result"});
+        Object c(calls[i], p, {"name", "arguments", "ok", "error", "result"});
         CallExpectation ce;
         ce.name = c.Str("name");
         if (c.Has("arguments")) {
@@ -641,8 +556,8 @@ class Parser {
     if (o.Has("recovery")) {
       if (kind != FixtureTurn::Kind::kRecovery)
         Fail(o.PathOf("recovery"), "only for a recovery run");
-      Obj r(o.At("recovery"), o.PathOf("recovery"),
-            {"checked", "registered", "refunded", "still_unknown"});
+      Object r(o.At("recovery"), o.PathOf("recovery"),
+               {"checked", "registered", "refunded", "still_unknown"});
       for (const char* k : {"checked", "registered", "refunded", "still_unknown"}) (void)r.Int(k);
       e.recovery = o.At("recovery");
     }
@@ -650,7 +565,7 @@ class Parser {
     return e;
   }
 
-  void Books(const Obj& o, BooksExpectation& b) {
+  void Books(const Object& o, BooksExpectation& b) {
     if (o.Has("balances")) {
       const json& m = o.At("balances");
       std::string p = o.PathOf("balances");
@@ -685,7 +600,7 @@ class Parser {
       std::vector<json> out;
       for (size_t i = 0; i < list.size(); ++i) {
         std::string p = Index(o.PathOf("orders"), i);
-        Obj oo(list[i], p, {"id", "user", "domain", "years", "state", "price"});
+        Object oo(list[i], p, {"id", "user", "domain", "years", "state", "price"});
         json e = json::object();
         if (auto id = oo.Int("id")) e["id"] = *id;
         if (oo.Has("user")) e["user"] = UserRef(oo.At("user"), oo.PathOf("user"));
@@ -720,7 +635,7 @@ class Parser {
         json list = json::array();
         for (size_t i = 0; i < r.size(); ++i) {
           std::string fp = Index(p, i);
-          Obj fo(r[i], fp, {"kind", "user", "balance", "ledger_sum"});
+          Object fo(r[i], fp, {"kind", "user", "balance", "ledger_sum"});
           json e = {{"kind", fo.NeedStr("kind")}};
           static const std::set<std::string> kKinds = {"balance_mismatch", "negative_balance",
                                                        "orphan_transaction", "orphan_account",
@@ -751,7 +666,7 @@ class Parser {
     }
   }
 
-  Fixture f_;
+  Fixture fixture_;
 };
 
 }  // namespace
@@ -777,25 +692,12 @@ Result<Fixture> ParseFixture(const json& j, const std::string& default_name) {
 }
 
 Result<Fixture> LoadFixture(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::NotFound(path + ": cannot be read");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  json j = json::parse(buf.str(), nullptr, false);
-  if (j.is_discarded()) {
-    // Parse again with exceptions for the position of the problem.
-    try {
-      json again = json::parse(buf.str());
-      (void)again;
-    } catch (const json::parse_error& e) {
-      return Error::Invalid(path + ": not valid JSON: " + e.what());
-    }
-    return Error::Invalid(path + ": not valid JSON");
-  }
+  auto j = strict_json::ReadFile(path);
+  if (!j) return j.error();
   std::string stem = path;
   if (auto slash = stem.find_last_of('/'); slash != std::string::npos) stem.erase(0, slash + 1);
   if (stem.size() > 5 && stem.substr(stem.size() - 5) == ".json") stem.resize(stem.size() - 5);
-  auto f = ParseFixture(j, stem);
+  auto f = ParseFixture(*j, stem);
   if (!f) return Error::Invalid(path + ": " + f.error().message);
   f->file = path;
   return f;

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "chat/telegram_pacer.h"
 #include "chat/telegram_text.h"
 #include "common/http_client.h"
 #include "common/log.h"
+#include "common/text.h"
 
 namespace depositbot {
 namespace {
@@ -27,16 +30,6 @@ bool LooksLikeToken(std::string_view token) {
   });
 }
 
-// The first `limit` code points of `s` (never cutting a UTF-8 sequence).
-std::string CutCodePoints(const std::string& s, size_t limit) {
-  size_t count = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
-      if (count == limit) return s.substr(0, i);
-      ++count;
-    }
-  }
-  return s;
 }
 
 class HttpTelegramClient final : public TelegramClient {
@@ -220,7 +213,7 @@ class HttpTelegramClient final : public TelegramClient {
                                      bool show_alert) override {
     if (callback_query_id.empty()) return Invalid("answerCallbackQuery", "no callback_query_id");
     json params = {{"callback_query_id", callback_query_id}};
-    if (!text.empty()) params["text"] = CutCodePoints(text, kCallbackAnswerLimit);
+    if (!text.empty()) params["text"] = FirstCodePoints(text, kCallbackAnswerLimit);
     if (show_alert) params["show_alert"] = true;
     return Done(Call("answerCallbackQuery", params, ReadPolicy()));
   }

@@ -3,56 +3,10 @@
 #include <cctype>
 #include <cstdint>
 
+#include "common/text.h"
+
 namespace depositbot {
 namespace {
-
-// One code point decoded from UTF-8; `size` bytes long. Invalid bytes decode as themselves
-// (size 1, valid false) so that nothing is ever dropped or split further.
-struct CodePoint {
-  uint32_t value = 0;
-  size_t size = 1;
-  bool valid = false;
-};
-
-CodePoint DecodeAt(std::string_view s, size_t i) {
-  auto b = static_cast<unsigned char>(s[i]);
-  CodePoint cp;
-  cp.value = b;
-  size_t len = 0;
-  uint32_t v = 0;
-  if (b < 0x80) {
-    cp.valid = true;
-    return cp;
-  } else if ((b & 0xE0) == 0xC0) {
-    len = 2;
-    v = b & 0x1F;
-  } else if ((b & 0xF0) == 0xE0) {
-    len = 3;
-    v = b & 0x0F;
-  } else if ((b & 0xF8) == 0xF0) {
-    len = 4;
-    v = b & 0x07;
-  } else {
-    return cp;
-  }
-  if (i + len > s.size()) return cp;
-  for (size_t k = 1; k < len; ++k) {
-    auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) return cp;
-    v = (v << 6) | (c & 0x3F);
-  }
-  // Reject overlong forms, surrogates and values past U+10FFFF.
-  if ((len == 2 && v < 0x80) || (len == 3 && v < 0x800) || (len == 4 && v < 0x10000) ||
-      v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-    return cp;
-  }
-  cp.value = v;
-  cp.size = len;
-  cp.valid = true;
-  return cp;
-}
-
-size_t Units(const CodePoint& cp) { return cp.valid && cp.value >= 0x10000 ? 2 : 1; }
 
 // Code points that belong to the character before them: cutting before one would split a
 // visible character (an emoji sequence, an accent, a keycap).
@@ -148,13 +102,13 @@ std::vector<Atom> Tokenize(std::string_view s) {
     } else if (s[i] == ' ') {
       a.kind = AtomKind::kSpace;
     }
-    CodePoint cp = DecodeAt(s, i);
+    Utf8CodePoint cp = DecodeUtf8At(s, i);
     size_t end = i + cp.size;
-    size_t units = Units(cp);
+    size_t units = cp.utf16_units();
     bool regional = cp.valid && IsRegionalIndicator(cp.value);
     bool after_zwj = false;
     while (end < s.size()) {
-      CodePoint next = DecodeAt(s, end);
+      Utf8CodePoint next = DecodeUtf8At(s, end);
       if (!next.valid) break;
       bool join =
           after_zwj || JoinsPrevious(next.value) || (regional && IsRegionalIndicator(next.value));
@@ -162,7 +116,7 @@ std::vector<Atom> Tokenize(std::string_view s) {
       regional = false;  // a flag is exactly two regional indicators
       after_zwj = next.value == 0x200D;
       end += next.size;
-      units += Units(next);
+      units += next.utf16_units();
     }
     a.end = end;
     a.units = units;
@@ -203,24 +157,6 @@ bool HasVisibleText(std::string_view html) {
     if (!std::isspace(static_cast<unsigned char>(c))) return true;
   }
   return false;
-}
-
-void AppendUtf8(std::string& out, uint32_t v) {
-  if (v < 0x80) {
-    out += static_cast<char>(v);
-  } else if (v < 0x800) {
-    out += static_cast<char>(0xC0 | (v >> 6));
-    out += static_cast<char>(0x80 | (v & 0x3F));
-  } else if (v < 0x10000) {
-    out += static_cast<char>(0xE0 | (v >> 12));
-    out += static_cast<char>(0x80 | ((v >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (v & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (v >> 18));
-    out += static_cast<char>(0x80 | ((v >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((v >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (v & 0x3F));
-  }
 }
 
 // Decodes one entity ("&amp;"); false when it is not one Telegram knows.
@@ -273,16 +209,6 @@ std::string HtmlEscape(std::string_view text) {
     }
   }
   return out;
-}
-
-size_t Utf16Length(std::string_view utf8) {
-  size_t units = 0;
-  for (size_t i = 0; i < utf8.size();) {
-    CodePoint cp = DecodeAt(utf8, i);
-    units += Units(cp);
-    i += cp.size;
-  }
-  return units;
 }
 
 std::vector<std::string> SplitForTelegram(std::string_view html, size_t limit) {

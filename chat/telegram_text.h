@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.h"  // Utf16Length, the measure of the limits below
+
 namespace depositbot {
 
 // Telegram's limit on one message's text (reference/telegram-bot-api.md §5). Telegram counts
@@ -14,10 +16,6 @@ inline constexpr size_t kTelegramMessageLimit = 4096;
 // Escapes text for parse_mode HTML: & < > and " become &amp; &lt; &gt; &quot;. Safe both in
 // text and inside attribute values (href="..."). Everything else, UTF-8 included, is kept.
 std::string HtmlEscape(std::string_view text);
-
-// How many UTF-16 code units `utf8` takes: 2 per code point above U+FFFF (most emoji), 1 for
-// every other code point. A byte that is not valid UTF-8 counts as 1.
-size_t Utf16Length(std::string_view utf8);
 
 // Splits a text for parse_mode HTML (or plain text) into parts of at most `limit` UTF-16 code
 // units each, counting the markup. A part ends at the last line break that fits (the break

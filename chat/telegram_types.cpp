@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 namespace depositbot {
 namespace {

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/text.h"
+
 namespace depositbot {
 
 // A request registered with its HttpCancel for as long as it runs.
@@ -27,12 +29,6 @@ class HttpCancelScope {
 };
 
 namespace {
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 std::string PathOnly(std::string_view path_and_query) {
   return std::string(path_and_query.substr(0, path_and_query.find('?')));
@@ -66,7 +62,7 @@ Result<HttpResponse> Convert(httplib::Result res, const HttpUrl& base, std::stri
   HttpResponse out;
   out.status = res->status;
   out.body = std::move(res->body);
-  for (const auto& [k, v] : res->headers) out.headers[Lower(k)] = v;
+  for (const auto& [k, v] : res->headers) out.headers[AsciiLower(k)] = v;
   return out;
 }
 
@@ -107,7 +103,7 @@ Result<HttpUrl> HttpUrl::Parse(std::string_view url) {
   if (sep == std::string_view::npos) {
     return Error::Invalid("\"" + std::string(url) + "\" is not an http(s) URL");
   }
-  out.scheme = Lower(std::string(url.substr(0, sep)));
+  out.scheme = AsciiLower(std::string(url.substr(0, sep)));
   if (out.scheme != "http" && out.scheme != "https") {
     return Error::Invalid("\"" + std::string(url) + "\" must start with http:// or https://");
   }

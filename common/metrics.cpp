@@ -41,14 +41,6 @@ void Metrics::Observe(const std::string& name, double seconds, const std::string
   h.sum += seconds;
 }
 
-int64_t Metrics::Counter(const std::string& name, const std::string& labels) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = counters_.find(name);
-  if (it == counters_.end()) return 0;
-  auto jt = it->second.find(labels);
-  return jt == it->second.end() ? 0 : jt->second;
-}
-
 void Metrics::Describe(const std::string& name, const std::string& type, const std::string& help) {
   std::lock_guard<std::mutex> lock(mu_);
   help_[name] = {type, help};

@@ -21,7 +21,6 @@ class Metrics {
   void Observe(const std::string& name, double seconds, const std::string& labels = "");
   // Sets a gauge.
   void Set(const std::string& name, int64_t value, const std::string& labels = "");
-  int64_t Counter(const std::string& name, const std::string& labels = "") const;
   // Declares help text (printed as # HELP) and type for a metric family.
   void Describe(const std::string& name, const std::string& type, const std::string& help);
   // Runs before each Render, to refresh gauges owned elsewhere (e.g. the
@@ -36,7 +35,7 @@ class Metrics {
     int64_t count = 0;
     double sum = 0;
   };
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::vector<std::function<void(Metrics&)>> collectors_;
   std::map<std::string, std::pair<std::string, std::string>> help_;  // name -> type, help
   std::map<std::string, std::map<std::string, int64_t>> counters_;  // name -> labels -> value

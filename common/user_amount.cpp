@@ -5,6 +5,8 @@
 #include <limits>
 #include <optional>
 
+#include "common/text.h"
+
 namespace depositbot {
 namespace {
 
@@ -84,17 +86,6 @@ std::string_view TrimSpaces(std::string_view s) {
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool ListHas(std::string_view list, std::string_view code) {
   while (!list.empty()) {
     size_t sp = list.find(' ');
@@ -124,9 +115,9 @@ std::optional<FoundMark> MarkAtFront(std::string_view s) {
   while (n < s.size() && IsAsciiLetter(s[n])) ++n;
   if (n == 0) return std::nullopt;
   std::string word(s.substr(0, n));
-  if (n == 3 && Currency::FromCode(Upper(word))) return FoundMark{n, Upper(word), word};
+  if (n == 3 && Currency::FromCode(AsciiUpper(word))) return FoundMark{n, AsciiUpper(word), word};
   for (const auto& w : kWords) {
-    if (Lower(word) == w.text) return FoundMark{n, std::string(w.codes), word};
+    if (AsciiLower(word) == w.text) return FoundMark{n, std::string(w.codes), word};
   }
   return FoundMark{n, "", word};
 }
@@ -506,11 +497,11 @@ bool IsCurrencyWord(std::string_view w) {
     if (w == m.text) return true;
   }
   if (w.size() == 3 && IsAsciiLetter(w[0]) && IsAsciiLetter(w[1]) && IsAsciiLetter(w[2]) &&
-      Currency::FromCode(Upper(w))) {
+      Currency::FromCode(AsciiUpper(w))) {
     return true;
   }
   for (const auto& m : kWords) {
-    if (w == m.text || (m.upper_is_currency && w == Upper(m.text))) return true;
+    if (w == m.text || (m.upper_is_currency && w == AsciiUpper(m.text))) return true;
   }
   return false;
 }

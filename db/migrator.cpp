@@ -9,6 +9,7 @@
 
 #include "common/failpoint.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "db/database.h"
 
 namespace depositbot {
@@ -195,9 +196,7 @@ Result<TableShape> ReadTable(Database& db, const std::string& table, const std::
     auto row = cols->Step();
     if (!row) return row.error();
     if (!*row) break;
-    std::string type = cols->ColumnText(1);
-    std::transform(type.begin(), type.end(), type.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    std::string type = AsciiUpper(cols->ColumnText(1));
     t.columns.push_back({cols->ColumnText(0), type, cols->ColumnInt(2) != 0,
                          cols->ColumnOptionalText(3), cols->ColumnInt(4)});
   }

@@ -1,13 +1,14 @@
 #include "db/reconciler.h"
 
-#include <cstdio>
 #include <cctype>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "db/alert_outbox.h"
 #include "db/database.h"
 
@@ -42,11 +43,6 @@ int64_t OrderIdFromKey(const std::string& key) {
     id = id * 10 + (key[i] - '0');
   }
   return id;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 // One order with the ledger rows that belong to it (the unique (type, reference) index allows
@@ -409,19 +405,19 @@ Result<ReconciliationReport> Reconciler::Run() {
   } else if (registrar) {
     report.registrar_compared = true;
     std::set<std::string> held;
-    for (const auto& name : *registrar->names) held.insert(Lower(name));
+    for (const auto& name : *registrar->names) held.insert(AsciiLower(name));
     report.registrar_domains = static_cast<int64_t>(held.size());
     // A name with a live order (being bought, or bought) is explained by that order, whatever
     // earlier orders for it ended as.
     std::set<std::string> live;
     for (const auto& o : orders) {
       if (o.state == "charged" || o.state == "unknown" || o.state == "registered") {
-        live.insert(Lower(o.domain));
+        live.insert(AsciiLower(o.domain));
       }
     }
     const int64_t now = report.started_at;
     for (const auto& o : orders) {
-      const std::string name = Lower(o.domain);
+      const std::string name = AsciiLower(o.domain);
       if (o.state == "refunded" && held.count(name) && !live.count(name)) {
         report.findings.push_back(OrderFinding(Kind::kRefundedButRegistered, o, o.price,
                                                o.refund_amount, o.refund_id));

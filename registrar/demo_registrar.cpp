@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "common/money.h"
+#include "common/text.h"
 
 namespace depositbot {
 namespace {
@@ -80,10 +81,8 @@ RegistrarResult<std::vector<DomainAvailability>> DemoRegistrar::Check(
 }
 
 RegistrarResult<PriceQuote> DemoRegistrar::Price(std::string_view tld_in, int years) {
-  std::string tld(tld_in);
+  std::string tld = AsciiLower(tld_in);
   if (!tld.empty() && tld.front() == '.') tld.erase(0, 1);
-  std::transform(tld.begin(), tld.end(), tld.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   auto it = prices_.find(tld);
   if (it == prices_.end()) {
     return RegistrarFailure::Make(Kind::kInvalidRequest,

@@ -3,17 +3,13 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/text.h"
+
 namespace depositbot {
 namespace {
 
 constexpr size_t kMaxLabel = 63;
 constexpr size_t kMaxName = 253;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -57,12 +53,12 @@ DomainNameRules::DomainNameRules(std::vector<std::string> supported_suffixes) {
   for (auto& s : supported_suffixes) {
     std::string_view v = Trim(s);
     while (!v.empty() && v.front() == '.') v.remove_prefix(1);
-    if (!v.empty()) suffixes_.push_back(Lower(v));
+    if (!v.empty()) suffixes_.push_back(AsciiLower(v));
   }
 }
 
 bool DomainNameRules::Supports(std::string_view suffix) const {
-  std::string s = Lower(suffix);
+  std::string s = AsciiLower(suffix);
   return std::find(suffixes_.begin(), suffixes_.end(), s) != suffixes_.end();
 }
 
@@ -91,7 +87,7 @@ Result<std::string> DomainNameRules::Normalize(std::string_view input) const {
                             "xn--9n2bp8q.com), not in Unicode.");
     }
   }
-  std::string name = Lower(trimmed);
+  std::string name = AsciiLower(trimmed);
   if (name.size() > kMaxName) {
     return Error::Invalid("That name is " + std::to_string(name.size()) +
                           " characters long; a domain name may have at most 253.");

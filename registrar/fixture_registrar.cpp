@@ -3,17 +3,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/text.h"
+
 namespace depositbot {
 namespace {
 
 using Kind = RegistrarFailure::Kind;
-
-std::string Lower(std::string_view in) {
-  std::string s(in);
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // The i-th answer of a list whose last entry repeats.
 template <typename T>
@@ -37,7 +32,7 @@ RegistrarResult<std::vector<DomainAvailability>> FixtureRegistrar::Check(
   }
   std::vector<DomainAvailability> out;
   for (const auto& raw : domains) {
-    std::string name = Lower(raw);
+    std::string name = AsciiLower(raw);
     DomainAvailability a;
     a.domain = name;
     auto it = script_.domains.find(name);
@@ -70,7 +65,7 @@ RegistrarResult<std::vector<DomainAvailability>> FixtureRegistrar::Check(
 }
 
 RegistrarResult<PriceQuote> FixtureRegistrar::Price(std::string_view tld_in, int years) {
-  std::string tld = Lower(tld_in);
+  std::string tld = AsciiLower(tld_in);
   if (!tld.empty() && tld.front() == '.') tld.erase(0, 1);
   std::lock_guard<std::mutex> lock(mu_);
   calls_.push_back("price " + tld + " " + std::to_string(years));
@@ -98,7 +93,7 @@ RegistrarResult<PriceQuote> FixtureRegistrar::Price(std::string_view tld_in, int
 }
 
 RegistrarResult<CreateResult> FixtureRegistrar::Create(const CreateRequest& request) {
-  std::string name = Lower(request.domain);
+  std::string name = AsciiLower(request.domain);
   std::lock_guard<std::mutex> lock(mu_);
   calls_.push_back("create " + name);
   ++creates_;
@@ -145,7 +140,7 @@ RegistrarResult<CreateResult> FixtureRegistrar::Create(const CreateRequest& requ
 }
 
 RegistrarResult<DomainInfo> FixtureRegistrar::GetInfo(std::string_view domain) {
-  std::string name = Lower(domain);
+  std::string name = AsciiLower(domain);
   std::lock_guard<std::mutex> lock(mu_);
   calls_.push_back("info " + name);
   int n = info_calls_[name]++;

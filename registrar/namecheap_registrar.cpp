@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/money.h"
+#include "common/text.h"
 #include "registrar/namecheap_xml.h"
 
 namespace depositbot {
@@ -22,12 +23,6 @@ constexpr int kMaxListPages = 1000;
 
 // Namecheap's own Go SDK retries reads on these server-side error numbers.
 const std::set<int64_t> kRetryableNumbers = {3050900, 5019169, 5050169, 5050900};
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // 2500000000 -> "2500.00"; 9580000 -> "9.58"; 1234567 -> "1.234567".
 std::string FormatMicros(int64_t micros) {
@@ -200,7 +195,7 @@ RegistrarResult<std::map<int, std::pair<int64_t, int64_t>>> NamecheapRegistrar::
 }
 
 RegistrarResult<PriceQuote> NamecheapRegistrar::Price(std::string_view tld_in, int years) {
-  std::string tld = Lower(tld_in);
+  std::string tld = AsciiLower(tld_in);
   if (!tld.empty() && tld.front() == '.') tld.erase(0, 1);
   if (tld.empty() || !std::all_of(tld.begin(), tld.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
@@ -324,7 +319,7 @@ RegistrarResult<DomainInfo> NamecheapRegistrar::GetInfo(std::string_view domain)
   if (!reply) return InfoFailure(reply.error());
   auto info = ParseInfoResponse(*reply);
   if (!info) return Redacted(InfoFailure(info.error()));
-  if (info->domain != Lower(domain)) {
+  if (info->domain != AsciiLower(domain)) {
     return Fail(Kind::kMalformedResponse, "namecheap domains.getInfo for " + std::string(domain) +
                                               " answered about " + info->domain);
   }

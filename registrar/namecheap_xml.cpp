@@ -6,24 +6,12 @@
 #include <pugixml.hpp>
 
 #include "common/money.h"
+#include "common/text.h"
 
 namespace depositbot {
 namespace {
 
 using Kind = RegistrarFailure::Kind;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // Elements are matched by local name: some replies carry the default namespace, some do not,
 // and a prefixed one ("nc:ApiResponse") must not break us either.
@@ -35,7 +23,7 @@ std::string_view LocalName(const pugi::xml_node& node) {
 
 pugi::xml_node Child(const pugi::xml_node& node, std::string_view name) {
   for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
-    if (c.type() == pugi::node_element && EqualsNoCase(LocalName(c), name)) return c;
+    if (c.type() == pugi::node_element && EqualsIgnoringAsciiCase(LocalName(c), name)) return c;
   }
   return {};
 }
@@ -43,7 +31,8 @@ pugi::xml_node Child(const pugi::xml_node& node, std::string_view name) {
 std::vector<pugi::xml_node> Children(const pugi::xml_node& node, std::string_view name) {
   std::vector<pugi::xml_node> out;
   for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
-    if (c.type() == pugi::node_element && EqualsNoCase(LocalName(c), name)) out.push_back(c);
+    if (c.type() == pugi::node_element && EqualsIgnoringAsciiCase(LocalName(c), name))
+      out.push_back(c);
   }
   return out;
 }
@@ -52,7 +41,7 @@ std::vector<pugi::xml_node> Children(const pugi::xml_node& node, std::string_vie
 pugi::xml_node Descendant(const pugi::xml_node& node, std::string_view name) {
   for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
     if (c.type() != pugi::node_element) continue;
-    if (EqualsNoCase(LocalName(c), name)) return c;
+    if (EqualsIgnoringAsciiCase(LocalName(c), name)) return c;
     if (pugi::xml_node d = Descendant(c, name)) return d;
   }
   return {};
@@ -62,7 +51,7 @@ void Descendants(const pugi::xml_node& node, std::string_view name,
                  std::vector<pugi::xml_node>& out) {
   for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
     if (c.type() != pugi::node_element) continue;
-    if (EqualsNoCase(LocalName(c), name)) {
+    if (EqualsIgnoringAsciiCase(LocalName(c), name)) {
       out.push_back(c);
     } else {
       Descendants(c, name, out);
@@ -72,7 +61,7 @@ void Descendants(const pugi::xml_node& node, std::string_view name,
 
 std::optional<std::string> Attr(const pugi::xml_node& node, std::string_view name) {
   for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute()) {
-    if (EqualsNoCase(a.name(), name)) return std::string(a.value());
+    if (EqualsIgnoringAsciiCase(a.name(), name)) return std::string(a.value());
   }
   return std::nullopt;
 }
@@ -87,8 +76,8 @@ std::string Text(const pugi::xml_node& node) {
 
 // Booleans arrive as true/false, True/False, yes/no; anything else is "not a boolean".
 std::optional<bool> ParseBool(std::string_view s) {
-  if (EqualsNoCase(s, "true") || EqualsNoCase(s, "yes")) return true;
-  if (EqualsNoCase(s, "false") || EqualsNoCase(s, "no")) return false;
+  if (EqualsIgnoringAsciiCase(s, "true") || EqualsIgnoringAsciiCase(s, "yes")) return true;
+  if (EqualsIgnoringAsciiCase(s, "false") || EqualsIgnoringAsciiCase(s, "no")) return false;
   return std::nullopt;
 }
 
@@ -157,7 +146,7 @@ RegistrarResult<std::shared_ptr<Reply>> ParseEnvelope(std::string_view command, 
   std::vector<pugi::xml_node> errors;
   if (pugi::xml_node list = Child(root, "Errors")) errors = Children(list, "Error");
   const std::string api_status = Attr(root, "Status").value_or("");
-  if (EqualsNoCase(api_status, "ERROR") || !errors.empty()) {
+  if (EqualsIgnoringAsciiCase(api_status, "ERROR") || !errors.empty()) {
     std::string message = std::string(command) + " failed:";
     int64_t number = 0;
     Kind kind = Kind::kOther;
@@ -176,14 +165,14 @@ RegistrarResult<std::shared_ptr<Reply>> ParseEnvelope(std::string_view command, 
       message += " [" + std::to_string(n) + "] " + text;
     }
     if (errors.empty()) message += " Status=ERROR without an Error element";
-    const bool says_error = EqualsNoCase(api_status, "ERROR");
+    const bool says_error = EqualsIgnoringAsciiCase(api_status, "ERROR");
     if (!says_error) message += " (although Status=\"" + api_status + "\")";
     RegistrarFailure f = Failure(kind, message, number);
     // Status="OK" with errors contradicts itself: not a refusal we can rely on either.
     if (!every_error_known || !says_error) f.code = ErrorCode::kUnknownOutcome;
     return f;
   }
-  if (!EqualsNoCase(api_status, "OK")) {
+  if (!EqualsIgnoringAsciiCase(api_status, "OK")) {
     RegistrarFailure f = Failure(Kind::kMalformedResponse, std::string(command) +
                                                                " answered with Status=\"" +
                                                                api_status + "\"");
@@ -226,7 +215,7 @@ RegistrarResult<std::vector<DomainAvailability>> ParseCheckResponse(
                                                    " attribute");
     }
     DomainAvailability a;
-    a.domain = Lower(*name);
+    a.domain = AsciiLower(*name);
     std::optional<bool> avail = ParseBool(*available);
     std::string error_no = Attr(node, "ErrorNo").value_or("0");
     if (!avail || (error_no != "0" && !error_no.empty())) {
@@ -262,7 +251,7 @@ RegistrarResult<std::vector<DomainAvailability>> ParseCheckResponse(
   std::vector<DomainAvailability> out;
   out.reserve(requested.size());
   for (const std::string& domain : requested) {
-    auto it = by_name.find(Lower(domain));
+    auto it = by_name.find(AsciiLower(domain));
     if (it == by_name.end()) {
       return Failure(Kind::kMalformedResponse,
                      "namecheap domains.check answered without a result for " + domain);
@@ -287,9 +276,9 @@ RegistrarResult<NamecheapPriceTable> ParsePricingResponse(std::string_view body,
   std::vector<pugi::xml_node> categories;
   Descendants(result, "ProductCategory", categories);
   for (const auto& category : categories) {
-    if (!EqualsNoCase(Attr(category, "Name").value_or(""), "register")) continue;
+    if (!EqualsIgnoringAsciiCase(Attr(category, "Name").value_or(""), "register")) continue;
     for (const auto& product : Children(category, "Product")) {
-      if (!EqualsNoCase(Attr(product, "Name").value_or(""), tld)) continue;
+      if (!EqualsIgnoringAsciiCase(Attr(product, "Name").value_or(""), tld)) continue;
       for (const auto& price : Children(product, "Price")) {
         auto duration = ParseInt(Attr(price, "Duration").value_or(""));
         if (!duration) {
@@ -297,7 +286,7 @@ RegistrarResult<NamecheapPriceTable> ParsePricingResponse(std::string_view body,
                          "namecheap price for ." + tld + " lacks a readable Duration");
         }
         std::string type = Attr(price, "DurationType").value_or("YEAR");
-        if (!EqualsNoCase(type, "YEAR")) continue;
+        if (!EqualsIgnoringAsciiCase(type, "YEAR")) continue;
         // Price is the final price; empty or zero falls back to YourPrice, then RegularPrice.
         std::optional<int64_t> amount;
         bool any_attribute = false;
@@ -386,7 +375,7 @@ RegistrarResult<CreateResult> ParseCreateResponse(std::string_view body,
   }
 
   CreateResult out;
-  out.domain = Lower(*answered_domain);
+  out.domain = AsciiLower(*answered_domain);
   out.registered = true;
   out.charged_usd_micros = *charged;
   out.domain_id = Attr(node, "DomainID").value_or("");
@@ -421,7 +410,7 @@ RegistrarResult<DomainInfo> ParseInfoResponse(std::string_view body) {
                                                  " attribute");
   }
   DomainInfo info;
-  info.domain = Lower(*name);
+  info.domain = AsciiLower(*name);
   info.status = Attr(node, "Status").value_or("");
   info.is_ours = *ParseBool(*is_owner);
   info.is_premium = ParseBool(Attr(node, "IsPremium").value_or("false")).value_or(false);
@@ -450,7 +439,7 @@ RegistrarResult<NamecheapListPage> ParseListResponse(std::string_view body) {
                      "namecheap domains.getList has a Domain without a Name attribute");
     }
     DomainInfo info;
-    info.domain = Lower(*name);
+    info.domain = AsciiLower(*name);
     info.is_ours = true;  // getList only lists this account's domains
     info.domain_id = Attr(d, "ID").value_or("");
     info.created_date = IsoDate(Attr(d, "Created").value_or(""));

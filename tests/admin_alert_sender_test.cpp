@@ -14,6 +14,7 @@
 #include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/ledger_builder.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using namespace depositbot::testing;
@@ -23,10 +24,6 @@ namespace {
 
 constexpr int64_t kGood = 900;
 constexpr int64_t kBlocked = 901;
-
-bool Has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 struct Fixture {
   FakeTelegramServer telegram;
@@ -88,9 +85,9 @@ TEST_CASE("an admin who blocked the bot fails alone: the other gets the alert on
   CHECK(f.SendsTo(kGood) == 1);
 
   std::string text = f.metrics.Render();
-  CHECK(Has(text, "depositbot_admin_alerts_delivered_total 1"));
-  CHECK(Has(text, "depositbot_admin_alert_delivery_failures_total{reason=\"forbidden\"} 2"));
-  CHECK(Has(text, "depositbot_admin_alerts_undelivered 0"));
+  CHECK(Contains(text, "depositbot_admin_alerts_delivered_total 1"));
+  CHECK(Contains(text, "depositbot_admin_alert_delivery_failures_total{reason=\"forbidden\"} 2"));
+  CHECK(Contains(text, "depositbot_admin_alerts_undelivered 0"));
   CHECK(QueryInt(f.t.db(), "SELECT attempts FROM admin_alert_deliveries WHERE admin_id = 901") ==
         2);
 }
@@ -104,9 +101,9 @@ TEST_CASE("an alert that reached no admin is logged at error level and shown in 
   std::string log = err.Text();
   CHECK(pass.failed == 1);
   CHECK(pass.undelivered == 1);
-  CHECK(Has(log, "level=error event=admin_alert.reached_no_admin"));
-  CHECK(Has(log, "order:17:registered_after_refund"));
-  CHECK(Has(f.metrics.Render(), "depositbot_admin_alerts_undelivered 1"));
+  CHECK(Contains(log, "level=error event=admin_alert.reached_no_admin"));
+  CHECK(Contains(log, "order:17:registered_after_refund"));
+  CHECK(Contains(f.metrics.Render(), "depositbot_admin_alerts_undelivered 1"));
 }
 
 TEST_CASE("a failure that is not a block (a 500 after the retries) is retried as well") {

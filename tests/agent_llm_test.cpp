@@ -8,6 +8,7 @@
 #include "agent/reply_limit.h"
 #include "tests/agent_fixture.h"
 #include "tests/fakes/fake_llm_server.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using namespace depositbot::testing;
@@ -214,10 +215,6 @@ FakeToolCall DepositCall() {
           R"({"action":"request_deposit","amount":"30,000","depositor_name":"KIM MINJI"})"};
 }
 
-bool Has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
 }  // namespace
 
 TEST_CASE("over HTTP: the model fails after recording a deposit: the reply names it, one row") {
@@ -244,10 +241,10 @@ TEST_CASE("over HTTP: the model fails after recording a deposit: the reply names
   CHECK(rows[0].status == TransactionStatus::kPending);
   CHECK(rows[0].amount == 3'000'000);
   CAPTURE(turn.reply);
-  CHECK(Has(turn.reply, "I recorded your deposit #" + std::to_string(rows[0].id) +
-                            " of 30,000.00 USD as KIM MINJI"));
-  CHECK(Has(turn.reply, "stopped answering"));
-  CHECK_FALSE(Has(turn.reply, "can't reach"));
+  CHECK(Contains(turn.reply, "I recorded your deposit #" + std::to_string(rows[0].id) +
+                                 " of 30,000.00 USD as KIM MINJI"));
+  CHECK(Contains(turn.reply, "stopped answering"));
+  CHECK_FALSE(Contains(turn.reply, "can't reach"));
 
   // The next message works, and its model sees what was done.
   r.server.Enqueue(FakeLlmReply::Text("It is pending."));
@@ -286,7 +283,7 @@ TEST_CASE("over HTTP: a 20,000-character answer cut at the token cap reaches the
   flood += "And one more thou";
   r.server.Enqueue(FakeLlmReply::Text(flood).WithFinishReason("length"));
   auto turn = r.f->Say(r.f->alice, "talk to me");
-  CHECK(Utf16Units(turn.reply) <= kMaxReplyUnits);
-  CHECK(Has(turn.reply, "safe with us.\n(My answer was cut short here"));
-  CHECK_FALSE(Has(turn.reply, "thou"));
+  CHECK(Utf16Length(turn.reply) <= kMaxReplyUnits);
+  CHECK(Contains(turn.reply, "safe with us.\n(My answer was cut short here"));
+  CHECK_FALSE(Contains(turn.reply, "thou"));
 }

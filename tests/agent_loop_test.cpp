@@ -4,6 +4,7 @@
 #include "db/order_repository.h"
 #include "registrar/demo_registrar.h"
 #include "tests/agent_fixture.h"
+#include "tests/test_helpers.h"
 #include "tools/domain_tools.h"
 #include "tools/purchase_service.h"
 
@@ -299,10 +300,6 @@ json RequestDeposit(const std::string& amount, const std::string& name) {
               {{"action", "request_deposit"}, {"amount", amount}, {"depositor_name", name}});
 }
 
-bool Has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
 // The deposit rows of `who` (any status).
 std::vector<DepositTransaction> Deposits(AgentFixture& f, const ToolContext& who) {
   std::vector<DepositTransaction> out;
@@ -324,12 +321,12 @@ TEST_CASE("a model failure after a deposit was recorded names the deposit, its i
   CHECK(rows[0].status == TransactionStatus::kPending);
   CHECK(rows[0].amount == 3'000'000);
   CAPTURE(turn.reply);
-  CHECK(Has(turn.reply, "deposit #" + std::to_string(rows[0].id) + " of 30,000.00 USD"));
-  CHECK(Has(turn.reply, "KIM MINJI"));
-  CHECK(Has(turn.reply, "waits for an admin"));
-  CHECK(Has(turn.reply, "stopped answering"));
-  CHECK_FALSE(Has(turn.reply, "can't reach"));
-  CHECK_FALSE(Has(turn.reply, "{"));  // told in words, not as the tool's JSON
+  CHECK(Contains(turn.reply, "deposit #" + std::to_string(rows[0].id) + " of 30,000.00 USD"));
+  CHECK(Contains(turn.reply, "KIM MINJI"));
+  CHECK(Contains(turn.reply, "waits for an admin"));
+  CHECK(Contains(turn.reply, "stopped answering"));
+  CHECK_FALSE(Contains(turn.reply, "can't reach"));
+  CHECK_FALSE(Contains(turn.reply, "{"));  // told in words, not as the tool's JSON
   // The admins are still told about the new deposit.
   REQUIRE(turn.ui.size() == 1);
   CHECK(std::holds_alternative<DepositRequestedUi>(turn.ui[0]));
@@ -365,8 +362,8 @@ TEST_CASE("a model failure after only reads says nothing was changed") {
   f.Script({Call("manage_deposit", {{"action", "balance"}}), {{"error", "HTTP 500"}}});
   auto turn = f.Say(f.alice, "balance?");
   CHECK_FALSE(turn.ok);
-  CHECK(Has(turn.reply, "try again"));
-  CHECK(Has(turn.reply, "Nothing was changed"));
+  CHECK(Contains(turn.reply, "try again"));
+  CHECK(Contains(turn.reply, "Nothing was changed"));
   CHECK(Deposits(f, f.alice).empty());
   // The read is remembered with the apology, so the stored history stays well-formed.
   auto stored = *f.conversations.Recent(f.alice.telegram_id, 50, 100000);
@@ -380,8 +377,8 @@ TEST_CASE("a refused deposit followed by a model failure says nothing was change
   f.Script({RequestDeposit("99999999999", "ALICE"), {{"error", "HTTP 500"}}});
   auto turn = f.Say(f.alice, "I sent a lot");
   CHECK_FALSE(turn.calls.at(0).result.ok);
-  CHECK(Has(turn.reply, "Nothing was changed"));
-  CHECK_FALSE(Has(turn.reply, "recorded"));
+  CHECK(Contains(turn.reply, "Nothing was changed"));
+  CHECK_FALSE(Contains(turn.reply, "recorded"));
   CHECK(Deposits(f, f.alice).empty());
 }
 
@@ -397,17 +394,18 @@ TEST_CASE("each deposit action that changes the books names its change when the 
               {{"error", "HTTP 500"}}});
     auto turn = f.Say(f.alice, "cancel it");
     CHECK(f.deposits.GetTransaction(alices->id)->status == TransactionStatus::kCancelled);
-    CHECK(Has(turn.reply, "I cancelled your pending deposit #" + std::to_string(alices->id) +
-                              " of 50.00 USD."));
+    CHECK(Contains(turn.reply, "I cancelled your pending deposit #" + std::to_string(alices->id) +
+                                   " of 50.00 USD."));
   }
   SUBCASE("an admin confirms one") {
     f.Script({Call("manage_deposit", {{"action", "confirm"}, {"transaction_id", bobs->id}}),
               {{"error", "HTTP 500"}}});
     auto turn = f.Say(f.admin, "confirm bob's");
     CHECK(f.Balance(f.bob) == 700);
-    CHECK(Has(turn.reply, "I confirmed deposit #" + std::to_string(bobs->id) + " of 7.00 USD"));
-    CHECK(Has(turn.reply, "Bob"));
-    CHECK(Has(turn.reply, "balance is now 7.00 USD"));
+    CHECK(
+        Contains(turn.reply, "I confirmed deposit #" + std::to_string(bobs->id) + " of 7.00 USD"));
+    CHECK(Contains(turn.reply, "Bob"));
+    CHECK(Contains(turn.reply, "balance is now 7.00 USD"));
   }
   SUBCASE("an admin rejects one with a reason") {
     f.Script({Call("manage_deposit",
@@ -415,8 +413,9 @@ TEST_CASE("each deposit action that changes the books names its change when the 
               {{"error", "HTTP 500"}}});
     auto turn = f.Say(f.admin, "reject carol's");
     CHECK(f.deposits.GetTransaction(carols->id)->status == TransactionStatus::kRejected);
-    CHECK(Has(turn.reply, "I rejected deposit #" + std::to_string(carols->id) + " of 3.00 USD"));
-    CHECK(Has(turn.reply, "no transfer"));
+    CHECK(
+        Contains(turn.reply, "I rejected deposit #" + std::to_string(carols->id) + " of 3.00 USD"));
+    CHECK(Contains(turn.reply, "no transfer"));
     CHECK(f.Balance(f.bob) == 0);
   }
   SUBCASE("two changes in one turn are both named, in order") {
@@ -446,10 +445,10 @@ TEST_CASE("a quote prepared before the model failed is named with its price, not
   auto list = orders.ForUser(f.alice.user_id, 10);
   REQUIRE(list->size() == 1);
   CAPTURE(turn.reply);
-  CHECK(Has(turn.reply, "quote #" + std::to_string(list->at(0).id) + ": coolname.com"));
-  CHECK(Has(turn.reply, "10.28 USD"));
-  CHECK(Has(turn.reply, "Nothing is bought yet"));
-  CHECK(Has(turn.reply, std::string(kDemoRegistrarNotice)));
+  CHECK(Contains(turn.reply, "quote #" + std::to_string(list->at(0).id) + ": coolname.com"));
+  CHECK(Contains(turn.reply, "10.28 USD"));
+  CHECK(Contains(turn.reply, "Nothing is bought yet"));
+  CHECK(Contains(turn.reply, std::string(kDemoRegistrarNotice)));
   // The Confirm/Cancel buttons still reach the transport.
   REQUIRE(turn.ui.size() == 1);
   CHECK(std::holds_alternative<PurchaseQuoteUi>(turn.ui[0]));
@@ -465,8 +464,8 @@ TEST_CASE("a model stopped at the call limit after recording a deposit names the
   CHECK(turn.model_calls == 6);
   auto rows = Deposits(f, f.alice);
   REQUIRE(rows.size() == 1);
-  CHECK(Has(turn.reply, "deposit #" + std::to_string(rows[0].id) + " of 20.00 USD"));
-  CHECK(Has(turn.reply, "stuck"));
+  CHECK(Contains(turn.reply, "deposit #" + std::to_string(rows[0].id) + " of 20.00 USD"));
+  CHECK(Contains(turn.reply, "stuck"));
   auto stored = *f.conversations.Recent(f.alice.telegram_id, 100, 1000000);
   CHECK(stored.back().content == turn.reply);
 }
@@ -477,8 +476,8 @@ TEST_CASE("an empty answer after a recorded deposit names the deposit instead of
   auto turn = f.Say(f.alice, "I sent 15");
   auto rows = Deposits(f, f.alice);
   REQUIRE(rows.size() == 1);
-  CHECK(Has(turn.reply, "deposit #" + std::to_string(rows[0].id) + " of 15.00 USD"));
-  CHECK_FALSE(Has(turn.reply, "no answer to that"));
+  CHECK(Contains(turn.reply, "deposit #" + std::to_string(rows[0].id) + " of 15.00 USD"));
+  CHECK_FALSE(Contains(turn.reply, "no answer to that"));
 }
 
 // ---- How long a reply may be (issue 11, item 8) ----
@@ -490,9 +489,9 @@ TEST_CASE("a 20,000-character answer reaches the user cut at a sentence with a n
   f.Script({novel});
   auto turn = f.Say(f.alice, "tell me a story");
   CAPTURE(turn.reply.size());
-  CHECK(Utf16Units(turn.reply) <= kMaxReplyUnits);
+  CHECK(Utf16Length(turn.reply) <= kMaxReplyUnits);
   CHECK(turn.reply.size() > kMaxReplyUnits / 2);
-  CHECK(Has(turn.reply, ".\n(My answer was cut short here"));
+  CHECK(Contains(turn.reply, ".\n(My answer was cut short here"));
   CHECK(novel.rfind(turn.reply.substr(0, turn.reply.find('\n')), 0) == 0);  // a prefix of it
   // The history keeps the shortened text, not the flood.
   auto stored = *f.conversations.Recent(f.alice.telegram_id, 10, 1000000);
@@ -505,8 +504,8 @@ TEST_CASE("an answer the server cut at the token cap ends at its last full sente
              {"finish_reason", "length"}}});
   auto turn = f.Say(f.alice, "balance and tips");
   CHECK(turn.reply.rfind("Your balance is 0.00 USD.\n(", 0) == 0);
-  CHECK_FALSE(Has(turn.reply, "deposit mo"));
-  CHECK(Has(turn.reply, "cut short"));
+  CHECK_FALSE(Contains(turn.reply, "deposit mo"));
+  CHECK(Contains(turn.reply, "cut short"));
 }
 
 TEST_CASE("an answer that fits and ended normally is passed on unchanged") {
@@ -521,16 +520,16 @@ TEST_CASE("LimitReply never splits a character and counts emoji as Telegram does
   std::string korean;
   for (int i = 0; i < 2000; ++i) korean += "가";
   std::string cut = LimitReply(korean, 200, false);
-  CHECK(Utf16Units(cut) <= 200);
+  CHECK(Utf16Length(cut) <= 200);
   std::string head = cut.substr(0, cut.find('\n'));
   CHECK(head.size() % 3 == 0);  // only whole syllables ("…" is 3 bytes as well)
   CHECK(head.rfind("가가", 0) == 0);
 
   std::string emoji;
   for (int i = 0; i < 500; ++i) emoji += "\xF0\x9F\x98\x80";  // U+1F600
-  CHECK(Utf16Units(emoji) == 1000);
+  CHECK(Utf16Length(emoji) == 1000);
   std::string cut_emoji = LimitReply(emoji, 150, false);
-  CHECK(Utf16Units(cut_emoji) <= 150);
+  CHECK(Utf16Length(cut_emoji) <= 150);
   std::string emoji_head = cut_emoji.substr(0, cut_emoji.find('\n'));
   CHECK((emoji_head.size() - std::string("…").size()) % 4 == 0);
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_helpers.h"
+
 using namespace depositbot;
 using nlohmann::json;
 
@@ -85,9 +87,7 @@ const FieldProblem* ProblemFor(const std::vector<FieldProblem>& problems, std::s
   return nullptr;
 }
 
-bool Contains(const std::string& haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 }  // namespace
 

@@ -13,13 +13,12 @@
 #include "tests/fakes/fake_namecheap_server.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/process_runner.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using namespace depositbot::testing;
 
 namespace {
-
-bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 struct Box {
   std::string dir = MakeTempDir();
@@ -53,12 +52,6 @@ struct Box {
   }
 };
 
-std::map<std::string, std::string> NamecheapEnv(const FakeNamecheapServer& fake) {
-  auto env = fake.ProcessEnv();
-  env["ADMIN_IDS"] = "1";
-  return env;
-}
-
 // Funds user 2 with `amount` through a deposit request confirmed by admin 1.
 void Fund(Box& b, const std::string& amount, std::map<std::string, std::string> env = {}) {
   env["ADMIN_IDS"] = "1";
@@ -67,7 +60,7 @@ void Fund(Box& b, const std::string& amount, std::map<std::string, std::string> 
   int64_t id = b.Query("SELECT MAX(id) FROM deposit_transactions");
   auto ok = b.Chat("/confirm " + std::to_string(id) + "\n", env, {"--as", "1"});
   REQUIRE(ok.exit_code == 0);
-  REQUIRE(Has(ok.out, "confirmed"));
+  REQUIRE(Contains(ok.out, "confirmed"));
 }
 
 }  // namespace
@@ -78,12 +71,12 @@ TEST_CASE("chat on the embedded defaults answers and leaves a pending deposit") 
   CAPTURE(r.out);
   CAPTURE(r.err);
   CHECK(r.exit_code == 0);
-  CHECK(Has(r.out, "offline model"));
-  CHECK(Has(r.out, "demo registrar"));
-  CHECK(Has(r.out, "Your balance is 0.00 USD."));
-  CHECK(Has(r.out, "Deposit #1 of 30,000.00 USD from KIM MINJI is recorded and pending"));
-  CHECK(Has(r.out, "#1 deposit 30,000.00 USD — pending"));
-  CHECK(Has(r.out, "Bye."));
+  CHECK(Contains(r.out, "offline model"));
+  CHECK(Contains(r.out, "demo registrar"));
+  CHECK(Contains(r.out, "Your balance is 0.00 USD."));
+  CHECK(Contains(r.out, "Deposit #1 of 30,000.00 USD from KIM MINJI is recorded and pending"));
+  CHECK(Contains(r.out, "#1 deposit 30,000.00 USD — pending"));
+  CHECK(Contains(r.out, "Bye."));
   CHECK(b.Query("SELECT COUNT(*) FROM deposit_transactions WHERE status = 'pending' AND "
                 "amount = 3000000 AND depositor_name = 'KIM MINJI'") == 1);
   CHECK(b.Query("SELECT balance FROM user_deposits") == 0);
@@ -93,7 +86,7 @@ TEST_CASE("chat: a bad configuration value stops start-up with one line naming i
   Box b;
   auto r = b.Chat("", {{"CURRENCY", "DOGE"}});
   CHECK(r.exit_code == 2);
-  CHECK(Has(r.err, "CURRENCY"));
+  CHECK(Contains(r.err, "CURRENCY"));
   CHECK(r.out.empty());
 }
 
@@ -104,12 +97,12 @@ TEST_CASE("chat on the defaults: look up, buy with enough balance, refuse with t
                   {{"ADMIN_IDS", "1"}}, {"--as", "2"});
   CAPTURE(r.out);
   CHECK(r.exit_code == 0);
-  CHECK(Has(r.out, "example.com is taken."));
-  CHECK(Has(r.out, "coolname.com for 1 year costs 10.28 USD"));
-  CHECK(Has(r.out, "coolname.com is registered to you"));
-  CHECK(Has(r.out, "othername.net costs 12.48 USD but your balance is 9.72 USD"));
-  CHECK(Has(r.out, "Your balance is 9.72 USD."));
-  CHECK(Has(r.out, "demo registrar — nothing is really registered"));
+  CHECK(Contains(r.out, "example.com is taken."));
+  CHECK(Contains(r.out, "coolname.com for 1 year costs 10.28 USD"));
+  CHECK(Contains(r.out, "coolname.com is registered to you"));
+  CHECK(Contains(r.out, "othername.net costs 12.48 USD but your balance is 9.72 USD"));
+  CHECK(Contains(r.out, "Your balance is 9.72 USD."));
+  CHECK(Contains(r.out, "demo registrar — nothing is really registered"));
   CHECK(b.Query("SELECT COUNT(*) FROM domain_orders WHERE state = 'registered'") == 1);
   CHECK(b.Query("SELECT COUNT(*) FROM domain_orders WHERE state = 'quoted'") == 1);
   b.ExpectBooksClean();
@@ -120,7 +113,7 @@ TEST_CASE("chat: answering anything but y to a quote buys nothing") {
   Box b;
   Fund(b, "20");
   auto r = b.Chat("/buy coolname.com\nno\n", {}, {"--as", "2"});
-  CHECK(Has(r.out, "Not bought; quote #1 cancelled."));
+  CHECK(Contains(r.out, "Not bought; quote #1 cancelled."));
   CHECK(b.BalanceOf(2) == 2000);
   CHECK(b.Query("SELECT state = 'cancelled' FROM domain_orders WHERE id = 1") == 1);
 }
@@ -134,9 +127,9 @@ TEST_CASE("chat with an LLM configured talks to the model server and runs its to
                   {{"LLM_BASE_URL", llm.url()}, {"LLM_API_KEY", "sk-test"}});
   CAPTURE(r.out);
   CAPTURE(r.err);
-  CHECK(Has(r.out, "model gpt-4o-mini at " + llm.url()));
-  CHECK(Has(r.out, "You have 0.00 USD on your deposit."));
-  CHECK(Has(r.out, "Your balance is 0.00 USD."));  // the slash command did not reach the model
+  CHECK(Contains(r.out, "model gpt-4o-mini at " + llm.url()));
+  CHECK(Contains(r.out, "You have 0.00 USD on your deposit."));
+  CHECK(Contains(r.out, "Your balance is 0.00 USD."));  // the slash command did not reach the model
   CHECK(llm.RequestCount() == 2);
   CHECK(llm.Requests()[0].authorization == "Bearer sk-test");
 }
@@ -145,13 +138,23 @@ TEST_CASE("chat --dry-run prints the request and its size without calling a mode
   Box b;
   auto r = b.Chat("", {}, {"--dry-run", "what is my balance"});
   CHECK(r.exit_code == 0);
-  CHECK(Has(r.out, "\"manage_deposit\""));
-  CHECK(Has(r.out, "system prompt:"));
-  CHECK(Has(r.out, "tool schemas:"));
-  CHECK(Has(r.out, "tokens"));
+  CHECK(Contains(r.out, "\"manage_deposit\""));
+  CHECK(Contains(r.out, "system prompt:"));
+  CHECK(Contains(r.out, "tool schemas:"));
+  CHECK(Contains(r.out, "tokens"));
 }
 
 #ifdef DEPOSITBOT_FAILPOINTS
+// The fake registrar's settings, with user 1 as the admin who confirms deposits. Only the crash
+// tests use it: outside this block a build without failpoints warns that it is unused.
+namespace {
+std::map<std::string, std::string> NamecheapEnv(const FakeNamecheapServer& fake) {
+  auto env = fake.ProcessEnv();
+  env["ADMIN_IDS"] = "1";
+  return env;
+}
+}  // namespace
+
 TEST_CASE("a crash after the debit, before the registrar call, is refunded by recover") {
   Box b;
   FakeNamecheapServer fake;
@@ -167,17 +170,17 @@ TEST_CASE("a crash after the debit, before the registrar call, is refunded by re
   // By default recover leaves an order this young to a serve that may still be working on it.
   auto young = b.Command({"recover"}, env);
   CHECK(young.exit_code == 0);
-  CHECK(Has(young.out, "0 orders checked"));
+  CHECK(Contains(young.out, "0 orders checked"));
   CHECK(b.Query("SELECT state = 'charged' FROM domain_orders WHERE id = 1") == 1);
   CHECK(fake.RequestCount("namecheap.domains.getInfo") == 0);
   auto rec = b.Command({"recover", "--min-age", "0"}, env);
   CAPTURE(rec.out);
   CHECK(rec.exit_code == 0);
-  CHECK(Has(rec.out, "1 refunded"));
+  CHECK(Contains(rec.out, "1 refunded"));
   CHECK(b.Query("SELECT state = 'refunded' FROM domain_orders WHERE id = 1") == 1);
   CHECK(b.BalanceOf(2) == 5000);
   // A second recovery finds nothing more to do: no double refund.
-  CHECK(Has(b.Command({"recover", "--min-age", "0"}, env).out, "0 orders checked"));
+  CHECK(Contains(b.Command({"recover", "--min-age", "0"}, env).out, "0 orders checked"));
   b.ExpectBooksClean();
 }
 
@@ -192,7 +195,7 @@ TEST_CASE("a crash after the registrar registered, before the order update, is c
   CHECK(r.exit_code == 86);
   CHECK(fake.RequestCount("namecheap.domains.create") == 1);
   auto rec = b.Command({"recover", "--min-age", "0"}, env);
-  CHECK(Has(rec.out, "1 registered"));
+  CHECK(Contains(rec.out, "1 registered"));
   CHECK(b.Query("SELECT state = 'registered' FROM domain_orders WHERE id = 1") == 1);
   CHECK(b.BalanceOf(2) == 5000 - b.Query("SELECT price FROM domain_orders WHERE id = 1"));
   b.ExpectBooksClean();
@@ -220,8 +223,8 @@ TEST_CASE("recover run beside a chat purchase in flight leaves the order to the 
   CAPTURE(rec.out);
   CAPTURE(rec.err);
   CHECK(rec.exit_code == 0);
-  CHECK(Has(rec.out, "0 orders checked"));
-  CHECK(Has(rec.out, "1 left to the process executing them"));
+  CHECK(Contains(rec.out, "0 orders checked"));
+  CHECK(Contains(rec.out, "1 left to the process executing them"));
   CHECK(b.Query("SELECT state = 'charged' FROM domain_orders WHERE id = 1") == 1);
   CHECK(b.Query("SELECT COUNT(*) FROM deposit_transactions WHERE type = 'refund'") == 0);
   CHECK(fake.RequestCount("namecheap.domains.getInfo") == 0);
@@ -230,7 +233,7 @@ TEST_CASE("recover run beside a chat purchase in flight leaves the order to the 
   chat.join();
   CAPTURE(bought.out);
   CHECK(bought.exit_code == 0);
-  CHECK(Has(bought.out, "is registered to you"));
+  CHECK(Contains(bought.out, "is registered to you"));
   CHECK(b.Query("SELECT state = 'registered' FROM domain_orders WHERE id = 1") == 1);
   CHECK(b.BalanceOf(2) == 5000 - b.Query("SELECT price FROM domain_orders WHERE id = 1"));
   CHECK(b.Query("SELECT COUNT(*) FROM deposit_transactions WHERE type = 'refund'") == 0);
@@ -248,8 +251,8 @@ TEST_CASE("a crash inside the ledger transaction before commit applies nothing")
   CHECK(b.BalanceOf(2) == 0);
   // After the restart the confirmation goes through exactly once.
   auto again = b.Chat("/confirm 1\n/confirm 1\n", {{"ADMIN_IDS", "1"}}, {"--as", "1"});
-  CHECK(Has(again.out, "confirmed for"));
-  CHECK(Has(again.out, "already confirmed"));
+  CHECK(Contains(again.out, "confirmed for"));
+  CHECK(Contains(again.out, "already confirmed"));
   CHECK(b.BalanceOf(2) == 3000);
   b.ExpectBooksClean();
 }
@@ -259,7 +262,7 @@ TEST_CASE("a crash after commit, before the reply, loses the reply but not the d
   auto r = b.Chat("/deposit 30 USER TWO\n", {{"DEPOSITBOT_FAILPOINT", "turn.before_reply=exit"}},
                   {"--as", "2"});
   CHECK(r.exit_code == 86);
-  CHECK_FALSE(Has(r.out, "Deposit #1"));
+  CHECK_FALSE(Contains(r.out, "Deposit #1"));
   CHECK(b.Query("SELECT COUNT(*) FROM deposit_transactions WHERE status = 'pending'") == 1);
   b.ExpectBooksClean();
 }
@@ -281,12 +284,12 @@ TEST_CASE("a session recorded with chat --record against the model server replay
   REQUIRE(r.exit_code == 0);
   std::ifstream in(file);
   std::string recorded((std::istreambuf_iterator<char>(in)), {});
-  CHECK(Has(recorded, "KIM MINJI"));
-  CHECK_FALSE(Has(recorded, "sk-secret-key-123"));
-  CHECK_FALSE(Has(recorded, "Authorization"));
+  CHECK(Contains(recorded, "KIM MINJI"));
+  CHECK_FALSE(Contains(recorded, "sk-secret-key-123"));
+  CHECK_FALSE(Contains(recorded, "Authorization"));
   auto replay = RunProcess(DepositbotBinary(), {"replay", file}, {}, b.dir);
   CAPTURE(replay.out);
   CHECK(replay.exit_code == 0);
-  CHECK(Has(replay.out, "PASS"));
-  CHECK(Has(replay.out, "1 passed, 0 failed"));
+  CHECK(Contains(replay.out, "PASS"));
+  CHECK(Contains(replay.out, "1 passed, 0 failed"));
 }

@@ -11,6 +11,7 @@
 
 #include "common/failpoint.h"
 #include "tests/fakes/ledger_builder.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using depositbot::testing::LedgerBuilder;
@@ -18,9 +19,7 @@ using depositbot::testing::TestDb;
 
 namespace {
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 struct Run {
   int exit_code = -1;

@@ -16,6 +16,7 @@
 #include "registrar/namecheap_registrar.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/process_runner.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using depositbot::testing::DepositbotBinary;
@@ -26,9 +27,7 @@ namespace {
 
 using Env = std::map<std::string, std::string>;
 
-bool Has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 // Namecheap credentials with a contact domains.create accepts.
 Env NamecheapEnv() {
@@ -67,7 +66,7 @@ void ExpectRefused(const Refusal& r) {
   CAPTURE(m);
   CHECK(c.error().code == ErrorCode::kInvalid);
   CHECK(m.rfind(r.variable + ":", 0) == 0);
-  CHECK_FALSE(Has(m, "\n"));
+  CHECK_FALSE(Contains(m, "\n"));
 }
 
 }  // namespace
@@ -78,7 +77,7 @@ TEST_CASE("a currency other than USD without USD_EXCHANGE_RATE stops start-up na
   }
   auto c = Config::FromEnvironment({{"CURRENCY", "KRW"}});
   REQUIRE_FALSE(c);
-  CHECK(Has(c.error().message, "required when CURRENCY is not USD"));
+  CHECK(Contains(c.error().message, "required when CURRENCY is not USD"));
 
   auto usd = Config::FromEnvironment({});
   REQUIRE(usd);
@@ -286,8 +285,8 @@ TEST_CASE("Describe redacts every secret and says which values are defaults") {
   }
   for (const auto& [name, line] : lines) {
     CAPTURE(name);
-    CHECK_FALSE(Has(line.value, "xyzzy"));
-    CHECK_FALSE(Has(line.value, "0123456789abcdef"));
+    CHECK_FALSE(Contains(line.value, "xyzzy"));
+    CHECK_FALSE(Contains(line.value, "0123456789abcdef"));
   }
   CHECK(lines["USD_EXCHANGE_RATE"].value == "1350.5");
   CHECK_FALSE(lines["USD_EXCHANGE_RATE"].is_default);
@@ -296,7 +295,7 @@ TEST_CASE("Describe redacts every secret and says which values are defaults") {
   CHECK(lines["NAMECHEAP_CONTACT_EMAIL"].value == "john@example.org");
   CHECK(lines.count("NAMECHEAP_CONTACT_ADDRESS2"));
   CHECK(c->RegistrarSummary().rfind("Namecheap at ", 0) == 0);
-  CHECK(Has(c->ModelSummary(), "gpt-4o-mini"));
+  CHECK(Contains(c->ModelSummary(), "gpt-4o-mini"));
 
   auto defaults = Config::FromEnvironment({});
   REQUIRE(defaults);
@@ -304,8 +303,8 @@ TEST_CASE("Describe redacts every secret and says which values are defaults") {
     CAPTURE(l.variable);
     CHECK(l.is_default);
   }
-  CHECK(Has(defaults->RegistrarSummary(), "demo"));
-  CHECK(Has(defaults->ModelSummary(), "offline"));
+  CHECK(Contains(defaults->RegistrarSummary(), "demo"));
+  CHECK(Contains(defaults->ModelSummary(), "offline"));
 }
 
 TEST_CASE("a saturating deadline never wraps into the past") {
@@ -340,17 +339,17 @@ TEST_CASE("depositbot config prints the effective configuration without a secret
   CAPTURE(r.out);
   CAPTURE(r.err);
   CHECK(r.exit_code == 0);
-  CHECK_FALSE(Has(r.out + r.err, "xyzzy"));
-  CHECK_FALSE(Has(r.out + r.err, "0123456789abcdef"));
-  CHECK(Has(r.out, "TELEGRAM_BOT_TOKEN"));
-  CHECK(Has(r.out, "(set, redacted)"));
-  CHECK(Has(r.out, "TELEGRAM_WEBHOOK_SECRET"));
-  CHECK(Has(r.out, "(not set)"));
-  CHECK(Has(r.out, "1350.5"));
-  CHECK(Has(r.out, "RECONCILE_INTERVAL_SECONDS"));
-  CHECK(Has(r.out, "(default)"));
-  CHECK(Has(r.out, "registrar:      Namecheap at https://api.sandbox.namecheap.com"));
-  CHECK(Has(r.out, "model:          gpt-4o-mini at https://api.openai.com/v1"));
+  CHECK_FALSE(Contains(r.out + r.err, "xyzzy"));
+  CHECK_FALSE(Contains(r.out + r.err, "0123456789abcdef"));
+  CHECK(Contains(r.out, "TELEGRAM_BOT_TOKEN"));
+  CHECK(Contains(r.out, "(set, redacted)"));
+  CHECK(Contains(r.out, "TELEGRAM_WEBHOOK_SECRET"));
+  CHECK(Contains(r.out, "(not set)"));
+  CHECK(Contains(r.out, "1350.5"));
+  CHECK(Contains(r.out, "RECONCILE_INTERVAL_SECONDS"));
+  CHECK(Contains(r.out, "(default)"));
+  CHECK(Contains(r.out, "registrar:      Namecheap at https://api.sandbox.namecheap.com"));
+  CHECK(Contains(r.out, "model:          gpt-4o-mini at https://api.openai.com/v1"));
   CHECK_FALSE(std::filesystem::exists(dir + "/never-created.db"));
   std::filesystem::remove_all(dir);
 }
@@ -387,7 +386,7 @@ TEST_CASE("a number from the command line outside its range is refused before an
     CAPTURE(args[1]);
     CAPTURE(r.err);
     CHECK(r.exit_code != 0);
-    CHECK(Has(r.err, args[1]));
+    CHECK(Contains(r.err, args[1]));
     CHECK_FALSE(std::filesystem::exists(dir + "/never.db"));
   }
   std::filesystem::remove_all(dir);

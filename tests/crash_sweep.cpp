@@ -23,6 +23,7 @@
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/process_runner.h"
+#include "tests/test_helpers.h"
 
 namespace depositbot::testing {
 namespace {
@@ -45,10 +46,6 @@ constexpr int64_t kNotFoundGraceSeconds = 900;
 const char* const kPoints[] = {"ledger.before_commit", "purchase.after_debit",
                                "purchase.after_create", "turn.before_reply",
                                "update.before_record"};
-
-bool Has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 int Pick(Rng& rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
 bool Chance(Rng& rng, int percent) { return Pick(rng, 1, 100) <= percent; }
@@ -890,7 +887,7 @@ class ServeSweep : public Harness {
   // private chat of whoever presses).
   int64_t MessageWith(int64_t chat, const std::string& part) {
     for (const auto& m : telegram_.SentMessages()) {
-      if (m.chat_id == chat && Has(m.text, part)) return m.message_id;
+      if (m.chat_id == chat && Contains(m.text, part)) return m.message_id;
     }
     return 0;
   }
@@ -901,7 +898,7 @@ class ServeSweep : public Harness {
         std::string name = line.substr(line.find(' ', 9) + 1);
         int64_t chat = UserId(u);
         PushMessage(chat, line, [chat, name](const FakeSentMessage& m) {
-          return m.chat_id == chat && Has(m.text, "from " + name + " is recorded");
+          return m.chat_id == chat && Contains(m.text, "from " + name + " is recorded");
         });
       }
     }
@@ -935,7 +932,7 @@ class ServeSweep : public Harness {
         int64_t chat = UserId(u);
         std::string needle = " " + b.domain + " for ";
         PushMessage(chat, "/buy " + b.domain, [chat, needle](const FakeSentMessage& m) {
-          return m.chat_id == chat && Has(m.text, "Quote #") && Has(m.text, needle);
+          return m.chat_id == chat && Contains(m.text, "Quote #") && Contains(m.text, needle);
         });
       }
     }
@@ -1000,7 +997,7 @@ class ServeSweep : public Harness {
       }
       for (const char* outcome :
            {" is registered to you", "did not register ", "did not confirm ", "refused "}) {
-        if (Has(m.text, outcome))
+        if (Contains(m.text, outcome))
           ++told[std::to_string(m.chat_id) + " outcome " + m.text.substr(0, 80)];
       }
     }
@@ -1396,7 +1393,7 @@ class RaceSweep : public Harness {
 
   int64_t MessageWith(int64_t chat, const std::string& part) const {
     for (const auto& m : telegram_.SentMessages()) {
-      if (m.chat_id == chat && Has(m.text, part)) return m.message_id;
+      if (m.chat_id == chat && Contains(m.text, part)) return m.message_id;
     }
     return 0;
   }
@@ -1468,7 +1465,8 @@ class RaceSweep : public Harness {
     for (const auto& m : telegram_.SentMessages()) {
       for (const char* outcome :
            {" is registered to you", "did not register ", "did not confirm ", "refused "}) {
-        if (Has(m.text, outcome)) ++told[std::to_string(m.chat_id) + " " + m.text.substr(0, 80)];
+        if (Contains(m.text, outcome))
+          ++told[std::to_string(m.chat_id) + " " + m.text.substr(0, 80)];
       }
     }
     for (const auto& [key, n] : told) {
@@ -1520,7 +1518,7 @@ std::vector<SweepTarget> SweepTargets() {
 std::vector<SweepTarget> SweepTargets(const std::string& filter) {
   std::vector<SweepTarget> out;
   for (auto& t : SweepTargets()) {
-    if (filter.empty() || Has(t.Name(), filter)) out.push_back(std::move(t));
+    if (filter.empty() || Contains(t.Name(), filter)) out.push_back(std::move(t));
   }
   return out;
 }

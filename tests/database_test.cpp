@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "tests/fakes/ledger_builder.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using depositbot::testing::QueryInt;
@@ -17,9 +18,7 @@ using depositbot::testing::TestDb;
 
 namespace {
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -12,6 +12,7 @@
 #include "db/deposit_repository.h"
 #include "db/user_repository.h"
 #include "tests/fakes/ledger_builder.h"
+#include "tests/test_helpers.h"
 #include "tools/manage_deposit.h"
 #include "tools/tool_registry.h"
 
@@ -52,17 +53,13 @@ struct Desk {
   std::vector<DepositTransaction> Ledger() { return *deposits.History(user.user_id, 50); }
 };
 
-bool Has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 }  // namespace
 
 TEST_CASE("/deposit 30.000 KIM MINJI in KRW asks which amount was meant and records nothing") {
   Desk d("KRW");
   auto turn = d.Say("/deposit 30.000 KIM MINJI");
   INFO(turn.reply);
-  CHECK(Has(turn.reply, "Did you mean 30,000 KRW or 30 KRW?"));
+  CHECK(Contains(turn.reply, "Did you mean 30,000 KRW or 30 KRW?"));
   CHECK(turn.ui.empty());
   REQUIRE(turn.calls.size() == 1);
   CHECK_FALSE(turn.calls[0].result.ok);
@@ -75,7 +72,7 @@ TEST_CASE("\"I sent 30.000 won as KIM MINJI\" in KRW asks and records nothing") 
   INFO(turn.reply);
   REQUIRE(turn.calls.size() == 1);
   CHECK(json::parse(turn.calls[0].arguments)["amount"] == "30.000 won");
-  CHECK(Has(turn.reply, "Did you mean 30,000 KRW or 30 KRW?"));
+  CHECK(Contains(turn.reply, "Did you mean 30,000 KRW or 30 KRW?"));
   CHECK(d.Ledger().empty());
 }
 
@@ -83,7 +80,7 @@ TEST_CASE("after the question, the amount written plainly is recorded once") {
   Desk d("KRW");
   d.Say("/deposit 30.000 KIM MINJI");
   auto turn = d.Say("/deposit 30000 KIM MINJI");
-  CHECK(Has(turn.reply, "Deposit #1 of 30,000 KRW from KIM MINJI"));
+  CHECK(Contains(turn.reply, "Deposit #1 of 30,000 KRW from KIM MINJI"));
   auto rows = d.Ledger();
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].amount == 30000);
@@ -93,7 +90,7 @@ TEST_CASE("/deposit 1 000 HANS in EUR records 1,000.00 EUR from HANS, not 1.00 f
   Desk d("EUR");
   auto turn = d.Say("/deposit 1 000 HANS");
   INFO(turn.reply);
-  CHECK(Has(turn.reply, "Deposit #1 of 1,000.00 EUR from HANS is recorded"));
+  CHECK(Contains(turn.reply, "Deposit #1 of 1,000.00 EUR from HANS is recorded"));
   auto rows = d.Ledger();
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].amount == 100000);
@@ -105,7 +102,7 @@ TEST_CASE("/deposit with a no-break space inside the amount reads it as one numb
   auto turn = d.Say(
       "/deposit 1\xE2\x80\xAF"
       "000,50 HANS MUELLER");
-  CHECK(Has(turn.reply, "1,000.50 EUR from HANS MUELLER"));
+  CHECK(Contains(turn.reply, "1,000.50 EUR from HANS MUELLER"));
   REQUIRE(d.Ledger().size() == 1);
   CHECK(d.Ledger()[0].amount == 100050);
 }
@@ -115,8 +112,8 @@ TEST_CASE("/deposit 1.000 HANS in EUR asks and records nothing") {
   for (const char* text : {"/deposit 1.000 HANS", "/deposit 1,000 HANS"}) {
     CAPTURE(text);
     auto turn = d.Say(text);
-    CHECK(Has(turn.reply, "Did you mean 1,000.00 EUR or 1.00 EUR?"));
-    CHECK(Has(turn.reply, "Usage: /deposit AMOUNT NAME"));
+    CHECK(Contains(turn.reply, "Did you mean 1,000.00 EUR or 1.00 EUR?"));
+    CHECK(Contains(turn.reply, "Usage: /deposit AMOUNT NAME"));
   }
   CHECK(d.Ledger().empty());
 }
@@ -124,29 +121,29 @@ TEST_CASE("/deposit 1.000 HANS in EUR asks and records nothing") {
 TEST_CASE("/deposit 30,000 won KIM MINJI keeps the currency word out of the depositor name") {
   Desk d("KRW");
   auto turn = d.Say("/deposit 30,000 won KIM MINJI");
-  CHECK(Has(turn.reply, "Deposit #1 of 30,000 KRW from KIM MINJI"));
+  CHECK(Contains(turn.reply, "Deposit #1 of 30,000 KRW from KIM MINJI"));
   auto bin = d.Say("/deposit 50000 WON BIN");
-  CHECK(Has(bin.reply, "of 50,000 KRW from WON BIN"));
+  CHECK(Contains(bin.reply, "of 50,000 KRW from WON BIN"));
 }
 
 TEST_CASE("/deposit with two numbers before the name is refused, not split") {
   Desk d("EUR");
   auto turn = d.Say("/deposit 10 20 HANS");
-  CHECK(Has(turn.reply, "more than one number"));
+  CHECK(Contains(turn.reply, "more than one number"));
   CHECK(d.Ledger().empty());
 }
 
 TEST_CASE("/deposit 30.5 KIM in KRW is refused: KRW has no fractions") {
   Desk d("KRW");
   auto turn = d.Say("/deposit 30.5 KIM");
-  CHECK(Has(turn.reply, "KRW has no fractions"));
+  CHECK(Contains(turn.reply, "KRW has no fractions"));
   CHECK(d.Ledger().empty());
 }
 
 TEST_CASE("an amount in another currency than the desk's is refused, not converted") {
   Desk d("KRW");
   auto turn = d.Say("/deposit $30 KIM MINJI");
-  CHECK(Has(turn.reply, "deposits are kept in KRW"));
+  CHECK(Contains(turn.reply, "deposits are kept in KRW"));
   CHECK(d.Ledger().empty());
 }
 
@@ -167,7 +164,7 @@ TEST_CASE("an LLM's manage_deposit call with an ambiguous amount gets a question
   CHECK(r.error_code() == "invalid");
   CHECK(r.payload["question"] == true);
   CHECK(r.payload["readings"] == json::array({"30,000 KRW", "30 KRW"}));
-  CHECK(Has(r.payload["message"].get<std::string>(), "Did you mean 30,000 KRW or 30 KRW?"));
+  CHECK(Contains(r.payload["message"].get<std::string>(), "Did you mean 30,000 KRW or 30 KRW?"));
   CHECK(d.Ledger().empty());
 }
 

@@ -8,6 +8,7 @@
 #include "db/sqlite_store_transaction.h"
 #include "db/user_repository.h"
 #include "tests/fakes/ledger_builder.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using depositbot::testing::BuiltUser;
@@ -20,9 +21,7 @@ namespace {
 
 constexpr int64_t kAdmin = 777;
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 // Retries without waiting: the environment records the sleeps.
 struct RecordedRetry {

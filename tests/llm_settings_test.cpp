@@ -7,16 +7,13 @@
 #include "tests/fakes/fake_llm_server.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/process_runner.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using namespace depositbot::testing;
 using nlohmann::json;
 
 namespace {
-
-bool Has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 std::map<std::string, std::string> LlmEnv(const FakeLlmServer& llm) {
   return {{"LLM_BASE_URL", llm.url()}, {"LLM_API_KEY", "sk-test"}};
@@ -32,8 +29,8 @@ TEST_CASE("LLM_MAX_TOKENS is read, bounded 16..32768, and 1024 when unset") {
     CAPTURE(bad);
     auto c = Config::FromEnvironment({{"LLM_MAX_TOKENS", bad}});
     REQUIRE_FALSE(c);
-    CHECK(Has(c.error().message, "LLM_MAX_TOKENS"));
-    CHECK(Has(c.error().message, "16 to 32768"));
+    CHECK(Contains(c.error().message, "LLM_MAX_TOKENS"));
+    CHECK(Contains(c.error().message, "16 to 32768"));
   }
 }
 
@@ -41,7 +38,7 @@ TEST_CASE("a bad LLM_MAX_TOKENS stops start-up with one line naming it") {
   std::string dir = MakeTempDir();
   auto r = RunProcess(DepositbotBinary(), {"chat"}, {{"LLM_MAX_TOKENS", "100000"}}, dir, "hi\n");
   CHECK(r.exit_code == 2);
-  CHECK(Has(r.err, "LLM_MAX_TOKENS"));
+  CHECK(Contains(r.err, "LLM_MAX_TOKENS"));
   CHECK(r.err.find('\n') == r.err.size() - 1);  // one line
   CHECK(r.out.empty());
 }
@@ -74,9 +71,9 @@ TEST_CASE("chat: the model fails after recording a deposit: the user is told the
   CAPTURE(r.out);
   CAPTURE(r.err);
   CHECK(r.exit_code == 0);
-  CHECK(Has(r.out, "I recorded your deposit #1 of 30,000.00 USD as KIM MINJI"));
-  CHECK_FALSE(Has(r.out, "can't reach"));
-  CHECK(Has(r.out, "Yes, deposit #1 is pending."));
+  CHECK(Contains(r.out, "I recorded your deposit #1 of 30,000.00 USD as KIM MINJI"));
+  CHECK_FALSE(Contains(r.out, "can't reach"));
+  CHECK(Contains(r.out, "Yes, deposit #1 is pending."));
   auto db = Database::Open(dir + "/depositbot.db");
   REQUIRE(db);
   CHECK(QueryInt(**db, "SELECT COUNT(*) FROM deposit_transactions") == 1);
@@ -85,5 +82,5 @@ TEST_CASE("chat: the model fails after recording a deposit: the user is told the
                  "amount = 3000000 AND depositor_name = 'KIM MINJI'") == 1);
   // The third request (the next message) carries the recorded call and the reply given.
   REQUIRE(llm.RequestCount() == 3);
-  CHECK(Has(llm.Requests()[2].json["messages"].dump(), "I recorded your deposit #1"));
+  CHECK(Contains(llm.Requests()[2].json["messages"].dump(), "I recorded your deposit #1"));
 }

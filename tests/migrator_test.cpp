@@ -14,6 +14,7 @@
 #include "db/database.h"
 #include "db/deposit_repository.h"
 #include "tests/fakes/ledger_builder.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using depositbot::testing::CheckBooks;
@@ -22,9 +23,7 @@ using depositbot::testing::TestDb;
 
 namespace {
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 // The next free migration file name, e.g. "004_x.sql" when 003 is the latest.
 std::string NextName(const std::vector<EmbeddedFile>& files, const std::string& suffix) {

@@ -15,6 +15,7 @@
 #include "registrar/namecheap_registrar.h"
 #include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_namecheap_server.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using depositbot::testing::ScopedLogCapture;
@@ -55,9 +56,7 @@ struct Fixture {
   }
 };
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 // Collects what the process writes to stderr (where Log writes) between construction and
 // A reply as Namecheap frames it: `status` ("OK"/"ERROR"), the Error elements and the

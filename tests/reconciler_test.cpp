@@ -9,6 +9,7 @@
 #ifdef DEPOSITBOT_RECONCILE_E2E
 #include "tests/fakes/fake_namecheap_server.h"
 #include "tests/fakes/process_runner.h"
+#include "tests/test_helpers.h"
 #endif
 
 using namespace depositbot;
@@ -19,9 +20,7 @@ using depositbot::testing::TestDb;
 
 namespace {
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 Currency Usd() { return *Currency::FromCode("USD"); }
 

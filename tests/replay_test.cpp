@@ -17,15 +17,14 @@
 #include "common/log.h"
 #include "registrar/fixture_registrar.h"
 #include "tests/fakes/ledger_builder.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using nlohmann::json;
 
 namespace {
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 std::string SourceDir() {
   const char* dir = std::getenv("DEPOSITBOT_SOURCE_DIR");
@@ -108,6 +107,25 @@ struct QuietLogs {
   QuietLogs() { SetLogEnabled(false); }
   ~QuietLogs() { SetLogEnabled(true); }
 };
+
+// BalanceFixture bent one way; ParseFixture must refuse it with `says` at `path`.
+struct BentFixture {
+  const char* what;
+  std::function<void(json&)> change;
+  const char* path;
+};
+
+void ExpectRefusedAt(const std::vector<BentFixture>& cases, const std::string& says) {
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    json j = BalanceFixture();
+    c.change(j);
+    auto f = ParseFixture(j);
+    REQUIRE_FALSE(f.ok());
+    CAPTURE(f.error().message);
+    CHECK(Contains(f.error().message, std::string(c.path) + says));
+  }
+}
 
 }  // namespace
 
@@ -279,6 +297,26 @@ TEST_CASE("malformed fixtures are refused with the JSON path, not a crash") {
   }
 }
 
+TEST_CASE("an integer past the int64 range is refused naming its path, not wrapped to -1") {
+  // nlohmann reads 18446744073709551615 as an unsigned integer; read as int64_t it was -1, so an
+  // adjustment of that many minor units started the books 0.01 down.
+  const uint64_t past = 18'446'744'073'709'551'615u;
+  ExpectRefusedAt(
+      {
+          {"an adjustment in minor units",
+           [&](json& j) {
+             j["users"][0]["ledger"] = json::array({{{"type", "adjustment"}, {"amount", past}}});
+             j["users"][0].erase("balance");
+           },
+           "$.users[0].ledger[0].amount"},
+          {"a Telegram id", [&](json& j) { j["users"][0]["telegram_id"] = past; },
+           "$.users[0].telegram_id"},
+          {"a start time", [&](json& j) { j["settings"]["start"] = past; }, "$.settings.start"},
+          {"a speaker", [&](json& j) { j["turns"][0]["from"] = past; }, "$.turns[0].from"},
+      },
+      ": is past the largest integer");
+}
+
 TEST_CASE("the binary reports a file that is not JSON as a failed fixture naming the file") {
   std::string dir = testing::MakeTempDir();
   WriteFile(dir + "/broken.json", "{\"users\": [");
@@ -290,6 +328,24 @@ TEST_CASE("the binary reports a file that is not JSON as a failed fixture naming
   CHECK(Contains(run.out, dir + "/broken.json: not valid JSON"));
   CHECK(Contains(run.out, "FAIL bad-key"));
   CHECK(Contains(run.out, "$: unknown key \"extra\""));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a fixture file with a key written twice in one object is refused naming the key") {
+  // Read as JSON, the second "expect" would replace the first and drop its checks unseen.
+  std::string dir = testing::MakeTempDir();
+  const std::string path = dir + "/twice.json";
+  WriteFile(path, R"({"users": [{"telegram_id": 1001, "name": "Alice"}],
+    "turns": [{"from": 1001, "say": "hi", "model": ["Hello."],
+               "expect": {"reply": "Goodbye."}, "expect": {"ok": true}}]})");
+  auto f = LoadFixture(path);
+  REQUIRE_FALSE(f.ok());
+  CHECK(f.error().message == path + ": the key \"expect\" appears twice in one object");
+  // The same key in two different objects is no repetition.
+  WriteFile(path, R"({"users": [{"telegram_id": 1001, "name": "Alice"}],
+    "turns": [{"from": 1001, "say": "hi", "model": ["Hello."], "expect": {"ok": true}},
+              {"from": 1001, "say": "hi", "model": ["Hello."], "expect": {"ok": true}}]})");
+  CHECK(LoadFixture(path).ok());
   std::filesystem::remove_all(dir);
 }
 
@@ -375,38 +431,28 @@ TEST_CASE("the fixture registrar plays create outcomes and getInfo answers in or
 }
 
 TEST_CASE("a fixture time that would overflow the fixed clock is refused naming its path") {
-  struct Case {
-    const char* what;
-    std::function<void(json&)> change;
-    const char* path;
-  };
-  const std::vector<Case> cases = {
-      {"start past 9999", [](json& j) { j["settings"]["start"] = int64_t{9'223'372'036'854'775}; },
-       "$.settings.start"},
-      {"start before 1970", [](json& j) { j["settings"]["start"] = -1; }, "$.settings.start"},
-      {"quote ttl past a year",
-       [](json& j) { j["settings"]["quote_ttl_seconds"] = int64_t{9'223'372'036'854'775'807}; },
-       "$.settings.quote_ttl_seconds"},
-      {"advance past a year",
-       [](json& j) {
-         j["turns"].push_back(json{{"advance_seconds", int64_t{9'223'372'036'854'775}}});
-       },
-       "$.turns[1].advance_seconds"},
-      {"recovery age past a year",
-       [](json& j) {
-         j["turns"].push_back(json{{"run", "recovery"}, {"min_age_seconds", int64_t{31'536'001}}});
-       },
-       "$.turns[1].min_age_seconds"},
-  };
-  for (const auto& c : cases) {
-    CAPTURE(c.what);
-    json j = BalanceFixture();
-    c.change(j);
-    auto f = ParseFixture(j);
-    REQUIRE_FALSE(f.ok());
-    CAPTURE(f.error().message);
-    CHECK(Contains(f.error().message, c.path));
-  }
+  ExpectRefusedAt(
+      {
+          {"start past 9999",
+           [](json& j) { j["settings"]["start"] = int64_t{9'223'372'036'854'775}; },
+           "$.settings.start"},
+          {"start before 1970", [](json& j) { j["settings"]["start"] = -1; }, "$.settings.start"},
+          {"quote ttl past a year",
+           [](json& j) { j["settings"]["quote_ttl_seconds"] = int64_t{9'223'372'036'854'775'807}; },
+           "$.settings.quote_ttl_seconds"},
+          {"advance past a year",
+           [](json& j) {
+             j["turns"].push_back(json{{"advance_seconds", int64_t{9'223'372'036'854'775}}});
+           },
+           "$.turns[1].advance_seconds"},
+          {"recovery age past a year",
+           [](json& j) {
+             j["turns"].push_back(
+                 json{{"run", "recovery"}, {"min_age_seconds", int64_t{31'536'001}}});
+           },
+           "$.turns[1].min_age_seconds"},
+      },
+      "");
   json year = BalanceFixture();
   year["settings"]["quote_ttl_seconds"] = 31'536'000;
   year["turns"].push_back(json{{"advance_seconds", 31'536'000}});

@@ -1,5 +1,7 @@
 // `depositbot serve` as a real process against the fake Telegram Bot API and
 // the fake model server on loopback.
+#include "app/serve.h"
+
 #include <doctest/doctest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -7,12 +9,12 @@
 #include <ctime>
 #include <regex>
 
-#include "app/serve.h"
 #include "db/database.h"
 #include "tests/fakes/fake_llm_server.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/process_runner.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using namespace depositbot::testing;
@@ -24,8 +26,6 @@ namespace {
 const FakeTelegramUser kAlice{1001, "Alice", "", "alice", "en", false};
 const FakeTelegramUser kBob{1002, "Bob", "", "bob", "en", false};
 const FakeTelegramUser kAdmin{900, "Admin", "", "admin", "en", false};
-
-bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 struct Bot {
   FakeTelegramServer telegram;
@@ -66,7 +66,7 @@ struct Bot {
     for (size_t n = 1; n < 200; ++n) {
       if (!telegram.WaitForSentMessages(n, seconds(20))) break;
       for (const auto& m : telegram.SentMessages()) {
-        if (m.chat_id == chat && Has(m.text, part)) return m;
+        if (m.chat_id == chat && Contains(m.text, part)) return m;
       }
     }
     FAIL("no message to chat " << chat << " containing \"" << part << "\"");
@@ -75,7 +75,7 @@ struct Bot {
 
   int Count(int64_t chat, const std::string& part) {
     int n = 0;
-    for (const auto& m : telegram.SentMessages()) n += m.chat_id == chat && Has(m.text, part);
+    for (const auto& m : telegram.SentMessages()) n += m.chat_id == chat && Contains(m.text, part);
     return n;
   }
 
@@ -115,15 +115,15 @@ TEST_CASE("deposit request -> admin notified with buttons -> press -> user credi
   b.telegram.PushMessage(kAlice, kAlice.id, "/deposit 30 ALICE KIM");
   b.WaitForMessage(kAlice.id, "is recorded and pending");
   auto note = b.WaitForMessage(kAdmin.id, "New deposit request");
-  CHECK(Has(note.text, "30.00 USD"));
-  CHECK(Has(note.text, "ALICE KIM"));
+  CHECK(Contains(note.text, "30.00 USD"));
+  CHECK(Contains(note.text, "ALICE KIM"));
   REQUIRE(note.reply_markup.is_object());
   b.telegram.PushCallback(kAdmin, note.message_id, CallbackData(note, 0));
   b.WaitForMessage(kAlice.id, "was confirmed. Your balance is now 30.00 USD");
   REQUIRE(b.telegram.WaitForEdits(1, seconds(20)));
   auto edit = b.telegram.Edits().at(0);
   CHECK(edit.message_id == note.message_id);
-  CHECK(Has(edit.text, "Confirmed by Admin"));
+  CHECK(Contains(edit.text, "Confirmed by Admin"));
   REQUIRE(b.telegram.WaitForCallbackAnswers(1, seconds(20)));
   auto answer = b.telegram.CallbackAnswers().at(0);
   CHECK(answer.text == "Deposit #1 of 30.00 USD confirmed for Alice. Their balance is now 30.00 USD.");
@@ -140,7 +140,7 @@ TEST_CASE("a non-admin pressing the admin's button is refused and the books do n
   b.telegram.PushCallback(kBob, note.message_id, CallbackData(note, 0));
   REQUIRE(b.telegram.WaitForCallbackAnswers(1, seconds(20)));
   auto answer = b.telegram.CallbackAnswers().at(0);
-  CHECK(Has(answer.text, "Only admins"));
+  CHECK(Contains(answer.text, "Only admins"));
   CHECK(answer.show_alert);
   CHECK(b.BalanceOf(kAlice.id) == 0);
   CHECK(b.Query("SELECT status = 'pending' FROM deposit_transactions WHERE id = 1") == 1);
@@ -214,7 +214,7 @@ TEST_CASE("a user who blocked the bot is not retried and others are still served
   auto r = b.Stop();
   CHECK(b.telegram.CallCount("sendMessage") == 2);
   CHECK(r.exit_code == 0);
-  CHECK(Has(r.err, "blocked"));
+  CHECK(Contains(r.err, "blocked"));
 }
 
 TEST_CASE("SIGTERM during a slow model call: the message is answered and serve exits 0") {
@@ -244,9 +244,10 @@ TEST_CASE("serve exposes /healthz and /metrics") {
   CHECK(health->status == 200);
   auto metrics = http.Get("/metrics");
   REQUIRE(metrics);
-  CHECK(Has(metrics->body, "depositbot_updates_received_total 1"));
-  CHECK(Has(metrics->body, "depositbot_tool_calls_total{tool=\"manage_deposit\",outcome=\"ok\"} 1"));
-  CHECK(Has(metrics->body, "depositbot_ledger_version_conflicts 0"));
+  CHECK(Contains(metrics->body, "depositbot_updates_received_total 1"));
+  CHECK(Contains(metrics->body,
+                 "depositbot_tool_calls_total{tool=\"manage_deposit\",outcome=\"ok\"} 1"));
+  CHECK(Contains(metrics->body, "depositbot_ledger_version_conflicts 0"));
   CHECK(b.Stop().exit_code == 0);
 }
 
@@ -255,8 +256,8 @@ TEST_CASE("serve with a token Telegram rejects stops with one line naming the va
   b.env["TELEGRAM_BOT_TOKEN"] = "123:wrong";
   auto r = RunProcess(DepositbotBinary(), {"serve"}, b.env, b.dir);
   CHECK(r.exit_code == 2);
-  CHECK(Has(r.err, "TELEGRAM_BOT_TOKEN"));
-  CHECK_FALSE(Has(r.err, "123:wrong"));
+  CHECK(Contains(r.err, "TELEGRAM_BOT_TOKEN"));
+  CHECK_FALSE(Contains(r.err, "123:wrong"));
 }
 
 TEST_CASE("a tampered balance raises one admin alert, not repeated, then reported resolved") {
@@ -272,7 +273,7 @@ TEST_CASE("a tampered balance raises one admin alert, not repeated, then reporte
   auto first = RunProcess(DepositbotBinary(), {"reconcile", "--alert"}, b.env, b.dir);
   CHECK(first.exit_code == 1);
   auto alert = b.WaitForMessage(kAdmin.id, "Reconciliation");
-  CHECK(Has(alert.text, "5.00 USD"));
+  CHECK(Contains(alert.text, "5.00 USD"));
   auto second = RunProcess(DepositbotBinary(), {"reconcile", "--alert"}, b.env, b.dir);
   CHECK(second.exit_code == 1);
   CHECK(b.telegram.SentMessages().size() == 1);
@@ -311,7 +312,7 @@ TEST_CASE("an admin who blocked the bot is retried alone; the other admin is ale
   REQUIRE(b.telegram.WaitForCallsTo("sendMessage", blocked, tried + 2, seconds(60)));
 
   auto alert = b.WaitForMessage(kAdmin.id, "Reconciliation");
-  CHECK(Has(alert.text, "5.00 USD"));
+  CHECK(Contains(alert.text, "5.00 USD"));
   CHECK(b.Count(kAdmin.id, "Reconciliation") == 1);
   CHECK(b.Count(blocked, "") == 0);
   CHECK(b.Query("SELECT COUNT(*) FROM admin_alerts") == 1);
@@ -329,7 +330,7 @@ TEST_CASE("an admin who blocked the bot is retried alone; the other admin is ale
       std::regex(
           "depositbot_admin_alert_delivery_failures_total\\{reason=\"forbidden\"\\} ([0-9]+)")));
   CHECK(std::stoi(m[1].str()) >= 1);
-  CHECK(Has(metrics->body, "depositbot_admin_alerts_undelivered 0"));
+  CHECK(Contains(metrics->body, "depositbot_admin_alerts_undelivered 0"));
   CHECK(b.Stop().exit_code == 0);
 }
 
@@ -364,9 +365,9 @@ TEST_CASE("serve --record writes a session that replays identically") {
   auto replay = RunProcess(DepositbotBinary(), {"replay", rec}, {}, b.dir);
   CAPTURE(replay.out);
   CHECK(replay.exit_code == 0);
-  CHECK(Has(replay.out, "1 passed, 0 failed"));
+  CHECK(Contains(replay.out, "1 passed, 0 failed"));
   auto listing = RunProcess("/bin/sh", {"-c", "cat " + rec + "/*.json"}, {}, b.dir);
-  CHECK_FALSE(Has(listing.out, b.telegram.token()));
+  CHECK_FALSE(Contains(listing.out, b.telegram.token()));
 }
 
 TEST_CASE("SIGTERM while idle in a 25 s long poll aborts the poll and exits 0") {
@@ -376,7 +377,7 @@ TEST_CASE("SIGTERM while idle in a 25 s long poll aborts the poll and exits 0") 
   REQUIRE(b.telegram.WaitForHeldRequests(1, seconds(20)));
   auto r = b.Stop();
   CHECK(r.exit_code == 0);
-  CHECK(Has(r.err, "drained=yes"));
+  CHECK(Contains(r.err, "drained=yes"));
   // The fake holds its poll for 25 s and never answered this one: serve is gone, so it
   // abandoned the poll instead of waiting it out.
   CHECK(b.telegram.HeldRequests() == 1);
@@ -415,7 +416,7 @@ TEST_CASE("a drain that runs out of time exits 3; the next start tells the inter
   auto r = b.Stop();
   CHECK(r.signal == 0);
   CHECK(r.exit_code == kServeExitNotDrained);
-  CHECK(Has(r.err, "drained=no"));
+  CHECK(Contains(r.err, "drained=no"));
   CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates WHERE state = 'started'") == 1);
   CHECK(b.Count(kAlice.id, "Your balance is") == 0);
 
@@ -466,5 +467,5 @@ TEST_CASE("a refused setWebhook stops serve with one line, not an abort") {
                  {"serve", "--webhook", "--webhook-url", "https://bot.example/hook"}, b.env, b.dir);
   CHECK(r.signal == 0);
   CHECK(r.exit_code == 2);
-  CHECK(Has(r.err, "setWebhook failed"));
+  CHECK(Contains(r.err, "setWebhook failed"));
 }

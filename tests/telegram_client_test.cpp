@@ -18,6 +18,7 @@
 #include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/loopback_server.h"
+#include "tests/test_helpers.h"
 
 using namespace depositbot;
 using depositbot::testing::ScopedLogCapture;
@@ -35,9 +36,7 @@ constexpr int64_t kChat = 6123456789;  // past 32 bits, as real ids are
 const FakeTelegramUser kAda{kChat, "Ada", "Lovelace", "ada_l", "en", false};
 const FakeTelegramUser kMinji{5000000002, "민지", "", "minji", "ko", false};
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using depositbot::testing::Contains;
 
 std::string Repeat(const std::string& s, size_t n) {
   std::string out;

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "common/text.h"
+
 namespace depositbot {
 
 namespace {
@@ -21,50 +23,8 @@ constexpr size_t kMaxFieldNameLength = 64;
 // Doubles represent every integer up to 2^53 exactly; above that 12.0 might not be 12.
 constexpr double kMaxExactDouble = 9007199254740992.0;
 
-// Counts the code points of `s` if it is well-formed UTF-8 (no overlong forms, no surrogates,
-// nothing above U+10FFFF); nullopt otherwise.
-std::optional<size_t> CountUtf8(std::string_view s) {
-  size_t count = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t extra = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the first continuation byte
-    if (c < 0x80) {
-      extra = 0;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // UTF-16 surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    } else {
-      return std::nullopt;
-    }
-    if (extra > 0 && i + extra >= s.size()) return std::nullopt;  // truncated sequence
-    for (size_t k = 1; k <= extra; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      const unsigned char kLo = k == 1 ? lo : 0x80;
-      const unsigned char kHi = k == 1 ? hi : 0xBF;
-      if (b < kLo || b > kHi) return std::nullopt;
-    }
-    i += extra + 1;
-    ++count;
-  }
-  return count;
-}
-
 // At most kMaxEchoBytes of `s`, cut on a UTF-8 boundary, marked when cut.
-std::string Clip(std::string_view s) {
-  if (s.size() <= kMaxEchoBytes) return std::string(s);
-  size_t end = kMaxEchoBytes;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return std::string(s.substr(0, end)) + "...";
-}
+std::string Clip(std::string_view s) { return ClipUtf8(s, kMaxEchoBytes); }
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -143,7 +103,7 @@ class Checker {
       return std::nullopt;
     }
     const auto& s = v.get_ref<const std::string&>();
-    const std::optional<size_t> length = CountUtf8(s);
+    const std::optional<size_t> length = CountUtf8CodePoints(s);
     if (!length) {
       Add(label, "must be valid UTF-8 text");
       return std::nullopt;

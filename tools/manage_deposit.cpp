@@ -36,8 +36,8 @@ ToolResult Refuse(const ToolContext& ctx, const std::string& action, const Error
 
 class ManageDeposit {
  public:
-  ManageDeposit(DepositStore& d, UserStore& u, DepositToolOptions o)
-      : deposits_(d), users_(u), o_(std::move(o)) {}
+  ManageDeposit(DepositStore& deposits, UserStore& users, DepositToolOptions options)
+      : deposits_(deposits), users_(users), options_(std::move(options)) {}
 
   ToolResult operator()(const ToolContext& ctx, const ManageDepositArgs& a) {
     const std::string& act = a.action;
@@ -70,8 +70,8 @@ class ManageDeposit {
     if (!acct) return Refuse(ctx, "balance", acct.error());
     json j = {{"action", "balance"},
               {"balance", acct->balance},
-              {"balance_formatted", FormatAmount(acct->balance, o_.currency)},
-              {"currency", o_.currency.code}};
+              {"balance_formatted", FormatAmount(acct->balance, options_.currency)},
+              {"currency", options_.currency.code}};
     auto hist = deposits_.History(ctx.user_id, 100);
     if (hist) {
       int64_t count = 0, total = 0;
@@ -82,7 +82,7 @@ class ManageDeposit {
         }
       }
       j["pending_deposits"] = count;
-      if (count > 0) j["pending_total_formatted"] = FormatAmount(total, o_.currency);
+      if (count > 0) j["pending_total_formatted"] = FormatAmount(total, options_.currency);
     }
     return ToolResult::Success(j);
   }
@@ -92,14 +92,15 @@ class ManageDeposit {
     if (!user) return Refuse(ctx, "account_info", user.error());
     auto acct = deposits_.GetAccount(ctx.user_id);
     if (!acct) return Refuse(ctx, "account_info", acct.error());
-    return ToolResult::Success({{"action", "account_info"},
-                                {"name", user->display_name},
-                                {"telegram_id", user->telegram_id},
-                                {"customer_since", FormatUtc(user->created_at)},
-                                {"is_admin", ctx.is_admin},
-                                {"balance", acct->balance},
-                                {"balance_formatted", FormatAmount(acct->balance, o_.currency)},
-                                {"currency", o_.currency.code}});
+    return ToolResult::Success(
+        {{"action", "account_info"},
+         {"name", user->display_name},
+         {"telegram_id", user->telegram_id},
+         {"customer_since", FormatUtc(user->created_at)},
+         {"is_admin", ctx.is_admin},
+         {"balance", acct->balance},
+         {"balance_formatted", FormatAmount(acct->balance, options_.currency)},
+         {"currency", options_.currency.code}});
   }
 
   ToolResult RequestDeposit(const ToolContext& ctx, const ManageDepositArgs& a) {
@@ -114,20 +115,20 @@ class ManageDeposit {
     }
     // The amount as the user wrote it, read by the one reader of user amounts: an ambiguous
     // one ("30.000" in KRW) is a question back with its readings, and nothing is recorded.
-    const UserAmount amount = ReadUserAmount(*a.amount, o_.currency);
+    const UserAmount amount = ReadUserAmount(*a.amount, options_.currency);
     if (amount.kind == UserAmount::Kind::kQuestion) {
       ToolResult r = Refuse(ctx, "request_deposit", Error::Invalid(amount.message));
       json readings = json::array();
-      for (int64_t v : amount.readings) readings.push_back(FormatAmount(v, o_.currency));
+      for (int64_t v : amount.readings) readings.push_back(FormatAmount(v, options_.currency));
       r.payload["question"] = true;
       r.payload["readings"] = readings;
       return r;
     }
     if (!amount) return Refuse(ctx, "request_deposit", Error::Invalid(amount.message));
-    if (amount.minor > o_.max_deposit_minor) {
+    if (amount.minor > options_.max_deposit_minor) {
       return Refuse(ctx, "request_deposit",
                     Error::Invalid("a single deposit may be at most " +
-                                   FormatAmount(o_.max_deposit_minor, o_.currency) +
+                                   FormatAmount(options_.max_deposit_minor, options_.currency) +
                                    "; please contact an admin for larger amounts"));
     }
     auto t = deposits_.RequestDeposit(ctx.user_id, amount.minor, *a.depositor_name);
@@ -136,15 +137,15 @@ class ManageDeposit {
         {{"transaction_id", std::to_string(t->id)},
          {"telegram_id", std::to_string(ctx.telegram_id)},
          {"amount", std::to_string(t->amount)}});
-    std::string amount_text = FormatAmount(t->amount, o_.currency);
+    std::string amount_text = FormatAmount(t->amount, options_.currency);
     return ToolResult::Success({{"action", "request_deposit"},
-                                {"transaction", TransactionJson(*t, o_.currency)},
+                                {"transaction", TransactionJson(*t, options_.currency)},
                                 {"note", "pending until an admin confirms the transfer arrived"}})
         .WithEffect("I recorded your deposit #" + std::to_string(t->id) + " of " + amount_text +
                     " as " + t->depositor_name.value_or(*a.depositor_name) +
                     "; it waits for an admin to confirm the transfer arrived.")
         .WithUi(DepositRequestedUi{t->id, ctx.telegram_id, ctx.display_name,
-                                   FormatAmount(t->amount, o_.currency),
+                                   FormatAmount(t->amount, options_.currency),
                                    t->depositor_name.value_or("")});
   }
 
@@ -153,7 +154,7 @@ class ManageDeposit {
     auto rows = deposits_.History(ctx.user_id, limit);
     if (!rows) return Refuse(ctx, "history", rows.error());
     json list = json::array();
-    for (const auto& t : *rows) list.push_back(TransactionJson(t, o_.currency));
+    for (const auto& t : *rows) list.push_back(TransactionJson(t, options_.currency));
     return ToolResult::Success({{"action", "history"}, {"transactions", list}});
   }
 
@@ -163,9 +164,9 @@ class ManageDeposit {
     auto t = deposits_.Cancel(*id, ctx.user_id);
     if (!t) return Refuse(ctx, "cancel", t.error());
     return ToolResult::Success(
-               {{"action", "cancel"}, {"transaction", TransactionJson(*t, o_.currency)}})
+               {{"action", "cancel"}, {"transaction", TransactionJson(*t, options_.currency)}})
         .WithEffect("I cancelled your pending deposit #" + std::to_string(t->id) + " of " +
-                    FormatAmount(t->amount, o_.currency) + ".");
+                    FormatAmount(t->amount, options_.currency) + ".");
   }
 
   ToolResult Pending(const ToolContext& ctx, const ManageDepositArgs& a) {
@@ -173,7 +174,7 @@ class ManageDeposit {
     if (!rows) return Refuse(ctx, "pending", rows.error());
     json list = json::array();
     for (const auto& t : *rows) {
-      json j = TransactionJson(t, o_.currency);
+      json j = TransactionJson(t, options_.currency);
       if (auto u = users_.FindById(t.user_id)) {
         j["user_name"] = u->display_name;
         j["user_telegram_id"] = u->telegram_id;
@@ -186,15 +187,15 @@ class ManageDeposit {
   ToolResult Decided(const ToolContext& ctx, const DepositTransaction& t) {
     const bool confirmed = t.status == TransactionStatus::kConfirmed;
     json j = {{"action", confirmed ? "confirm" : "reject"},
-              {"transaction", TransactionJson(t, o_.currency)}};
+              {"transaction", TransactionJson(t, options_.currency)}};
     DepositDecidedUi ui;
     ui.transaction_id = t.id;
     ui.confirmed = confirmed;
-    ui.amount_formatted = FormatAmount(t.amount, o_.currency);
+    ui.amount_formatted = FormatAmount(t.amount, options_.currency);
     ui.admin_telegram_id = ctx.telegram_id;
     ui.admin_name = ctx.display_name;
     std::string effect = std::string(confirmed ? "I confirmed" : "I rejected") + " deposit #" +
-                         std::to_string(t.id) + " of " + FormatAmount(t.amount, o_.currency);
+                         std::to_string(t.id) + " of " + FormatAmount(t.amount, options_.currency);
     if (auto u = users_.FindById(t.user_id)) {
       j["user_name"] = u->display_name;
       ui.user_telegram_id = u->telegram_id;
@@ -202,9 +203,9 @@ class ManageDeposit {
       effect += " from " + u->display_name;
     }
     if (auto acct = deposits_.GetAccount(t.user_id)) {
-      j["user_balance_formatted"] = FormatAmount(acct->balance, o_.currency);
-      ui.user_balance_formatted = FormatAmount(acct->balance, o_.currency);
-      if (confirmed) effect += "; their balance is now " + FormatAmount(acct->balance, o_.currency);
+      j["user_balance_formatted"] = FormatAmount(acct->balance, options_.currency);
+      ui.user_balance_formatted = FormatAmount(acct->balance, options_.currency);
+      if (confirmed) effect += "; their balance is now " + FormatAmount(acct->balance, options_.currency);
     }
     ui.reason = t.reason;
     if (!confirmed && t.reason && !t.reason->empty()) effect += " (reason: " + *t.reason + ")";
@@ -234,7 +235,7 @@ class ManageDeposit {
 
   DepositStore& deposits_;
   UserStore& users_;
-  DepositToolOptions o_;
+  DepositToolOptions options_;
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "common/failpoint.h"
 #include "common/lease_owner.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "db/alert_store.h"
 #include "db/deposit_store.h"
 #include "registrar/demo_registrar.h"
@@ -75,12 +76,6 @@ class LeaseKeeper {
   bool stop_ = false;
   std::thread thread_;  // last: starts after every member it reads
 };
-
-std::string LowerAscii(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // "2,500.00 USD", "10.28 USD", "9.585 USD": registrar amounts with the cents always shown.
 std::string Usd(int64_t micros) {
@@ -335,7 +330,7 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
 
 std::string PurchaseService::CreateAnswerMismatch(const DomainOrder& order,
                                                   const CreateResult& created) const {
-  std::string answered = LowerAscii(created.domain);
+  std::string answered = AsciiLower(created.domain);
   if (!answered.empty() && answered.back() == '.') answered.pop_back();
   if (answered != order.domain) {
     return "it answered for " + (answered.empty() ? std::string("no domain") : answered) +

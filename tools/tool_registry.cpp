@@ -2,9 +2,11 @@
 
 #include <exception>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "common/log.h"
+#include "common/text.h"
 
 namespace depositbot {
 
@@ -27,12 +29,7 @@ bool IsValidToolName(std::string_view name) {
 }
 
 // At most `max` bytes of `s`, cut on a UTF-8 boundary and marked when cut.
-std::string Clip(std::string_view s, size_t max = kMaxEchoBytes) {
-  if (s.size() <= max) return std::string(s);
-  size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return std::string(s.substr(0, end)) + "...";
-}
+std::string Clip(std::string_view s, size_t max = kMaxEchoBytes) { return ClipUtf8(s, max); }
 
 std::string_view TrimSpace(std::string_view s) {
   const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };

@@ -32,7 +32,8 @@ set(DEPOSITBOT_FUZZ_LIBS_namecheap_xml depositbot_registrar)
 # (the Namecheap contact check), the fixture parser only agent/ (the scripted model) and
 # registrar/.
 set(DEPOSITBOT_FUZZ_EXTRA_SOURCES_config ${PROJECT_SOURCE_DIR}/app/config.cpp)
-set(DEPOSITBOT_FUZZ_EXTRA_SOURCES_fixture ${PROJECT_SOURCE_DIR}/app/fixture.cpp)
+set(DEPOSITBOT_FUZZ_EXTRA_SOURCES_fixture ${PROJECT_SOURCE_DIR}/app/fixture.cpp
+                                          ${PROJECT_SOURCE_DIR}/app/strict_json.cpp)
 
 set(DEPOSITBOT_FUZZ_DIR ${PROJECT_SOURCE_DIR}/tests/fuzz)
 
