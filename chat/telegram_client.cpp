@@ -30,8 +30,6 @@ bool LooksLikeToken(std::string_view token) {
   });
 }
 
-}
-
 class HttpTelegramClient final : public TelegramClient {
  public:
   HttpTelegramClient(Config config, Environment& env, ObserveFunction observe, HttpUrl base)
