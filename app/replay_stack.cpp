@@ -9,7 +9,9 @@
 namespace depositbot {
 
 ReplayStack::ReplayStack(const Fixture& f)
-    : clock(f.settings.start_unix_seconds * 1000), registrar(f.registrar) {}
+    : environment(f.settings.start_unix_seconds * 1000),
+      clock(environment.fixed_clock()),
+      registrar(f.registrar) {}
 
 ReplayStack::~ReplayStack() = default;
 
@@ -20,7 +22,7 @@ Status ReplayStack::Build(const Fixture& f) {
   config.usd_exchange_rate = f.settings.usd_exchange_rate;
   config.price_markup_percent = f.settings.markup_percent;
   ServiceHooks hooks;
-  hooks.clock = &clock;
+  hooks.environment = &environment;
   hooks.registrar = &registrar;
   hooks.model = &scripted;
   hooks.max_deposit_minor = f.settings.max_deposit_minor;

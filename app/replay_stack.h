@@ -8,6 +8,7 @@
 #include "agent/scripted_chat_model.h"
 #include "app/fixture.h"
 #include "common/clock.h"
+#include "common/environment.h"
 #include "common/result.h"
 #include "registrar/fixture_registrar.h"
 #include "tools/tool_context.h"
@@ -23,8 +24,9 @@ class Services;
 class UserRepository;
 
 // The whole stack of one replay: the services `serve` and `chat` run (Services::Create), with
-// a fixed clock at the fixture's start, the fixture's registrar and a scripted model put in
-// place of the network, over a fresh in-memory database. The pointers point into `services`.
+// a test environment (a fixed clock at the fixture's start, seeded draws), the fixture's
+// registrar and a scripted model put in place of the network, over a fresh in-memory database.
+// The pointers point into `services`.
 struct ReplayStack {
   explicit ReplayStack(const Fixture& f);
   ~ReplayStack();
@@ -35,7 +37,10 @@ struct ReplayStack {
   // "Alice (1001)" for reports.
   std::string Who(int64_t telegram_id) const;
 
-  FixedClock clock;
+  // Seeded: generated tool-call ids repeat from run to run. Its clock starts at the fixture's
+  // start and moves only when a turn advances it.
+  TestEnvironment environment;
+  FixedClock& clock;
   FixtureRegistrar registrar;
   ScriptedChatModel scripted;
   std::unique_ptr<Services> services;

@@ -21,13 +21,14 @@ Result<std::unique_ptr<Database>> OpenMigratedDatabase(const std::string& path) 
 Result<std::unique_ptr<Services>> Services::Create(const Config& config,
                                                    const ServiceHooks& hooks) {
   std::unique_ptr<Services> s(new Services(config));
-  if (hooks.clock) s->clock_ = hooks.clock;
-  const Clock& clock = *s->clock_;
+  if (hooks.environment) s->environment_ = hooks.environment;
+  Environment& env = *s->environment_;
+  const Clock& clock = env.clock();
   auto db = OpenMigratedDatabase(config.db_path);
   if (!db) return db.error();
   s->db_ = std::move(*db);
   s->users_ = std::make_unique<UserRepository>(*s->db_, clock);
-  s->deposits_ = std::make_unique<DepositRepository>(*s->db_, clock);
+  s->deposits_ = std::make_unique<DepositRepository>(*s->db_, clock, RetryPolicy{}, env);
   s->conversations_ = std::make_unique<ConversationRepository>(*s->db_, clock);
 
   DepositToolOptions deposit_options;
@@ -47,7 +48,7 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
     nc.username = config.namecheap_username;
     nc.client_ip = config.namecheap_client_ip;
     nc.contact = config.namecheap_contact;
-    auto r = NamecheapRegistrar::FromConfig(nc, SystemEnvironment());
+    auto r = NamecheapRegistrar::FromConfig(nc, env);
     if (!r) return r.error();
     s->own_registrar_ = std::move(*r);
     s->registrar_ = s->own_registrar_.get();
@@ -78,7 +79,7 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
     mc.api_key = config.llm_api_key;
     mc.model = config.llm_model;
     mc.max_tokens = config.llm_max_tokens;
-    auto m = OpenAiChatModel::Create(mc);
+    auto m = OpenAiChatModel::Create(mc, env);
     if (!m) return Error::Invalid("LLM_BASE_URL: " + m.error().message);
     s->llm_ = std::move(*m);
   }
@@ -92,7 +93,7 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
     s->model_wrapper_ = hooks.wrap_model(*model);
     model = s->model_wrapper_.get();
   }
-  s->agent_ = std::make_unique<Agent>(*model, s->rules_, s->tools_, *s->conversations_, ao);
+  s->agent_ = std::make_unique<Agent>(*model, s->rules_, s->tools_, *s->conversations_, ao, env);
   return s;
 }
 

@@ -8,6 +8,7 @@
 #include "agent/rule_based_model.h"
 #include "app/config.h"
 #include "common/clock.h"
+#include "common/environment.h"
 #include "db/alert_outbox.h"
 #include "db/conversation_repository.h"
 #include "db/database.h"
@@ -22,12 +23,13 @@
 namespace depositbot {
 
 // What a caller may put in place of the parts the Config chooses: decorators (recording), and
-// for replay and the fuzz targets a fixed clock, a scripted model, a fixture registrar and the
+// for replay and the fuzz targets a test environment (fixed clock, seeded draws), a scripted model, a fixture registrar and the
 // settings a fixture fixes. Pointers are not owned and must outlive the Services.
 struct ServiceHooks {
   std::function<std::unique_ptr<ChatModel>(ChatModel&)> wrap_model;
   std::function<std::unique_ptr<Registrar>(Registrar&)> wrap_registrar;
-  const Clock* clock = nullptr;     // null: the system clock
+  // Time, waits and chance for every part (SystemEnvironment() when null); the clock is its.
+  Environment* environment = nullptr;
   Registrar* registrar = nullptr;   // null: Namecheap when configured, else the demo registrar
   ChatModel* model = nullptr;       // null: the configured LLM, else the rule-based model
   int64_t max_deposit_minor = 0;    // 0: a million major units of the currency
@@ -61,14 +63,14 @@ class Services {
   const DecisionHandler& decisions() const { return *decisions_; }
   Registrar& registrar() { return registrar_wrapper_ ? *registrar_wrapper_ : *registrar_; }
   Agent& agent() { return *agent_; }
-  const Clock& clock() const { return *clock_; }
+  const Clock& clock() const { return environment_->clock(); }
+  Environment& environment() { return *environment_; }
 
  private:
   explicit Services(Config config) : config_(std::move(config)) {}
 
   Config config_;
-  SystemClock system_clock_;
-  const Clock* clock_ = &system_clock_;
+  Environment* environment_ = &SystemEnvironment();
   std::unique_ptr<Database> db_;
   std::unique_ptr<UserRepository> users_;
   std::unique_ptr<DepositRepository> deposits_;

@@ -16,7 +16,7 @@
 
 #include "app/config.h"
 #include "app/services.h"
-#include "common/clock.h"
+#include "common/environment.h"
 #include "db/database.h"
 #include "db/deposit_repository.h"
 #include "db/user_repository.h"
@@ -32,7 +32,7 @@ using namespace depositbot;
 namespace {
 
 struct World {
-  FixedClock clock{1767225600000};
+  TestEnvironment environment{1767225600000};
   std::unique_ptr<Services> services;
   Database* db = nullptr;
   ToolContext alice, bob;
@@ -41,7 +41,7 @@ struct World {
     Config config;  // the defaults: the demo registrar and the offline model
     config.db_path = ":memory:";
     ServiceHooks hooks;
-    hooks.clock = &clock;
+    hooks.environment = &environment;
     auto created = Services::Create(config, hooks);
     if (!created) std::abort();
     services = std::move(*created);
