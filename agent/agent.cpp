@@ -233,7 +233,8 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
   }
 
   std::vector<StoredMessage> turn;
-  for (size_t i = turn_start; i < req.messages.size(); ++i) turn.push_back(ToStored(req.messages[i]));
+  for (size_t i = turn_start; i < req.messages.size(); ++i)
+    turn.push_back(ToStored(req.messages[i]));
   if (auto st = conversations_.AppendTurn(chat_id, turn); !st) {
     Log(LogLevel::kError, "agent.store_failed",
         {{"chat_id", std::to_string(chat_id)}, {"error", st.error().message}});

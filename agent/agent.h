@@ -1,11 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "agent/chat_model.h"
 #include "agent/reply_limit.h"
@@ -20,12 +19,12 @@ class ToolRegistry;
 // One tool call the agent executed during a turn.
 // What one user message led to.
 struct TurnResult {
-  std::string reply;                 // what the user sees
-  std::vector<UiEvent> ui;           // side effects for the transport, in call order
+  std::string reply;        // what the user sees
+  std::vector<UiEvent> ui;  // side effects for the transport, in call order
   std::vector<ExecutedCall> calls;
   int model_calls = 0;
-  bool ok = true;                    // false: the user got an apology
-  std::string model_name;            // which model answered
+  bool ok = true;          // false: the user got an apology
+  std::string model_name;  // which model answered
 };
 
 // The tool-calling loop. For each user message: load the chat's recent
@@ -56,8 +55,7 @@ class Agent {
 
   // `env` draws the ids generated for calls that came without one; it must outlive the agent.
   Agent(ChatModel& model, ChatModel& commands, const ToolRegistry& tools,
-        ConversationStore& conversations, Options options,
-        Environment& env = SystemEnvironment());
+        ConversationStore& conversations, Options options, Environment& env = SystemEnvironment());
 
   TurnResult Handle(const ToolContext& ctx, int64_t chat_id, std::string_view text);
 

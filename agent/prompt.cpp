@@ -26,8 +26,9 @@ std::string RenderSystemPrompt(const PromptVars& v) {
     if (f.name == "deposit_agent.txt") text = std::string(f.content);
   }
   if (text.empty()) throw std::logic_error("prompts/deposit_agent.txt is not embedded");
-  ReplaceAll(text, "{{role_line}}",
-             v.is_admin ? "This user is an admin of the deposit desk." : "This user is a customer.");
+  ReplaceAll(
+      text, "{{role_line}}",
+      v.is_admin ? "This user is an admin of the deposit desk." : "This user is a customer.");
   ReplaceAll(text, "{{admin_line}}",
              v.is_admin ? " As an admin: list pending deposits, confirm or reject them." : "");
   ReplaceAll(text, "{{currency}}", v.currency);

@@ -79,8 +79,8 @@ std::string Str(const json& j, const char* key, const std::string& fallback = ""
 }
 
 std::string TxLine(const json& t) {
-  std::string line = "#" + Str(t, "id") + " " + Str(t, "type") + " " +
-                     Str(t, "amount_formatted") + " — " + Str(t, "status");
+  std::string line = "#" + Str(t, "id") + " " + Str(t, "type") + " " + Str(t, "amount_formatted") +
+                     " — " + Str(t, "status");
   if (t.contains("depositor_name")) line += ", from " + Str(t, "depositor_name");
   if (t.contains("user_name")) line += ", user " + Str(t, "user_name");
   if (t.contains("user_telegram_id")) line += " (Telegram " + Str(t, "user_telegram_id") + ")";
@@ -130,15 +130,17 @@ std::string RenderManageDeposit(const json& r) {
   }
   if (action == "account_info") {
     return "Account of " + Str(r, "name") + " (Telegram " + Str(r, "telegram_id") +
-           "), customer since " + Str(r, "customer_since") + ". Balance: " +
-           Str(r, "balance_formatted") + "." + (r.value("is_admin", false) ? " You are an admin." : "");
+           "), customer since " + Str(r, "customer_since") +
+           ". Balance: " + Str(r, "balance_formatted") + "." +
+           (r.value("is_admin", false) ? " You are an admin." : "");
   }
   if (action == "request_deposit") {
     const json& t = r["transaction"];
     return "Deposit #" + Str(t, "id") + " of " + Str(t, "amount_formatted") + " from " +
            Str(t, "depositor_name") +
            " is recorded and pending. It is credited once an admin confirms the transfer "
-           "arrived. To withdraw it: /cancel " + Str(t, "id");
+           "arrived. To withdraw it: /cancel " +
+           Str(t, "id");
   }
   if (action == "history") {
     const json& list = r["transactions"];
@@ -155,8 +157,8 @@ std::string RenderManageDeposit(const json& r) {
   if (action == "pending") {
     const json& list = r["pending"];
     if (list.empty()) return "There are no pending deposits.";
-    std::string out = std::to_string(list.size()) + " pending deposit" +
-                      (list.size() == 1 ? "" : "s") + ":";
+    std::string out =
+        std::to_string(list.size()) + " pending deposit" + (list.size() == 1 ? "" : "s") + ":";
     for (const auto& t : list) out += "\n" + TxLine(t);
     return out + "\nConfirm with /confirm ID or reject with /reject ID REASON.";
   }
@@ -200,10 +202,10 @@ std::string RenderCheckDomain(const json& r) {
 
 std::string RenderQuote(const json& r) {
   std::string out = "Quote #" + Str(r, "order_id") + ": " + Str(r, "domain") + " for " +
-                    Str(r, "years") + " year" + (r.value("years", 1) == 1 ? "" : "s") +
-                    " costs " + Str(r, "price_formatted") + " (your balance: " +
-                    Str(r, "balance_formatted") + "). It is not bought yet: confirm within " +
-                    Str(r, "expires_in_minutes") + " minutes.";
+                    Str(r, "years") + " year" + (r.value("years", 1) == 1 ? "" : "s") + " costs " +
+                    Str(r, "price_formatted") + " (your balance: " + Str(r, "balance_formatted") +
+                    "). It is not bought yet: confirm within " + Str(r, "expires_in_minutes") +
+                    " minutes.";
   if (!r.value("balance_covers", true)) out += " Your balance does not cover it yet.";
   return out;
 }
@@ -213,8 +215,8 @@ std::string RenderOrders(const json& r) {
   if (list.empty()) return "You have no domain orders yet.";
   std::string out = "Your domain orders:";
   for (const auto& o : list) {
-    out += "\n#" + Str(o, "order_id") + " " + Str(o, "domain") + " — " + Str(o, "state") +
-           ", " + Str(o, "price_formatted");
+    out += "\n#" + Str(o, "order_id") + " " + Str(o, "domain") + " — " + Str(o, "state") + ", " +
+           Str(o, "price_formatted");
   }
   return out;
 }
@@ -263,8 +265,7 @@ std::string RuleBasedModel::HelpText(bool for_admin) {
       "/domains — your domain orders\n"
       "/reset — forget this conversation";
   if (for_admin) {
-    out +=
-        "\nAdmin: /pending — deposits awaiting confirmation; /confirm ID; /reject ID REASON";
+    out += "\nAdmin: /pending — deposits awaiting confirmation; /confirm ID; /reject ID REASON";
   }
   return out;
 }
@@ -324,13 +325,15 @@ ChatResponse RuleBasedModel::Interpret(const ChatRequest& req, const std::string
     }
     if (cmd == "/cancel") {
       auto id = need_id();
-      if (!id) return Text("Usage: /cancel ID — the number of your pending deposit, e.g. /cancel 12");
+      if (!id)
+        return Text("Usage: /cancel ID — the number of your pending deposit, e.g. /cancel 12");
       return Call("manage_deposit", {{"action", "cancel"}, {"transaction_id", *id}});
     }
     if (cmd == "/pending") return Call("manage_deposit", {{"action", "pending"}});
     if (cmd == "/confirm") {
       auto id = need_id();
-      if (!id) return Text("Usage: /confirm ID — the number of the pending deposit, e.g. /confirm 12");
+      if (!id)
+        return Text("Usage: /confirm ID — the number of the pending deposit, e.g. /confirm 12");
       return Call("manage_deposit", {{"action", "confirm"}, {"transaction_id", *id}});
     }
     if (cmd == "/reject") {
@@ -374,13 +377,11 @@ ChatResponse RuleBasedModel::Interpret(const ChatRequest& req, const std::string
     while (!name.empty() && std::string(".!?,").find(name.back()) != std::string::npos) {
       name.pop_back();
     }
-    return Call("manage_deposit", {{"action", "request_deposit"},
-                                   {"amount", m[1].str()},
-                                   {"depositor_name", name}});
+    return Call("manage_deposit",
+                {{"action", "request_deposit"}, {"amount", m[1].str()}, {"depositor_name", name}});
   }
   if (std::regex_search(text, m, kCancel)) {
-    return Call("manage_deposit",
-                {{"action", "cancel"}, {"transaction_id", *ParseId(m[1].str())}});
+    return Call("manage_deposit", {{"action", "cancel"}, {"transaction_id", *ParseId(m[1].str())}});
   }
   std::smatch d;
   bool has_domain = std::regex_search(text, d, kDomain);
@@ -398,7 +399,8 @@ ChatResponse RuleBasedModel::Interpret(const ChatRequest& req, const std::string
   if (std::regex_search(text, kMyDomains) && Offers(req, "list_domains")) {
     return Call("list_domains", json::object());
   }
-  if (std::regex_search(text, kBalance) || text.find("\xEC\x9E\x94\xEC\x95\xA1") != std::string::npos ||
+  if (std::regex_search(text, kBalance) ||
+      text.find("\xEC\x9E\x94\xEC\x95\xA1") != std::string::npos ||
       text.find("\xEC\x9E\x94\xEA\xB3\xA0") != std::string::npos) {  // 잔액, 잔고
     return Call("manage_deposit", {{"action", "balance"}});
   }
@@ -427,8 +429,8 @@ ChatResponse RuleBasedModel::Render(const ChatRequest& req) {
     json r = json::parse(m.content, nullptr, false);
     auto it = calls.find(m.tool_call_id);
     std::string tool = it == calls.end() ? "" : it->second->name;
-    json args = it == calls.end() ? json::object()
-                                  : json::parse(it->second->arguments, nullptr, false);
+    json args =
+        it == calls.end() ? json::object() : json::parse(it->second->arguments, nullptr, false);
     std::string line;
     if (r.is_discarded() || !r.is_object()) {
       line = m.content;

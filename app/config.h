@@ -28,7 +28,7 @@ struct Config {
   std::string llm_base_url = "https://api.openai.com/v1";
   std::string llm_api_key;
   std::string llm_model = "gpt-4o-mini";
-  int llm_max_tokens = 1024;  // LLM_MAX_TOKENS, 16..32768: the cap on one model answer
+  int llm_max_tokens = 1024;    // LLM_MAX_TOKENS, 16..32768: the cap on one model answer
   bool llm_configured = false;  // an API key or a non-default base URL was given
   std::string namecheap_api_url = "https://api.sandbox.namecheap.com/xml.response";
   std::string namecheap_api_user, namecheap_api_key, namecheap_username, namecheap_client_ip;

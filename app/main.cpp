@@ -69,7 +69,8 @@ int RunChat(const Config& config, const ChatFlags& flags) {
   Services& s = **services;
   TerminalChat::Identity who{flags.as, flags.name, s.IsAdmin(flags.as)};
   if (recorder) {
-    if (auto st = RecordStartingUsers(*recorder, s.db(), config.admin_ids, {{who.telegram_id, who.name}});
+    if (auto st =
+            RecordStartingUsers(*recorder, s.db(), config.admin_ids, {{who.telegram_id, who.name}});
         !st) {
       return Fail(st.error().message);
     }
@@ -77,8 +78,8 @@ int RunChat(const Config& config, const ChatFlags& flags) {
   if (!flags.dry_run.empty()) return PrintDryRun(s, who, flags.dry_run);
   TerminalChat chat(s.agent(), s.users(), s.decisions(), who, recorder.get());
   std::string banner = "depositbot " DEPOSITBOT_VERSION " — " + s.ModelDescription() + "; " +
-                       s.RegistrarDescription() + "; database " + config.db_path +
-                       "; currency " + config.currency.code;
+                       s.RegistrarDescription() + "; database " + config.db_path + "; currency " +
+                       config.currency.code;
   int rc = chat.Run(std::cin, std::cout, banner);
   if (recorder) {
     auto balances = BalancesByTelegramId(s.db());
@@ -160,8 +161,7 @@ int RunRecover(const Config& config, int64_t min_age_seconds) {
   std::printf(
       "recovery: %d orders checked, %d registered, %d refunded, %d still unknown, %d left to the "
       "process executing them\n",
-      report->checked, report->registered, report->refunded, report->still_unknown,
-      report->leased);
+      report->checked, report->registered, report->refunded, report->still_unknown, report->leased);
   return report->still_unknown == 0 ? 0 : 1;
 }
 

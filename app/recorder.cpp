@@ -1,7 +1,7 @@
 #include "app/recorder.h"
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <regex>
 
@@ -87,7 +87,8 @@ class RecordingRegistrar final : public Registrar {
           if (a.premium_renewal_usd_micros) {
             answer["premium_renewal"] = UsdMicrosToDecimal(a.premium_renewal_usd_micros);
           }
-          if (a.icann_fee_usd_micros) answer["icann_fee"] = UsdMicrosToDecimal(a.icann_fee_usd_micros);
+          if (a.icann_fee_usd_micros)
+            answer["icann_fee"] = UsdMicrosToDecimal(a.icann_fee_usd_micros);
         } else {
           answer = a.available ? "available" : "taken";
         }
@@ -109,16 +110,17 @@ class RecordingRegistrar final : public Registrar {
       // Whether it registered is learnt by recovery; its getInfo answers are recorded too.
       rec_.OnCreate(request.domain, "timeout_not_registered");
     } else {
-      rec_.OnCreate(request.domain, {{"error_number", r.error().number == 0 ? 2011166 : r.error().number},
-                                     {"message", r.error().message}});
+      rec_.OnCreate(request.domain,
+                    {{"error_number", r.error().number == 0 ? 2011166 : r.error().number},
+                     {"message", r.error().message}});
     }
     return r;
   }
   RegistrarResult<DomainInfo> GetInfo(std::string_view domain) override {
     auto r = inner_.GetInfo(domain);
-    std::string answer = r ? (r->is_ours ? "ours" : "not_ours")
-                           : (r.error().kind == RegistrarFailure::Kind::kNotFound ? "not_found"
-                                                                                  : "unavailable");
+    std::string answer =
+        r ? (r->is_ours ? "ours" : "not_ours")
+          : (r.error().kind == RegistrarFailure::Kind::kNotFound ? "not_found" : "unavailable");
     rec_.OnInfo(std::string(domain), answer);
     return r;
   }

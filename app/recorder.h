@@ -4,12 +4,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "agent/chat_model.h"
 #include "app/config.h"
@@ -45,8 +44,7 @@ class SessionRecorder final : public TurnObserver {
   void SeenUser(int64_t telegram_id, const std::string& name, bool is_admin) override;
   void BeginTurn() override;
   void EndMessageTurn(int64_t from, const std::string& text, const TurnResult& turn) override;
-  void EndDecision(int64_t from, const Decision& decision,
-                   const DecisionOutcome& outcome) override;
+  void EndDecision(int64_t from, const Decision& decision, const DecisionOutcome& outcome) override;
   // The balances the fixture must end with; then writes the file.
   Status Save(const std::map<int64_t, int64_t>& end_balances);
 

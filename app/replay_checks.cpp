@@ -20,13 +20,15 @@ void MatchSubset(const json& expected, const json& actual, const std::string& pa
                  std::vector<std::string>& diffs) {
   if (expected.is_object()) {
     if (!actual.is_object()) {
-      diffs.push_back(path + ": expected an object " + ShowForReport(expected) + ", got " + ShowForReport(actual));
+      diffs.push_back(path + ": expected an object " + ShowForReport(expected) + ", got " +
+                      ShowForReport(actual));
       return;
     }
     for (const auto& [k, v] : expected.items()) {
       auto it = actual.find(k);
       if (it == actual.end()) {
-        diffs.push_back(path + "." + k + ": expected " + ShowForReport(v) + ", got nothing (no such key)");
+        diffs.push_back(path + "." + k + ": expected " + ShowForReport(v) +
+                        ", got nothing (no such key)");
         continue;
       }
       MatchSubset(v, *it, path + "." + k, diffs);
@@ -35,7 +37,8 @@ void MatchSubset(const json& expected, const json& actual, const std::string& pa
   }
   if (expected.is_array()) {
     if (!actual.is_array() || actual.size() != expected.size()) {
-      diffs.push_back(path + ": expected " + ShowForReport(expected) + ", got " + ShowForReport(actual));
+      diffs.push_back(path + ": expected " + ShowForReport(expected) + ", got " +
+                      ShowForReport(actual));
       return;
     }
     for (size_t i = 0; i < expected.size(); ++i) {
@@ -44,7 +47,8 @@ void MatchSubset(const json& expected, const json& actual, const std::string& pa
     return;
   }
   if (expected != actual) {
-    diffs.push_back(path + ": expected " + ShowForReport(expected) + ", got " + ShowForReport(actual));
+    diffs.push_back(path + ": expected " + ShowForReport(expected) + ", got " +
+                    ShowForReport(actual));
   }
 }
 
@@ -56,10 +60,11 @@ json ParsedArguments(const std::string& text) {
 }  // namespace
 
 void ExpectationChecker::CheckTurn(const TurnExpectation& e, const StepResult& a,
-                                  std::vector<std::string>& diffs) {
+                                   std::vector<std::string>& diffs) {
   const std::string& reply = a.turn.reply;
   if (e.reply && *e.reply != reply) {
-    diffs.push_back("reply: expected " + QuoteForReport(*e.reply) + "\n      got      " + QuoteForReport(reply));
+    diffs.push_back("reply: expected " + QuoteForReport(*e.reply) + "\n      got      " +
+                    QuoteForReport(reply));
   }
   for (const auto& s : e.reply_contains) {
     if (reply.find(s) == std::string::npos) {
@@ -115,8 +120,8 @@ void ExpectationChecker::CheckTurn(const TurnExpectation& e, const StepResult& a
                     ShowForReport(json(a.tools_offered)));
   }
   if (e.actions_offered && *e.actions_offered != a.actions_offered) {
-    diffs.push_back("actions_offered: expected " + ShowForReport(json(*e.actions_offered)) + ", got " +
-                    ShowForReport(json(a.actions_offered)));
+    diffs.push_back("actions_offered: expected " + ShowForReport(json(*e.actions_offered)) +
+                    ", got " + ShowForReport(json(a.actions_offered)));
   }
   if (e.recovery) MatchSubset(*e.recovery, a.recovery, "recovery", diffs);
   CheckBooks(e.books, diffs, "");
@@ -137,7 +142,8 @@ void ExpectationChecker::CheckCalls(const std::vector<CallExpectation>& expected
     const ExecutedCall& c = actual[i];
     std::string p = "calls[" + std::to_string(i) + "]";
     if (e.name && *e.name != c.name) {
-      diffs.push_back(p + ".name: expected " + QuoteForReport(*e.name) + ", got " + QuoteForReport(c.name));
+      diffs.push_back(p + ".name: expected " + QuoteForReport(*e.name) + ", got " +
+                      QuoteForReport(c.name));
     }
     if (e.arguments) {
       if (e.arguments->is_string()) {
@@ -157,8 +163,9 @@ void ExpectationChecker::CheckCalls(const std::vector<CallExpectation>& expected
                                          c.result.payload.value("message", "") + ")"));
     }
     if (e.error && *e.error != c.result.error_code()) {
-      diffs.push_back(p + ".error: expected " + QuoteForReport(*e.error) + ", got " +
-                      (c.result.ok ? std::string("success") : QuoteForReport(c.result.error_code())));
+      diffs.push_back(
+          p + ".error: expected " + QuoteForReport(*e.error) + ", got " +
+          (c.result.ok ? std::string("success") : QuoteForReport(c.result.error_code())));
     }
     if (e.result) MatchSubset(*e.result, c.result.payload, p + ".result", diffs);
   }
@@ -231,7 +238,8 @@ void ExpectationChecker::CheckBooks(const BooksExpectation& b, std::vector<std::
     if (b.orders) {
       if (b.orders->size() != orders.size()) {
         diffs.push_back(prefix + "orders: expected " + std::to_string(b.orders->size()) +
-                        " orders, got " + std::to_string(orders.size()) + ": " + ShowForReport(orders));
+                        " orders, got " + std::to_string(orders.size()) + ": " +
+                        ShowForReport(orders));
       } else {
         for (size_t i = 0; i < orders.size(); ++i) {
           MatchSubset((*b.orders)[i], orders[i], prefix + "orders[" + std::to_string(i) + "]",
@@ -274,13 +282,12 @@ void ExpectationChecker::CheckBooks(const BooksExpectation& b, std::vector<std::
     }
   }
   if (b.registrar_creates && *b.registrar_creates != stack_.registrar.creates()) {
-    diffs.push_back(prefix + "registrar_creates: expected " +
-                    std::to_string(*b.registrar_creates) + ", got " +
-                    std::to_string(stack_.registrar.creates()));
+    diffs.push_back(prefix + "registrar_creates: expected " + std::to_string(*b.registrar_creates) +
+                    ", got " + std::to_string(stack_.registrar.creates()));
   }
   if (b.registered && *b.registered != stack_.registrar.Registered()) {
-    diffs.push_back(prefix + "registered: expected " + ShowForReport(json(*b.registered)) + ", got " +
-                    ShowForReport(json(stack_.registrar.Registered())));
+    diffs.push_back(prefix + "registered: expected " + ShowForReport(json(*b.registered)) +
+                    ", got " + ShowForReport(json(stack_.registrar.Registered())));
   }
 }
 

@@ -66,8 +66,7 @@ Status ReplayStack::Seed(const Fixture& f) {
       if (row.status == "confirmed") decided = deposits->Confirm(t->id, admin_id);
       if (row.status == "rejected") decided = deposits->Reject(t->id, admin_id, row.reason);
       if (row.status == "cancelled") decided = deposits->Cancel(t->id, u->id);
-      if (!decided)
-        return Error{decided.code(), who + row.status + ": " + decided.error().message};
+      if (!decided) return Error{decided.code(), who + row.status + ": " + decided.error().message};
     }
     if (fu.tampered_balance) {
       auto st = db->Prepare("UPDATE user_deposits SET balance = ? WHERE user_id = ?");

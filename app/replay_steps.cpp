@@ -22,7 +22,9 @@ std::string QuoteForReport(const std::string& s) {
   return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string ShowForReport(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string ShowForReport(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 std::string TurnRunner::Describe(const FixtureTurn& t) const {
   std::string adv;
@@ -122,8 +124,8 @@ StepResult TurnRunner::Say(const FixtureTurn& t, std::vector<std::string>& diffs
                     " — scripted model has no reply for that request");
   } else if (asked < given) {
     diffs.push_back("model: the turn's \"model\" has " + std::to_string(given) +
-                    " replies but the code asked for only " + std::to_string(asked) +
-                    "; reply #" + std::to_string(asked + 1) + " (" + ShowForReport(t.model[asked]) +
+                    " replies but the code asked for only " + std::to_string(asked) + "; reply #" +
+                    std::to_string(asked + 1) + " (" + ShowForReport(t.model[asked]) +
                     ") was never asked for");
   }
   return a;

@@ -55,7 +55,8 @@ void PruneInbox(UpdateInbox& inbox, const Clock& clock, int64_t retention_days) 
 Result<std::unique_ptr<TelegramClient>> MakeTelegram(const Config& config, int poll_timeout_s,
                                                      Metrics* metrics) {
   if (config.telegram_bot_token.empty()) {
-    return Error::Invalid("TELEGRAM_BOT_TOKEN: expected the bot's token from @BotFather, got nothing");
+    return Error::Invalid(
+        "TELEGRAM_BOT_TOKEN: expected the bot's token from @BotFather, got nothing");
   }
   TelegramClient::Config tc;
   tc.api_base = config.telegram_api_base;
@@ -97,7 +98,8 @@ Result<ReconciliationReport> ReconcileAndAlert(Reconciler& reconciler, AlertOutb
   auto report = reconciler.Run();
   if (!report) return report.error();
   if (metrics) {
-    metrics->Set("depositbot_reconciliation_findings", static_cast<int64_t>(report->findings.size()));
+    metrics->Set("depositbot_reconciliation_findings",
+                 static_cast<int64_t>(report->findings.size()));
     metrics->Add("depositbot_reconciliation_runs_total");
   }
   auto queued = reconciler.QueueAlerts(*report, config.currency, outbox);
@@ -203,7 +205,8 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   // (a `chat`, a second `serve` during a restart) or in this one is never touched.
   if (auto rec = s.purchases().Recover(0); rec && rec->checked > 0) {
     Log(LogLevel::kInfo, "recovery.startup",
-        {{"checked", std::to_string(rec->checked)}, {"refunded", std::to_string(rec->refunded)},
+        {{"checked", std::to_string(rec->checked)},
+         {"refunded", std::to_string(rec->refunded)},
          {"registered", std::to_string(rec->registered)}});
   }
   if (auto st = bot.RecoverInbox(); !st) return Fail(st.error().message);

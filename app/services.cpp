@@ -66,9 +66,9 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   s->alerts_ = std::make_unique<AlertOutbox>(*s->db_, clock);
   PurchaseOptions purchase_options;
   purchase_options.alerts = s->alerts_.get();
-  s->purchases_ = std::make_unique<PurchaseService>(*s->deposits_, *s->orders_, s->registrar(),
-                                                    clock, pricing, DomainNameRules{},
-                                                    purchase_options);
+  s->purchases_ =
+      std::make_unique<PurchaseService>(*s->deposits_, *s->orders_, s->registrar(), clock, pricing,
+                                        DomainNameRules{}, purchase_options);
   RegisterBotTools(s->tools_, *s->deposits_, *s->users_, *s->orders_, *s->purchases_,
                    deposit_options);
   s->decisions_ = std::make_unique<DecisionHandler>(s->tools_, *s->purchases_);
@@ -86,9 +86,9 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   Agent::Options ao;
   ao.currency_code = config.currency.code;
   if (hooks.max_model_calls > 0) ao.max_model_calls = hooks.max_model_calls;
-  ChatModel* model = hooks.model  ? hooks.model
-                     : s->llm_    ? s->llm_.get()
-                                  : static_cast<ChatModel*>(&s->rules_);
+  ChatModel* model = hooks.model ? hooks.model
+                     : s->llm_   ? s->llm_.get()
+                                 : static_cast<ChatModel*>(&s->rules_);
   if (hooks.wrap_model) {
     s->model_wrapper_ = hooks.wrap_model(*model);
     model = s->model_wrapper_.get();

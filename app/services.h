@@ -14,8 +14,8 @@
 #include "db/database.h"
 #include "db/deposit_repository.h"
 #include "db/order_repository.h"
-#include "registrar/registrar.h"
 #include "db/user_repository.h"
+#include "registrar/registrar.h"
 #include "tools/decision_handler.h"
 #include "tools/purchase_service.h"
 #include "tools/tool_registry.h"
@@ -23,18 +23,19 @@
 namespace depositbot {
 
 // What a caller may put in place of the parts the Config chooses: decorators (recording), and
-// for replay and the fuzz targets a test environment (fixed clock, seeded draws), a scripted model, a fixture registrar and the
-// settings a fixture fixes. Pointers are not owned and must outlive the Services.
+// for replay and the fuzz targets a test environment (fixed clock, seeded draws), a scripted model,
+// a fixture registrar and the settings a fixture fixes. Pointers are not owned and must outlive the
+// Services.
 struct ServiceHooks {
   std::function<std::unique_ptr<ChatModel>(ChatModel&)> wrap_model;
   std::function<std::unique_ptr<Registrar>(Registrar&)> wrap_registrar;
   // Time, waits and chance for every part (SystemEnvironment() when null); the clock is its.
   Environment* environment = nullptr;
-  Registrar* registrar = nullptr;   // null: Namecheap when configured, else the demo registrar
-  ChatModel* model = nullptr;       // null: the configured LLM, else the rule-based model
-  int64_t max_deposit_minor = 0;    // 0: a million major units of the currency
-  int64_t quote_ttl_seconds = 0;    // 0: PricingOptions' default
-  int max_model_calls = 0;          // 0: Agent::Options' default
+  Registrar* registrar = nullptr;  // null: Namecheap when configured, else the demo registrar
+  ChatModel* model = nullptr;      // null: the configured LLM, else the rule-based model
+  int64_t max_deposit_minor = 0;   // 0: a million major units of the currency
+  int64_t quote_ttl_seconds = 0;   // 0: PricingOptions' default
+  int max_model_calls = 0;         // 0: Agent::Options' default
 };
 
 // Everything a running depositbot is made of, wired from the Config. Only

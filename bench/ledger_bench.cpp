@@ -64,15 +64,16 @@ double BareOpsPerSecond(Database& db, const depositbot::Clock& clock, int64_t us
   for (int i = 0; i < ops; ++i) {
     int64_t now = clock.NowSeconds();
     auto tx = Must(Transaction::Begin(db, Transaction::Kind::kImmediate), "begin");
-    auto upd = Must(db.Prepare("UPDATE user_deposits SET balance = balance + ?, version = version + 1,"
-                          " updated_at = ? WHERE user_id = ?"),
-               "prepare update");
+    auto upd =
+        Must(db.Prepare("UPDATE user_deposits SET balance = balance + ?, version = version + 1,"
+                        " updated_at = ? WHERE user_id = ?"),
+             "prepare update");
     upd.Bind(1, Delta(i)).Bind(2, now).Bind(3, user);
     if (auto st = upd.Run(); !st) Die("bare update", st.error());
     auto ins = Must(db.Prepare("INSERT INTO deposit_transactions(user_id, type, amount, direction,"
-                          " status, reason, created_at, decided_at, decided_by)"
-                          " VALUES (?, 'adjustment', 1, ?, 'confirmed', 'bench', ?, ?, 1)"),
-               "prepare insert");
+                               " status, reason, created_at, decided_at, decided_by)"
+                               " VALUES (?, 'adjustment', 1, ?, 'confirmed', 'bench', ?, ?, 1)"),
+                    "prepare insert");
     ins.Bind(1, user).Bind(2, Delta(i)).Bind(3, now).Bind(4, now);
     if (auto st = ins.Run(); !st) Die("bare insert", st.error());
     if (auto st = tx.Commit(); !st) Die("bare commit", st.error());
@@ -188,18 +189,18 @@ int main(int argc, char** argv) {
   std::printf("ratio versioned/bare: %.2f  (the version check costs %.1f%%)\n", versioned / bare,
               100.0 * (1.0 - versioned / bare));
 
-  std::printf("\ncontention on one user (each writer its own connection, 3 attempts, "
-              "2 ms base backoff):\n");
+  std::printf(
+      "\ncontention on one user (each writer its own connection, 3 attempts, "
+      "2 ms base backoff):\n");
   std::printf("%8s %8s %10s %10s %14s %8s %8s %8s\n", "writers", "ops", "applied", "ops/s",
               "conflicts/op", "retries", "gave_up", "errors");
   for (int writers : {1, 4, 8}) {
     auto c = Contend(path, clock, contended_user, writers, ops);
-    std::printf("%8d %8d %10lld %10.0f %14.4f %8lld %8lld %8lld\n", c.writers, c.ops,
-                static_cast<long long>(c.stats.applied), c.stats.applied / c.seconds,
-                static_cast<double>(c.stats.conflicts) / c.ops,
-                static_cast<long long>(c.stats.retries),
-                static_cast<long long>(c.stats.conflict_failures),
-                static_cast<long long>(c.other_errors));
+    std::printf(
+        "%8d %8d %10lld %10.0f %14.4f %8lld %8lld %8lld\n", c.writers, c.ops,
+        static_cast<long long>(c.stats.applied), c.stats.applied / c.seconds,
+        static_cast<double>(c.stats.conflicts) / c.ops, static_cast<long long>(c.stats.retries),
+        static_cast<long long>(c.stats.conflict_failures), static_cast<long long>(c.other_errors));
   }
 
   auto report = Must(Reconciler(*db, clock).Run(), "reconcile");

@@ -34,8 +34,7 @@ class AdminAlertSender {
     int batch = 20;               // pairs per pass (sends are paced ~1/s per chat)
   };
 
-  AdminAlertSender(TelegramClient& telegram, AlertStore& outbox, Options options,
-                   Metrics* metrics);
+  AdminAlertSender(TelegramClient& telegram, AlertStore& outbox, Options options, Metrics* metrics);
 
   // Sends what is due now, at most `batch` pairs; stops early once `stop` is set. Fails only
   // when the database does; a failed send is a counted, recorded outcome.

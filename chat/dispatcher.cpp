@@ -68,8 +68,7 @@ bool Dispatcher::Stop(std::chrono::milliseconds bound) {
   std::unique_lock<std::mutex> lock(mu_);
   stopping_ = true;
   space_cv_.notify_all();
-  bool drained =
-      idle_cv_.wait_for(lock, bound, [&] { return queued_ == 0 && running_ == 0; });
+  bool drained = idle_cv_.wait_for(lock, bound, [&] { return queued_ == 0 && running_ == 0; });
   shutdown_ = true;
   work_cv_.notify_all();
   lock.unlock();

@@ -24,7 +24,8 @@ struct HttpEndpoint::Impl {
 
 HttpEndpoint::HttpEndpoint(Options options, std::function<bool()> healthy, Metrics& metrics,
                            UpdateHandler on_update)
-    : impl_(new Impl{std::move(options), std::move(healthy), metrics, std::move(on_update), {}, {}}) {}
+    : impl_(new Impl{
+          std::move(options), std::move(healthy), metrics, std::move(on_update), {}, {}}) {}
 
 HttpEndpoint::~HttpEndpoint() { Stop(); }
 

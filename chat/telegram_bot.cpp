@@ -78,15 +78,19 @@ int64_t ChatOf(const TelegramUpdate& u) {
 }
 
 TelegramBot::TelegramBot(Deps deps, Options options)
-    : deps_(deps), options_(std::move(options)), dispatcher_(options_.workers, options_.max_queued) {
-  deps_.metrics.Describe("depositbot_updates_received_total", "counter", "Telegram updates received");
+    : deps_(deps),
+      options_(std::move(options)),
+      dispatcher_(options_.workers, options_.max_queued) {
+  deps_.metrics.Describe("depositbot_updates_received_total", "counter",
+                         "Telegram updates received");
   deps_.metrics.Describe("depositbot_updates_handled_total", "counter", "Telegram updates handled");
   deps_.metrics.Describe("depositbot_updates_duplicated_total", "counter",
-                      "Repeated deliveries of an update, skipped");
+                         "Repeated deliveries of an update, skipped");
   deps_.metrics.Describe("depositbot_model_call_seconds", "histogram", "Time per agent turn");
-  deps_.metrics.Describe("depositbot_tool_calls_total", "counter", "Tool calls by tool and outcome");
+  deps_.metrics.Describe("depositbot_tool_calls_total", "counter",
+                         "Tool calls by tool and outcome");
   deps_.metrics.Describe("depositbot_telegram_send_errors_total", "counter",
-                      "Failed Telegram API calls by error code");
+                         "Failed Telegram API calls by error code");
 }
 
 TelegramBot::~TelegramBot() { dispatcher_.Stop(std::chrono::seconds(20)); }
@@ -150,7 +154,7 @@ int TelegramBot::RunLongPolling(const std::atomic<bool>& stop) {
     if (!batch) {
       const TelegramError& e = batch.error();
       deps_.metrics.Add("depositbot_telegram_send_errors_total",
-                     "method=\"getUpdates\",code=\"" + std::to_string(e.http_status) + "\"");
+                        "method=\"getUpdates\",code=\"" + std::to_string(e.http_status) + "\"");
       if (e.kind == TelegramError::Kind::kUnauthorized) {
         Log(LogLevel::kError, "telegram.token_rejected", {{"error", e.message}});
         return 2;
@@ -205,7 +209,8 @@ void TelegramBot::Handle(const TelegramUpdate& update) {
     Log(LogLevel::kError, "telegram.finish_failed", {{"error", st.error().message}});
   }
   deps_.metrics.Add("depositbot_updates_handled_total");
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   Log(LogLevel::kInfo, "telegram.update_handled",
       {{"update_id", std::to_string(update.update_id)},
        {"chat_id", std::to_string(ChatOf(update))},
@@ -223,7 +228,7 @@ void TelegramBot::Send(int64_t chat_id, const std::string& plain_text) {
   if (!r) {
     const TelegramError& e = r.error();
     deps_.metrics.Add("depositbot_telegram_send_errors_total",
-                   "method=\"sendMessage\",code=\"" + std::to_string(e.http_status) + "\"");
+                      "method=\"sendMessage\",code=\"" + std::to_string(e.http_status) + "\"");
     Log(e.IsBlocked() ? LogLevel::kInfo : LogLevel::kWarn, "telegram.send_failed",
         {{"chat_id", std::to_string(chat_id)}, {"error", e.message}});
   }
@@ -258,15 +263,16 @@ void TelegramBot::HandleMessage(const TelegramMessage& m) {
     Log(LogLevel::kError, "telegram.turn_crashed", {{"error", e.what()}});
     turn.reply = "Sorry, something went wrong on my side. Nothing was changed; please try again.";
   }
-  deps_.metrics.Observe("depositbot_model_call_seconds",
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                     "model=\"" + turn.model_name + "\"");
+  deps_.metrics.Observe(
+      "depositbot_model_call_seconds",
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+      "model=\"" + turn.model_name + "\"");
   deps_.metrics.Add("depositbot_model_calls_total", "model=\"" + turn.model_name + "\"",
-                 turn.model_calls);
+                    turn.model_calls);
   for (const auto& c : turn.calls) {
     deps_.metrics.Add("depositbot_tool_calls_total",
-                   "tool=\"" + c.name + "\",outcome=\"" +
-                       (c.result.ok ? std::string("ok") : c.result.error_code()) + "\"");
+                      "tool=\"" + c.name + "\",outcome=\"" +
+                          (c.result.ok ? std::string("ok") : c.result.error_code()) + "\"");
   }
   if (options_.observer) options_.observer->EndMessageTurn(ctx->telegram_id, m.text, turn);
   (void)DEPOSITBOT_FAILPOINT("turn.before_reply");
@@ -287,7 +293,7 @@ void TelegramBot::ShowUi(int64_t chat_id, const UiEvent& ui) {
 void TelegramBot::OfferQuote(int64_t chat_id, const PurchaseQuoteUi& ui) {
   TelegramSendOptions send;
   send.keyboard = Buttons("✅ Buy", {CallbackData::Action::kConfirmPurchase, ui.order_id},
-                         "✖ Cancel", {CallbackData::Action::kCancelPurchase, ui.order_id});
+                          "✖ Cancel", {CallbackData::Action::kCancelPurchase, ui.order_id});
   auto r = deps_.telegram.SendMessage(chat_id,
                                       "Buy <b>" + HtmlEscape(ui.domain) + "</b> for " +
                                           HtmlEscape(ui.price_formatted) +
@@ -298,11 +304,11 @@ void TelegramBot::OfferQuote(int64_t chat_id, const PurchaseQuoteUi& ui) {
 
 void TelegramBot::NotifyAdminsOfDeposit(const DepositRequestedUi& ui) {
   const int64_t tx = ui.transaction_id;
-  std::string text = "💰 New deposit request <b>#" + std::to_string(tx) + "</b>\nUser: " +
-                     HtmlEscape(ui.user_name) + " (Telegram " +
+  std::string text = "💰 New deposit request <b>#" + std::to_string(tx) +
+                     "</b>\nUser: " + HtmlEscape(ui.user_name) + " (Telegram " +
                      std::to_string(ui.user_telegram_id) + ")\nAmount: <b>" +
-                     HtmlEscape(ui.amount_formatted) + "</b>\nDepositor name: " +
-                     HtmlEscape(ui.depositor_name);
+                     HtmlEscape(ui.amount_formatted) +
+                     "</b>\nDepositor name: " + HtmlEscape(ui.depositor_name);
   TelegramSendOptions send;
   send.keyboard = Buttons("✅ Confirm", {CallbackData::Action::kConfirmDeposit, tx}, "✖ Reject",
                           {CallbackData::Action::kRejectDeposit, tx});
@@ -341,12 +347,11 @@ void TelegramBot::AnnounceDecision(const DepositDecidedUi& ui) {
   }
   if (ui.user_telegram_id != 0) {
     std::string text =
-        ui.confirmed
-            ? "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
-                  " was confirmed. Your balance is now " + ui.user_balance_formatted + "."
-            : "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
-                  " was rejected" + (ui.reason ? ": " + *ui.reason : std::string(".")) +
-                  " Contact an admin if you think this is wrong.";
+        ui.confirmed ? "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
+                           " was confirmed. Your balance is now " + ui.user_balance_formatted + "."
+                     : "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
+                           " was rejected" + (ui.reason ? ": " + *ui.reason : std::string(".")) +
+                           " Contact an admin if you think this is wrong.";
     Send(ui.user_telegram_id, text);
   }
 }
@@ -369,10 +374,18 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
   Decision decision;
   decision.id = data->id;
   switch (data->action) {
-    case A::kConfirmDeposit: decision.kind = Decision::Kind::kConfirmDeposit; break;
-    case A::kRejectDeposit: decision.kind = Decision::Kind::kRejectDeposit; break;
-    case A::kConfirmPurchase: decision.kind = Decision::Kind::kConfirmPurchase; break;
-    case A::kCancelPurchase: decision.kind = Decision::Kind::kCancelPurchase; break;
+    case A::kConfirmDeposit:
+      decision.kind = Decision::Kind::kConfirmDeposit;
+      break;
+    case A::kRejectDeposit:
+      decision.kind = Decision::Kind::kRejectDeposit;
+      break;
+    case A::kConfirmPurchase:
+      decision.kind = Decision::Kind::kConfirmPurchase;
+      break;
+    case A::kCancelPurchase:
+      decision.kind = Decision::Kind::kCancelPurchase;
+      break;
   }
   DecisionOutcome outcome = deps_.decisions.Decide(*ctx, decision);
   if (options_.observer) options_.observer->EndDecision(ctx->telegram_id, decision, outcome);

@@ -6,10 +6,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "chat/dispatcher.h"
 #include "chat/telegram_client.h"

@@ -262,15 +262,16 @@ class HttpTelegramClient final : public TelegramClient {
       auto answer = http.Post(path, body, "application/json");
       if (policy.cancel && policy.cancel->cancelled() && !answer) {
         // Stopping: no retry, no warning; the caller asked for this.
-        TelegramError e = MakeTelegramError(TelegramError::Kind::kCancelled, method,
-                                    std::string(method) + " cancelled: polling was stopped");
+        TelegramError e =
+            MakeTelegramError(TelegramError::Kind::kCancelled, method,
+                              std::string(method) + " cancelled: polling was stopped");
         e.description = e.message;
         return e;
       }
       if (!answer) {
         Observe(method, 0, 0);
         TelegramError e = MakeTelegramError(TelegramError::Kind::kTransport, method,
-                                    RedactToken(answer.error().message, config_.token));
+                                            RedactToken(answer.error().message, config_.token));
         e.code = answer.code();
         e.description = e.message;
         bool retryable = answer.code() == ErrorCode::kUnavailable || policy.retry_unknown_outcome;
@@ -349,7 +350,7 @@ class HttpTelegramClient final : public TelegramClient {
 
   TelegramError Malformed(std::string_view method, const std::string& why, ErrorCode code) {
     TelegramError e = MakeTelegramError(TelegramError::Kind::kMalformedResponse, method,
-                                std::string(method) + " answered ok but " + why);
+                                        std::string(method) + " answered ok but " + why);
     e.code = code;
     e.http_status = 200;
     Log(LogLevel::kWarn, "telegram_malformed_result", {{"method", e.method}, {"error", e.message}});
@@ -358,7 +359,7 @@ class HttpTelegramClient final : public TelegramClient {
 
   TelegramError Invalid(std::string_view method, const std::string& why) {
     return MakeTelegramError(TelegramError::Kind::kInvalidArgument, method,
-                     std::string(method) + " not sent: " + why);
+                             std::string(method) + " not sent: " + why);
   }
 
   static TelegramStatus Done(const TelegramResult<json>& r) {
@@ -412,9 +413,8 @@ Result<std::unique_ptr<TelegramClient>> TelegramClient::Create(Config config, En
   if (config.long_poll_timeout_s < 0 || config.long_poll_timeout_s > 50) {
     return Error::Invalid("the long-poll timeout must be 0..50 seconds");
   }
-  return std::unique_ptr<TelegramClient>(
-      std::make_unique<HttpTelegramClient>(std::move(config), env, std::move(observe),
-                                           std::move(*base)));
+  return std::unique_ptr<TelegramClient>(std::make_unique<HttpTelegramClient>(
+      std::move(config), env, std::move(observe), std::move(*base)));
 }
 
 }  // namespace depositbot

@@ -23,8 +23,8 @@ class TerminalChat {
     std::string name = "terminal user";
     bool is_admin = false;
   };
-  TerminalChat(Agent& agent, UserStore& users, const DecisionHandler& decisions,
-               Identity who, TurnObserver* observer = nullptr);
+  TerminalChat(Agent& agent, UserStore& users, const DecisionHandler& decisions, Identity who,
+               TurnObserver* observer = nullptr);
 
   // Prints `banner`, then answers each line of `in` on `out` until EOF.
   // Returns the process exit code (0, or 2 when the user cannot be set up).

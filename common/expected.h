@@ -14,26 +14,26 @@ namespace depositbot {
 template <typename T, typename E>
 class [[nodiscard]] Expected {
  public:
-  Expected(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  Expected(E error) : v_(std::move(error)) {}  // NOLINT
+  Expected(T value) : value_or_error_(std::move(value)) {}  // NOLINT: implicit by design
+  Expected(E error) : value_or_error_(std::move(error)) {}  // NOLINT
 
-  bool ok() const { return v_.index() == 0; }
+  bool ok() const { return value_or_error_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
   T& value() & {
     assert(ok());
-    return std::get<0>(v_);
+    return std::get<0>(value_or_error_);
   }
   const T& value() const& {
     assert(ok());
-    return std::get<0>(v_);
+    return std::get<0>(value_or_error_);
   }
   // By value, not T&&: `for (auto& x : *repo.History(id))` then stays valid,
   // because the loop extends the life of a returned value but not of a
   // reference into a destroyed temporary.
   T value() && {
     assert(ok());
-    return std::get<0>(std::move(v_));
+    return std::get<0>(std::move(value_or_error_));
   }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
@@ -43,24 +43,21 @@ class [[nodiscard]] Expected {
 
   const E& error() const {
     assert(!ok());
-    return std::get<1>(v_);
+    return std::get<1>(value_or_error_);
   }
   // The failure's common error code, for failures that carry one.
-  auto code() const
-    requires requires(const E& e) { e.code; }
-  {
-    return error().code;
-  }
+  auto code() const requires requires(const E& e) { e.code; }
+  { return error().code; }
   // The same outcome with the failure reduced to a common Error (E::ToError()).
   template <typename R = T>
   auto ToResult() && {
     using Common = decltype(std::declval<const E&>().ToError());
-    if (ok()) return Expected<R, Common>(std::get<0>(std::move(v_)));
+    if (ok()) return Expected<R, Common>(std::get<0>(std::move(value_or_error_)));
     return Expected<R, Common>(error().ToError());
   }
 
  private:
-  std::variant<T, E> v_;
+  std::variant<T, E> value_or_error_;
 };
 
 }  // namespace depositbot

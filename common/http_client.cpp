@@ -36,7 +36,8 @@ std::string PathOnly(std::string_view path_and_query) {
 
 template <typename Client>
 void Configure(Client& cli, const HttpOptions& o) {
-  cli.set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(o.connect_timeout));
+  cli.set_connection_timeout(
+      std::chrono::duration_cast<std::chrono::microseconds>(o.connect_timeout));
   cli.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(o.read_timeout));
   cli.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(o.write_timeout));
   cli.set_keep_alive(false);

@@ -67,11 +67,13 @@ std::string Metrics::Render() {
   };
   for (const auto& [name, series] : counters_) {
     header(name, "counter");
-    for (const auto& [labels, v] : series) out += Series(name, labels) + " " + std::to_string(v) + "\n";
+    for (const auto& [labels, v] : series)
+      out += Series(name, labels) + " " + std::to_string(v) + "\n";
   }
   for (const auto& [name, series] : gauges_) {
     header(name, "gauge");
-    for (const auto& [labels, v] : series) out += Series(name, labels) + " " + std::to_string(v) + "\n";
+    for (const auto& [labels, v] : series)
+      out += Series(name, labels) + " " + std::to_string(v) + "\n";
   }
   for (const auto& [name, series] : histograms_) {
     header(name, "histogram");

@@ -1,8 +1,8 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,7 +38,7 @@ class Metrics {
   std::mutex mu_;
   std::vector<std::function<void(Metrics&)>> collectors_;
   std::map<std::string, std::pair<std::string, std::string>> help_;  // name -> type, help
-  std::map<std::string, std::map<std::string, int64_t>> counters_;  // name -> labels -> value
+  std::map<std::string, std::map<std::string, int64_t>> counters_;   // name -> labels -> value
   std::map<std::string, std::map<std::string, int64_t>> gauges_;
   std::map<std::string, std::map<std::string, Histogram>> histograms_;
 };

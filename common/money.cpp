@@ -14,10 +14,9 @@ struct KnownCurrency {
 
 // ISO 4217 minor units for the currencies a deposit desk is likely to use.
 constexpr std::array<KnownCurrency, 30> kCurrencies = {{
-    {"USD", 2}, {"EUR", 2}, {"GBP", 2}, {"CHF", 2}, {"CAD", 2}, {"AUD", 2},
-    {"NZD", 2}, {"CNY", 2}, {"HKD", 2}, {"SGD", 2}, {"TWD", 2}, {"INR", 2},
-    {"RUB", 2}, {"UAH", 2}, {"TRY", 2}, {"BRL", 2}, {"MXN", 2}, {"THB", 2},
-    {"PHP", 2}, {"KRW", 0}, {"JPY", 0}, {"VND", 0}, {"CLP", 0}, {"ISK", 0},
+    {"USD", 2}, {"EUR", 2}, {"GBP", 2}, {"CHF", 2}, {"CAD", 2}, {"AUD", 2}, {"NZD", 2}, {"CNY", 2},
+    {"HKD", 2}, {"SGD", 2}, {"TWD", 2}, {"INR", 2}, {"RUB", 2}, {"UAH", 2}, {"TRY", 2}, {"BRL", 2},
+    {"MXN", 2}, {"THB", 2}, {"PHP", 2}, {"KRW", 0}, {"JPY", 0}, {"VND", 0}, {"CLP", 0}, {"ISK", 0},
     {"BHD", 3}, {"KWD", 3}, {"OMR", 3}, {"JOD", 3}, {"TND", 3}, {"IQD", 3},
 }};
 

@@ -13,15 +13,15 @@ namespace depositbot {
 // What kind of expected failure a Result carries. Callers branch on the code;
 // people read the message.
 enum class ErrorCode {
-  kInvalid,            // input does not fit (bad amount, bad argument)
-  kNotFound,           // unknown user, transaction, order
-  kConflict,           // version conflict after all retries; try again
-  kInsufficientFunds,  // balance too low for a debit
-  kForbidden,          // the acting user may not do this
-  kFailedPrecondition, // e.g. confirming a transaction that is not pending
-  kUnavailable,        // a remote service failed or timed out; may succeed later
-  kUnknownOutcome,     // a remote call may or may not have taken effect
-  kInternal,           // a bug or a broken environment (corrupt file, disk full)
+  kInvalid,             // input does not fit (bad amount, bad argument)
+  kNotFound,            // unknown user, transaction, order
+  kConflict,            // version conflict after all retries; try again
+  kInsufficientFunds,   // balance too low for a debit
+  kForbidden,           // the acting user may not do this
+  kFailedPrecondition,  // e.g. confirming a transaction that is not pending
+  kUnavailable,         // a remote service failed or timed out; may succeed later
+  kUnknownOutcome,      // a remote call may or may not have taken effect
+  kInternal,            // a bug or a broken environment (corrupt file, disk full)
 };
 
 std::string_view ErrorCodeName(ErrorCode code);
@@ -43,9 +43,7 @@ struct Error {
     return {ErrorCode::kFailedPrecondition, std::move(m)};
   }
   static Error Unavailable(std::string m) { return {ErrorCode::kUnavailable, std::move(m)}; }
-  static Error UnknownOutcome(std::string m) {
-    return {ErrorCode::kUnknownOutcome, std::move(m)};
-  }
+  static Error UnknownOutcome(std::string m) { return {ErrorCode::kUnknownOutcome, std::move(m)}; }
   static Error Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
 
   const Error& ToError() const { return *this; }
@@ -65,7 +63,10 @@ class [[nodiscard]] Status {
 
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
-  const Error& error() const { assert(!ok_); return error_; }
+  const Error& error() const {
+    assert(!ok_);
+    return error_;
+  }
   ErrorCode code() const { return error().code; }
 
  private:

@@ -29,8 +29,7 @@ Status ConversationRepository::AppendTurn(int64_t chat_id,
   return tx->Commit();
 }
 
-Result<std::vector<StoredMessage>> ConversationRepository::Recent(int64_t chat_id,
-                                                                  int max_messages,
+Result<std::vector<StoredMessage>> ConversationRepository::Recent(int64_t chat_id, int max_messages,
                                                                   size_t max_chars) {
   std::lock_guard<std::mutex> lock(db_.mutex());
   auto q = db_.Prepare(

@@ -27,7 +27,8 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, Option
     std::string sqlite_says = sqlite3_errmsg(raw);
     if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN ||
         sqlite3_db_readonly(raw, "main") == 1) {
-      return Error::Internal("database \"" + path + "\" is read-only (or its directory is); "
+      return Error::Internal("database \"" + path +
+                             "\" is read-only (or its directory is); "
                              "depositbot needs to write it and its -wal/-shm files (" +
                              sqlite_says + ")");
     }

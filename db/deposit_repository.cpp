@@ -124,8 +124,8 @@ Result<DepositTransaction> DepositRepository::GetTransaction(int64_t transaction
 Result<std::vector<DepositTransaction>> DepositRepository::History(int64_t user_id, int limit) {
   std::lock_guard<std::mutex> lock(db_.mutex());
   if (auto a = ReadAccount(user_id); !a) return a.error();
-  auto q = db_.Prepare(std::string(kSelectTransaction) +
-                       "WHERE user_id = ? ORDER BY id DESC LIMIT ?");
+  auto q =
+      db_.Prepare(std::string(kSelectTransaction) + "WHERE user_id = ? ORDER BY id DESC LIMIT ?");
   if (!q) return q.error();
   q->Bind(1, user_id).Bind(2, int64_t{std::clamp(limit, 1, 100)});
   std::vector<DepositTransaction> out;
@@ -159,8 +159,7 @@ void DepositRepository::Backoff(int attempt) {
   env_.Sleep(base + std::chrono::microseconds(env_.UniformBelow(base.count())));
 }
 
-Result<DepositTransaction> DepositRepository::ApplyVersioned(int64_t user_id,
-                                                             const Planner& plan,
+Result<DepositTransaction> DepositRepository::ApplyVersioned(int64_t user_id, const Planner& plan,
                                                              const InTransaction& also) {
   for (int attempt = 1; attempt <= retry_.max_attempts; ++attempt) {
     {
@@ -209,8 +208,9 @@ Result<DepositTransaction> DepositRepository::ApplyVersioned(int64_t user_id,
   }
   ++conflict_failures_;
   Log(LogLevel::kWarn, "ledger.conflict_gave_up", {{"user_id", std::to_string(user_id)}});
-  return Error::Conflict("the balance was changed by another operation at the same moment; "
-                         "nothing was applied, please try again");
+  return Error::Conflict(
+      "the balance was changed by another operation at the same moment; "
+      "nothing was applied, please try again");
 }
 
 Result<DepositTransaction> DepositRepository::RequestDeposit(int64_t user_id, int64_t amount,
@@ -270,23 +270,22 @@ Result<DepositTransaction> DepositRepository::Confirm(int64_t transaction_id,
   return ApplyVersioned(
       t->user_id,
       [&](const Account&) -> Result<Change> {
-        return Change{amount, [&]() -> Result<int64_t> {
-                        auto q = db_.Prepare(
-                            "UPDATE deposit_transactions SET status = 'confirmed', "
-                            "decided_at = ?, decided_by = ? WHERE id = ? AND status = 'pending'");
-                        if (!q) return q.error();
-                        q->Bind(1, clock_.NowSeconds())
-                            .Bind(2, admin_telegram_id)
-                            .Bind(3, transaction_id);
-                        if (auto st = q->Run(); !st) return st.error();
-                        if (db_.Changes() != 1) {
-                          return Error::FailedPrecondition(
-                              TxLabel(transaction_id) +
-                              " was decided by someone else at the same moment; nothing was "
-                              "changed");
-                        }
-                        return transaction_id;
-                      }};
+        return Change{
+            amount, [&]() -> Result<int64_t> {
+              auto q = db_.Prepare(
+                  "UPDATE deposit_transactions SET status = 'confirmed', "
+                  "decided_at = ?, decided_by = ? WHERE id = ? AND status = 'pending'");
+              if (!q) return q.error();
+              q->Bind(1, clock_.NowSeconds()).Bind(2, admin_telegram_id).Bind(3, transaction_id);
+              if (auto st = q->Run(); !st) return st.error();
+              if (db_.Changes() != 1) {
+                return Error::FailedPrecondition(
+                    TxLabel(transaction_id) +
+                    " was decided by someone else at the same moment; nothing was "
+                    "changed");
+              }
+              return transaction_id;
+            }};
       },
       {});
 }
@@ -306,8 +305,7 @@ Result<DepositTransaction> DepositRepository::Decide(int64_t transaction_id, Tra
   if (t->type != TransactionType::kDeposit) {
     return Error::FailedPrecondition(TxLabel(transaction_id) + " is a " +
                                      std::string(ToString(t->type)) +
-                                     ", only pending deposits can be " +
-                                     std::string(ToString(to)));
+                                     ", only pending deposits can be " + std::string(ToString(to)));
   }
   if (t->status != TransactionStatus::kPending) {
     return Error::FailedPrecondition(TxLabel(transaction_id) + " is already " +
@@ -374,26 +372,26 @@ Result<DepositTransaction> DepositRepository::Purchase(int64_t user_id, int64_t 
           return Error::InsufficientFunds("the balance " + std::to_string(a.balance) +
                                           " does not cover " + std::to_string(amount));
         }
-        return Change{-amount, [&]() -> Result<int64_t> {
-                        // Again inside the transaction: the read above was optimistic.
-                        auto dup = FindByReference(TransactionType::kPurchase, ref);
-                        if (!dup) return dup.error();
-                        if (*dup) {
-                          return Error::FailedPrecondition(ref + " was already charged as " +
-                                                           TxLabel(**dup));
-                        }
-                        DepositTransaction t;
-                        t.user_id = user_id;
-                        t.type = TransactionType::kPurchase;
-                        t.amount = amount;
-                        t.direction = -1;
-                        t.status = TransactionStatus::kConfirmed;
-                        t.reason = desc.empty() ? std::nullopt : std::optional<std::string>(desc);
-                        t.reference = ref;
-                        t.created_at = clock_.NowSeconds();
-                        t.decided_at = t.created_at;
-                        return InsertRow(t);
-                      }};
+        return Change{
+            -amount, [&]() -> Result<int64_t> {
+              // Again inside the transaction: the read above was optimistic.
+              auto dup = FindByReference(TransactionType::kPurchase, ref);
+              if (!dup) return dup.error();
+              if (*dup) {
+                return Error::FailedPrecondition(ref + " was already charged as " + TxLabel(**dup));
+              }
+              DepositTransaction t;
+              t.user_id = user_id;
+              t.type = TransactionType::kPurchase;
+              t.amount = amount;
+              t.direction = -1;
+              t.status = TransactionStatus::kConfirmed;
+              t.reason = desc.empty() ? std::nullopt : std::optional<std::string>(desc);
+              t.reference = ref;
+              t.created_at = clock_.NowSeconds();
+              t.decided_at = t.created_at;
+              return InsertRow(t);
+            }};
       },
       also);
 }
@@ -417,8 +415,8 @@ Result<DepositTransaction> DepositRepository::Refund(int64_t purchase_transactio
                         if (!dup) return dup.error();
                         if (*dup) {
                           return Error::FailedPrecondition(
-                              TxLabel(purchase.id) + " was already refunded as " +
-                              TxLabel(**dup) + "; nothing was changed");
+                              TxLabel(purchase.id) + " was already refunded as " + TxLabel(**dup) +
+                              "; nothing was changed");
                         }
                         DepositTransaction t;
                         t.user_id = purchase.user_id;

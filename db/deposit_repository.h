@@ -32,9 +32,9 @@ struct RetryPolicy {
 };
 
 struct RepositoryStats {
-  int64_t applied = 0;          // balance changes committed
-  int64_t conflicts = 0;        // version mismatches seen (each one retried or given up)
-  int64_t retries = 0;          // attempts after the first
+  int64_t applied = 0;            // balance changes committed
+  int64_t conflicts = 0;          // version mismatches seen (each one retried or given up)
+  int64_t retries = 0;            // attempts after the first
   int64_t conflict_failures = 0;  // operations that gave up after max_attempts
 };
 
@@ -67,8 +67,8 @@ class DepositRepository final : public DepositStore {
                                       InTransaction also = {}) override;
   Result<DepositTransaction> Refund(int64_t purchase_transaction_id, std::string_view reason,
                                     InTransaction also = {}) override;
-  Result<DepositTransaction> Adjust(int64_t user_id, int64_t signed_amount,
-                                    std::string_view reason, int64_t admin_telegram_id) override;
+  Result<DepositTransaction> Adjust(int64_t user_id, int64_t signed_amount, std::string_view reason,
+                                    int64_t admin_telegram_id) override;
 
   RepositoryStats stats() const;
   Database& database() { return db_; }

@@ -4,20 +4,28 @@ namespace depositbot {
 
 std::string_view ToString(TransactionType type) {
   switch (type) {
-    case TransactionType::kDeposit: return "deposit";
-    case TransactionType::kPurchase: return "purchase";
-    case TransactionType::kRefund: return "refund";
-    case TransactionType::kAdjustment: return "adjustment";
+    case TransactionType::kDeposit:
+      return "deposit";
+    case TransactionType::kPurchase:
+      return "purchase";
+    case TransactionType::kRefund:
+      return "refund";
+    case TransactionType::kAdjustment:
+      return "adjustment";
   }
   return "adjustment";
 }
 
 std::string_view ToString(TransactionStatus status) {
   switch (status) {
-    case TransactionStatus::kPending: return "pending";
-    case TransactionStatus::kConfirmed: return "confirmed";
-    case TransactionStatus::kRejected: return "rejected";
-    case TransactionStatus::kCancelled: return "cancelled";
+    case TransactionStatus::kPending:
+      return "pending";
+    case TransactionStatus::kConfirmed:
+      return "confirmed";
+    case TransactionStatus::kRejected:
+      return "rejected";
+    case TransactionStatus::kCancelled:
+      return "cancelled";
   }
   return "rejected";
 }

@@ -36,15 +36,17 @@ Result<std::vector<Migration>> LoadMigrations(const std::vector<EmbeddedFile>& f
                      [](unsigned char c) { return std::isdigit(c); })) {
       return Error::Invalid("migration file \"" + name + "\" is not named NNN_name.sql");
     }
-    out.push_back({std::stoi(name.substr(0, 3)), name, std::string(f.content),
-                   Sha256Hex(f.content)});
+    out.push_back(
+        {std::stoi(name.substr(0, 3)), name, std::string(f.content), Sha256Hex(f.content)});
   }
   std::sort(out.begin(), out.end(),
             [](const Migration& a, const Migration& b) { return a.version < b.version; });
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i].version != static_cast<int>(i) + 1) {
-      return Error::Invalid("migrations must be numbered 001, 002, ... without gaps or "
-                            "duplicates; found " + out[i].name);
+      return Error::Invalid(
+          "migrations must be numbered 001, 002, ... without gaps or "
+          "duplicates; found " +
+          out[i].name);
     }
   }
   return out;
@@ -438,9 +440,7 @@ Result<Migrator> Migrator::ForEmbedded(Database& db) {
   return Migrator(db, std::move(*m));
 }
 
-int Migrator::LatestVersion() const {
-  return migrations_.empty() ? 0 : migrations_.back().version;
-}
+int Migrator::LatestVersion() const { return migrations_.empty() ? 0 : migrations_.back().version; }
 
 Status Migrator::EnsureTable() {
   return db_.Exec(
@@ -487,8 +487,10 @@ Result<std::vector<MigrationState>> Migrator::States() {
     if (auto it = applied.find(m.version); it != applied.end()) {
       if (it->second.first != m.checksum) {
         return Error::FailedPrecondition(
-            "migration " + m.name + " was edited after it was applied (checksum in the "
-            "database " + it->second.first.substr(0, 12) + "…, file " + m.checksum.substr(0, 12) +
+            "migration " + m.name +
+            " was edited after it was applied (checksum in the "
+            "database " +
+            it->second.first.substr(0, 12) + "…, file " + m.checksum.substr(0, 12) +
             "…); restore the original file and add a new migration instead");
       }
       s.applied = true;

@@ -127,7 +127,7 @@ Result<std::vector<DomainOrder>> OrderRepository::InState(DomainOrder::State sta
 }
 
 Status OrderRepository::MarkChargedIn(StoreTransaction& tx, int64_t order_id,
-                                     std::string_view owner, int64_t lease_expires_at) {
+                                      std::string_view owner, int64_t lease_expires_at) {
   Database& db = SqliteStoreTransaction::Of(tx);
   auto q = db.Prepare(
       "UPDATE domain_orders SET state = 'charged', updated_at = ?, purchase_transaction_id = "
@@ -153,7 +153,7 @@ Status OrderRepository::MarkChargedIn(StoreTransaction& tx, int64_t order_id,
 }
 
 Status OrderRepository::MarkRefundedIn(StoreTransaction& tx, int64_t order_id,
-                                      std::string_view owner, std::string_view failure) {
+                                       std::string_view owner, std::string_view failure) {
   Database& db = SqliteStoreTransaction::Of(tx);
   auto q = db.Prepare(
       "UPDATE domain_orders SET state = 'refunded', updated_at = ?, failure = ?, "
@@ -242,13 +242,10 @@ Result<DomainOrder> OrderRepository::RecordLateRegistration(int64_t order_id,
   return ReadOrder(db_, order_id);
 }
 
-Result<DomainOrder> OrderRepository::Transition(int64_t order_id,
-                                                std::initializer_list<DomainOrder::State> from,
-                                                DomainOrder::State to,
-                                                const std::optional<std::string>& owner,
-                                                std::optional<std::string> registrar_order_id,
-                                                std::optional<std::string> registrar_domain_id,
-                                                std::optional<std::string> failure) {
+Result<DomainOrder> OrderRepository::Transition(
+    int64_t order_id, std::initializer_list<DomainOrder::State> from, DomainOrder::State to,
+    const std::optional<std::string>& owner, std::optional<std::string> registrar_order_id,
+    std::optional<std::string> registrar_domain_id, std::optional<std::string> failure) {
   std::lock_guard<std::mutex> lock(db_.mutex());
   std::string states, wanted;
   for (auto s : from) {
@@ -264,8 +261,8 @@ Result<DomainOrder> OrderRepository::Transition(int64_t order_id,
       "UPDATE domain_orders SET state = ?, updated_at = ?, "
       "registrar_order_id = COALESCE(?, registrar_order_id), "
       "registrar_domain_id = COALESCE(?, registrar_domain_id), "
-      "failure = COALESCE(?, failure)" + lease_sql + " WHERE id = ? AND state IN (" + states +
-      ")" + owner_sql);
+      "failure = COALESCE(?, failure)" +
+      lease_sql + " WHERE id = ? AND state IN (" + states + ")" + owner_sql);
   if (!q) return q.error();
   q->Bind(1, ToString(to))
       .Bind(2, clock_.NowSeconds())

@@ -18,11 +18,11 @@ namespace {
 using Kind = Finding::Kind;
 
 constexpr Kind kAllKinds[] = {
-    Kind::kBalanceMismatch,        Kind::kNegativeBalance,        Kind::kOrphanTransaction,
-    Kind::kOrphanAccount,          Kind::kMissingAccount,         Kind::kOrderPurchaseMissing,
-    Kind::kOrderPurchaseMismatch,  Kind::kOrderRefundUnexpected,  Kind::kOrderRefundMissing,
-    Kind::kOrderRefundMismatch,    Kind::kUnconfirmedOrderCharged, Kind::kPurchaseWithoutOrder,
-    Kind::kRefundedButRegistered,  Kind::kRegisteredNotAtRegistrar};
+    Kind::kBalanceMismatch,       Kind::kNegativeBalance,         Kind::kOrphanTransaction,
+    Kind::kOrphanAccount,         Kind::kMissingAccount,          Kind::kOrderPurchaseMissing,
+    Kind::kOrderPurchaseMismatch, Kind::kOrderRefundUnexpected,   Kind::kOrderRefundMissing,
+    Kind::kOrderRefundMismatch,   Kind::kUnconfirmedOrderCharged, Kind::kPurchaseWithoutOrder,
+    Kind::kRefundedButRegistered, Kind::kRegisteredNotAtRegistrar};
 
 std::optional<Finding::Kind> ParseKind(std::string_view s) {
   for (auto k : kAllKinds) {
@@ -94,8 +94,9 @@ void CheckOrderAgainstLedger(const OrderRow& o, std::vector<Finding>& out) {
   if (o.purchase_id == 0 || o.purchase_status != "confirmed") {
     out.push_back(OrderFinding(
         Kind::kOrderPurchaseMissing, o, o.price, 0, o.purchase_id,
-        o.purchase_id == 0 ? "" : "purchase row #" + std::to_string(o.purchase_id) + " is " +
-                                      o.purchase_status));
+        o.purchase_id == 0
+            ? ""
+            : "purchase row #" + std::to_string(o.purchase_id) + " is " + o.purchase_status));
     return;
   }
   std::string notes;
@@ -111,14 +112,14 @@ void CheckOrderAgainstLedger(const OrderRow& o, std::vector<Finding>& out) {
   }
   const bool refund_confirmed = o.refund_id != 0 && o.refund_status == "confirmed";
   if (paid && refund_confirmed) {
-    out.push_back(OrderFinding(Kind::kOrderRefundUnexpected, o, o.price, o.refund_amount,
-                               o.refund_id));
+    out.push_back(
+        OrderFinding(Kind::kOrderRefundUnexpected, o, o.price, o.refund_amount, o.refund_id));
   }
   if (refunded && !refund_confirmed) {
-    out.push_back(OrderFinding(
-        Kind::kOrderRefundMissing, o, o.purchase_amount, 0, o.purchase_id,
-        o.refund_id == 0 ? "" : "refund row #" + std::to_string(o.refund_id) + " is " +
-                                    o.refund_status));
+    out.push_back(OrderFinding(Kind::kOrderRefundMissing, o, o.purchase_amount, 0, o.purchase_id,
+                               o.refund_id == 0 ? ""
+                                                : "refund row #" + std::to_string(o.refund_id) +
+                                                      " is " + o.refund_status));
   }
   if (refunded && refund_confirmed) {
     std::string refund_notes;
@@ -126,12 +127,11 @@ void CheckOrderAgainstLedger(const OrderRow& o, std::vector<Finding>& out) {
       Append(refund_notes, "the refund row belongs to user " + std::to_string(o.refund_user));
     }
     if (o.order_refund_id != o.refund_id) {
-      Append(refund_notes,
-             "the order points at refund row #" + std::to_string(o.order_refund_id));
+      Append(refund_notes, "the order points at refund row #" + std::to_string(o.order_refund_id));
     }
     if (o.refund_amount != o.purchase_amount || !refund_notes.empty()) {
-      out.push_back(OrderFinding(Kind::kOrderRefundMismatch, o, o.purchase_amount,
-                                 o.refund_amount, o.refund_id, refund_notes));
+      out.push_back(OrderFinding(Kind::kOrderRefundMismatch, o, o.purchase_amount, o.refund_amount,
+                                 o.refund_id, refund_notes));
     }
   }
 }
@@ -153,20 +153,34 @@ Status ForEachRow(Database& db, const std::string& sql, F on_row) {
 
 std::string_view ToString(Finding::Kind kind) {
   switch (kind) {
-    case Finding::Kind::kBalanceMismatch: return "balance_mismatch";
-    case Finding::Kind::kNegativeBalance: return "negative_balance";
-    case Finding::Kind::kOrphanTransaction: return "orphan_transaction";
-    case Finding::Kind::kOrphanAccount: return "orphan_account";
-    case Finding::Kind::kMissingAccount: return "missing_account";
-    case Finding::Kind::kOrderPurchaseMissing: return "order_purchase_missing";
-    case Finding::Kind::kOrderPurchaseMismatch: return "order_purchase_mismatch";
-    case Finding::Kind::kOrderRefundUnexpected: return "order_refund_unexpected";
-    case Finding::Kind::kOrderRefundMissing: return "order_refund_missing";
-    case Finding::Kind::kOrderRefundMismatch: return "order_refund_mismatch";
-    case Finding::Kind::kUnconfirmedOrderCharged: return "unconfirmed_order_charged";
-    case Finding::Kind::kPurchaseWithoutOrder: return "purchase_without_order";
-    case Finding::Kind::kRefundedButRegistered: return "refunded_but_registered";
-    case Finding::Kind::kRegisteredNotAtRegistrar: return "registered_not_at_registrar";
+    case Finding::Kind::kBalanceMismatch:
+      return "balance_mismatch";
+    case Finding::Kind::kNegativeBalance:
+      return "negative_balance";
+    case Finding::Kind::kOrphanTransaction:
+      return "orphan_transaction";
+    case Finding::Kind::kOrphanAccount:
+      return "orphan_account";
+    case Finding::Kind::kMissingAccount:
+      return "missing_account";
+    case Finding::Kind::kOrderPurchaseMissing:
+      return "order_purchase_missing";
+    case Finding::Kind::kOrderPurchaseMismatch:
+      return "order_purchase_mismatch";
+    case Finding::Kind::kOrderRefundUnexpected:
+      return "order_refund_unexpected";
+    case Finding::Kind::kOrderRefundMissing:
+      return "order_refund_missing";
+    case Finding::Kind::kOrderRefundMismatch:
+      return "order_refund_mismatch";
+    case Finding::Kind::kUnconfirmedOrderCharged:
+      return "unconfirmed_order_charged";
+    case Finding::Kind::kPurchaseWithoutOrder:
+      return "purchase_without_order";
+    case Finding::Kind::kRefundedButRegistered:
+      return "refunded_but_registered";
+    case Finding::Kind::kRegisteredNotAtRegistrar:
+      return "registered_not_at_registrar";
   }
   return "balance_mismatch";
 }
@@ -191,8 +205,7 @@ std::string Finding::Describe(const Currency& c) const {
       return who + ": negative balance " + FormatAmount(balance, c);
     case Kind::kOrphanTransaction:
       return "transaction #" + std::to_string(transaction_id) + " belongs to user " +
-             std::to_string(user_id) + ", who does not exist (" + FormatAmount(ledger_sum, c) +
-             ")";
+             std::to_string(user_id) + ", who does not exist (" + FormatAmount(ledger_sum, c) + ")";
     case Kind::kOrphanAccount:
       return "a balance of " + FormatAmount(balance, c) + " belongs to user " +
              std::to_string(user_id) + ", who does not exist";
@@ -278,35 +291,34 @@ Result<ReconciliationReport> Reconciler::Run() {
       });
   if (!st) return st.error();
 
-  st = ForEachRow(
-      db_,
-      "SELECT u.id, u.telegram_id, d.balance, d.user_id IS NULL, "
-      " (SELECT COALESCE(SUM(t.amount * t.direction), 0) FROM deposit_transactions t "
-      "  WHERE t.user_id = u.id AND t.status = 'confirmed') "
-      "FROM users u LEFT JOIN user_deposits d ON d.user_id = u.id ORDER BY u.id",
-      [&](const Statement& q) {
-        ++report.users_checked;
-        Finding f;
-        f.user_id = q.ColumnInt(0);
-        f.telegram_id = q.ColumnInt(1);
-        f.balance = q.ColumnInt(2);
-        f.ledger_sum = q.ColumnInt(4);
-        if (q.ColumnInt(3) != 0) {
-          if (f.ledger_sum != 0) {
-            f.kind = Finding::Kind::kMissingAccount;
-            report.findings.push_back(f);
-          }
-          return;
-        }
-        if (f.balance != f.ledger_sum) {
-          f.kind = Finding::Kind::kBalanceMismatch;
-          report.findings.push_back(f);
-        }
-        if (f.balance < 0) {
-          f.kind = Finding::Kind::kNegativeBalance;
-          report.findings.push_back(f);
-        }
-      });
+  st = ForEachRow(db_,
+                  "SELECT u.id, u.telegram_id, d.balance, d.user_id IS NULL, "
+                  " (SELECT COALESCE(SUM(t.amount * t.direction), 0) FROM deposit_transactions t "
+                  "  WHERE t.user_id = u.id AND t.status = 'confirmed') "
+                  "FROM users u LEFT JOIN user_deposits d ON d.user_id = u.id ORDER BY u.id",
+                  [&](const Statement& q) {
+                    ++report.users_checked;
+                    Finding f;
+                    f.user_id = q.ColumnInt(0);
+                    f.telegram_id = q.ColumnInt(1);
+                    f.balance = q.ColumnInt(2);
+                    f.ledger_sum = q.ColumnInt(4);
+                    if (q.ColumnInt(3) != 0) {
+                      if (f.ledger_sum != 0) {
+                        f.kind = Finding::Kind::kMissingAccount;
+                        report.findings.push_back(f);
+                      }
+                      return;
+                    }
+                    if (f.balance != f.ledger_sum) {
+                      f.kind = Finding::Kind::kBalanceMismatch;
+                      report.findings.push_back(f);
+                    }
+                    if (f.balance < 0) {
+                      f.kind = Finding::Kind::kNegativeBalance;
+                      report.findings.push_back(f);
+                    }
+                  });
   if (!st) return st.error();
 
   st = ForEachRow(db_,
@@ -419,8 +431,8 @@ Result<ReconciliationReport> Reconciler::Run() {
     for (const auto& o : orders) {
       const std::string name = AsciiLower(o.domain);
       if (o.state == "refunded" && held.count(name) && !live.count(name)) {
-        report.findings.push_back(OrderFinding(Kind::kRefundedButRegistered, o, o.price,
-                                               o.refund_amount, o.refund_id));
+        report.findings.push_back(
+            OrderFinding(Kind::kRefundedButRegistered, o, o.price, o.refund_amount, o.refund_id));
       }
       // Looked for only between the lag after it registered and the end of its term (a name
       // that expired may leave the account).
@@ -479,8 +491,7 @@ Result<ReconciliationReport> Reconciler::Run() {
        {"users", std::to_string(report.users_checked)},
        {"orders", std::to_string(report.orders_checked)},
        {"registrar", report.registrar_compared
-                         ? "compared with " + std::to_string(report.registrar_domains) +
-                               " names"
+                         ? "compared with " + std::to_string(report.registrar_domains) + " names"
                          : (report.registrar_not_compared.empty()
                                 ? std::string("not given")
                                 : "not compared: " + report.registrar_not_compared)},
@@ -570,8 +581,8 @@ Result<AlertDelta> Reconciler::QueueAlerts(const ReconciliationReport& report,
   if (!st) return st.error();
   std::string canonical;
   for (const auto& f : delta->new_or_changed) {
-    canonical += "+" + f.Key() + "=" + std::to_string(f.balance) + "/" +
-                 std::to_string(f.ledger_sum) + ";";
+    canonical +=
+        "+" + f.Key() + "=" + std::to_string(f.balance) + "/" + std::to_string(f.ledger_sum) + ";";
   }
   for (const auto& r : delta->resolved) canonical += "-" + r.key + ";";
   uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
@@ -593,8 +604,8 @@ Result<AlertDelta> Reconciler::QueueAlerts(const ReconciliationReport& report,
 std::string FormatAlert(const AlertDelta& delta, const Currency& c) {
   std::string out;
   if (!delta.new_or_changed.empty()) {
-    out += "⚠️ Reconciliation: " + std::to_string(delta.new_or_changed.size()) +
-           " discrepanc" + (delta.new_or_changed.size() == 1 ? "y" : "ies") +
+    out += "⚠️ Reconciliation: " + std::to_string(delta.new_or_changed.size()) + " discrepanc" +
+           (delta.new_or_changed.size() == 1 ? "y" : "ies") +
            " between balances, the ledger, orders and the registrar (nothing was changed "
            "automatically):\n";
     for (const auto& f : delta.new_or_changed) out += "• " + f.Describe(c) + "\n";
@@ -608,18 +619,19 @@ std::string FormatAlert(const AlertDelta& delta, const Currency& c) {
 
 std::string FormatReport(const ReconciliationReport& r, const Currency& c) {
   std::string out = "Reconciliation run #" + std::to_string(r.run_id) + " at " +
-                    FormatUtc(r.started_at) + ": " + std::to_string(r.users_checked) +
-                    " users, " + std::to_string(r.transactions_checked) + " ledger rows, " +
+                    FormatUtc(r.started_at) + ": " + std::to_string(r.users_checked) + " users, " +
+                    std::to_string(r.transactions_checked) + " ledger rows, " +
                     std::to_string(r.orders_checked) + " orders checked.\n";
   if (r.registrar_compared) {
-    out += "Orders compared with the registrar's list of " +
-           std::to_string(r.registrar_domains) + " domains.\n";
+    out += "Orders compared with the registrar's list of " + std::to_string(r.registrar_domains) +
+           " domains.\n";
   } else if (!r.registrar_not_compared.empty()) {
     out += "Orders were not compared with the registrar: " + r.registrar_not_compared + ".\n";
   }
   if (r.clean()) {
-    out += "The books are clean: every balance equals its confirmed ledger sum and every order "
-           "its ledger rows.\n";
+    out +=
+        "The books are clean: every balance equals its confirmed ledger sum and every order "
+        "its ledger rows.\n";
   } else {
     out += std::to_string(r.findings.size()) + " discrepanc" +
            (r.findings.size() == 1 ? "y" : "ies") + " found:\n";
@@ -631,16 +643,11 @@ std::string FormatReport(const ReconciliationReport& r, const Currency& c) {
 
 nlohmann::json ReportToJson(const ReconciliationReport& r, const Currency& c) {
   auto finding_json = [&](const Finding& f) {
-    return nlohmann::json{{"kind", ToString(f.kind)},
-                          {"user_id", f.user_id},
-                          {"telegram_id", f.telegram_id},
-                          {"transaction_id", f.transaction_id},
-                          {"balance", f.balance},
-                          {"ledger_sum", f.ledger_sum},
-                          {"difference", f.Difference()},
-                          {"order_id", f.order_id},
-                          {"domain", f.domain},
-                          {"description", f.Describe(c)}};
+    return nlohmann::json{{"kind", ToString(f.kind)},     {"user_id", f.user_id},
+                          {"telegram_id", f.telegram_id}, {"transaction_id", f.transaction_id},
+                          {"balance", f.balance},         {"ledger_sum", f.ledger_sum},
+                          {"difference", f.Difference()}, {"order_id", f.order_id},
+                          {"domain", f.domain},           {"description", f.Describe(c)}};
   };
   nlohmann::json findings = nlohmann::json::array(), changed = nlohmann::json::array(),
                  resolved = nlohmann::json::array();

@@ -14,7 +14,8 @@ Result<User> ReadUser(Database& db, std::string_view where, int64_t key) {
   q->Bind(1, key);
   auto row = q->Step();
   if (!row) return row.error();
-  if (!*row) return Error::NotFound("no user with " + std::string(where) + " " + std::to_string(key));
+  if (!*row)
+    return Error::NotFound("no user with " + std::string(where) + " " + std::to_string(key));
   return User{q->ColumnInt(0), q->ColumnInt(1), q->ColumnText(2), q->ColumnInt(3)};
 }
 

@@ -92,8 +92,9 @@ RegistrarFailure NamecheapRegistrar::Redacted(RegistrarFailure failure) const {
 // One POST, no retry. Failures carry the code a CREATE would need: kUnknownOutcome whenever the
 // server may have acted (sent but no complete answer, HTTP 5xx, unreadable reply, an unclassified
 // registrar error). Read() turns those into kUnavailable, since a read changes nothing.
-RegistrarResult<std::string> NamecheapRegistrar::SendOnce(
-    const std::string& command, const Params& params, const HttpClient& http) {
+RegistrarResult<std::string> NamecheapRegistrar::SendOnce(const std::string& command,
+                                                          const Params& params,
+                                                          const HttpClient& http) {
   std::string body = "ApiUser=" + UrlEncode(config_.api_user) +
                      "&ApiKey=" + UrlEncode(config_.api_key) +
                      "&UserName=" + UrlEncode(config_.username) +
@@ -134,8 +135,8 @@ RegistrarResult<std::string> NamecheapRegistrar::SendOnce(
   return std::move(response->body);
 }
 
-RegistrarResult<std::string> NamecheapRegistrar::Read(
-    const std::string& command, const Params& params) {
+RegistrarResult<std::string> NamecheapRegistrar::Read(const std::string& command,
+                                                      const Params& params) {
   std::chrono::milliseconds delay = config_.retry_base_delay;
   for (int attempt = 1;; ++attempt) {
     auto r = SendOnce(command, params, read_http_);

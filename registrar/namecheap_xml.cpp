@@ -135,10 +135,9 @@ RegistrarResult<std::shared_ptr<Reply>> ParseEnvelope(std::string_view command, 
       f.code = ErrorCode::kUnknownOutcome;
       return f;
     }
-    RegistrarFailure f =
-        Failure(Kind::kMalformedResponse, std::string(command) +
-                                              " answered with a body that is not an " +
-                                              "XML ApiResponse: \"" + Snippet(body) + "\"");
+    RegistrarFailure f = Failure(Kind::kMalformedResponse,
+                                 std::string(command) + " answered with a body that is not an " +
+                                     "XML ApiResponse: \"" + Snippet(body) + "\"");
     f.code = ErrorCode::kUnknownOutcome;
     return f;
   }
@@ -173,9 +172,9 @@ RegistrarResult<std::shared_ptr<Reply>> ParseEnvelope(std::string_view command, 
     return f;
   }
   if (!EqualsIgnoringAsciiCase(api_status, "OK")) {
-    RegistrarFailure f = Failure(Kind::kMalformedResponse, std::string(command) +
-                                                               " answered with Status=\"" +
-                                                               api_status + "\"");
+    RegistrarFailure f =
+        Failure(Kind::kMalformedResponse,
+                std::string(command) + " answered with Status=\"" + api_status + "\"");
     f.code = ErrorCode::kUnknownOutcome;
     return f;
   }
@@ -484,8 +483,7 @@ RegistrarResult<AccountBalance> ParseBalancesResponse(std::string_view body) {
     if (!text || text->empty()) {
       if (required) {
         return Failure(Kind::kMalformedResponse,
-                       std::string("namecheap users.getBalances lacks the ") + name +
-                           " attribute");
+                       std::string("namecheap users.getBalances lacks the ") + name + " attribute");
       }
       continue;
     }

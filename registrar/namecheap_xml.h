@@ -46,8 +46,7 @@ RegistrarResult<NamecheapPriceTable> ParsePricingResponse(std::string_view body,
 // reply missing what says whether it was registered or what it was (kMalformedResponse): only
 // the registrar can later tell how such an order ended. A success carries the reply's own
 // Domain (lower-cased) and ChargedAmount, never the request's: the caller checks them.
-RegistrarResult<CreateResult> ParseCreateResponse(std::string_view body,
-                                                  const std::string& domain);
+RegistrarResult<CreateResult> ParseCreateResponse(std::string_view body, const std::string& domain);
 
 // domains.getInfo.
 RegistrarResult<DomainInfo> ParseInfoResponse(std::string_view body);

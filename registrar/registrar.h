@@ -26,7 +26,7 @@ struct DomainAvailability {
   // Non-zero: the name is in its TLD's early-access phase and costs this much on top of its
   // price; Namecheap does not register such names through the API, so it is not sold.
   int64_t eap_fee_usd_micros = 0;
-  std::string note;                // registrar's description when unknown
+  std::string note;  // registrar's description when unknown
 };
 
 // The regular (non-premium) registration price of a TLD for a number of years.

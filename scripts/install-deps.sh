@@ -6,7 +6,7 @@ packages=(
   build-essential cmake pkgconf ccache
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libssl-dev
   libpugixml-dev libcli11-dev doctest-dev librapidcheck-dev
-  clang libclang-rt-14-dev llvm
+  clang clang-format libclang-rt-14-dev llvm
 )
 missing=()
 for p in "${packages[@]}"; do

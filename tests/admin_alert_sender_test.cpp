@@ -11,9 +11,9 @@
 #include "common/metrics.h"
 #include "db/alert_outbox.h"
 #include "db/database.h"
-#include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/ledger_builder.h"
+#include "tests/fakes/log_capture.h"
 #include "tests/test_helpers.h"
 
 using namespace depositbot;

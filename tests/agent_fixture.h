@@ -34,8 +34,8 @@ struct AgentFixture {
     o.currency = Currency{"USD", 2};
     o.max_deposit_minor = 100'000'000;  // 1,000,000.00 USD
     tools.Register(MakeManageDepositTool(deposits, users, o));
-    agent = std::make_unique<Agent>(model ? *model : scripted, rules, tools, conversations,
-                                    options);
+    agent =
+        std::make_unique<Agent>(model ? *model : scripted, rules, tools, conversations, options);
     alice = Context(1001, "Alice", false);
     bob = Context(1002, "Bob", false);
     admin = Context(9001, "Admin", true);

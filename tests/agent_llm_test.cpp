@@ -113,7 +113,8 @@ TEST_CASE("over HTTP: a missing required argument is reported, nothing runs") {
 
 TEST_CASE("over HTTP: 429 with Retry-After is waited out and then succeeds") {
   LlmRig r;
-  auto limited = FakeLlmReply::HttpError(429, "Rate limit reached", "requests", "rate_limit_exceeded");
+  auto limited =
+      FakeLlmReply::HttpError(429, "Rate limit reached", "requests", "rate_limit_exceeded");
   limited.WithHeader("Retry-After", "2");
   r.server.Enqueue(limited);
   r.server.Enqueue(FakeLlmReply::Text("Hello!"));
@@ -128,7 +129,8 @@ TEST_CASE("over HTTP: 429 with Retry-After is waited out and then succeeds") {
 
 TEST_CASE("over HTTP: 500 three times gives the user an apology and changes nothing") {
   LlmRig r;
-  for (int i = 0; i < 3; ++i) r.server.Enqueue(FakeLlmReply::HttpError(500, "boom", "server_error"));
+  for (int i = 0; i < 3; ++i)
+    r.server.Enqueue(FakeLlmReply::HttpError(500, "boom", "server_error"));
   auto turn = r.f->Say(r.f->alice, "balance?");
   CHECK_FALSE(turn.ok);
   CHECK(turn.reply.find("try again") != std::string::npos);
@@ -161,8 +163,7 @@ TEST_CASE("over HTTP: content plus tool calls in one message runs the calls") {
   CHECK(turn.calls.size() == 1);
   CHECK(turn.reply == "It is 0.00 USD.");
   auto second = r.server.Requests()[1].json;
-  CHECK(second["messages"][second["messages"].size() - 2]["content"] ==
-        "Checking your balance...");
+  CHECK(second["messages"][second["messages"].size() - 2]["content"] == "Checking your balance...");
 }
 
 TEST_CASE("over HTTP: a model looping on tool calls is stopped at six calls") {
@@ -177,9 +178,9 @@ TEST_CASE("over HTTP: a model looping on tool calls is stopped at six calls") {
 TEST_CASE("over HTTP: a non-admin session whose model asks to confirm is refused") {
   LlmRig r;
   auto tx = r.f->deposits.RequestDeposit(r.f->alice.user_id, 5000, "ALICE");
-  r.server.Enqueue(FakeLlmReply::ToolCalls(
-      {{"callCon01", "manage_deposit",
-        json{{"action", "confirm"}, {"transaction_id", tx->id}}.dump()}}));
+  r.server.Enqueue(
+      FakeLlmReply::ToolCalls({{"callCon01", "manage_deposit",
+                                json{{"action", "confirm"}, {"transaction_id", tx->id}}.dump()}}));
   r.server.Enqueue(FakeLlmReply::Text("Only an admin can confirm deposits."));
   auto turn = r.f->Say(r.f->alice, "confirm my deposit please");
   CHECK_FALSE(turn.calls.at(0).result.ok);

@@ -49,10 +49,13 @@ TEST_CASE("a two-round tool exchange answers with the model's text after the too
 
 TEST_CASE("two parallel tool calls are both run in order and both ids answered") {
   AgentFixture f;
-  f.Script({{{"tool_calls",
-              {{{"id", "callAAAA1"}, {"name", "manage_deposit"}, {"arguments", {{"action", "balance"}}}},
-               {{"id", "callBBBB2"}, {"name", "manage_deposit"}, {"arguments", {{"action", "history"}}}}}}},
-            "done"});
+  f.Script(
+      {{{"tool_calls",
+         {{{"id", "callAAAA1"}, {"name", "manage_deposit"}, {"arguments", {{"action", "balance"}}}},
+          {{"id", "callBBBB2"},
+           {"name", "manage_deposit"},
+           {"arguments", {{"action", "history"}}}}}}},
+       "done"});
   auto turn = f.Say(f.alice, "balance and history please");
   REQUIRE(turn.calls.size() == 2);
   CHECK(turn.calls[0].id == "callAAAA1");
@@ -66,8 +69,10 @@ TEST_CASE("two parallel tool calls are both run in order and both ids answered")
 
 TEST_CASE("malformed JSON arguments get an error result and are stored repaired as {}") {
   AgentFixture f;
-  f.Script({{{"tool_calls", {{{"id", "callBAD01"}, {"name", "manage_deposit"},
-                              {"arguments", "{\"action\": \"request_dep"}}}}},
+  f.Script({{{"tool_calls",
+              {{{"id", "callBAD01"},
+                {"name", "manage_deposit"},
+                {"arguments", "{\"action\": \"request_dep"}}}}},
             "Sorry, let me try again later."});
   auto turn = f.Say(f.alice, "I sent 100");
   REQUIRE(turn.calls.size() == 1);
@@ -129,8 +134,8 @@ TEST_CASE("a non-admin session whose model asks to confirm changes nothing") {
 TEST_CASE("an admin session confirms through the repository and the user is credited") {
   AgentFixture f;
   auto tx = f.deposits.RequestDeposit(f.alice.user_id, 5000, "ALICE");
-  f.Script({Call("manage_deposit", {{"action", "confirm"}, {"transaction_id", tx->id}}),
-            "Confirmed."});
+  f.Script(
+      {Call("manage_deposit", {{"action", "confirm"}, {"transaction_id", tx->id}}), "Confirmed."});
   auto turn = f.Say(f.admin, "confirm it");
   REQUIRE(turn.calls.size() == 1);
   CHECK(turn.calls[0].result.ok);
@@ -189,8 +194,10 @@ TEST_CASE("a model that keeps calling tools is stopped after six calls with an a
 
 TEST_CASE("a missing or unportable tool call id is replaced by a 9-character id") {
   AgentFixture f;
-  f.Script({{{"tool_calls", {{{"id", "call_with_long_openai_style_id"},
-                              {"name", "manage_deposit"}, {"arguments", {{"action", "balance"}}}}}}},
+  f.Script({{{"tool_calls",
+              {{{"id", "call_with_long_openai_style_id"},
+                {"name", "manage_deposit"},
+                {"arguments", {{"action", "balance"}}}}}}},
             "fine"});
   auto turn = f.Say(f.alice, "balance");
   REQUIRE(turn.calls.size() == 1);
@@ -201,10 +208,13 @@ TEST_CASE("a missing or unportable tool call id is replaced by a 9-character id"
 
 TEST_CASE("duplicate tool call ids in one reply are made unique") {
   AgentFixture f;
-  f.Script({{{"tool_calls",
-              {{{"id", "callSAME1"}, {"name", "manage_deposit"}, {"arguments", {{"action", "balance"}}}},
-               {{"id", "callSAME1"}, {"name", "manage_deposit"}, {"arguments", {{"action", "history"}}}}}}},
-            "fine"});
+  f.Script(
+      {{{"tool_calls",
+         {{{"id", "callSAME1"}, {"name", "manage_deposit"}, {"arguments", {{"action", "balance"}}}},
+          {{"id", "callSAME1"},
+           {"name", "manage_deposit"},
+           {"arguments", {{"action", "history"}}}}}}},
+       "fine"});
   auto turn = f.Say(f.alice, "both");
   REQUIRE(turn.calls.size() == 2);
   CHECK(turn.calls[0].id != turn.calls[1].id);
@@ -212,9 +222,10 @@ TEST_CASE("duplicate tool call ids in one reply are made unique") {
 
 TEST_CASE("content plus tool calls in one message: the calls run and the text is kept") {
   AgentFixture f;
-  f.Script({{{"content", "Let me check."},
-             {"tool_calls", {{{"name", "manage_deposit"}, {"arguments", {{"action", "balance"}}}}}}},
-            "Your balance is 0.00 USD."});
+  f.Script(
+      {{{"content", "Let me check."},
+        {"tool_calls", {{{"name", "manage_deposit"}, {"arguments", {{"action", "balance"}}}}}}},
+       "Your balance is 0.00 USD."});
   auto turn = f.Say(f.alice, "balance?");
   CHECK(turn.calls.size() == 1);
   CHECK(turn.reply == "Your balance is 0.00 USD.");
@@ -408,9 +419,10 @@ TEST_CASE("each deposit action that changes the books names its change when the 
     CHECK(Contains(turn.reply, "balance is now 7.00 USD"));
   }
   SUBCASE("an admin rejects one with a reason") {
-    f.Script({Call("manage_deposit",
-                   {{"action", "reject"}, {"transaction_id", carols->id}, {"reason", "no transfer"}}),
-              {{"error", "HTTP 500"}}});
+    f.Script(
+        {Call("manage_deposit",
+              {{"action", "reject"}, {"transaction_id", carols->id}, {"reason", "no transfer"}}),
+         {{"error", "HTTP 500"}}});
     auto turn = f.Say(f.admin, "reject carol's");
     CHECK(f.deposits.GetTransaction(carols->id)->status == TransactionStatus::kRejected);
     CHECK(
@@ -485,7 +497,8 @@ TEST_CASE("an empty answer after a recorded deposit names the deposit instead of
 TEST_CASE("a 20,000-character answer reaches the user cut at a sentence with a note") {
   AgentFixture f;
   std::string novel;
-  for (int i = 0; novel.size() < 20000; ++i) novel += "This is sentence number " + std::to_string(i) + ". ";
+  for (int i = 0; novel.size() < 20000; ++i)
+    novel += "This is sentence number " + std::to_string(i) + ". ";
   f.Script({novel});
   auto turn = f.Say(f.alice, "tell me a story");
   CAPTURE(turn.reply.size());

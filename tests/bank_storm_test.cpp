@@ -63,7 +63,7 @@ struct StormCounters {
   int64_t refused = 0;
   int64_t conflicts = 0;  // version mismatches seen by the repositories
   int64_t retries = 0;
-  int64_t gave_up = 0;    // operations that returned kConflict after the last retry
+  int64_t gave_up = 0;  // operations that returned kConflict after the last retry
   int64_t lost_updates = 0;
   int64_t overdrafts = 0;
   int64_t wrong_totals = 0;
@@ -94,12 +94,11 @@ void Report(const char* part, const StormCounters& c) {
   std::printf(
       "storm[%s] seed=%llu scale=%d operations=%lld applied=%lld refused=%lld conflicts=%lld "
       "retries=%lld gave_up=%lld lost_updates=%lld overdrafts=%lld wrong_totals=%lld\n",
-      part, static_cast<unsigned long long>(Seed()), Scale(),
-      static_cast<long long>(c.operations), static_cast<long long>(c.applied),
-      static_cast<long long>(c.refused), static_cast<long long>(c.conflicts),
-      static_cast<long long>(c.retries), static_cast<long long>(c.gave_up),
-      static_cast<long long>(c.lost_updates), static_cast<long long>(c.overdrafts),
-      static_cast<long long>(c.wrong_totals));
+      part, static_cast<unsigned long long>(Seed()), Scale(), static_cast<long long>(c.operations),
+      static_cast<long long>(c.applied), static_cast<long long>(c.refused),
+      static_cast<long long>(c.conflicts), static_cast<long long>(c.retries),
+      static_cast<long long>(c.gave_up), static_cast<long long>(c.lost_updates),
+      static_cast<long long>(c.overdrafts), static_cast<long long>(c.wrong_totals));
   std::fflush(stdout);
 }
 
@@ -158,7 +157,7 @@ struct BankModel {
   }
   const ModelTx* At(int index) const {
     return index >= 0 && index < static_cast<int>(txs.size()) ? &txs[static_cast<size_t>(index)]
-                                                                : nullptr;
+                                                              : nullptr;
   }
 };
 
@@ -228,8 +227,7 @@ void CheckStep(const BankModel& m, BankSut& s) {
 
 // Compares a call's outcome with the model's expectation, counts it, and
 // records the id of a new ledger row.
-void Expect(BankSut& s, const Result<DepositTransaction>& r, const Expected& want,
-            bool new_row) {
+void Expect(BankSut& s, const Result<DepositTransaction>& r, const Expected& want, bool new_row) {
   ++s.counters.operations;
   if (r) {
     ++s.counters.applied;
@@ -238,8 +236,8 @@ void Expect(BankSut& s, const Result<DepositTransaction>& r, const Expected& wan
     if (r.code() == ErrorCode::kConflict) ++s.counters.gave_up;
   }
   std::string got = r ? "applied" : std::string(ErrorCodeName(r.code()));
-  if (!r && want && *want != r.code()) RC_FAIL("expected " + CodeName(want) + ", got " + got +
-                                               ": " + r.error().message);
+  if (!r && want && *want != r.code())
+    RC_FAIL("expected " + CodeName(want) + ", got " + got + ": " + r.error().message);
   if (!r && !want) RC_FAIL("expected applied, got " + got + ": " + r.error().message);
   if (r && want) RC_FAIL("expected " + CodeName(want) + ", but it was applied");
   if (r && new_row) s.tx_ids.push_back(r->id);
@@ -247,8 +245,8 @@ void Expect(BankSut& s, const Result<DepositTransaction>& r, const Expected& wan
 
 struct RequestCmd : BankCommand {
   int user = *rc::gen::inRange(0, kModelUsers);
-  int64_t amount = *rc::gen::weightedElement<int64_t>(
-      {{1, 0}, {19, *rc::gen::inRange<int64_t>(1, 20'000)}});
+  int64_t amount =
+      *rc::gen::weightedElement<int64_t>({{1, 0}, {19, *rc::gen::inRange<int64_t>(1, 20'000)}});
   bool blank_name = *rc::gen::weightedElement<bool>({{1, true}, {19, false}});
 
   Expected Predict(const BankModel& m) const {
@@ -258,8 +256,8 @@ struct RequestCmd : BankCommand {
   }
   void apply(BankModel& m) const override {
     if (Predict(m)) return;
-    m.txs.push_back(ModelTx{user, TransactionType::kDeposit, amount, 1,
-                            TransactionStatus::kPending, false, ""});
+    m.txs.push_back(ModelTx{user, TransactionType::kDeposit, amount, 1, TransactionStatus::kPending,
+                            false, ""});
   }
   void run(const BankModel& m, BankSut& s) const override {
     auto r = s.repo.RequestDeposit(s.user_ids[static_cast<size_t>(user)], amount,
@@ -581,8 +579,9 @@ TEST_CASE("bank storm: threads and processes on one file keep every balance exac
         int fd = open(w.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd < 0) _exit(126);
         dup2(fd, 1);
-        const char* argv[] = {LEDGER_WORKER_PATH, t.path().c_str(), worker.c_str(),
-                              worker_seed.c_str(), ops.c_str(), ids.c_str(), nullptr};
+        const char* argv[] = {
+            LEDGER_WORKER_PATH, t.path().c_str(), worker.c_str(), worker_seed.c_str(),
+            ops.c_str(),        ids.c_str(),      nullptr};
         execv(LEDGER_WORKER_PATH, const_cast<char* const*>(argv));
         _exit(127);
       }
@@ -607,7 +606,7 @@ TEST_CASE("bank storm: threads and processes on one file keep every balance exac
         stats[n] = repo.stats();
       });
     }
-    close(gate[1]);  // the processes start...
+    close(gate[1]);           // the processes start...
     start.arrive_and_wait();  // ...and so do the threads
     for (auto& th : threads) th.join();
     for (const auto& w : workers) {
@@ -685,8 +684,7 @@ TEST_CASE("hot spot: 64 purchases of P against a balance of exactly P, exactly o
       threads.emplace_back([&, i] {
         auto n = static_cast<size_t>(i);
         DepositRepository repo(*dbs[n], clock);
-        std::string reference =
-            "hot:" + std::to_string(round) + ":" + std::to_string(i);
+        std::string reference = "hot:" + std::to_string(round) + ":" + std::to_string(i);
         start.arrive_and_wait();
         auto r = repo.Purchase(user, kPrice, reference, "hot spot");
         outcome[n] = r ? std::nullopt : std::optional<ErrorCode>(r.code());
@@ -709,17 +707,19 @@ TEST_CASE("hot spot: 64 purchases of P against a balance of exactly P, exactly o
       ++counters.refused;
       ++by_code[std::string(ErrorCodeName(*outcome[n]))];
       if (*outcome[n] == ErrorCode::kConflict) ++counters.gave_up;
-      CHECK_MESSAGE((*outcome[n] == ErrorCode::kInsufficientFunds ||
-                     *outcome[n] == ErrorCode::kConflict),
-                    "buyer " << i << ": " << ErrorCodeName(*outcome[n]));
+      CHECK_MESSAGE(
+          (*outcome[n] == ErrorCode::kInsufficientFunds || *outcome[n] == ErrorCode::kConflict),
+          "buyer " << i << ": " << ErrorCodeName(*outcome[n]));
     }
     if (wins == 1) ++one_winner_rounds;
     if (wins > 1) counters.overdrafts += wins - 1;
     auto account = DepositRepository(t.db(), t.clock()).GetAccount(user);
     REQUIRE(account);
     if (account->balance != kPrice - wins * kPrice) ++counters.lost_updates;
-    int64_t rows = QueryInt(t.db(), "SELECT COUNT(*) FROM deposit_transactions WHERE type = "
-                                    "'purchase' AND user_id = " + std::to_string(user));
+    int64_t rows = QueryInt(t.db(),
+                            "SELECT COUNT(*) FROM deposit_transactions WHERE type = "
+                            "'purchase' AND user_id = " +
+                                std::to_string(user));
     if (rows != wins) ++counters.lost_updates;
     CountBooks(t.db(), t.clock(), counters);
     std::string codes;

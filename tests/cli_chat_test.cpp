@@ -30,7 +30,8 @@ struct Box {
     all.insert(all.end(), args.begin(), args.end());
     return RunProcess(DepositbotBinary(), all, env, dir, input);
   }
-  ProcessResult Command(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  ProcessResult Command(std::vector<std::string> args,
+                        std::map<std::string, std::string> env = {}) {
     return RunProcess(DepositbotBinary(), args, env, dir);
   }
   int64_t Query(const std::string& sql) {
@@ -39,8 +40,10 @@ struct Box {
     return QueryInt(**d, sql);
   }
   int64_t BalanceOf(int64_t telegram_id) {
-    return Query("SELECT d.balance FROM user_deposits d JOIN users u ON u.id = d.user_id "
-                 "WHERE u.telegram_id = " + std::to_string(telegram_id));
+    return Query(
+        "SELECT d.balance FROM user_deposits d JOIN users u ON u.id = d.user_id "
+        "WHERE u.telegram_id = " +
+        std::to_string(telegram_id));
   }
   void ExpectBooksClean() {
     auto d = Database::Open(db);
@@ -121,7 +124,8 @@ TEST_CASE("chat: answering anything but y to a quote buys nothing") {
 TEST_CASE("chat with an LLM configured talks to the model server and runs its tool calls") {
   Box b;
   FakeLlmServer llm;
-  llm.Enqueue(FakeLlmReply::ToolCalls({{"callBal01", "manage_deposit", R"({"action":"balance"})"}}));
+  llm.Enqueue(
+      FakeLlmReply::ToolCalls({{"callBal01", "manage_deposit", R"({"action":"balance"})"}}));
   llm.Enqueue(FakeLlmReply::Text("You have 0.00 USD on your deposit."));
   auto r = b.Chat("how much money do I have?\n/balance\n",
                   {{"LLM_BASE_URL", llm.url()}, {"LLM_API_KEY", "sk-test"}});
@@ -213,7 +217,8 @@ TEST_CASE("recover run beside a chat purchase in flight leaves the order to the 
   ProcessResult bought;
   std::thread chat([&] { bought = b.Chat("/buy coolname.com\ny\n", env, {"--as", "2"}); });
   bool sent = false;
-  for (int i = 0; i < 24 && !sent; ++i) sent = fake.AwaitRequestCount("namecheap.domains.create", 1);
+  for (int i = 0; i < 24 && !sent; ++i)
+    sent = fake.AwaitRequestCount("namecheap.domains.create", 1);
   if (!sent) fake.ReleaseHangs();
   REQUIRE(sent);
   CHECK(b.Query("SELECT state = 'charged' AND create_sent_at IS NOT NULL FROM domain_orders "
@@ -244,7 +249,8 @@ TEST_CASE("a crash inside the ledger transaction before commit applies nothing")
   Box b;
   auto req = b.Chat("/deposit 30 USER TWO\n", {}, {"--as", "2"});
   REQUIRE(req.exit_code == 0);
-  auto r = b.Chat("/confirm 1\n", {{"ADMIN_IDS", "1"}, {"DEPOSITBOT_FAILPOINT", "ledger.before_commit=exit"}},
+  auto r = b.Chat("/confirm 1\n",
+                  {{"ADMIN_IDS", "1"}, {"DEPOSITBOT_FAILPOINT", "ledger.before_commit=exit"}},
                   {"--as", "1"});
   CHECK(r.exit_code == 86);
   CHECK(b.Query("SELECT status = 'pending' FROM deposit_transactions WHERE id = 1") == 1);
@@ -275,7 +281,8 @@ TEST_CASE("a session recorded with chat --record against the model server replay
       {{"callDep01", "manage_deposit",
         R"({"action":"request_deposit","amount":"25","depositor_name":"KIM MINJI"})"}}));
   llm.Enqueue(FakeLlmReply::Text("Recorded deposit #1 of 25.00 USD; an admin will confirm it."));
-  llm.Enqueue(FakeLlmReply::ToolCalls({{"callChk01", "check_domain", R"({"domains":["coolname.com"]})"}}));
+  llm.Enqueue(
+      FakeLlmReply::ToolCalls({{"callChk01", "check_domain", R"({"domains":["coolname.com"]})"}}));
   llm.Enqueue(FakeLlmReply::Text("coolname.com is free for 10.28 USD."));
   std::string file = b.dir + "/session.json";
   auto r = b.Chat("I sent 25 dollars as KIM MINJI\nis coolname.com free?\n/balance\n",

@@ -268,8 +268,8 @@ TEST_CASE("a database file that is not SQLite stops the command with its path") 
     std::ofstream out(path);
     for (int i = 0; i < 100; ++i) out << "this is a text file, line " << i << "\n";
   }
-  for (auto args : {std::vector<std::string>{"reconcile"},
-                    std::vector<std::string>{"migrate", "--status"}}) {
+  for (auto args :
+       {std::vector<std::string>{"reconcile"}, std::vector<std::string>{"migrate", "--status"}}) {
     auto r = Depositbot(t.dir(), path, args);
     CHECK(r.exit_code == 2);
     CHECK(Contains(r.err, path));

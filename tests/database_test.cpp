@@ -81,7 +81,8 @@ TEST_CASE("a new database has foreign keys on, synchronous FULL and a busy timeo
 TEST_CASE("an in-memory database opens with foreign keys enforced") {
   TestDb t(TestDb::kMemory);
   CHECK(QueryInt(t.db(), "PRAGMA foreign_keys") == 1);
-  auto st = t.db().Exec("INSERT INTO user_deposits(user_id, balance, updated_at) VALUES (42, 0, 0)");
+  auto st =
+      t.db().Exec("INSERT INTO user_deposits(user_id, balance, updated_at) VALUES (42, 0, 0)");
   REQUIRE_FALSE(st);
   CHECK(st.code() == ErrorCode::kInvalid);
 }
@@ -189,8 +190,8 @@ TEST_CASE("a writer blocked past the busy timeout gets kUnavailable, not a hang"
 TEST_CASE("a CHECK violation is kInvalid and carries SQLite's message") {
   TestDb t;
   REQUIRE(t.db().Exec("INSERT INTO users(id, telegram_id, created_at) VALUES (1, 1, 0)"));
-  auto st = t.db().Exec(
-      "INSERT INTO user_deposits(user_id, balance, updated_at) VALUES (1, -1, 0)");
+  auto st =
+      t.db().Exec("INSERT INTO user_deposits(user_id, balance, updated_at) VALUES (1, -1, 0)");
   REQUIRE_FALSE(st);
   CHECK(st.code() == ErrorCode::kInvalid);
   CHECK(Contains(st.error().message, "CHECK"));

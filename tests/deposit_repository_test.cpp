@@ -339,8 +339,7 @@ TEST_CASE("rejecting a decided, non-deposit or unknown transaction changes nothi
   auto confirmed = k.repo.Reject(alice.deposits[0], kAdmin, "oops");
   CHECK(confirmed.code() == ErrorCode::kFailedPrecondition);
   CHECK(Contains(confirmed.error().message, "already confirmed"));
-  CHECK(k.repo.Reject(alice.rejected[0], kAdmin, "again").code() ==
-        ErrorCode::kFailedPrecondition);
+  CHECK(k.repo.Reject(alice.rejected[0], kAdmin, "again").code() == ErrorCode::kFailedPrecondition);
   CHECK(k.repo.Reject(alice.purchases[0], kAdmin, "x").code() == ErrorCode::kFailedPrecondition);
   CHECK(k.repo.Reject(8888, kAdmin, "x").code() == ErrorCode::kNotFound);
   CHECK(k.repo.Reject(alice.deposits[0], kAdmin, std::string(501, 'r')).code() ==
@@ -471,8 +470,9 @@ TEST_CASE("a purchase's also-callback runs inside the transaction and commits wi
   int64_t seen_balance = -1, seen_rows = -1;
   auto p = k.repo.Purchase(alice.id, 300, "order:1", "x", [&](StoreTransaction& tx) -> Status {
     Database& db = SqliteStoreTransaction::Of(tx);
-    auto q = db.Prepare("SELECT (SELECT balance FROM user_deposits WHERE user_id = ?),"
-                        " (SELECT COUNT(*) FROM deposit_transactions WHERE reference = 'order:1')");
+    auto q = db.Prepare(
+        "SELECT (SELECT balance FROM user_deposits WHERE user_id = ?),"
+        " (SELECT COUNT(*) FROM deposit_transactions WHERE reference = 'order:1')");
     if (!q) return q.error();
     q->Bind(1, alice.id);
     if (auto r = q->Step(); !r) return r.error();
@@ -647,8 +647,7 @@ TEST_CASE("one version conflict is retried and then applied once") {
   CHECK(s.retries == 1);
   CHECK(s.conflict_failures == 0);
   CHECK(retry.Sleeps().size() == 1);
-  CHECK(QueryInt(k.t.db(), "SELECT COUNT(*) FROM deposit_transactions WHERE type='purchase'") ==
-        1);
+  CHECK(QueryInt(k.t.db(), "SELECT COUNT(*) FROM deposit_transactions WHERE type='purchase'") == 1);
   CHECK(CheckBooks(k.t.db()).ok());
 }
 

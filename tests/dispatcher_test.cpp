@@ -75,9 +75,12 @@ TEST_CASE("submission blocks when the queue is full until a worker frees space")
   std::promise<void> release;
   auto gate = release.get_future().share();
   std::atomic<int> ran{0};
-  REQUIRE(d.Submit(1, [gate, &ran] { gate.wait(); ++ran; }));  // running
-  REQUIRE(d.Submit(2, [&] { ++ran; }));                         // queued 1
-  REQUIRE(d.Submit(3, [&] { ++ran; }));                         // queued 2 (full)
+  REQUIRE(d.Submit(1, [gate, &ran] {
+    gate.wait();
+    ++ran;
+  }));                                   // running
+  REQUIRE(d.Submit(2, [&] { ++ran; }));  // queued 1
+  REQUIRE(d.Submit(3, [&] { ++ran; }));  // queued 2 (full)
   auto blocked = std::async(std::launch::async, [&] { return d.Submit(4, [&] { ++ran; }); });
   CHECK(blocked.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);
   release.set_value();

@@ -85,8 +85,9 @@ TEST_CASE("a price conversion beyond 128 bits is refused, not overflowed (decima
         14231);
 }
 
-TEST_CASE("absurd usage figures from a model server are clamped, not undefined "
-          "(chat_completion/crash-usage-*)") {
+TEST_CASE(
+    "absurd usage figures from a model server are clamped, not undefined "
+    "(chat_completion/crash-usage-*)") {
   using namespace depositbot;
   TestEnvironment env;
   auto r = ParseChatCompletion(
@@ -106,8 +107,9 @@ TEST_CASE("absurd usage figures from a model server are clamped, not undefined "
   CHECK(negative->usage.total_tokens == 2);
 }
 
-TEST_CASE("a getList page with huge paging figures ends the listing, not an overflow "
-          "(namecheap_xml/crash-list-paging-overflow.xml)") {
+TEST_CASE(
+    "a getList page with huge paging figures ends the listing, not an overflow "
+    "(namecheap_xml/crash-list-paging-overflow.xml)") {
   using namespace depositbot;
   auto last = [](const std::string& total, const std::string& current, const std::string& size) {
     auto page = ParseListResponse(

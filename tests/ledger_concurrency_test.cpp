@@ -8,12 +8,12 @@
 // The operation mix comes from a seed printed at the start; set
 // DEPOSITBOT_TEST_SEED to replay one. (The interleaving is the scheduler's.)
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <barrier>
 #include <cstdlib>
-#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -118,8 +118,8 @@ TEST_CASE("8 threads with their own connections hammering 3 users keep the books
     total.retries += stats[n].retries;
     total.conflict_failures += stats[n].conflict_failures;
   }
-  MESSAGE("repository stats: applied=" << total.applied << " version conflicts="
-                                       << total.conflicts << " retries=" << total.retries
+  MESSAGE("repository stats: applied=" << total.applied << " version conflicts=" << total.conflicts
+                                       << " retries=" << total.retries
                                        << " gave up=" << total.conflict_failures);
   CheckInvariants(t, all, kThreads * kOpsPerWriter);
   // Every balance change the repositories counted is an applied op in the logs.
@@ -155,8 +155,9 @@ TEST_CASE("4 processes with their own connections hammering 3 users keep the boo
       int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd < 0) _exit(126);
       dup2(fd, 1);
-      const char* argv[] = {LEDGER_WORKER_PATH, t.path().c_str(), worker.c_str(),
-                            worker_seed.c_str(), ops.c_str(), ids.c_str(), nullptr};
+      const char* argv[] = {
+          LEDGER_WORKER_PATH, t.path().c_str(), worker.c_str(), worker_seed.c_str(),
+          ops.c_str(),        ids.c_str(),      nullptr};
       execv(LEDGER_WORKER_PATH, const_cast<char* const*>(argv));
       _exit(127);
     }

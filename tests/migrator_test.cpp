@@ -49,8 +49,9 @@ bool HasIndex(Database& db, const std::string& name) {
 }
 
 std::string SchemaMigrationsDump(Database& db) {
-  auto q = db.Prepare("SELECT version, name, checksum, applied_at FROM schema_migrations "
-                      "ORDER BY version");
+  auto q = db.Prepare(
+      "SELECT version, name, checksum, applied_at FROM schema_migrations "
+      "ORDER BY version");
   REQUIRE(q);
   std::string out;
   while (*q->Step()) {
@@ -208,8 +209,8 @@ TEST_CASE("a migration that fails is rolled back completely and not recorded") {
   TestDb t(TestDb::kMemory, false);
   auto files = EmbeddedMigrationFiles();
   const std::string broken = NextName(files, "broken");
-  files.push_back({broken,
-                   "CREATE TABLE half_done(x INTEGER);\nINSERT INTO no_such_table VALUES (1);"});
+  files.push_back(
+      {broken, "CREATE TABLE half_done(x INTEGER);\nINSERT INTO no_such_table VALUES (1);"});
   auto loaded = LoadMigrations(files);
   REQUIRE(loaded);
   Migrator m(t.db(), *loaded);
@@ -723,7 +724,8 @@ TEST_CASE("a later migration that would delete ledger rows or change a balance i
   }
 }
 
-TEST_CASE("006 marks orders an older binary left charged or unknown as possibly sent to the registrar") {
+TEST_CASE(
+    "006 marks orders an older binary left charged or unknown as possibly sent to the registrar") {
   TestDb t(TestDb::kMemory, false);
   Migrator m(t.db(), Embedded());
   REQUIRE(m.Apply(5));

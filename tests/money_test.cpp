@@ -62,7 +62,9 @@ TEST_CASE("currency signs and codes around the amount are accepted") {
   CHECK(*ParseUserAmount("$12.50", Usd()) == 1250);
   CHECK(*ParseUserAmount("12.50 USD", Usd()) == 1250);
   CHECK(*ParseUserAmount("12.50 usd", Usd()) == 1250);
-  CHECK(*ParseUserAmount("\xE2\x82\xA9" "30,000", Krw()) == 30000);
+  CHECK(*ParseUserAmount("\xE2\x82\xA9"
+                         "30,000",
+                         Krw()) == 30000);
   CHECK(*ParseUserAmount("30,000\xEC\x9B\x90", Krw()) == 30000);
   CHECK(*ParseUserAmount("  30000  ", Krw()) == 30000);
 }

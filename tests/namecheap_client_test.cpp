@@ -13,13 +13,13 @@
 #include "common/http_client.h"
 #include "common/log.h"
 #include "registrar/namecheap_registrar.h"
-#include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_namecheap_server.h"
+#include "tests/fakes/log_capture.h"
 #include "tests/test_helpers.h"
 
 using namespace depositbot;
-using depositbot::testing::ScopedLogCapture;
 using depositbot::testing::FakeNamecheapServer;
+using depositbot::testing::ScopedLogCapture;
 using Fault = FakeNamecheapServer::Fault;
 using Kind = RegistrarFailure::Kind;
 using std::chrono::milliseconds;

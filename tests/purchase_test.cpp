@@ -1,7 +1,4 @@
-#include "tools/purchase_service.h"
-
 #include <doctest/doctest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +10,7 @@
 #include "db/order_repository.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/scripted_registrar.h"
+#include "tools/purchase_service.h"
 
 using namespace depositbot;
 using namespace depositbot::testing;
@@ -45,8 +43,9 @@ struct Shop {
   OrderRepository orders{t.db(), t.clock()};
   ScriptedRegistrar registrar{t.clock()};
   AlertOutbox alerts{t.db(), t.clock()};
-  PurchaseService purchases{deposits,        orders,           registrar, t.clock(),
-                            PricingOptions{}, DomainNameRules{}, WithAlerts(alerts)};
+  PurchaseService purchases{deposits,          orders,           registrar,
+                            t.clock(),         PricingOptions{}, DomainNameRules{},
+                            WithAlerts(alerts)};
   LedgerBuilder builder{t.db(), t.clock()};
 
   int64_t UserWith(int64_t tg, int64_t balance) {
@@ -64,10 +63,9 @@ struct Shop {
   void ChargeAsCrashed(int64_t user, const DomainOrder& q, const std::string& owner,
                        bool create_sent) {
     int64_t expires = t.clock().NowSeconds() + PurchaseOptions{}.lease_seconds;
-    REQUIRE(deposits.Purchase(user, q.price, OrderReference(q.id), q.domain,
-                              [&](StoreTransaction& tx) {
-                                return orders.MarkChargedIn(tx, q.id, owner, expires);
-                              }));
+    REQUIRE(deposits.Purchase(
+        user, q.price, OrderReference(q.id), q.domain,
+        [&](StoreTransaction& tx) { return orders.MarkChargedIn(tx, q.id, owner, expires); }));
     if (create_sent) REQUIRE(orders.MarkCreateSent(q.id, owner, expires));
   }
   int Alerts(const std::string& key) {
@@ -349,8 +347,18 @@ TEST_CASE("two quotes the balance pays only one of, confirmed at once: exactly o
     PurchaseService& purchases2 = second.purchases;
     std::atomic<int> go{0};
     Result<PurchaseOutcome> r1 = Error::Internal("not run"), r2 = Error::Internal("not run");
-    std::thread a([&] { ++go; while (go < 2) {} r1 = s.purchases.Confirm(u, q1->id); });
-    std::thread b([&] { ++go; while (go < 2) {} r2 = purchases2.Confirm(u, q2->id); });
+    std::thread a([&] {
+      ++go;
+      while (go < 2) {
+      }
+      r1 = s.purchases.Confirm(u, q1->id);
+    });
+    std::thread b([&] {
+      ++go;
+      while (go < 2) {
+      }
+      r2 = purchases2.Confirm(u, q2->id);
+    });
     a.join();
     b.join();
     CHECK(int(r1.ok()) + int(r2.ok()) == 1);
@@ -427,8 +435,18 @@ TEST_CASE("two recoveries racing for one abandoned order decide it once") {
     PurchaseService& other = second.purchases;
     std::atomic<int> go{0};
     Result<RecoveryReport> r1 = Error::Internal("not run"), r2 = Error::Internal("not run");
-    std::thread a([&] { ++go; while (go < 2) {} r1 = s.purchases.Recover(0); });
-    std::thread b([&] { ++go; while (go < 2) {} r2 = other.Recover(0); });
+    std::thread a([&] {
+      ++go;
+      while (go < 2) {
+      }
+      r1 = s.purchases.Recover(0);
+    });
+    std::thread b([&] {
+      ++go;
+      while (go < 2) {
+      }
+      r2 = other.Recover(0);
+    });
     a.join();
     b.join();
     REQUIRE(r1);
@@ -459,7 +477,8 @@ TEST_CASE("a registrar that does not list a just-created name yet is asked again
   s.ExpectBooksClean();
 }
 
-TEST_CASE("a create answer naming another domain is not believed: unknown, and the admins are told") {
+TEST_CASE(
+    "a create answer naming another domain is not believed: unknown, and the admins are told") {
   Shop s;
   int64_t u = s.UserWith(1, 5000);
   s.registrar.SetCreateOutcome(Outcome::kSucceedOtherDomain);
@@ -478,7 +497,9 @@ TEST_CASE("a create answer naming another domain is not believed: unknown, and t
   s.ExpectBooksClean();
 }
 
-TEST_CASE("a create answer charging more than the quote is not believed: unknown, and the admins are told") {
+TEST_CASE(
+    "a create answer charging more than the quote is not believed: unknown, and the admins are "
+    "told") {
   Shop s;
   int64_t u = s.UserWith(1, 5000);
   s.registrar.SetCreateOutcome(Outcome::kSucceedOvercharged);
@@ -486,7 +507,8 @@ TEST_CASE("a create answer charging more than the quote is not believed: unknown
   auto r = s.purchases.Confirm(u, q->id);
   REQUIRE(r);
   CHECK(r->order.state == State::kUnknown);
-  CHECK(r->order.failure->find("charged 2,500.00 USD on a quote of 10.28 USD") != std::string::npos);
+  CHECK(r->order.failure->find("charged 2,500.00 USD on a quote of 10.28 USD") !=
+        std::string::npos);
   CHECK(s.Alerts("order:" + std::to_string(q->id) + ":create_answer_mismatch") == 1);
   // The registrar does hold the name: recovery completes the order at the quoted price.
   CHECK(s.purchases.Recover(0)->registered == 1);
@@ -494,7 +516,8 @@ TEST_CASE("a create answer charging more than the quote is not believed: unknown
   s.ExpectBooksClean();
 }
 
-TEST_CASE("a create that succeeds on an order already refunded is recorded and alerted, never dropped") {
+TEST_CASE(
+    "a create that succeeds on an order already refunded is recorded and alerted, never dropped") {
   Shop s;
   int64_t u = s.UserWith(1, 5000);
   auto q = s.purchases.Quote(u, "coolname.com", 1);

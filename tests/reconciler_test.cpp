@@ -144,8 +144,9 @@ TEST_CASE("a ledger row whose user does not exist is an orphan transaction") {
   Books k;
   k.b.User(1001).Balance(100).Build();
   k.Sql("PRAGMA foreign_keys = OFF");
-  k.Sql("INSERT INTO deposit_transactions(user_id, type, amount, direction, status, created_at) "
-        "VALUES (999, 'purchase', 40, -1, 'confirmed', 0)");
+  k.Sql(
+      "INSERT INTO deposit_transactions(user_id, type, amount, direction, status, created_at) "
+      "VALUES (999, 'purchase', 40, -1, 'confirmed', 0)");
   k.Sql("PRAGMA foreign_keys = ON");
   auto r = k.Run();
   auto* f = FindKind(r.findings, Finding::Kind::kOrphanTransaction);

@@ -53,8 +53,8 @@ TEST_CASE("/balance and balance phrases call manage_deposit balance") {
 TEST_CASE("/deposit AMOUNT NAME requests a deposit with the amount text as typed") {
   auto i = Interpret("/deposit 30000 KIM MINJI");
   CHECK(i.tool == "manage_deposit");
-  CHECK(i.args == json{{"action", "request_deposit"}, {"amount", "30000"},
-                       {"depositor_name", "KIM MINJI"}});
+  CHECK(i.args ==
+        json{{"action", "request_deposit"}, {"amount", "30000"}, {"depositor_name", "KIM MINJI"}});
 }
 
 TEST_CASE("\"I sent 30,000 as Kim Minji\" requests a deposit") {
@@ -95,8 +95,7 @@ TEST_CASE("/cancel ID cancels; without a number it explains") {
 
 TEST_CASE("admin commands map to pending, confirm and reject") {
   CHECK(Interpret("/pending", true).args == json{{"action", "pending"}});
-  CHECK(Interpret("/confirm 12", true).args ==
-        json{{"action", "confirm"}, {"transaction_id", 12}});
+  CHECK(Interpret("/confirm 12", true).args == json{{"action", "confirm"}, {"transaction_id", 12}});
   CHECK(Interpret("/reject 12 no transfer arrived", true).args ==
         json{{"action", "reject"}, {"transaction_id", 12}, {"reason", "no transfer arrived"}});
   CHECK(Interpret("/reject 12", true).args == json{{"action", "reject"}, {"transaction_id", 12}});

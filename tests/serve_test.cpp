@@ -85,8 +85,10 @@ struct Bot {
     return QueryInt(**d, sql);
   }
   int64_t BalanceOf(int64_t telegram_id) {
-    return Query("SELECT COALESCE((SELECT d.balance FROM user_deposits d JOIN users u ON "
-                 "u.id = d.user_id WHERE u.telegram_id = " + std::to_string(telegram_id) + "), -1)");
+    return Query(
+        "SELECT COALESCE((SELECT d.balance FROM user_deposits d JOIN users u ON "
+        "u.id = d.user_id WHERE u.telegram_id = " +
+        std::to_string(telegram_id) + "), -1)");
   }
 };
 
@@ -126,7 +128,8 @@ TEST_CASE("deposit request -> admin notified with buttons -> press -> user credi
   CHECK(Contains(edit.text, "Confirmed by Admin"));
   REQUIRE(b.telegram.WaitForCallbackAnswers(1, seconds(20)));
   auto answer = b.telegram.CallbackAnswers().at(0);
-  CHECK(answer.text == "Deposit #1 of 30.00 USD confirmed for Alice. Their balance is now 30.00 USD.");
+  CHECK(answer.text ==
+        "Deposit #1 of 30.00 USD confirmed for Alice. Their balance is now 30.00 USD.");
   CHECK_FALSE(answer.show_alert);
   CHECK(b.BalanceOf(kAlice.id) == 3000);
   CHECK(b.Stop().exit_code == 0);
@@ -153,8 +156,8 @@ TEST_CASE("webhook: the same update delivered twice is handled once; a wrong sec
   b.Start({"--webhook"});
   std::string url = "http://127.0.0.1:" + std::to_string(b.http_port) + "/telegram/webhook";
   json balance = b.telegram.BuildMessageUpdate(kAlice, kAlice.id, "/balance");
-  CHECK(b.telegram.DeliverViaWebhook(url, "wrong", b.telegram.BuildMessageUpdate(
-                                                       kAlice, kAlice.id, "/deposit 5 X")) == 401);
+  CHECK(b.telegram.DeliverViaWebhook(
+            url, "wrong", b.telegram.BuildMessageUpdate(kAlice, kAlice.id, "/deposit 5 X")) == 401);
   CHECK(b.telegram.DeliverViaWebhook(url, "", balance) == 401);
   CHECK(b.telegram.DeliverViaWebhook(url, "s3cret-token", balance) == 200);
   CHECK(b.telegram.DeliverViaWebhook(url, "s3cret-token", balance) == 200);
@@ -266,9 +269,10 @@ TEST_CASE("a tampered balance raises one admin alert, not repeated, then reporte
   {
     auto d = Database::Open(b.db);
     REQUIRE(d);
-    REQUIRE((*d)->Exec("INSERT INTO users(id, telegram_id, display_name, created_at) VALUES "
-                       "(1, 1001, 'Alice', 0); INSERT INTO user_deposits(user_id, balance, "
-                       "updated_at) VALUES (1, 500, 0);"));
+    REQUIRE(
+        (*d)->Exec("INSERT INTO users(id, telegram_id, display_name, created_at) VALUES "
+                   "(1, 1001, 'Alice', 0); INSERT INTO user_deposits(user_id, balance, "
+                   "updated_at) VALUES (1, 500, 0);"));
   }
   auto first = RunProcess(DepositbotBinary(), {"reconcile", "--alert"}, b.env, b.dir);
   CHECK(first.exit_code == 1);
@@ -297,9 +301,10 @@ TEST_CASE("an admin who blocked the bot is retried alone; the other admin is ale
   {
     auto d = Database::Open(b.db);
     REQUIRE(d);
-    REQUIRE((*d)->Exec("INSERT INTO users(id, telegram_id, display_name, created_at) VALUES "
-                       "(1, 1001, 'Alice', 0); INSERT INTO user_deposits(user_id, balance, "
-                       "updated_at) VALUES (1, 500, 0);"));
+    REQUIRE(
+        (*d)->Exec("INSERT INTO users(id, telegram_id, display_name, created_at) VALUES "
+                   "(1, 1001, 'Alice', 0); INSERT INTO user_deposits(user_id, balance, "
+                   "updated_at) VALUES (1, 500, 0);"));
   }
   b.Start();
   // Two reconciliation runs, each a process that queues what is new and sends what is due.
@@ -340,9 +345,10 @@ TEST_CASE("serve delivers an admin alert another process queued") {
   {
     auto d = Database::Open(b.db);
     REQUIRE(d);
-    REQUIRE((*d)->Exec("INSERT INTO admin_alerts(alert_key, text, created_at) VALUES "
-                       "('order:17:registered_after_refund', 'Order 17 <coolname.com> was "
-                       "registered after its refund', strftime('%s', 'now'))"));
+    REQUIRE(
+        (*d)->Exec("INSERT INTO admin_alerts(alert_key, text, created_at) VALUES "
+                   "('order:17:registered_after_refund', 'Order 17 <coolname.com> was "
+                   "registered after its refund', strftime('%s', 'now'))"));
   }
   auto alert = b.WaitForMessage(kAdmin.id, "Order 17 <coolname.com> was registered");
   CHECK(alert.parse_mode.empty());  // plain text: the queued text is sent as it is

@@ -15,15 +15,15 @@
 
 #include "chat/telegram_text.h"
 #include "common/environment.h"
-#include "tests/fakes/log_capture.h"
 #include "tests/fakes/fake_telegram_server.h"
+#include "tests/fakes/log_capture.h"
 #include "tests/fakes/loopback_server.h"
 #include "tests/test_helpers.h"
 
 using namespace depositbot;
-using depositbot::testing::ScopedLogCapture;
 using depositbot::testing::FakeTelegramServer;
 using depositbot::testing::FakeTelegramUser;
+using depositbot::testing::ScopedLogCapture;
 using Fault = FakeTelegramServer::Fault;
 using Kind = TelegramError::Kind;
 using std::chrono::milliseconds;

@@ -12,8 +12,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kKindNames[] = {"confirm_deposit", "reject_deposit",
-                                           "confirm_purchase", "cancel_purchase"};
+constexpr std::string_view kKindNames[] = {"confirm_deposit", "reject_deposit", "confirm_purchase",
+                                           "cancel_purchase"};
 
 // The admin's view of a decided deposit, the same sentence a typed /confirm or /reject gets.
 std::string DecidedReply(const DepositDecidedUi& d) {

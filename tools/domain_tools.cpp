@@ -5,8 +5,8 @@
 #include "db/order_store.h"
 #include "registrar/demo_registrar.h"
 #include "tools/manage_deposit.h"
-#include "tools/tool_registry.h"
 #include "tools/purchase_service.h"
+#include "tools/tool_registry.h"
 
 namespace depositbot {
 namespace {
@@ -122,16 +122,16 @@ Tool MakeRegisterDomainTool(PurchaseService& purchases, DepositStore& deposits) 
 
 Tool MakeListDomainsTool(PurchaseService& purchases, OrderStore& orders) {
   static const auto schema = ArgSchema<NoArgs>();
-  return MakeTool<NoArgs>(
-      "list_domains", "The user's domain orders (quotes, purchases, refunds) and their states.",
-      schema, [&purchases, &orders](const ToolContext& ctx, const NoArgs&) {
-        auto list = orders.ForUser(ctx.user_id, 20);
-        if (!list) return ToolResult::FromError(list.error());
-        json items = json::array();
-        for (const auto& o : *list) items.push_back(OrderJson(o, purchases));
-        json out = {{"orders", items}};
-        return ToolResult::Success(MarkDemo(out, purchases));
-      });
+  return MakeTool<NoArgs>("list_domains",
+                          "The user's domain orders (quotes, purchases, refunds) and their states.",
+                          schema, [&purchases, &orders](const ToolContext& ctx, const NoArgs&) {
+                            auto list = orders.ForUser(ctx.user_id, 20);
+                            if (!list) return ToolResult::FromError(list.error());
+                            json items = json::array();
+                            for (const auto& o : *list) items.push_back(OrderJson(o, purchases));
+                            json out = {{"orders", items}};
+                            return ToolResult::Success(MarkDemo(out, purchases));
+                          });
 }
 
 void RegisterBotTools(ToolRegistry& registry, DepositStore& deposits, UserStore& users,

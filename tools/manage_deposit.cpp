@@ -205,7 +205,8 @@ class ManageDeposit {
     if (auto acct = deposits_.GetAccount(t.user_id)) {
       j["user_balance_formatted"] = FormatAmount(acct->balance, options_.currency);
       ui.user_balance_formatted = FormatAmount(acct->balance, options_.currency);
-      if (confirmed) effect += "; their balance is now " + FormatAmount(acct->balance, options_.currency);
+      if (confirmed)
+        effect += "; their balance is now " + FormatAmount(acct->balance, options_.currency);
     }
     ui.reason = t.reason;
     if (!confirmed && t.reason && !t.reason->empty()) effect += " (reason: " + *t.reason + ")";
@@ -270,8 +271,7 @@ const ArgSchema<ManageDepositArgs>& ManageDepositSchema() {
   return kSchema;
 }
 
-Tool MakeManageDepositTool(DepositStore& deposits, UserStore& users,
-                           DepositToolOptions options) {
+Tool MakeManageDepositTool(DepositStore& deposits, UserStore& users, DepositToolOptions options) {
   ManageDeposit impl(deposits, users, std::move(options));
   return MakeTool<ManageDepositArgs>(
       "manage_deposit",

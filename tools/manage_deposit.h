@@ -37,7 +37,6 @@ struct DepositToolOptions {
 // ctx.user_id; no argument names a user. Results carry minor units plus a
 // formatted string. A new request carries ui {"kind":"deposit_requested"} and
 // an admin decision ui {"kind":"deposit_decided"} for the transport to notify.
-Tool MakeManageDepositTool(DepositStore& deposits, UserStore& users,
-                           DepositToolOptions options);
+Tool MakeManageDepositTool(DepositStore& deposits, UserStore& users, DepositToolOptions options);
 
 }  // namespace depositbot

@@ -84,9 +84,7 @@ std::string Usd(int64_t micros) {
   return text + " USD";
 }
 
-std::string Years(int years) {
-  return std::to_string(years) + " year" + (years == 1 ? "" : "s");
-}
+std::string Years(int years) { return std::to_string(years) + " year" + (years == 1 ? "" : "s"); }
 
 // Why an early-access name is not sold: Namecheap adds an EAP fee on top of the price during a
 // TLD's early-access phase and does not register such names through the API (reference
@@ -99,9 +97,9 @@ std::string EarlyAccessRefusal(const std::string& domain) {
 
 }  // namespace
 
-PurchaseService::PurchaseService(DepositStore& deposits, OrderStore& orders,
-                                 Registrar& registrar, const Clock& clock, PricingOptions pricing,
-                                 DomainNameRules rules, PurchaseOptions options)
+PurchaseService::PurchaseService(DepositStore& deposits, OrderStore& orders, Registrar& registrar,
+                                 const Clock& clock, PricingOptions pricing, DomainNameRules rules,
+                                 PurchaseOptions options)
     : deposits_(deposits),
       orders_(orders),
       registrar_(registrar),
@@ -200,7 +198,8 @@ Result<DomainOrder> PurchaseService::Quote(int64_t user_id, std::string_view nam
   }
   auto price = PriceInCurrency(usd);
   if (!price) return price.error();
-  if (*price <= 0 || usd <= 0) return Error::Unavailable("the registrar gave no price for " + *domain);
+  if (*price <= 0 || usd <= 0)
+    return Error::Unavailable("the registrar gave no price for " + *domain);
   return orders_.CreateQuote(user_id, *domain, years, *price, usd,
                              a.premium ? a.premium_price_usd_micros : 0,
                              clock_.NowSeconds() + pricing_.quote_ttl_seconds);
@@ -241,10 +240,9 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
     return Error::Forbidden("order #" + std::to_string(order_id) + " is not yours");
   }
   if (order->state != DomainOrder::State::kQuoted) {
-    return Error::FailedPrecondition("order #" + std::to_string(order_id) + " for " +
-                                     order->domain + " is already " +
-                                     std::string(ToString(order->state)) +
-                                     "; nothing was charged again");
+    return Error::FailedPrecondition(
+        "order #" + std::to_string(order_id) + " for " + order->domain + " is already " +
+        std::string(ToString(order->state)) + "; nothing was charged again");
   }
   if (clock_.NowSeconds() > order->quote_expires_at) {
     (void)orders_.MarkExpired(order_id);
@@ -254,12 +252,11 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
   std::string description = order->domain + " for " + Years(order->years);
   // This execution owns the order from the debit on (the lease commits with it).
   const std::string owner = NewLeaseOwner();
-  auto debit = deposits_.Purchase(user_id, order->price, OrderReference(order_id), description,
-                                  [&](StoreTransaction& tx) {
-                                    return orders_.MarkChargedIn(
-                                        tx, order_id, owner,
-                                        clock_.NowSeconds() + options_.lease_seconds);
-                                  });
+  auto debit = deposits_.Purchase(
+      user_id, order->price, OrderReference(order_id), description, [&](StoreTransaction& tx) {
+        return orders_.MarkChargedIn(tx, order_id, owner,
+                                     clock_.NowSeconds() + options_.lease_seconds);
+      });
   if (!debit) {
     if (debit.code() == ErrorCode::kInsufficientFunds) {
       auto acct = deposits_.GetAccount(user_id);
@@ -279,14 +276,14 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
        {"price", std::to_string(order->price)}});
   auto charged = orders_.Get(order_id);
   if (!charged) return charged.error();
-  const std::string checking =
-      " I am checking with it: you will either get the domain or your " +
-      FormatAmount(order->price, pricing_.currency) + " back — never both, never charged twice.";
+  const std::string checking = " I am checking with it: you will either get the domain or your " +
+                               FormatAmount(order->price, pricing_.currency) +
+                               " back — never both, never charged twice.";
   // A failure here leaves the order charged with no registrar call: Recover() refunds it
   // once the lease has expired or this process is gone.
   if (auto st = DEPOSITBOT_FAILPOINT("purchase.after_debit"); !st) return st.error();
-  if (auto sent = orders_.MarkCreateSent(order_id, owner,
-                                         clock_.NowSeconds() + options_.lease_seconds);
+  if (auto sent =
+          orders_.MarkCreateSent(order_id, owner, clock_.NowSeconds() + options_.lease_seconds);
       !sent) {
     // This execution stalled past its lease and a recovery took the order over: it
     // decides the outcome; creating now could register a name it is refunding.
@@ -310,9 +307,9 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
     Log(LogLevel::kWarn, "purchase.outcome_unknown",
         {{"order_id", std::to_string(order_id)}, {"domain", order->domain}, {"error", f.message}});
     auto unknown = orders_.MarkUnknown(order_id, owner, f.message);
-    return PurchaseOutcome{unknown ? *unknown : *charged,
-                           "The registrar did not confirm " + order->domain + " in time." +
-                               checking};
+    return PurchaseOutcome{
+        unknown ? *unknown : *charged,
+        "The registrar did not confirm " + order->domain + " in time." + checking};
   }
   auto refunded = Refund(*charged, owner, f.message);
   if (!refunded) {
@@ -347,9 +344,9 @@ Result<PurchaseOutcome> PurchaseService::Registered(const DomainOrder& order,
                                                     std::string_view owner,
                                                     const CreateResult& created) {
   const std::string id = std::to_string(order.id);
-  const std::string checking =
-      " I am checking with it: you will either get the domain or your " +
-      FormatAmount(order.price, pricing_.currency) + " back — never both, never charged twice.";
+  const std::string checking = " I am checking with it: you will either get the domain or your " +
+                               FormatAmount(order.price, pricing_.currency) +
+                               " back — never both, never charged twice.";
   if (std::string mismatch = CreateAnswerMismatch(order, created); !mismatch.empty()) {
     // Believe neither the success nor a failure: recovery asks the registrar about
     // the name itself (GetInfo) and completes or refunds from that.
@@ -358,18 +355,17 @@ Result<PurchaseOutcome> PurchaseService::Registered(const DomainOrder& order,
           "Order #" + id + " (" + order.domain + ", user " + std::to_string(order.user_id) +
               "): the registrar reported the create as done, but " + mismatch +
               ". The order is now unknown and recovery will ask the registrar about " +
-              order.domain + ". Check the registrar account for a name or charge we did not ask for.");
-    return PurchaseOutcome{unknown ? *unknown : order,
-                           "The registrar's answer for " + order.domain +
-                               " did not match your order." + checking};
+              order.domain +
+              ". Check the registrar account for a name or charge we did not ask for.");
+    return PurchaseOutcome{
+        unknown ? *unknown : order,
+        "The registrar's answer for " + order.domain + " did not match your order." + checking};
   }
   auto done = orders_.MarkRegistered(order.id, owner, created.order_id, created.domain_id);
   if (done) {
-    Log(LogLevel::kInfo, "purchase.registered",
-        {{"order_id", id}, {"domain", order.domain}});
-    return PurchaseOutcome{*done, order.domain + " is registered to you for " +
-                                      Years(order.years) + "; " +
-                                      FormatAmount(order.price, pricing_.currency) +
+    Log(LogLevel::kInfo, "purchase.registered", {{"order_id", id}, {"domain", order.domain}});
+    return PurchaseOutcome{*done, order.domain + " is registered to you for " + Years(order.years) +
+                                      "; " + FormatAmount(order.price, pricing_.currency) +
                                       " was taken from your balance."};
   }
   // The lease was taken over while the registrar answered (this process stalled
@@ -378,8 +374,7 @@ Result<PurchaseOutcome> PurchaseService::Registered(const DomainOrder& order,
   if (now_order && now_order->state == DomainOrder::State::kRefunded) {
     auto recorded = orders_.RecordLateRegistration(
         order.id, created.order_id, created.domain_id,
-        "registered by the registrar after the refund (registrar order " + created.order_id +
-            ")");
+        "registered by the registrar after the refund (registrar order " + created.order_id + ")");
     Alert("order:" + id + ":registered_after_refund",
           "Order #" + id + " (" + order.domain + ", user " + std::to_string(order.user_id) +
               "): the registrar registered the name after the order had been refunded. The user "
@@ -432,8 +427,8 @@ Result<RecoveryReport> PurchaseService::Recover(int64_t min_age_seconds) {
       gone = order.lease_owner;  // crashed on this host: its lease is void
     }
     const std::string owner = NewLeaseOwner();
-    auto taken = orders_.TakeLease(order.id, owner, clock_.NowSeconds() + options_.lease_seconds,
-                                   gone);
+    auto taken =
+        orders_.TakeLease(order.id, owner, clock_.NowSeconds() + options_.lease_seconds, gone);
     if (!taken) return taken.error();
     if (!*taken) {
       ++report.leased;  // another execution took it between the read and now

@@ -31,9 +31,12 @@ json ToJson(const DepositDecidedUi& e) {
 }
 
 json ToJson(const PurchaseQuoteUi& e) {
-  return {{"kind", "purchase_quote"},       {"order_id", e.order_id},
-          {"domain", e.domain},             {"years", e.years},
-          {"price_formatted", e.price_formatted}, {"expires_at", e.expires_at}};
+  return {{"kind", "purchase_quote"},
+          {"order_id", e.order_id},
+          {"domain", e.domain},
+          {"years", e.years},
+          {"price_formatted", e.price_formatted},
+          {"expires_at", e.expires_at}};
 }
 
 }  // namespace

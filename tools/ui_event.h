@@ -1,11 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <variant>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace depositbot {
 

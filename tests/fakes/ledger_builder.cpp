@@ -138,12 +138,11 @@ UserBuilder& UserBuilder::Order(DomainOrder::State state, int64_t price, std::st
   // Built as a finished execution would leave it: charged under a lease that the outcome
   // (unknown, registered, refunded) releases; a charged order keeps an expired one.
   const std::string lease = "ledger-builder:0:" + std::to_string(order.id);
-  auto purchase = Must(owner_.repo_.Purchase(built_.id, price, OrderReference(order.id), domain,
-                                             [&](StoreTransaction& tx) {
-                                               return orders.MarkChargedIn(tx, order.id, lease,
-                                                                           now);
-                                             }),
-                       "charge " + domain);
+  auto purchase = Must(
+      owner_.repo_.Purchase(
+          built_.id, price, OrderReference(order.id), domain,
+          [&](StoreTransaction& tx) { return orders.MarkChargedIn(tx, order.id, lease, now); }),
+      "charge " + domain);
   built_.purchases.push_back(purchase.id);
   switch (state) {
     case State::kUnknown:
@@ -153,11 +152,10 @@ UserBuilder& UserBuilder::Order(DomainOrder::State state, int64_t price, std::st
       Must(orders.MarkRegistered(order.id, lease, "987654", "1234567"), "register " + domain);
       break;
     case State::kRefunded:
-      Must(owner_.repo_.Refund(
-               purchase.id, "the registrar refused",
-               [&](StoreTransaction& tx) {
-                 return orders.MarkRefundedIn(tx, order.id, lease, "refused");
-               }),
+      Must(owner_.repo_.Refund(purchase.id, "the registrar refused",
+                               [&](StoreTransaction& tx) {
+                                 return orders.MarkRefundedIn(tx, order.id, lease, "refused");
+                               }),
            "refund " + domain);
       break;
     default:
@@ -245,13 +243,20 @@ void Record(WorkloadOp& op, const Result<DepositTransaction>& r) {
   }
   op.code = std::string(ErrorCodeName(r.code()));
   switch (r.code()) {
-    case ErrorCode::kConflict: op.outcome = "conflict"; break;
+    case ErrorCode::kConflict:
+      op.outcome = "conflict";
+      break;
     case ErrorCode::kInvalid:
     case ErrorCode::kNotFound:
     case ErrorCode::kForbidden:
     case ErrorCode::kFailedPrecondition:
-    case ErrorCode::kInsufficientFunds: op.outcome = "refused"; break;
-    default: op.outcome = "error"; op.code += ":" + r.error().message; break;
+    case ErrorCode::kInsufficientFunds:
+      op.outcome = "refused";
+      break;
+    default:
+      op.outcome = "error";
+      op.code += ":" + r.error().message;
+      break;
   }
   for (auto& ch : op.code) {
     if (ch == ' ') ch = '_';
@@ -291,8 +296,8 @@ std::vector<WorkloadOp> RunWorkload(DepositRepository& repo, const WorkloadOptio
         op.op = "confirm";
         op.outcome = "skipped";
       } else {
-        const auto& t = pending[static_cast<size_t>(
-            pick(0, static_cast<int64_t>(pending.size()) - 1))];
+        const auto& t =
+            pending[static_cast<size_t>(pick(0, static_cast<int64_t>(pending.size()) - 1))];
         op.user_id = t.user_id;
         op.target = t.id;
         op.amount = t.amount;
@@ -325,8 +330,8 @@ std::vector<WorkloadOp> RunWorkload(DepositRepository& repo, const WorkloadOptio
       if (purchases.empty()) {
         op.outcome = "skipped";
       } else {
-        const auto& p = purchases[static_cast<size_t>(
-            pick(0, static_cast<int64_t>(purchases.size()) - 1))];
+        const auto& p =
+            purchases[static_cast<size_t>(pick(0, static_cast<int64_t>(purchases.size()) - 1))];
         op.target = p.id;
         op.amount = p.amount;
         Record(op, repo.Refund(p.id, "workload refund"));
@@ -360,7 +365,7 @@ std::vector<std::string> VerifyWorkload(Database& db, const std::vector<Workload
                              "COALESCE(reference, '') FROM deposit_transactions"),
                   "read ledger");
     while (Must(q.Step(), "read ledger")) {
-      rows[q.ColumnInt(0)] = Row{q.ColumnInt(1), q.ColumnInt(3), q.ColumnInt(4),
+      rows[q.ColumnInt(0)] = Row{q.ColumnInt(1),  q.ColumnInt(3),  q.ColumnInt(4),
                                  q.ColumnText(2), q.ColumnText(5), q.ColumnText(6)};
     }
   }
@@ -381,14 +386,14 @@ std::vector<std::string> VerifyWorkload(Database& db, const std::vector<Workload
       continue;
     }
     const Row& r = it->second;
-    if (r.user_id != op.user_id) problem(who + ": ledger row belongs to user " +
-                                         std::to_string(r.user_id));
+    if (r.user_id != op.user_id)
+      problem(who + ": ledger row belongs to user " + std::to_string(r.user_id));
     if (op.op == "request") {
       ++requested[op.result_id];
       if (r.type != "deposit" || r.amount != op.amount) problem(who + ": wrong deposit row");
     } else if (op.op == "confirm" || op.op == "reject" || op.op == "cancel") {
       ++decided[op.result_id];
-      std::string want = op.op == "confirm" ? "confirmed"
+      std::string want = op.op == "confirm"  ? "confirmed"
                          : op.op == "reject" ? "rejected"
                                              : "cancelled";
       if (op.result_id != op.target || r.status != want) {
@@ -419,8 +424,9 @@ std::vector<std::string> VerifyWorkload(Database& db, const std::vector<Workload
   }
   for (const auto& [id, r] : rows) {
     if (r.type == "deposit") {
-      if (requested[id] != 1) problem("deposit #" + std::to_string(id) + " was requested by " +
-                                      std::to_string(requested[id]) + " applied ops");
+      if (requested[id] != 1)
+        problem("deposit #" + std::to_string(id) + " was requested by " +
+                std::to_string(requested[id]) + " applied ops");
       int want = r.status == "pending" ? 0 : 1;
       if (decided[id] != want) {
         problem("deposit #" + std::to_string(id) + " (" + r.status + ") was decided by " +

@@ -66,7 +66,7 @@ std::string MakeTempDir();
 // A user as the builder left them.
 struct BuiltUser {
   User user;
-  int64_t id = 0;  // == user.id
+  int64_t id = 0;                  // == user.id
   std::vector<int64_t> deposits;   // confirmed deposit ids, oldest first
   std::vector<int64_t> pending;    // pending deposit ids
   std::vector<int64_t> rejected;   // rejected deposit ids
@@ -132,9 +132,9 @@ struct UserBooks {
   bool balanced() const { return has_account && balance == ledger_sum; }
 };
 struct BooksCheck {
-  std::vector<UserBooks> users;        // every user with an account or a ledger row
-  std::vector<int64_t> unbalanced;     // user ids whose balance != ledger sum
-  std::vector<int64_t> negative;       // user ids with balance < 0
+  std::vector<UserBooks> users;     // every user with an account or a ledger row
+  std::vector<int64_t> unbalanced;  // user ids whose balance != ledger sum
+  std::vector<int64_t> negative;    // user ids with balance < 0
   bool ok() const { return unbalanced.empty() && negative.empty(); }
   std::string Describe() const;
 };
@@ -150,14 +150,14 @@ std::string IntegrityCheck(Database& db);
 struct WorkloadOp {
   int worker = 0;
   int seq = 0;
-  std::string op;      // request | confirm | reject | cancel | purchase | refund | adjust
+  std::string op;  // request | confirm | reject | cancel | purchase | refund | adjust
   int64_t user_id = 0;
-  int64_t target = 0;  // the transaction acted on (confirm, reject, cancel, refund)
-  int64_t amount = 0;  // signed for adjust
-  std::string outcome;   // applied | conflict | refused | error
-  int64_t result_id = 0; // the ledger row written or changed (0 unless applied)
-  std::string code;      // ErrorCodeName when not applied
-  std::string reference; // purchase reference
+  int64_t target = 0;     // the transaction acted on (confirm, reject, cancel, refund)
+  int64_t amount = 0;     // signed for adjust
+  std::string outcome;    // applied | conflict | refused | error
+  int64_t result_id = 0;  // the ledger row written or changed (0 unless applied)
+  std::string code;       // ErrorCodeName when not applied
+  std::string reference;  // purchase reference
   std::string ToLine() const;
   static WorkloadOp FromLine(const std::string& line);
 };

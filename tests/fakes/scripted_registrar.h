@@ -13,12 +13,12 @@ namespace depositbot::testing {
 class ScriptedRegistrar final : public Registrar {
  public:
   enum class CreateOutcome {
-    kSucceed,                 // registered, answered
-    kRefuse,                  // definite failure: domain not available
-    kTimeoutAfterRegistering, // registered, but the answer was lost
-    kTimeoutNotRegistered,    // nothing registered, the answer was lost
-    kSucceedOtherDomain,      // "registered" another name (c00lname.com for coolname.com)
-    kSucceedOvercharged,      // registered, but charged 2,500 USD
+    kSucceed,                  // registered, answered
+    kRefuse,                   // definite failure: domain not available
+    kTimeoutAfterRegistering,  // registered, but the answer was lost
+    kTimeoutNotRegistered,     // nothing registered, the answer was lost
+    kSucceedOtherDomain,       // "registered" another name (c00lname.com for coolname.com)
+    kSucceedOvercharged,       // registered, but charged 2,500 USD
   };
 
   explicit ScriptedRegistrar(const Clock& clock) : demo_(clock) {}
@@ -91,14 +91,14 @@ class ScriptedRegistrar final : public Registrar {
                                       "Domain not available", 3019166);
       case CreateOutcome::kTimeoutAfterRegistering: {
         (void)demo_.Create(r);
-        RegistrarFailure f = RegistrarFailure::Make(RegistrarFailure::Kind::kTransport,
-                                                    "read timed out");
+        RegistrarFailure f =
+            RegistrarFailure::Make(RegistrarFailure::Kind::kTransport, "read timed out");
         f.code = ErrorCode::kUnknownOutcome;
         return f;
       }
       case CreateOutcome::kTimeoutNotRegistered: {
-        RegistrarFailure f = RegistrarFailure::Make(RegistrarFailure::Kind::kTransport,
-                                                    "read timed out");
+        RegistrarFailure f =
+            RegistrarFailure::Make(RegistrarFailure::Kind::kTransport, "read timed out");
         f.code = ErrorCode::kUnknownOutcome;
         return f;
       }

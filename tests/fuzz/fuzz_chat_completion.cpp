@@ -69,8 +69,7 @@ extern "C" int DEPOSITBOT_FUZZ_ENTRY(const uint8_t* data, size_t size) {
         r->finish_reason != "length" && r->finish_reason != "content_filter") {
       std::abort();
     }
-    if (r->usage.prompt_tokens < 0 || r->usage.completion_tokens < 0 ||
-        r->usage.total_tokens < 0) {
+    if (r->usage.prompt_tokens < 0 || r->usage.completion_tokens < 0 || r->usage.total_tokens < 0) {
       std::abort();
     }
     CheckRoundTrip(r->message.ToJson());

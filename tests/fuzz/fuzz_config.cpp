@@ -18,14 +18,25 @@
 using namespace depositbot;
 
 extern "C" int DEPOSITBOT_FUZZ_ENTRY(const uint8_t* data, size_t size) {
-  static const char* const kKnown[] = {
-      "DEPOSITBOT_DB",        "ADMIN_IDS",          "TELEGRAM_BOT_TOKEN",
-      "TELEGRAM_API_BASE",    "TELEGRAM_WEBHOOK_SECRET", "HTTP_LISTEN",
-      "LLM_BASE_URL",         "LLM_API_KEY",        "LLM_MODEL",
-      "NAMECHEAP_API_URL",    "NAMECHEAP_API_USER", "NAMECHEAP_API_KEY",
-      "NAMECHEAP_USERNAME",   "NAMECHEAP_CLIENT_IP", "NAMECHEAP_CONTACT_PHONE",
-      "CURRENCY",             "USD_EXCHANGE_RATE",  "PRICE_MARKUP_PERCENT",
-      "RECONCILE_INTERVAL_SECONDS"};
+  static const char* const kKnown[] = {"DEPOSITBOT_DB",
+                                       "ADMIN_IDS",
+                                       "TELEGRAM_BOT_TOKEN",
+                                       "TELEGRAM_API_BASE",
+                                       "TELEGRAM_WEBHOOK_SECRET",
+                                       "HTTP_LISTEN",
+                                       "LLM_BASE_URL",
+                                       "LLM_API_KEY",
+                                       "LLM_MODEL",
+                                       "NAMECHEAP_API_URL",
+                                       "NAMECHEAP_API_USER",
+                                       "NAMECHEAP_API_KEY",
+                                       "NAMECHEAP_USERNAME",
+                                       "NAMECHEAP_CLIENT_IP",
+                                       "NAMECHEAP_CONTACT_PHONE",
+                                       "CURRENCY",
+                                       "USD_EXCHANGE_RATE",
+                                       "PRICE_MARKUP_PERCENT",
+                                       "RECONCILE_INTERVAL_SECONDS"};
   constexpr size_t kKnownCount = sizeof(kKnown) / sizeof(kKnown[0]);
   std::string_view input(reinterpret_cast<const char*>(data), size);
   std::map<std::string, std::string> env;
@@ -46,8 +57,8 @@ extern "C" int DEPOSITBOT_FUZZ_ENTRY(const uint8_t* data, size_t size) {
     if (config.error().message.empty()) std::abort();  // one line naming the variable
     return 0;
   }
-  for (int64_t usd_micros : {int64_t{0}, int64_t{10'280'000}, int64_t{2'500'000'000},
-                             int64_t{1'000'000'000'000'000}}) {
+  for (int64_t usd_micros :
+       {int64_t{0}, int64_t{10'280'000}, int64_t{2'500'000'000}, int64_t{1'000'000'000'000'000}}) {
     auto minor = ConvertUsdMicros(usd_micros, config->usd_exchange_rate,
                                   config->price_markup_percent, config->currency);
     if (minor && *minor < 0) std::abort();

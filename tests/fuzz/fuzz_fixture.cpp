@@ -28,7 +28,8 @@ extern "C" int DEPOSITBOT_FUZZ_ENTRY(const uint8_t* data, size_t size) {
     return 0;
   }
   for (const FixtureTurn& turn : fixture->turns) {
-    bool spoken = turn.kind == FixtureTurn::Kind::kMessage || turn.kind == FixtureTurn::Kind::kPress;
+    bool spoken =
+        turn.kind == FixtureTurn::Kind::kMessage || turn.kind == FixtureTurn::Kind::kPress;
     if (spoken && !fixture->FindUser(turn.from)) std::abort();
     if (turn.advance_seconds < 0) std::abort();
   }

@@ -47,8 +47,7 @@ void CheckFailure(const RegistrarResult<T>& r, const std::optional<RegistrarFail
   const RegistrarFailure& f = r.error();
   Require(!f.message.empty());
   if (envelope) {
-    Require(f.kind == envelope->kind && f.code == envelope->code &&
-            f.number == envelope->number);
+    Require(f.kind == envelope->kind && f.code == envelope->code && f.number == envelope->number);
     return;
   }
   if (create) {

@@ -1,10 +1,10 @@
 // libFuzzer target: tool call arguments as the model writes them, through the one door they
 // take in production: ToolRegistry::Invoke with the real manage_deposit, check_domain,
 // register_domain and list_domains tools as Services::Create wires them for `serve`, over an
-// in-memory database and the demo registrar. Input: byte 0 picks the tool (bits 0-2; 4-7 is a name no tool has), whether the
-// caller is an admin (bit 3), who calls (bit 4: alice or bob) and whether a quote the call
-// produced is then confirmed outside the model as the transport would (bit 5); the rest is
-// the `function.arguments` text. Invoke must never throw; after every call every balance
+// in-memory database and the demo registrar. Input: byte 0 picks the tool (bits 0-2; 4-7 is a name
+// no tool has), whether the caller is an admin (bit 3), who calls (bit 4: alice or bob) and whether
+// a quote the call produced is then confirmed outside the model as the transport would (bit 5); the
+// rest is the `function.arguments` text. Invoke must never throw; after every call every balance
 // equals its ledger sum and none is negative.
 #include <cstddef>
 #include <cstdint>
@@ -75,8 +75,8 @@ extern "C" int DEPOSITBOT_FUZZ_ENTRY(const uint8_t* data, size_t size) {
   static int calls = 0;
   if (!world || ++calls % 5000 == 0) world = std::make_unique<World>();  // bounded growth
   if (size == 0) return 0;
-  static const char* const kNames[] = {"manage_deposit", "check_domain", "register_domain",
-                                       "list_domains",   "confirm_purchase", "",
+  static const char* const kNames[] = {"manage_deposit",  "check_domain",     "register_domain",
+                                       "list_domains",    "confirm_purchase", "",
                                        "manage_deposit ", "MANAGE_DEPOSIT"};
   const uint8_t how = data[0];
   ToolContext ctx = (how & 0x10) ? world->bob : world->alice;
