@@ -45,6 +45,29 @@ DecisionOutcome Refused(ExecutedCall call, const Error& error, std::string reply
   return out;
 }
 
+// The call a purchase decision reports: `name` with {"order_id": order_id}.
+ExecutedCall PurchaseCall(std::string name, int64_t order_id) {
+  ExecutedCall call;
+  call.name = std::move(name);
+  call.arguments = json{{"order_id", order_id}}.dump();
+  return call;
+}
+
+json OrderPayload(const DomainOrder& order) {
+  return {{"order_id", order.id},
+          {"domain", order.domain},
+          {"state", std::string(ToString(order.state))}};
+}
+
+DecisionOutcome Succeeded(ExecutedCall call, json payload, std::string reply) {
+  DecisionOutcome out;
+  out.ok = true;
+  out.reply = std::move(reply);
+  call.result = ToolResult::Success(std::move(payload));
+  out.call = std::move(call);
+  return out;
+}
+
 }  // namespace
 
 std::string_view ToString(Decision::Kind kind) { return kKindNames[static_cast<int>(kind)]; }
@@ -114,43 +137,28 @@ DecisionOutcome DecisionHandler::DecideDeposit(const ToolContext& who,
 }
 
 DecisionOutcome DecisionHandler::ConfirmPurchase(const ToolContext& who, int64_t order_id) const {
-  ExecutedCall call;
-  call.name = "confirm_purchase";
-  call.arguments = json{{"order_id", order_id}}.dump();
   auto outcome = purchases_.Confirm(who.user_id, order_id);
   std::string reply = ConfirmReply(outcome, purchases_.IsDemo());
   if (!outcome) {
-    DecisionOutcome out = Refused(std::move(call), outcome.error(), std::move(reply));
+    DecisionOutcome out =
+        Refused(PurchaseCall("confirm_purchase", order_id), outcome.error(), std::move(reply));
     // Quoted and unpaid: a top-up makes the same button work.
     out.buttons_stay = outcome.code() == ErrorCode::kInsufficientFunds;
     return out;
   }
-  DecisionOutcome out;
-  out.ok = true;
-  out.reply = std::move(reply);
-  call.result = ToolResult::Success({{"order_id", outcome->order.id},
-                                     {"domain", outcome->order.domain},
-                                     {"state", std::string(ToString(outcome->order.state))},
-                                     {"message", outcome->message}});
-  out.call = std::move(call);
-  return out;
+  json order = OrderPayload(outcome->order);
+  order["message"] = outcome->message;
+  return Succeeded(PurchaseCall("confirm_purchase", order_id), std::move(order), std::move(reply));
 }
 
 DecisionOutcome DecisionHandler::CancelPurchase(const ToolContext& who, int64_t order_id) const {
-  ExecutedCall call;
-  call.name = "cancel_purchase";
-  call.arguments = json{{"order_id", order_id}}.dump();
   auto cancelled = purchases_.Cancel(who.user_id, order_id);
   std::string reply = CancelReply(order_id, cancelled);
-  if (!cancelled) return Refused(std::move(call), cancelled.error(), std::move(reply));
-  DecisionOutcome out;
-  out.ok = true;
-  out.reply = std::move(reply);
-  call.result = ToolResult::Success({{"order_id", cancelled->id},
-                                     {"domain", cancelled->domain},
-                                     {"state", std::string(ToString(cancelled->state))}});
-  out.call = std::move(call);
-  return out;
+  if (!cancelled) {
+    return Refused(PurchaseCall("cancel_purchase", order_id), cancelled.error(), std::move(reply));
+  }
+  return Succeeded(PurchaseCall("cancel_purchase", order_id), OrderPayload(*cancelled),
+                   std::move(reply));
 }
 
 }  // namespace depositbot
