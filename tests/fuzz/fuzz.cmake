@@ -21,16 +21,18 @@ set(DEPOSITBOT_FUZZ_TARGETS
 )
 set(DEPOSITBOT_FUZZ_LIBS_user_amount depositbot_common)
 set(DEPOSITBOT_FUZZ_LIBS_decimal depositbot_common)
-set(DEPOSITBOT_FUZZ_LIBS_tool_arguments depositbot_app)
+set(DEPOSITBOT_FUZZ_LIBS_tool_arguments depositbot_agent depositbot_tools depositbot_db
+    depositbot_registrar)
 set(DEPOSITBOT_FUZZ_LIBS_chat_completion depositbot_agent)
 set(DEPOSITBOT_FUZZ_LIBS_config depositbot_registrar depositbot_common)
 set(DEPOSITBOT_FUZZ_LIBS_telegram_update depositbot_chat)
 set(DEPOSITBOT_FUZZ_LIBS_fixture depositbot_agent depositbot_registrar)
 set(DEPOSITBOT_FUZZ_LIBS_namecheap_xml depositbot_registrar)
-# app/ is one library with the whole stack (tool_arguments runs it as Services wires it); the
-# config parser needs only common/ and registrar/
-# (the Namecheap contact check), the fixture parser only agent/ (the scripted model) and
-# registrar/.
+# app/ is one library with the whole stack, not built for fuzzing: tool_arguments compiles
+# app/services.cpp (the wiring `serve` uses) over the layers below it; the config parser needs
+# only common/ and registrar/ (the Namecheap contact check), the fixture parser only agent/ (the
+# scripted model) and registrar/.
+set(DEPOSITBOT_FUZZ_EXTRA_SOURCES_tool_arguments ${PROJECT_SOURCE_DIR}/app/services.cpp)
 set(DEPOSITBOT_FUZZ_EXTRA_SOURCES_config ${PROJECT_SOURCE_DIR}/app/config.cpp)
 set(DEPOSITBOT_FUZZ_EXTRA_SOURCES_fixture ${PROJECT_SOURCE_DIR}/app/fixture.cpp
                                           ${PROJECT_SOURCE_DIR}/app/strict_json.cpp)
