@@ -398,7 +398,8 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
                           "\"");
   }
   if (!outcome.ok && outcome.code == ErrorCode::kForbidden) {
-    deps_.metrics.Add("depositbot_refusals_total", "reason=\"not_admin\"");
+    deps_.metrics.Add("depositbot_refusals_total",
+                      deposit ? "reason=\"not_admin\"" : "reason=\"not_quote_owner\"");
   }
   const int64_t chat = q.message ? q.message->chat.id : q.from.id;
   const int64_t message_id = q.message ? q.message->message_id : 0;
