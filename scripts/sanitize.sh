@@ -37,8 +37,11 @@ run_mode() {
   esac
   local t0 t1 t2 result=ok
   t0=$(date +%s)
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDEPOSITBOT_BENCH=OFF \
-    "${flags[@]}" >/dev/null
+  # -O1 with line tables: what the sanitizers recommend, enough for symbolized reports, and
+  # less than half the compile time of RelWithDebInfo's -O2 -g (537 s against 1448 s cold for
+  # the ASan tree on two cores), which keeps .ci/run inside its hour.
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
+    -DDEPOSITBOT_BENCH=OFF "${flags[@]}" >/dev/null
   if ((${#targets[@]})); then
     cmake --build "$dir" -j "$JOBS" --target "${targets[@]}" || result=FAILED
   else
