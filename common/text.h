@@ -35,7 +35,7 @@ Utf8CodePoint DecodeUtf8At(std::string_view s, size_t i);
 // Appends the code point `v` (at most U+10FFFF, not a surrogate) as UTF-8.
 void AppendUtf8(std::string& out, uint32_t v);
 
-// Whether `c` continues a UTF-8 sequence (10xxxxxx) rather than starting one.
+// Whether `c` continues a UTF-8 sequence (top two bits 10) rather than starting one.
 bool IsUtf8Continuation(char c);
 
 // How many UTF-16 code units `utf8` takes (Telegram measures text so): 2 per code point above
