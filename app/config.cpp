@@ -289,6 +289,14 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     }
     c.inbox_retention_days = days;
   }
+  if (auto v = get("MAX_IN_FLIGHT")) {
+    int64_t n = 0;
+    if (!ParseInt64(*v, n) || n < 1 || n > kMaxInFlightLimit) {
+      return Bad("MAX_IN_FLIGHT",
+                 "a whole number of updates from 1 to " + std::to_string(kMaxInFlightLimit), *v);
+    }
+    c.max_in_flight = n;
+  }
   if (auto v = get("LLM_MAX_TOKENS")) {
     // 16: below it no tool call fits; 32768: above it a chat answer is a runaway anyway.
     int64_t n = 0;
@@ -334,7 +342,8 @@ std::vector<Config::Line> Config::Describe() const {
                {"PRICE_MARKUP_PERCENT", DecimalText(price_markup_percent)},
                {"RECONCILE_INTERVAL_SECONDS", std::to_string(reconcile_interval_seconds)},
                {"ALERT_RETRY_SECONDS", std::to_string(alert_retry_seconds)},
-               {"INBOX_RETENTION_DAYS", std::to_string(inbox_retention_days)}});
+               {"INBOX_RETENTION_DAYS", std::to_string(inbox_retention_days)},
+               {"MAX_IN_FLIGHT", std::to_string(max_in_flight)}});
   std::vector<Line> lines;
   for (auto& [name, value] : vars) lines.push_back({name, value, given.count(name) == 0});
   return lines;

@@ -44,6 +44,10 @@ struct Config {
   // Handled Telegram updates older than this are forgotten; 1..3650. Telegram never delivers
   // an update again after 24 hours, so any value keeps handling at most once.
   int64_t inbox_retention_days = 30;
+  // serve: at most this many Telegram updates queued or being handled at once (each chat with
+  // work on a thread of its own); past it a new message is answered "busy". 1..kMaxInFlightLimit.
+  static constexpr int64_t kMaxInFlightLimit = 100000;
+  int64_t max_in_flight = 1024;
   // The variables the environment set (non-empty); the others hold their defaults.
   std::set<std::string> given;
 

@@ -249,9 +249,6 @@ int main(int argc, char** argv) {
   serve->add_option("--webhook-url", serve_flags.webhook_url,
                     "public URL to register with setWebhook (webhook mode)");
   // Every number from outside has a range; a deadline computed from one must not overflow.
-  serve->add_option("--workers", serve_flags.workers, "worker threads")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
   serve
       ->add_option("--poll-timeout", serve_flags.poll_timeout_s,
                    "long-poll timeout, seconds (Telegram allows up to 50)")

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,10 +21,12 @@
 #include "chat/http_endpoint.h"
 #include "chat/telegram_bot.h"
 #include "chat/telegram_client.h"
+#include "chat/telegram_pacer.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "db/alert_outbox.h"
+#include "db/database.h"
 #include "db/notification_repository.h"
 #include "db/reconciler.h"
 #include "db/update_inbox.h"
@@ -52,6 +55,57 @@ void PruneInbox(UpdateInbox& inbox, const Clock& clock, int64_t retention_days) 
   }
 }
 
+// For bench/serve_bench only: DEPOSITBOT_TELEGRAM_PACING=off lifts the send pacing so the
+// figures show the bot's own capacity. Telegram enforces its limits itself; a bot that ignores
+// them gets 429s.
+bool TelegramPacingOn() {
+  const char* pacing = std::getenv("DEPOSITBOT_TELEGRAM_PACING");
+  return pacing == nullptr || std::string_view(pacing) != "off";
+}
+
+std::string PacingDescription() {
+  if (!TelegramPacingOn()) return "Telegram pacing off (DEPOSITBOT_TELEGRAM_PACING=off)";
+  TelegramPacer::Limits l;
+  return "Telegram pacing " + std::to_string(l.global_limit) + " messages per " +
+         std::to_string(l.global_window.count()) + " ms overall, 1 per " +
+         std::to_string(l.per_chat_interval.count()) + " ms per chat";
+}
+
+// Each update in flight may hold a model or registrar connection and a Telegram send at once;
+// the rest is the database, the long poll, the HTTP endpoint and the jobs.
+constexpr rlim_t kFilesPerInFlight = 2;
+constexpr rlim_t kFilesReserved = 128;
+
+// Raises the open-files limit to what max_in_flight needs (up to the hard limit). An explicit
+// MAX_IN_FLIGHT the hard limit cannot carry is refused now, rather than failing connections
+// mid-turn (after a debit, a registrar call that cannot connect costs a refund round); the
+// default is lowered to fit, and the start-up line says so.
+Result<int64_t> FitOpenFiles(const Config& config) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return config.max_in_flight;
+  const rlim_t need =
+      static_cast<rlim_t>(config.max_in_flight) * kFilesPerInFlight + kFilesReserved;
+  if (lim.rlim_cur < need && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = std::min(need, lim.rlim_max);
+    (void)setrlimit(RLIMIT_NOFILE, &lim);
+    (void)getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur >= need) return config.max_in_flight;
+  const int64_t fits =
+      lim.rlim_cur > kFilesReserved + kFilesPerInFlight
+          ? static_cast<int64_t>((lim.rlim_cur - kFilesReserved) / kFilesPerInFlight)
+          : 1;
+  if (config.given.count("MAX_IN_FLIGHT")) {
+    return Error::Invalid(
+        "MAX_IN_FLIGHT: " + std::to_string(config.max_in_flight) + " needs about " +
+        std::to_string(need) + " open files, but the limit is " + std::to_string(lim.rlim_cur) +
+        " (ulimit -Hn); raise it or set MAX_IN_FLIGHT to at most " + std::to_string(fits));
+  }
+  Log(LogLevel::kWarn, "serve.in_flight_lowered",
+      {{"max_in_flight", std::to_string(fits)}, {"open_files", std::to_string(lim.rlim_cur)}});
+  return fits;
+}
+
 Result<std::unique_ptr<TelegramClient>> MakeTelegram(const Config& config, int poll_timeout_s,
                                                      Metrics* metrics) {
   if (config.telegram_bot_token.empty()) {
@@ -62,11 +116,7 @@ Result<std::unique_ptr<TelegramClient>> MakeTelegram(const Config& config, int p
   tc.api_base = config.telegram_api_base;
   tc.token = config.telegram_bot_token;
   tc.long_poll_timeout_s = poll_timeout_s;
-  // For bench/serve_bench only: lifts the send pacing so the figures show the dispatcher's own
-  // capacity. Telegram enforces its limits itself; a bot that ignores them gets 429s.
-  if (const char* pacing = std::getenv("DEPOSITBOT_TELEGRAM_PACING")) {
-    tc.pace_sends = std::string_view(pacing) != "off";
-  }
+  tc.pace_sends = TelegramPacingOn();
   TelegramClient::ObserveFunction observe;
   if (metrics) {
     observe = [metrics](std::string_view method, int status, int error_code) {
@@ -166,6 +216,8 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     hooks.wrap_model = [&recorder](ChatModel& m) { return recorder->WrapModel(m); };
     hooks.wrap_registrar = [&recorder](Registrar& r) { return recorder->WrapRegistrar(r); };
   }
+  auto max_in_flight = FitOpenFiles(config);
+  if (!max_in_flight) return Fail(max_in_flight.error().message);
   auto services = Services::Create(config, hooks);
   if (!services) return Fail(services.error().message);
   Services& s = **services;
@@ -195,11 +247,25 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   TelegramBot::Options bo;
   bo.admin_ids = config.admin_ids;
   bo.currency = config.currency;
-  bo.workers = static_cast<size_t>(std::max(1, flags.workers));
+  bo.max_in_flight = static_cast<size_t>(*max_in_flight);
   bo.poll_timeout_s = flags.poll_timeout_s;
   bo.observer = recorder.get();
   TelegramBot bot({**client, s.agent(), s.users(), s.decisions(), inbox, notifications, metrics},
                   bo);
+  metrics.Describe("depositbot_in_flight", "gauge", "Telegram updates queued or being handled");
+  metrics.Describe("depositbot_max_in_flight", "gauge", "The cap on updates in flight");
+  metrics.Describe("depositbot_handler_threads", "gauge", "Threads handling chats (and idle)");
+  metrics.Describe("depositbot_db_commits_total", "counter", "Durable database commits");
+  metrics.AddCollector([&bot](Metrics& m) {
+    TelegramBot::Capacity c = bot.capacity();
+    m.Set("depositbot_in_flight", static_cast<int64_t>(c.in_flight));
+    m.Set("depositbot_max_in_flight", static_cast<int64_t>(c.max_in_flight));
+    m.Set("depositbot_handler_threads", static_cast<int64_t>(c.threads));
+    m.Set("depositbot_handler_threads_peak", static_cast<int64_t>(c.peak_threads));
+    m.Set("depositbot_db_commits_total", Database::CommitsInProcess());
+  });
+  const std::string capacity =
+      "at most " + std::to_string(*max_in_flight) + " updates in flight; " + PacingDescription();
   // Purchases a crash left behind are resolved at start-up. Recover(0) takes only orders whose
   // lease expired or whose owner's process is gone, so a purchase in flight in another process
   // (a `chat`, a second `serve` during a restart) or in this one is never touched.
@@ -216,6 +282,12 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   ho.listen = config.http_listen;
   ho.webhook = flags.webhook;
   ho.webhook_secret = config.telegram_webhook_secret;
+  ho.details = [&bot, &capacity] {
+    TelegramBot::Capacity c = bot.capacity();
+    return "capacity: " + capacity + "\nin_flight: " + std::to_string(c.in_flight) + " of " +
+           std::to_string(c.max_in_flight) + "\nhandler_threads: " + std::to_string(c.threads) +
+           "\n";
+  };
   Database& db = s.db();
   HttpEndpoint http(
       ho,
@@ -235,9 +307,9 @@ int RunServe(const Config& config, const ServeFlags& flags) {
         return accepted ? 200 : 500;  // 500: not recorded, Telegram delivers it again
       });
   if (auto st = http.Start(); !st) return Fail(st.error().message);
-  std::printf("depositbot serving: %s; %s; %s; http port %d\n",
+  std::printf("depositbot serving: %s; %s; %s; http port %d; capacity: %s\n",
               flags.webhook ? "webhook" : "long polling", s.ModelDescription().c_str(),
-              s.RegistrarDescription().c_str(), http.port());
+              s.RegistrarDescription().c_str(), http.port(), capacity.c_str());
   std::fflush(stdout);
 
   // Before the signal thread: a return with that thread still joinable would std::terminate.

@@ -9,7 +9,6 @@ namespace depositbot {
 struct ServeFlags {
   bool webhook = false;
   std::string webhook_url;  // registers the webhook itself when given
-  int workers = 8;
   int poll_timeout_s = 25;
   int shutdown_seconds = 20;
   int recovery_interval_s = 300;

@@ -1,19 +1,27 @@
-// serve_bench [--delay-ms 200] [--workers 8] [--chats 1,50,500] [--per-chat 1]
-//             [--pacing both|on|off] [--depositbot PATH]
-// Drives `depositbot serve` as a real process through the fake Telegram Bot API server, with
-// the fake OpenAI-compatible model answering every call after a fixed delay. For each chat
-// count, a fresh serve (fresh database) first answers one warm-up message; then every chat
-// sends --per-chat plain messages at once (each is one model call and one sendMessage), and
-// the bench waits until every reply reached the fake. Printed per run:
-//   messages, wall time (first push -> last reply), messages handled per second,
-//   p50/p99 reply latency (push -> sendMessage accepted by the fake),
-//   the ideal rate and the ratio to it, what bounds the ideal, and the peak RSS of serve.
-// The ideal is the shortest possible wall time for the burst:
-//   model:  max(K, ceil(N / workers)) * delay  (K messages of a chat run one after another)
-//   pacer:  delay + max(floor((N - 1) / 30), K - 1) s  (~30 sends/s overall, 1/s per chat)
-// with N messages, K per chat; the pacer term only when pacing is on. "--pacing off" sets
-// DEPOSITBOT_TELEGRAM_PACING=off for serve, showing the dispatcher's own capacity.
+// serve_bench [--delay-ms 200] [--calls 2] [--chats 200,500] [--per-chat 1]
+//             [--pacing both|on|off] [--held N] [--depositbot PATH]
+// Drives `depositbot serve` (its defaults: nothing here sets a worker count or a cap) as a real
+// process through the fake Telegram Bot API server, with the fake OpenAI-compatible model
+// answering every call after --delay-ms. A message costs --calls model calls: with 2, the model
+// first calls manage_deposit (balance), then answers in text once it has the tool's result.
+// For each chat count, a fresh serve (fresh database) first answers one warm-up message; then
+// every chat sends --per-chat messages at once, and the bench waits until every reply reached
+// the fake. Printed per run:
+//   messages, wall time (first push -> last reply), messages per second, p50/p99 reply latency
+//   (push -> sendMessage accepted by the fake), the ideal rate and the ratio to it, what bounds
+//   the ideal, serve's peak RSS, its peak handler threads, and durable database commits per
+//   message (depositbot_db_commits_total before and after the burst, over the messages).
+// The ideal is what a user would see from the outside world alone: every chat at once, a
+// chat's messages one after another, bounded only by the model's latency and, with pacing on,
+// by Telegram's pacing (~30 messages/s overall, ~1/s per chat):
+//   model:  K * C * delay                       (K messages per chat, C calls per message)
+//   pacer:  C * delay + max((N - 1) / 30, K - 1) s   (N messages in all)
+// "--pacing off" sets DEPOSITBOT_TELEGRAM_PACING=off for serve.
+// --held N: a separate run in which the model holds every call until N conversations wait on
+// it at once; prints serve's RSS and threads at that moment, then releases them and reports
+// whether all N were answered.
 // It prints figures and asserts nothing.
+#include <httplib.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -26,6 +34,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -48,9 +57,10 @@ constexpr int kGlobalSendsPerSecond = 30;  // TelegramPacer's default global lim
 struct Settings {
   std::string binary;
   int delay_ms = 200;
-  int workers = 8;
+  int calls = 2;
   int per_chat = 1;
-  std::vector<int> chats{1, 50, 500};
+  std::vector<int> chats{200, 500};
+  int held = 0;
 };
 
 struct Ideal {
@@ -67,6 +77,8 @@ struct Run {
   double p50_ms = 0, p99_ms = 0;
   Ideal ideal;
   double peak_rss_mib = 0;
+  int64_t peak_threads = 0;
+  double commits_per_message = 0;
   size_t model_calls = 0;
   int exit_code = 0;
 };
@@ -81,27 +93,38 @@ double Percentile(const std::vector<double>& sorted, double p) {
 }
 
 Ideal IdealFor(const Settings& s, int chats, bool paced) {
-  const double delay = s.delay_ms / 1000.0;
+  const double turn = s.calls * s.delay_ms / 1000.0;
   const int64_t n = static_cast<int64_t>(chats) * s.per_chat;
-  const int64_t rounds = std::max<int64_t>(s.per_chat, (n + s.workers - 1) / s.workers);
-  Ideal ideal{rounds * delay, "model delay x workers"};
+  Ideal ideal{s.per_chat * turn, "model latency"};
   if (paced) {
-    double global = delay + static_cast<double>((n - 1) / kGlobalSendsPerSecond);
-    double per_chat = delay + (s.per_chat - 1);
+    const double global = turn + static_cast<double>(n - 1) / kGlobalSendsPerSecond;
+    const double per_chat = turn + (s.per_chat - 1);
     if (global > ideal.wall_s && global >= per_chat) ideal = {global, "pacer 30/s overall"};
     if (per_chat > ideal.wall_s && per_chat > global) ideal = {per_chat, "pacer 1/s per chat"};
   }
   return ideal;
 }
 
-// VmHWM (peak resident set) of a live process, in MiB; 0 when unreadable.
-double PeakRssMib(int pid) {
+// A field of /proc/PID/status in kB ("VmHWM", "VmRSS") or as a count ("Threads"); 0 if unread.
+double ProcStatus(int pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1));
   }
   return 0;
+}
+
+// One sample of serve's /metrics; -1 when unreadable.
+int64_t MetricValue(int port, const std::string& name) {
+  httplib::Client http("127.0.0.1", port);
+  auto r = http.Get("/metrics");
+  if (!r || r->status != 200) return -1;
+  std::smatch m;
+  if (std::regex_search(r->body, m, std::regex("\n" + name + " ([0-9]+)"))) {
+    return std::stoll(m[1].str());
+  }
+  return -1;
 }
 
 std::string MakeDir() {
@@ -117,40 +140,72 @@ FakeTelegramUser UserFor(int64_t id) {
   return FakeTelegramUser{id, "User" + std::to_string(id), "", "", "en", false};
 }
 
-Run RunOnce(const Settings& s, int chats, bool paced) {
+// The model's answer: with calls == 2, a balance look-up first, then text with its result.
+FakeLlmServer::Options ModelOptions(const Settings& s) {
   FakeLlmServer::Options lo;
   lo.delay = std::chrono::milliseconds(s.delay_ms);
-  lo.default_reply = FakeLlmReply::Text("Noted, thank you.");
-  FakeLlmServer llm(lo);
-  FakeTelegramServer telegram;
-  const std::string dir = MakeDir();
-  std::map<std::string, std::string> env{{"TELEGRAM_BOT_TOKEN", telegram.token()},
-                                         {"TELEGRAM_API_BASE", telegram.url()},
-                                         {"ADMIN_IDS", std::to_string(kAdminId)},
-                                         {"HTTP_LISTEN", "127.0.0.1:0"},
-                                         {"DEPOSITBOT_DB", dir + "/depositbot.db"},
-                                         {"LLM_BASE_URL", llm.url()},
-                                         {"LLM_API_KEY", "sk-bench"},
-                                         {"RECONCILE_INTERVAL_SECONDS", "0"}};
-  if (!paced) env["DEPOSITBOT_TELEGRAM_PACING"] = "off";
-  ChildProcess serve(
-      s.binary, {"serve", "--poll-timeout", "1", "--workers", std::to_string(s.workers)}, env, dir);
-  if (serve.ReadUntil("depositbot serving").empty()) {
-    std::fprintf(stderr, "serve_bench: serve did not start:\n%s\n", serve.Wait().err.c_str());
-    std::exit(1);
-  }
+  lo.responder = [calls = s.calls](const FakeLlmRequest& r) {
+    bool has_result = false;
+    if (r.json.is_object() && r.json.contains("messages") && r.json["messages"].is_array() &&
+        !r.json["messages"].empty()) {
+      const auto& last = r.json["messages"].back();
+      has_result = last.is_object() && last.value("role", "") == "tool";
+    }
+    if (calls < 2 || has_result) return FakeLlmReply::Text("Noted, thank you.");
+    return FakeLlmReply::ToolCalls({{"", "manage_deposit", R"({"action":"balance"})"}});
+  };
+  return lo;
+}
 
-  // One message first, so start-up (first connections, first model call) is not measured;
-  // then a pause so its send no longer counts in the pacer's one-second window.
-  telegram.PushMessage(UserFor(kWarmupChat), kWarmupChat, "hello");
-  if (!telegram.WaitForSentMessages(1, std::chrono::seconds(30))) {
-    std::fprintf(stderr, "serve_bench: no reply to the warm-up message\n%s\n",
-                 serve.Wait().err.c_str());
-    std::exit(1);
+struct Serve {
+  FakeLlmServer llm;
+  FakeTelegramServer telegram;
+  std::string dir = MakeDir();
+  std::unique_ptr<ChildProcess> process;
+  int http_port = 0;
+
+  Serve(const Settings& s, bool paced) : llm(ModelOptions(s)) {
+    std::map<std::string, std::string> env{{"TELEGRAM_BOT_TOKEN", telegram.token()},
+                                           {"TELEGRAM_API_BASE", telegram.url()},
+                                           {"ADMIN_IDS", std::to_string(kAdminId)},
+                                           {"HTTP_LISTEN", "127.0.0.1:0"},
+                                           {"DEPOSITBOT_DB", dir + "/depositbot.db"},
+                                           {"LLM_BASE_URL", llm.url()},
+                                           {"LLM_API_KEY", "sk-bench"},
+                                           {"RECONCILE_INTERVAL_SECONDS", "0"}};
+    if (!paced) env["DEPOSITBOT_TELEGRAM_PACING"] = "off";
+    process = std::make_unique<ChildProcess>(
+        s.binary, std::vector<std::string>{"serve", "--poll-timeout", "1"}, env, dir);
+    const std::string line = process->ReadUntil("depositbot serving");
+    std::smatch m;
+    if (line.empty() || !std::regex_search(line, m, std::regex("http port ([0-9]+)"))) {
+      std::fprintf(stderr, "serve_bench: serve did not start:\n%s\n", process->Wait().err.c_str());
+      std::exit(1);
+    }
+    http_port = std::stoi(m[1].str());
+    // One message first, so start-up (first connections, first model call) is not measured;
+    // then a pause so its send no longer counts in the pacer's one-second window.
+    telegram.PushMessage(UserFor(kWarmupChat), kWarmupChat, "hello");
+    if (!telegram.WaitForSentMessages(1, std::chrono::seconds(30))) {
+      std::fprintf(stderr, "serve_bench: no reply to the warm-up message\n%s\n",
+                   process->Wait().err.c_str());
+      std::exit(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  const size_t before = telegram.SentMessages().size();
-  const size_t calls_before = llm.RequestCount();
+  ~Serve() { std::filesystem::remove_all(dir); }
+
+  int Stop() {
+    process->Signal(SIGTERM);
+    return process->Wait().exit_code;
+  }
+};
+
+Run RunOnce(const Settings& s, int chats, bool paced) {
+  Serve serve(s, paced);
+  const size_t before = serve.telegram.SentMessages().size();
+  const size_t calls_before = serve.llm.RequestCount();
+  const int64_t commits_before = MetricValue(serve.http_port, "depositbot_db_commits_total");
 
   Run run;
   run.paced = paced;
@@ -164,22 +219,27 @@ Run RunOnce(const Settings& s, int chats, bool paced) {
     for (int c = 0; c < chats; ++c) {
       const int64_t chat = kFirstChat + c;
       pushed[chat].push_back(SteadyClock::now());
-      telegram.PushMessage(UserFor(chat), chat, "hello, message " + std::to_string(k + 1));
+      serve.telegram.PushMessage(UserFor(chat), chat, "hello, message " + std::to_string(k + 1));
     }
   }
   auto timeout = std::chrono::milliseconds(static_cast<int64_t>(run.ideal.wall_s * 5000) + 30000);
-  telegram.WaitForSentMessages(before + run.messages, timeout);
+  serve.telegram.WaitForSentMessages(before + run.messages, timeout);
 
-  run.peak_rss_mib = PeakRssMib(serve.pid());
-  run.model_calls = llm.RequestCount() - calls_before;
-  serve.Signal(SIGTERM);
-  run.exit_code = serve.Wait().exit_code;
+  run.peak_rss_mib = ProcStatus(serve.process->pid(), "VmHWM") / 1024.0;
+  run.peak_threads = MetricValue(serve.http_port, "depositbot_handler_threads_peak");
+  const int64_t commits_after = MetricValue(serve.http_port, "depositbot_db_commits_total");
+  if (commits_before >= 0 && commits_after >= commits_before) {
+    run.commits_per_message =
+        static_cast<double>(commits_after - commits_before) / static_cast<double>(run.messages);
+  }
+  run.model_calls = serve.llm.RequestCount() - calls_before;
+  run.exit_code = serve.Stop();
 
-  // The replies of a chat arrive in its messages' order (the dispatcher keeps it).
+  // The replies of a chat arrive in its messages' order (per-chat order).
   std::map<int64_t, size_t> answered;
   std::vector<double> latencies;
   SteadyClock::time_point last = start;
-  for (const auto& m : telegram.SentMessages()) {
+  for (const auto& m : serve.telegram.SentMessages()) {
     auto it = pushed.find(m.chat_id);
     if (it == pushed.end()) continue;
     size_t k = answered[m.chat_id]++;
@@ -192,28 +252,52 @@ Run RunOnce(const Settings& s, int chats, bool paced) {
   run.wall_s = Ms(last - start) / 1000.0;
   run.p50_ms = Percentile(latencies, 50);
   run.p99_ms = Percentile(latencies, 99);
-  std::filesystem::remove_all(dir);
   return run;
 }
 
-void PrintRun(const Run& r) {
+void PrintRun(const Settings& s, const Run& r) {
   const double rate = r.wall_s > 0 ? r.replies / r.wall_s : 0;
   std::printf("%-6s %6d %6zu %7.2f %8.1f %8.0f %8.0f ", r.paced ? "on" : "off", r.chats, r.messages,
               r.wall_s, rate, r.p50_ms, r.p99_ms);
   if (r.ideal.wall_s > 0) {
     const double ideal_rate = r.messages / r.ideal.wall_s;
-    std::printf("%8.1f %6.2f  %-22s", ideal_rate, rate / ideal_rate, r.ideal.bound);
-  } else {  // --delay-ms 0 without pacing: nothing in the model sets a bound
-    std::printf("%8s %6s  %-22s", "-", "-", "none (delay 0)");
+    std::printf("%8.1f %6.2f  %-20s", ideal_rate, rate / ideal_rate, r.ideal.bound);
+  } else {  // --delay-ms 0 without pacing: nothing outside sets a bound
+    std::printf("%8s %6s  %-20s", "-", "-", "none (delay 0)");
   }
-  std::printf(" %8.1f\n", r.peak_rss_mib);
+  std::printf(" %8.1f %7lld %9.2f\n", r.peak_rss_mib, static_cast<long long>(r.peak_threads),
+              r.commits_per_message);
   if (r.replies != r.messages) {
     std::printf("       ^ only %zu of %zu replies arrived in time\n", r.replies, r.messages);
   }
-  if (r.model_calls != r.messages) {
+  if (r.model_calls != r.messages * s.calls) {
     std::printf("       ^ %zu model calls for %zu messages\n", r.model_calls, r.messages);
   }
   if (r.exit_code != 0) std::printf("       ^ serve exited with %d\n", r.exit_code);
+  std::fflush(stdout);
+}
+
+// --held N: N conversations waiting on the model at once.
+void RunHeld(const Settings& s) {
+  Serve serve(s, /*paced=*/false);
+  const size_t before = serve.telegram.SentMessages().size();
+  serve.llm.Hold();
+  for (int c = 0; c < s.held; ++c) {
+    serve.telegram.PushMessage(UserFor(kFirstChat + c), kFirstChat + c, "hello");
+  }
+  const bool all_waiting = serve.llm.WaitForHeld(s.held, std::chrono::seconds(120));
+  const int pid = serve.process->pid();
+  const double rss = ProcStatus(pid, "VmRSS") / 1024.0;
+  const double threads = ProcStatus(pid, "Threads");
+  serve.llm.Release();
+  const bool answered =
+      serve.telegram.WaitForSentMessages(before + s.held, std::chrono::seconds(120));
+  const double peak = ProcStatus(pid, "VmHWM") / 1024.0;
+  const int exit_code = serve.Stop();
+  std::printf(
+      "held: %d conversations waiting on the model at once: %s; serve RSS then %.1f MiB (peak "
+      "over the run %.1f MiB), %.0f threads; all answered after release: %s; exit %d\n",
+      s.held, all_waiting ? "yes" : "NO", rss, peak, threads, answered ? "yes" : "NO", exit_code);
   std::fflush(stdout);
 }
 
@@ -221,7 +305,7 @@ void PrintRun(const Run& r) {
 
 int main(int argc, char** argv) {
   Settings s;
-  std::string chats = "1,50,500";
+  std::string chats = "200,500";
   std::string pacing = "both";
 #ifdef DEPOSITBOT_BIN_DEFAULT
   s.binary = DEPOSITBOT_BIN_DEFAULT;
@@ -232,15 +316,19 @@ int main(int argc, char** argv) {
   app.add_option("--delay-ms", s.delay_ms, "the fake model's delay per call")
       ->check(CLI::Range(0, 60000))
       ->capture_default_str();
-  app.add_option("--workers", s.workers, "serve --workers")
-      ->check(CLI::Range(1, 1024))
+  app.add_option("--calls", s.calls, "model calls per message (2: a tool call, then text)")
+      ->check(CLI::Range(1, 2))
       ->capture_default_str();
-  app.add_option("--chats", chats, "chat counts, comma-separated")->capture_default_str();
+  app.add_option("--chats", chats, "chat counts, comma-separated (empty: none)")
+      ->capture_default_str();
   app.add_option("--per-chat", s.per_chat, "messages each chat sends at once")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   app.add_option("--pacing", pacing, "Telegram send pacing in serve")
       ->check(CLI::IsMember({"both", "on", "off"}))
+      ->capture_default_str();
+  app.add_option("--held", s.held, "also hold this many conversations on the model at once")
+      ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   app.add_option("--depositbot", s.binary, "the depositbot binary")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -263,26 +351,20 @@ int main(int argc, char** argv) {
   }
 
   std::printf(
-      "serve_bench: depositbot serve, fake Telegram + fake model on loopback; model delay %d ms, "
-      "%d workers, %d message(s) per chat\n",
-      s.delay_ms, s.workers, s.per_chat);
-  // The fakes use cpp-httplib's default pool: max(8, cores - 1) requests at once.
-  const unsigned cores = std::thread::hardware_concurrency();
-  const int pool = static_cast<int>(std::max(8u, cores > 0 ? cores - 1 : 0u));
-  if (s.workers > pool) {
-    std::printf(
-        "note: the fake model server answers at most %d calls at once (cpp-httplib's "
-        "pool), so the model term of the ideal is not reachable with %d workers\n",
-        pool, s.workers);
+      "serve_bench: depositbot serve (defaults), fake Telegram + fake model on loopback, %u "
+      "cores; model delay %d ms, %d call(s) per message, %d message(s) per chat\n",
+      std::thread::hardware_concurrency(), s.delay_ms, s.calls, s.per_chat);
+  if (!s.chats.empty()) {
+    std::printf("%-6s %6s %6s %7s %8s %8s %8s %8s %6s  %-20s %8s %7s %9s\n", "pacing", "chats",
+                "msgs", "wall s", "msg/s", "p50 ms", "p99 ms", "ideal/s", "ratio", "ideal bound by",
+                "RSS MiB", "threads", "commits/msg");
   }
-  std::printf("%-6s %6s %6s %7s %8s %8s %8s %8s %6s  %-22s %8s\n", "pacing", "chats", "msgs",
-              "wall s", "msg/s", "p50 ms", "p99 ms", "ideal/s", "ratio", "ideal bound by",
-              "RSS MiB");
   std::vector<bool> modes;
   if (pacing != "off") modes.push_back(true);
   if (pacing != "on") modes.push_back(false);
   for (bool paced : modes) {
-    for (int c : s.chats) PrintRun(RunOnce(s, c, paced));
+    for (int c : s.chats) PrintRun(s, RunOnce(s, c, paced));
   }
+  if (s.held > 0) RunHeld(s);
   return 0;
 }

@@ -34,7 +34,9 @@ Status HttpEndpoint::Start() {
   im.server.Get("/healthz", [&im](const httplib::Request&, httplib::Response& res) {
     bool ok = im.healthy();
     res.status = ok ? 200 : 503;
-    res.set_content(ok ? "ok\n" : "database unavailable\n", "text/plain");
+    std::string body = ok ? "ok\n" : "database unavailable\n";
+    if (im.options.details) body += im.options.details();
+    res.set_content(body, "text/plain");
   });
   im.server.Get("/metrics", [&im](const httplib::Request&, httplib::Response& res) {
     res.set_content(im.metrics.Render(), "text/plain; version=0.0.4");

@@ -11,7 +11,8 @@ namespace depositbot {
 
 class Metrics;
 
-// The bot's HTTP side on HTTP_LISTEN: GET /healthz (200 when `healthy`),
+// The bot's HTTP side on HTTP_LISTEN: GET /healthz (200 when `healthy`, with
+// Options::details in the body),
 // GET /metrics (Prometheus text), and in webhook mode POST /telegram/webhook,
 // which answers 401 without processing unless X-Telegram-Bot-Api-Secret-Token
 // equals the secret (compared in constant time), then hands the body to
@@ -22,6 +23,9 @@ class HttpEndpoint {
     std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
     bool webhook = false;
     std::string webhook_secret;
+    // Lines added to /healthz's body after "ok" (what the capacity is), e.g.
+    // "max_in_flight: 1024\n".
+    std::function<std::string()> details;
   };
   using UpdateHandler = std::function<int(const std::string& body)>;
 

@@ -78,41 +78,155 @@ int64_t ChatOf(const TelegramUpdate& u) {
 }
 
 TelegramBot::TelegramBot(Deps deps, Options options)
-    : deps_(deps),
-      options_(std::move(options)),
-      dispatcher_(options_.workers, options_.max_queued) {
+    : deps_(deps), options_(std::move(options)), dispatcher_(options_.max_in_flight) {
   deps_.metrics.Describe("depositbot_updates_received_total", "counter",
                          "Telegram updates received");
   deps_.metrics.Describe("depositbot_updates_handled_total", "counter", "Telegram updates handled");
   deps_.metrics.Describe("depositbot_updates_duplicated_total", "counter",
                          "Repeated deliveries of an update, skipped");
+  deps_.metrics.Describe("depositbot_busy_total", "counter",
+                         "Updates answered busy because max_in_flight were in flight");
   deps_.metrics.Describe("depositbot_model_call_seconds", "histogram", "Time per agent turn");
   deps_.metrics.Describe("depositbot_tool_calls_total", "counter",
                          "Tool calls by tool and outcome");
   deps_.metrics.Describe("depositbot_telegram_send_errors_total", "counter",
                          "Failed Telegram API calls by error code");
+  notices_thread_ = std::thread([this] { SendNotices(); });
 }
 
-TelegramBot::~TelegramBot() { dispatcher_.Stop(std::chrono::seconds(20)); }
+TelegramBot::~TelegramBot() {
+  dispatcher_.Stop(std::chrono::seconds(20));
+  {
+    std::lock_guard<std::mutex> l(notices_mu_);
+    notices_stop_ = true;
+  }
+  notices_cv_.notify_all();
+  if (notices_thread_.joinable()) notices_thread_.join();
+}
 
 Result<bool> TelegramBot::Accept(const TelegramUpdate& update) {
-  deps_.metrics.Add("depositbot_updates_received_total");
-  int64_t chat = ChatOf(update);
-  auto fresh = deps_.inbox.Receive(update.update_id, chat, TelegramUpdateToJson(update).dump());
+  auto fresh = AcceptBatch({update});
   if (!fresh) return fresh.error();
-  if (!*fresh) {
+  return static_cast<bool>(fresh->front());
+}
+
+Result<std::vector<bool>> TelegramBot::AcceptBatch(const std::vector<TelegramUpdate>& updates) {
+  std::vector<InboxUpdate> records;
+  records.reserve(updates.size());
+  for (const auto& u : updates) {
+    deps_.metrics.Add("depositbot_updates_received_total");
+    records.push_back({u.update_id, ChatOf(u), TelegramUpdateToJson(u).dump()});
+  }
+  auto fresh = deps_.inbox.ReceiveBatch(records);
+  if (!fresh) return fresh.error();
+  std::vector<const TelegramUpdate*> admit;
+  for (size_t i = 0; i < updates.size(); ++i) {
+    if ((*fresh)[i]) {
+      admit.push_back(&updates[i]);
+      continue;
+    }
     deps_.metrics.Add("depositbot_updates_duplicated_total");
     Log(LogLevel::kInfo, "telegram.update_duplicate",
-        {{"update_id", std::to_string(update.update_id)}, {"chat_id", std::to_string(chat)}});
-    return false;
+        {{"update_id", std::to_string(updates[i].update_id)},
+         {"chat_id", std::to_string(records[i].chat_id)}});
   }
-  bool queued = dispatcher_.Submit(chat, [this, update] { Handle(update); });
-  if (!queued) {
-    // Shutting down: the update stays 'received' and is handled after the restart.
-    Log(LogLevel::kWarn, "telegram.update_deferred",
-        {{"update_id", std::to_string(update.update_id)}});
+  AdmitOrRefuse(admit);
+  return fresh;
+}
+
+void TelegramBot::AdmitOrRefuse(const std::vector<const TelegramUpdate*>& updates) {
+  std::vector<int64_t> refused_ids;
+  std::vector<const TelegramUpdate*> refused;
+  for (const TelegramUpdate* u : updates) {
+    if (!dispatcher_.Reserve()) {
+      refused_ids.push_back(u->update_id);
+      refused.push_back(u);
+      continue;
+    }
+    TelegramUpdate copy = *u;
+    if (!dispatcher_.SubmitReserved(ChatOf(copy), [this, copy] { Handle(copy); })) {
+      // Shutting down (or out of threads): the update stays 'received' and is handled after
+      // the restart.
+      Log(LogLevel::kWarn, "telegram.update_deferred",
+          {{"update_id", std::to_string(u->update_id)}});
+    }
   }
-  return true;
+  if (refused.empty()) return;
+  // Recorded as done before the answer goes out: a refused update is never handled later, and
+  // a crash in between costs only the busy answer. When the refusal cannot be recorded the
+  // updates stay 'received' and are handled after a restart: nothing is lost either way.
+  auto marked = deps_.inbox.Refuse(refused_ids);
+  if (!marked) {
+    Log(LogLevel::kError, "telegram.refuse_failed", {{"error", marked.error().message}});
+    return;
+  }
+  std::set<int64_t> told(marked->begin(), marked->end());
+  for (const TelegramUpdate* u : refused) {
+    if (!told.count(u->update_id)) continue;  // another handler had started it
+    deps_.metrics.Add("depositbot_busy_total");
+    Log(LogLevel::kWarn, "telegram.busy",
+        {{"update_id", std::to_string(u->update_id)},
+         {"chat_id", std::to_string(ChatOf(*u))},
+         {"max_in_flight", std::to_string(dispatcher_.capacity())}});
+    TellBusy(*u);
+  }
+}
+
+void TelegramBot::TellBusy(const TelegramUpdate& u) {
+  Notice n;
+  if (u.kind == TelegramUpdate::Kind::kMessage && u.message && u.message->from &&
+      !u.message->from->is_bot) {
+    n.chat_id = u.message->chat.id;
+  } else if (u.kind == TelegramUpdate::Kind::kCallbackQuery && u.callback_query) {
+    n.callback_query_id = u.callback_query->id;
+  } else {
+    return;  // nothing anyone waits an answer for (an edit, a bot's message)
+  }
+  std::lock_guard<std::mutex> l(notices_mu_);
+  if (notices_.size() >= kMaxQueuedNotices) {
+    Log(LogLevel::kWarn, "telegram.busy_notice_dropped",
+        {{"update_id", std::to_string(u.update_id)}});
+    return;
+  }
+  notices_.push_back(std::move(n));
+  notices_cv_.notify_one();
+}
+
+void TelegramBot::SendNotices() {
+  std::unique_lock<std::mutex> lock(notices_mu_);
+  while (true) {
+    notices_cv_.wait(lock, [&] { return notices_stop_ || !notices_.empty(); });
+    if (notices_.empty()) {  // stopping with nothing left
+      notices_done_ = true;
+      notices_cv_.notify_all();
+      return;
+    }
+    Notice n = std::move(notices_.front());
+    notices_.pop_front();
+    lock.unlock();
+    if (!n.callback_query_id.empty()) {
+      (void)deps_.telegram.AnswerCallbackQuery(
+          n.callback_query_id,
+          "I am busy with many conversations right now. Nothing was done; please press again "
+          "in a minute.",
+          true);
+    } else {
+      Send(n.chat_id,
+           "I am busy with many conversations right now and could not take this message. "
+           "Nothing was done; please send it again in a minute.");
+    }
+    lock.lock();
+  }
+}
+
+TelegramBot::Capacity TelegramBot::capacity() const {
+  Capacity c;
+  c.max_in_flight = dispatcher_.capacity();
+  c.in_flight = dispatcher_.InFlight();
+  c.running = dispatcher_.Running();
+  c.threads = dispatcher_.Threads();
+  c.peak_threads = dispatcher_.PeakThreads();
+  return c;
 }
 
 Status TelegramBot::RecoverInbox() {
@@ -131,12 +245,14 @@ Status TelegramBot::RecoverInbox() {
            "please check /balance or /history and send it again if it is not there.");
     }
   }
+  std::vector<TelegramUpdate> pending;
   for (const auto& u : rec->to_handle) {
     auto parsed = ParseTelegramUpdate(std::string_view(u.payload));
-    if (!parsed) continue;
-    TelegramUpdate update = *parsed;
-    dispatcher_.Submit(u.chat_id, [this, update] { Handle(update); });
+    if (parsed) pending.push_back(*parsed);
   }
+  std::vector<const TelegramUpdate*> admit;
+  for (const auto& u : pending) admit.push_back(&u);
+  AdmitOrRefuse(admit);
   return Status::Ok();
 }
 
@@ -170,28 +286,49 @@ int TelegramBot::RunLongPolling(const std::atomic<bool>& stop) {
     // A batch that arrived as the stop came is still recorded and queued (serve drains only
     // after this returns). No later poll confirms it, so Telegram delivers it again after the
     // restart and the inbox skips it as seen: at most once, never lost.
+    std::vector<TelegramUpdate> parsable;
+    int64_t next = offset;
     for (const auto& u : *batch) {
-      if (u.update_id >= offset) offset = u.update_id + 1;
+      next = std::max(next, u.update_id + 1);
       if (u.kind == TelegramUpdate::Kind::kUnparsable) {
         Log(LogLevel::kWarn, "telegram.update_unparsable",
             {{"update_id", std::to_string(u.update_id)}, {"error", u.parse_error}});
         continue;
       }
-      if (auto r = Accept(u); !r) {
-        // Not recorded: do not confirm it, so Telegram delivers it again.
-        Log(LogLevel::kError, "telegram.inbox_failed",
-            {{"update_id", std::to_string(u.update_id)}, {"error", r.error().message}});
-        offset = std::min(offset, u.update_id);
-        break;
-      }
+      parsable.push_back(u);
     }
+    // The whole batch in one transaction (one durable commit): all recorded, or none and the
+    // offset stays, so Telegram delivers the batch again.
+    if (auto r = AcceptBatch(parsable); !r) {
+      Log(LogLevel::kError, "telegram.inbox_failed",
+          {{"updates", std::to_string(parsable.size())}, {"error", r.error().message}});
+      continue;
+    }
+    offset = next;
   }
   return 0;
 }
 
 void TelegramBot::StopPolling() { deps_.telegram.StopPolling(); }
 
-bool TelegramBot::Drain(std::chrono::milliseconds bound) { return dispatcher_.Stop(bound); }
+bool TelegramBot::Drain(std::chrono::milliseconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  const bool drained = dispatcher_.Stop(bound);
+  // The busy answers still queued go out within what is left of the bound; the notices thread
+  // ends once its queue is empty.
+  std::unique_lock<std::mutex> lock(notices_mu_);
+  notices_stop_ = true;
+  notices_cv_.notify_all();
+  const bool sent = notices_cv_.wait_until(lock, deadline, [&] { return notices_done_; });
+  lock.unlock();
+  if (!drained || !sent) {
+    // Left running like the dispatcher's workers: the caller ends the process.
+    notices_thread_.detach();
+    return false;
+  }
+  notices_thread_.join();
+  return true;
+}
 
 void TelegramBot::Handle(const TelegramUpdate& update) {
   auto started = deps_.inbox.Start(update.update_id);

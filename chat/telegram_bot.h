@@ -4,11 +4,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "chat/dispatcher.h"
 #include "chat/telegram_client.h"
@@ -31,19 +34,28 @@ class UserStore;
 // and the turns' side effects into chat messages
 // (admin notifications with Confirm/Reject buttons, purchase quotes with
 // Confirm/Cancel buttons for their owner, decisions told to the user).
-// Updates are recorded in the InboxStore before anything acts on them and
-// handled at most once, in arrival order per chat, different chats in
-// parallel on the Dispatcher's workers. Admin rights are checked here from
-// ADMIN_IDS, never taken from a message. Thread-safe.
+// Updates are recorded in the InboxStore before anything acts on them (a
+// getUpdates batch in one transaction) and handled at most once, in arrival
+// order per chat, every chat with work at once on the Dispatcher. At most
+// max_in_flight updates are queued or being handled; past that a new one is
+// recorded as done and its sender told that the bot is busy (nothing was done,
+// send it again in a minute), counted as depositbot_busy_total. Admin rights
+// are checked here from ADMIN_IDS, never taken from a message. Thread-safe.
 class TelegramBot {
  public:
+  static constexpr size_t kDefaultMaxInFlight = 1024;
   struct Options {
     std::set<int64_t> admin_ids;
     Currency currency{"USD", 2};
-    size_t workers = 8;
-    size_t max_queued = 1000;
+    size_t max_in_flight = kDefaultMaxInFlight;
     int poll_timeout_s = 25;
     TurnObserver* observer = nullptr;  // e.g. serve --record
+  };
+  struct Capacity {
+    size_t max_in_flight = 0;
+    size_t in_flight = 0;  // updates queued or being handled
+    size_t running = 0;    // updates being handled
+    size_t threads = 0, peak_threads = 0;
   };
   // Not owned; each must outlive the bot (and, after a Drain that timed out, the process).
   struct Deps {
@@ -59,9 +71,13 @@ class TelegramBot {
   TelegramBot(Deps deps, Options options);
   ~TelegramBot();
 
-  // Records an update and queues it for its chat. False when it was seen
-  // before (a repeated delivery), which is counted and skipped.
+  // Records an update and queues it for its chat (or answers "busy"). False
+  // when it was seen before (a repeated delivery), which is counted and skipped.
   Result<bool> Accept(const TelegramUpdate& update);
+  // The same for a whole batch, recorded in one transaction: element i is
+  // true when updates[i] was new. On an error nothing was recorded.
+  Result<std::vector<bool>> AcceptBatch(const std::vector<TelegramUpdate>& updates);
+  Capacity capacity() const;
   // At start-up: queues updates received but never handled, and tells the
   // chats of updates interrupted mid-way (they are not run again).
   Status RecoverInbox();
@@ -79,6 +95,10 @@ class TelegramBot {
   bool Drain(std::chrono::milliseconds bound);
 
  private:
+  // Queues each update for its chat, or, past the cap, records it as refused and answers busy.
+  void AdmitOrRefuse(const std::vector<const TelegramUpdate*>& updates);
+  void TellBusy(const TelegramUpdate& update);
+  void SendNotices();  // the notices thread: busy answers, in order, off the receiving thread
   void Handle(const TelegramUpdate& update);
   void HandleMessage(const TelegramMessage& message);
   void HandleCallback(const TelegramCallbackQuery& query);
@@ -91,9 +111,22 @@ class TelegramBot {
   Result<ToolContext> ContextFor(const TelegramUser& from);
   void Send(int64_t chat_id, const std::string& plain_text);
 
+  // A busy answer waiting to be sent: a message (chat_id) or a button press (callback id).
+  struct Notice {
+    int64_t chat_id = 0;
+    std::string callback_query_id;
+  };
+  static constexpr size_t kMaxQueuedNotices = 4096;
+
   Deps deps_;
   Options options_;
   Dispatcher dispatcher_;
+  std::mutex notices_mu_;
+  std::condition_variable notices_cv_;
+  std::deque<Notice> notices_;  // guarded by notices_mu_
+  bool notices_stop_ = false;   // guarded by notices_mu_
+  bool notices_done_ = false;   // guarded by notices_mu_: the thread has left SendNotices
+  std::thread notices_thread_;
 };
 
 // The update in Telegram's own JSON shape (for the inbox and recordings).

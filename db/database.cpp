@@ -2,9 +2,16 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+
 #include "common/log.h"
 
 namespace depositbot {
+namespace {
+std::atomic<int64_t> g_commits{0};
+}  // namespace
+
+int64_t Database::CommitsInProcess() { return g_commits.load(std::memory_order_relaxed); }
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path, Options options) {
   sqlite3* raw = nullptr;
@@ -18,6 +25,14 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, Option
   }
   std::unique_ptr<Database> db(new Database(raw, path));
   sqlite3_extended_result_codes(raw, 1);
+  // Runs for write transactions only: each is one durable commit (an fsync at synchronous=FULL).
+  sqlite3_commit_hook(
+      raw,
+      [](void*) {
+        g_commits.fetch_add(1, std::memory_order_relaxed);
+        return 0;  // go on with the commit
+      },
+      nullptr);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   // A failure of the first statements is either a file we may not write (a
   // read-only file or directory: WAL needs the -wal/-shm files beside it) or a

@@ -45,6 +45,10 @@ class Database {
   // Compiles one statement; errors carry SQLite's message.
   Result<Statement> Prepare(std::string_view sql);
 
+  // Write transactions committed by every Database of this process so far (each one a durable
+  // commit): what serve reports as depositbot_db_commits_total.
+  static int64_t CommitsInProcess();
+
   int64_t LastInsertRowId() const;
   int Changes() const;
   const std::string& path() const { return path_; }

@@ -31,6 +31,13 @@ class InboxStore {
 
   // True when the update is new; false for a repeated delivery.
   virtual Result<bool> Receive(int64_t update_id, int64_t chat_id, std::string_view payload) = 0;
+  // Records a whole getUpdates batch in one transaction (one durable commit): element i is true
+  // when updates[i] is new. All or nothing: on an error none of them is recorded.
+  virtual Result<std::vector<bool>> ReceiveBatch(const std::vector<InboxUpdate>& updates) = 0;
+  // Marks received updates as done without handling them (the bot was at capacity and told the
+  // user so), in one transaction. Returns the ids it marked: an update another handler already
+  // started is left to that one.
+  virtual Result<std::vector<int64_t>> Refuse(const std::vector<int64_t>& update_ids) = 0;
   // True when this caller may handle it (received -> started).
   virtual Result<bool> Start(int64_t update_id) = 0;
   virtual Status Finish(int64_t update_id) = 0;

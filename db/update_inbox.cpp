@@ -7,16 +7,56 @@
 
 namespace depositbot {
 
-Result<bool> UpdateInbox::Receive(int64_t update_id, int64_t chat_id, std::string_view payload) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+Result<bool> UpdateInbox::InsertLocked(int64_t update_id, int64_t chat_id, std::string_view payload,
+                                       int64_t now) {
   auto q = db_.Prepare(
       "INSERT INTO telegram_updates(update_id, chat_id, payload, state, received_at, updated_at) "
       "VALUES (?, ?, ?, 'received', ?, ?) ON CONFLICT(update_id) DO NOTHING");
   if (!q) return q.error();
-  int64_t now = clock_.NowSeconds();
   q->Bind(1, update_id).Bind(2, chat_id).Bind(3, payload).Bind(4, now).Bind(5, now);
   if (auto st = q->Run(); !st) return st.error();
   return db_.Changes() == 1;
+}
+
+Result<bool> UpdateInbox::Receive(int64_t update_id, int64_t chat_id, std::string_view payload) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  return InsertLocked(update_id, chat_id, payload, clock_.NowSeconds());
+}
+
+Result<std::vector<bool>> UpdateInbox::ReceiveBatch(const std::vector<InboxUpdate>& updates) {
+  std::vector<bool> fresh;
+  if (updates.empty()) return fresh;
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
+  if (!tx) return tx.error();
+  const int64_t now = clock_.NowSeconds();
+  for (const auto& u : updates) {
+    auto r = InsertLocked(u.update_id, u.chat_id, u.payload, now);
+    if (!r) return r.error();  // the transaction rolls back: none is recorded
+    fresh.push_back(*r);
+  }
+  if (auto st = tx->Commit(); !st) return st.error();
+  return fresh;
+}
+
+Result<std::vector<int64_t>> UpdateInbox::Refuse(const std::vector<int64_t>& update_ids) {
+  std::vector<int64_t> marked;
+  if (update_ids.empty()) return marked;
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
+  if (!tx) return tx.error();
+  const int64_t now = clock_.NowSeconds();
+  for (int64_t id : update_ids) {
+    auto q = db_.Prepare(
+        "UPDATE telegram_updates SET state = 'done', updated_at = ? "
+        "WHERE update_id = ? AND state = 'received'");
+    if (!q) return q.error();
+    q->Bind(1, now).Bind(2, id);
+    if (auto st = q->Run(); !st) return st.error();
+    if (db_.Changes() == 1) marked.push_back(id);
+  }
+  if (auto st = tx->Commit(); !st) return st.error();
+  return marked;
 }
 
 UpdateInbox::UpdateInbox(Database& db, const Clock& clock)

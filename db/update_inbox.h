@@ -22,12 +22,17 @@ class UpdateInbox final : public InboxStore {
   UpdateInbox(Database& db, const Clock& clock);
 
   Result<bool> Receive(int64_t update_id, int64_t chat_id, std::string_view payload) override;
+  Result<std::vector<bool>> ReceiveBatch(const std::vector<InboxUpdate>& updates) override;
+  Result<std::vector<int64_t>> Refuse(const std::vector<int64_t>& update_ids) override;
   Result<bool> Start(int64_t update_id) override;
   Status Finish(int64_t update_id) override;
   Result<Recovered> Recover() override;
   Result<int64_t> Prune(int64_t before) override;
 
  private:
+  Result<bool> InsertLocked(int64_t update_id, int64_t chat_id, std::string_view payload,
+                            int64_t now);
+
   Database& db_;
   const Clock& clock_;
   const std::string handler_;  // this process's name in Start()'s `handler` column

@@ -45,6 +45,10 @@ if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
                   LIBS process_runner ledger_builder fake_telegram fake_llm_server
                        PkgConfig::HTTPLIB)
   add_dependencies(serve_test depositbot)
+  depositbot_test(NAME throughput_test SOURCES throughput_test.cpp
+                  LIBS process_runner ledger_builder fake_telegram fake_llm_server
+                       PkgConfig::HTTPLIB)
+  add_dependencies(throughput_test depositbot)
 endif()
 
 # Start-up configuration: the ranges and refusals, and `depositbot config` as a real process.

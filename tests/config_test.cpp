@@ -131,6 +131,9 @@ TEST_CASE("every numeric setting out of its range stops start-up naming the vari
       {"retention 3651", {{"INBOX_RETENTION_DAYS", "3651"}}, "INBOX_RETENTION_DAYS"},
       {"retention negative", {{"INBOX_RETENTION_DAYS", "-1"}}, "INBOX_RETENTION_DAYS"},
       {"retention text", {{"INBOX_RETENTION_DAYS", "7d"}}, "INBOX_RETENTION_DAYS"},
+      {"in-flight 0", {{"MAX_IN_FLIGHT", "0"}}, "MAX_IN_FLIGHT"},
+      {"in-flight over the limit", {{"MAX_IN_FLIGHT", "100001"}}, "MAX_IN_FLIGHT"},
+      {"in-flight text", {{"MAX_IN_FLIGHT", "many"}}, "MAX_IN_FLIGHT"},
       {"max tokens 15", {{"LLM_MAX_TOKENS", "15"}}, "LLM_MAX_TOKENS"},
       {"max tokens 32769", {{"LLM_MAX_TOKENS", "32769"}}, "LLM_MAX_TOKENS"},
   };
@@ -155,6 +158,8 @@ TEST_CASE("numeric settings at the ends of their ranges are accepted") {
       {{"ALERT_RETRY_SECONDS", "3600"}},
       {{"INBOX_RETENTION_DAYS", "1"}},
       {{"INBOX_RETENTION_DAYS", "3650"}},
+      {{"MAX_IN_FLIGHT", "1"}},
+      {{"MAX_IN_FLIGHT", "100000"}},
       {{"LLM_MAX_TOKENS", "16"}},
       {{"LLM_MAX_TOKENS", "32768"}},
   };
@@ -378,7 +383,6 @@ TEST_CASE("a number from the command line outside its range is refused before an
   std::string dir = MakeTempDir();
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"serve", "--poll-timeout", "51"},
-        std::vector<std::string>{"serve", "--workers", "0"},
         std::vector<std::string>{"serve", "--shutdown-seconds", "-1"},
         std::vector<std::string>{"recover", "--min-age", "-1"},
         std::vector<std::string>{"chat", "--as", "0"}}) {

@@ -753,8 +753,7 @@ class ServeSweep : public Harness {
     if (!spec.empty()) env["DEPOSITBOT_FAILPOINT"] = spec;
     ++run_.processes;
     proc_ = std::make_unique<ChildProcess>(
-        DepositbotBinary(),
-        std::vector<std::string>{"serve", "--poll-timeout", "1", "--workers", "1"}, env, dir_);
+        DepositbotBinary(), std::vector<std::string>{"serve", "--poll-timeout", "1"}, env, dir_);
     std::string ready = proc_->ReadUntil("depositbot serving");
     Trace("serve" + (spec.empty() ? std::string() : " armed " + spec) +
           (ready.empty() ? ": did not start" : ": ready"));
@@ -1166,7 +1165,7 @@ class RaceSweep : public Harness {
 
   // A serve, once its start-up (purchase recovery, inbox recovery) is over.
   std::unique_ptr<Proc> StartServe(const std::string& name, const std::string& spec = "") {
-    auto p = Spawn(name, {"serve", "--poll-timeout", "1", "--workers", "1"}, spec, "");
+    auto p = Spawn(name, {"serve", "--poll-timeout", "1"}, spec, "");
     // A serve that neither starts nor exits is killed after kStuck (its ReadUntil then ends).
     std::mutex mu;
     std::condition_variable cv;

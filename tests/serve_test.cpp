@@ -14,6 +14,7 @@
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/process_runner.h"
+#include "tests/serve_bot.h"
 #include "tests/test_helpers.h"
 
 using namespace depositbot;
@@ -23,78 +24,7 @@ using std::chrono::seconds;
 
 namespace {
 
-const FakeTelegramUser kAlice{1001, "Alice", "", "alice", "en", false};
-const FakeTelegramUser kBob{1002, "Bob", "", "bob", "en", false};
-const FakeTelegramUser kAdmin{900, "Admin", "", "admin", "en", false};
-
-struct Bot {
-  FakeTelegramServer telegram;
-  std::string dir = MakeTempDir();
-  std::string db = dir + "/depositbot.db";
-  std::map<std::string, std::string> env;
-  std::unique_ptr<ChildProcess> proc;
-  int http_port = 0;
-  std::string poll_timeout = "1";  // seconds; Telegram's own is 25
-
-  Bot() {
-    env = {{"TELEGRAM_BOT_TOKEN", telegram.token()},
-           {"TELEGRAM_API_BASE", telegram.url()},
-           {"ADMIN_IDS", std::to_string(kAdmin.id)},
-           {"HTTP_LISTEN", "127.0.0.1:0"},
-           {"DEPOSITBOT_DB", db},
-           {"RECONCILE_INTERVAL_SECONDS", "0"}};
-  }
-
-  void Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"serve", "--poll-timeout", poll_timeout};
-    args.insert(args.end(), extra.begin(), extra.end());
-    proc = std::make_unique<ChildProcess>(DepositbotBinary(), args, env, dir);
-    std::string line = proc->ReadUntil("depositbot serving");
-    REQUIRE_MESSAGE(!line.empty(), proc->Wait().err);
-    std::smatch m;
-    REQUIRE(std::regex_search(line, m, std::regex("http port ([0-9]+)")));
-    http_port = std::stoi(m[1].str());
-  }
-
-  ProcessResult Stop() {
-    proc->Signal(SIGTERM);
-    return proc->Wait();
-  }
-
-  // The first message sent to `chat` containing `part`, waiting for it.
-  FakeSentMessage WaitForMessage(int64_t chat, const std::string& part) {
-    for (size_t n = 1; n < 200; ++n) {
-      if (!telegram.WaitForSentMessages(n, seconds(20))) break;
-      for (const auto& m : telegram.SentMessages()) {
-        if (m.chat_id == chat && Contains(m.text, part)) return m;
-      }
-    }
-    FAIL("no message to chat " << chat << " containing \"" << part << "\"");
-    return {};
-  }
-
-  int Count(int64_t chat, const std::string& part) {
-    int n = 0;
-    for (const auto& m : telegram.SentMessages()) n += m.chat_id == chat && Contains(m.text, part);
-    return n;
-  }
-
-  int64_t Query(const std::string& sql) {
-    auto d = Database::Open(db);
-    REQUIRE(d);
-    return QueryInt(**d, sql);
-  }
-  int64_t BalanceOf(int64_t telegram_id) {
-    return Query(
-        "SELECT COALESCE((SELECT d.balance FROM user_deposits d JOIN users u ON "
-        "u.id = d.user_id WHERE u.telegram_id = " +
-        std::to_string(telegram_id) + "), -1)");
-  }
-};
-
-std::string CallbackData(const FakeSentMessage& m, int button) {
-  return m.reply_markup["inline_keyboard"][0][button]["callback_data"].get<std::string>();
-}
+using Bot = ServeBot;
 
 }  // namespace
 

@@ -103,3 +103,34 @@ TEST_CASE("a restart leaves a started update to a handler that still runs and ab
   REQUIRE(later->abandoned.size() == 1);
   CHECK(later->abandoned[0].update_id == 4);
 }
+
+TEST_CASE("a getUpdates batch is recorded in one commit and its repeats are told apart") {
+  TestDb t;
+  UpdateInbox inbox(t.db(), t.clock());
+  REQUIRE(inbox.Receive(2, 1001, "{}").value());
+  const int64_t before = Database::CommitsInProcess();
+  auto fresh = inbox.ReceiveBatch({{1, 1001, "{}"}, {2, 1001, "{}"}, {3, 1002, "{}"}});
+  REQUIRE(fresh);
+  CHECK(Database::CommitsInProcess() - before == 1);
+  CHECK(*fresh == std::vector<bool>{true, false, true});  // 2 was delivered before
+  CHECK(Count(t.db(), "state = 'received'") == 3);
+  // The same batch delivered again (the offset was not confirmed): nothing new.
+  auto again = inbox.ReceiveBatch({{1, 1001, "{}"}, {2, 1001, "{}"}, {3, 1002, "{}"}});
+  REQUIRE(again);
+  CHECK(*again == std::vector<bool>{false, false, false});
+}
+
+TEST_CASE("a refused update is done and never handled; one already started is left alone") {
+  TestDb t;
+  UpdateInbox inbox(t.db(), t.clock());
+  REQUIRE(inbox.ReceiveBatch({{1, 1001, "{}"}, {2, 1002, "{}"}, {3, 1003, "{}"}}));
+  REQUIRE(inbox.Start(2).value());  // another handler took 2 first
+  auto marked = inbox.Refuse({1, 2, 3});
+  REQUIRE(marked);
+  CHECK(*marked == std::vector<int64_t>{1, 3});
+  CHECK_FALSE(inbox.Start(1).value());  // refused: no worker may run it now
+  auto rec = inbox.Recover();
+  REQUIRE(rec);
+  CHECK(rec->to_handle.empty());  // and no restart runs it later
+  CHECK(Count(t.db(), "state = 'done'") == 2);
+}

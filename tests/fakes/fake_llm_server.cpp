@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/fakes/loopback_server.h"
+
 namespace depositbot::testing {
 namespace {
 
@@ -197,13 +199,16 @@ struct FakeLlmServer::Impl {
   std::deque<FakeLlmReply> queue;
   std::vector<FakeLlmRequest> requests;
   bool released = false;  // hangs and delays end at once
+  bool holding = false;   // Hold() .. Release()
+  size_t held = 0;
 
   void Handle(const httplib::Request& req, httplib::Response& res);
-  FakeLlmReply NextReply(const std::string& authorization, size_t n);
+  FakeLlmReply NextReply(const FakeLlmRequest& request, size_t n);
 };
 
-FakeLlmReply FakeLlmServer::Impl::NextReply(const std::string& authorization, size_t n) {
+FakeLlmReply FakeLlmServer::Impl::NextReply(const FakeLlmRequest& request, size_t n) {
   // Called with mu held.
+  const std::string& authorization = request.authorization;
   if (!options.api_key.empty() && authorization != "Bearer " + options.api_key) {
     std::string shown = authorization.rfind("Bearer ", 0) == 0 ? authorization.substr(7) : "";
     if (shown.size() > 4) shown = shown.substr(0, 2) + "***" + shown.substr(shown.size() - 2);
@@ -220,6 +225,7 @@ FakeLlmReply FakeLlmServer::Impl::NextReply(const std::string& authorization, si
     queue.pop_front();
     return r;
   }
+  if (options.responder) return options.responder(request);
   if (options.default_reply) return *options.default_reply;
   return FakeLlmReply::HttpError(
       500, "fake LLM server has no scripted reply for request #" + std::to_string(n),
@@ -237,7 +243,13 @@ void FakeLlmServer::Impl::Handle(const httplib::Request& req, httplib::Response&
   requests.push_back(rec);
   size_t n = requests.size();
   cv.notify_all();
-  FakeLlmReply reply = NextReply(rec.authorization, n);
+  if (holding) {
+    ++held;
+    cv.notify_all();
+    cv.wait(lock, [this] { return !holding || released; });
+    --held;
+  }
+  FakeLlmReply reply = NextReply(rec, n);
   if (options.delay.count() > 0) {
     cv.wait_for(lock, options.delay, [this] { return released; });
   }
@@ -278,6 +290,7 @@ FakeLlmServer::FakeLlmServer(Options options) : impl_(std::make_unique<Impl>()) 
   auto handler = [impl = impl_.get()](const httplib::Request& req, httplib::Response& res) {
     impl->Handle(req, res);
   };
+  impl_->server.new_task_queue = [] { return new ThreadPerConnection(); };
   impl_->server.Post("/v1/chat/completions", handler);
   impl_->server.Post("/chat/completions", handler);
   if (impl_->options.port == 0) {
@@ -311,6 +324,27 @@ void FakeLlmServer::ReleaseHangs() {
     impl_->released = true;
   }
   impl_->cv.notify_all();
+}
+
+void FakeLlmServer::Hold() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->holding = true;
+}
+
+void FakeLlmServer::Release() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->holding = false;
+  impl_->cv.notify_all();
+}
+
+size_t FakeLlmServer::Held() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->held;
+}
+
+bool FakeLlmServer::WaitForHeld(size_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  return impl_->cv.wait_for(lock, timeout, [&] { return impl_->held >= n; });
 }
 
 int FakeLlmServer::port() const { return impl_->port; }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -87,6 +88,9 @@ class FakeLlmServer {
     std::string api_key;                 // empty: any Authorization accepted
     std::chrono::milliseconds delay{0};  // added before every answer (benchmarks)
     std::optional<FakeLlmReply> default_reply;
+    // With an empty queue, answers from the request (before default_reply), e.g. a tool call
+    // first and a text once the request carries the tool's result.
+    std::function<FakeLlmReply(const FakeLlmRequest&)> responder;
   };
 
   FakeLlmServer();
@@ -98,6 +102,14 @@ class FakeLlmServer {
   void Enqueue(FakeLlmReply reply);
   // Lets every current and future Hang answer at once (a 504 error envelope).
   void ReleaseHangs();
+  // From Hold() until Release(), every request is recorded and then waits before it is answered
+  // (with its normal reply): a model that takes as long as the test wants. Held() is how many
+  // wait now.
+  void Hold();
+  void Release();
+  size_t Held() const;
+  // Blocks until at least `n` requests wait in Hold() or `timeout` passed; true if they did.
+  bool WaitForHeld(size_t n, std::chrono::milliseconds timeout) const;
 
   int port() const;
   // "http://127.0.0.1:PORT/v1", a base URL for OpenAiChatModel.

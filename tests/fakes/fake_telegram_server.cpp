@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/http_client.h"
+#include "tests/fakes/loopback_server.h"
 
 namespace depositbot::testing {
 namespace {
@@ -847,6 +848,7 @@ FakeTelegramServer::FakeTelegramServer(Options options) : impl_(std::make_unique
     }
     res.set_content(all.dump(), "application/json");
   });
+  impl->server.new_task_queue = [] { return new ThreadPerConnection(); };
   if (impl->options.port == 0) {
     impl->port = impl->server.bind_to_any_port("127.0.0.1");
     if (impl->port <= 0) throw std::runtime_error("fake Telegram server: cannot bind a port");

@@ -2,10 +2,52 @@
 
 #include <httplib.h>
 
+#include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace depositbot::testing {
+
+// A cpp-httplib task queue that serves every connection on a thread of its own, so a fake
+// answers as many requests at once as the bot sends (its default pool answers 8 and queues the
+// rest, which would make the fake the bottleneck of a throughput test or benchmark). Threads
+// that ended are joined when the next one starts; shutdown() joins the rest.
+class ThreadPerConnection : public httplib::TaskQueue {
+ public:
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto id : finished_) {
+      auto it = threads_.find(id);
+      if (it != threads_.end()) {
+        it->second.join();
+        threads_.erase(it);
+      }
+    }
+    finished_.clear();
+    std::thread t([this, fn = std::move(fn)] {
+      fn();
+      std::lock_guard<std::mutex> l(mu_);
+      finished_.push_back(std::this_thread::get_id());
+    });
+    threads_.emplace(t.get_id(), std::move(t));
+  }
+  void shutdown() override {
+    std::map<std::thread::id, std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      threads.swap(threads_);
+    }
+    for (auto& [id, t] : threads) t.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::thread::id, std::thread> threads_;
+  std::vector<std::thread::id> finished_;
+};
 
 // Runs an httplib::Server on 127.0.0.1 on a free port in a background thread.
 // The constructor returns once the server accepts connections; the destructor

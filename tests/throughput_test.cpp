@@ -1,0 +1,179 @@
+// serve's capacity as a real process: every conversation in flight at once, the cap that
+// answers "busy" without losing anything, and per-chat order under load. Behaviour only: no
+// assertion here depends on how fast anything runs.
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <map>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/fakes/fake_llm_server.h"
+#include "tests/serve_bot.h"
+
+using namespace depositbot;
+using namespace depositbot::testing;
+using std::chrono::seconds;
+
+namespace {
+
+constexpr int64_t kFirstChat = 20001;
+const char kBusy[] = "I am busy with many conversations right now";
+
+FakeTelegramUser UserFor(int64_t id) {
+  return FakeTelegramUser{id, "User" + std::to_string(id), "", "", "en", false};
+}
+
+// The text of the last user message in a Chat Completions request.
+std::string LastUserText(const FakeLlmRequest& r) {
+  std::string text;
+  if (!r.json.is_object() || !r.json.contains("messages")) return text;
+  for (const auto& m : r.json["messages"]) {
+    if (m.value("role", "") == "user" && m.contains("content") && m["content"].is_string()) {
+      text = m["content"].get<std::string>();
+    }
+  }
+  return text;
+}
+
+// A model that answers every message with "echo: <the message>".
+FakeLlmServer::Options EchoModel() {
+  FakeLlmServer::Options o;
+  o.responder = [](const FakeLlmRequest& r) {
+    return FakeLlmReply::Text("echo: " + LastUserText(r));
+  };
+  return o;
+}
+
+struct ModelBot : ServeBot {
+  FakeLlmServer llm{EchoModel()};
+  ModelBot() {
+    env["LLM_BASE_URL"] = llm.url();
+    env["LLM_API_KEY"] = "sk-test";
+  }
+  std::string Metric(const std::string& name) {
+    httplib::Client http("127.0.0.1", http_port);
+    auto r = http.Get("/metrics");
+    REQUIRE(r);
+    std::smatch m;
+    if (!std::regex_search(r->body, m, std::regex("\n" + name + " ([0-9]+)"))) return "";
+    return m[1].str();
+  }
+  // The texts sent to `chat`, in the order the fake received them.
+  std::vector<std::string> TextsTo(int64_t chat) {
+    std::vector<std::string> out;
+    for (const auto& m : telegram.SentMessages()) {
+      if (m.chat_id == chat) out.push_back(m.text);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("with the defaults, 300 chats whose model calls all block are all in flight together") {
+  ModelBot b;
+  b.Start();
+  b.llm.Hold();
+  for (int c = 0; c < 300; ++c) {
+    b.telegram.PushMessage(UserFor(kFirstChat + c), kFirstChat + c, "hello " + std::to_string(c));
+  }
+  // Every conversation reaches the model before any answer comes back: none waits for another.
+  REQUIRE(b.llm.WaitForHeld(300, seconds(120)));
+  CHECK(b.Metric("depositbot_in_flight") == "300");
+  b.llm.Release();
+  REQUIRE(b.telegram.WaitForSentMessages(300, seconds(120)));
+  for (int c = 0; c < 300; ++c) {
+    auto texts = b.TextsTo(kFirstChat + c);
+    REQUIRE(texts.size() == 1);
+    CHECK(texts[0] == "echo: hello " + std::to_string(c));
+  }
+  CHECK(b.Metric("depositbot_busy_total").empty());  // never counted: nobody was turned away
+  CHECK(b.Stop().exit_code == 0);
+  CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates WHERE state = 'done'") == 300);
+}
+
+TEST_CASE("past MAX_IN_FLIGHT a message is answered busy, changes nothing and loses nothing") {
+  ModelBot b;
+  b.env["MAX_IN_FLIGHT"] = "4";
+  b.Start();
+  b.llm.Hold();
+  for (int c = 0; c < 4; ++c) {
+    b.telegram.PushMessage(UserFor(kFirstChat + c), kFirstChat + c, "first " + std::to_string(c));
+  }
+  REQUIRE(b.llm.WaitForHeld(4, seconds(60)));
+  // The cap is reached: three more chats are told at once instead of waiting without bound.
+  for (int c = 4; c < 7; ++c) {
+    b.telegram.PushMessage(UserFor(kFirstChat + c), kFirstChat + c, "turned away");
+  }
+  REQUIRE(b.telegram.WaitForSentMessages(3, seconds(60)));
+  for (int c = 4; c < 7; ++c) {
+    auto texts = b.TextsTo(kFirstChat + c);
+    REQUIRE(texts.size() == 1);
+    CHECK(Contains(texts[0], kBusy));
+    CHECK(Contains(texts[0], "Nothing was done"));
+  }
+  CHECK(b.Metric("depositbot_busy_total") == "3");
+  CHECK(b.llm.RequestCount() == 4);  // the refused messages never reached the model
+
+  b.llm.Release();
+  REQUIRE(b.telegram.WaitForSentMessages(7, seconds(60)));
+  for (int c = 0; c < 4; ++c) {
+    auto texts = b.TextsTo(kFirstChat + c);
+    REQUIRE(texts.size() == 1);
+    CHECK(texts[0] == "echo: first " + std::to_string(c));
+  }
+  // With room again, a chat that was turned away is served.
+  b.telegram.PushMessage(UserFor(kFirstChat + 4), kFirstChat + 4, "again");
+  b.WaitForMessage(kFirstChat + 4, "echo: again");
+  CHECK(b.Stop().exit_code == 0);
+  // Every update is recorded as done (the refused ones too): a restart neither runs a refused
+  // message late nor tells anyone they were interrupted.
+  CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates WHERE state <> 'done'") == 0);
+  CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates") == 8);
+  const size_t sent = b.telegram.SentMessages().size();
+  b.Start();
+  b.telegram.PushMessage(kAlice, kAlice.id, "/balance");
+  b.WaitForMessage(kAlice.id, "Your balance is");
+  CHECK(b.telegram.SentMessages().size() == sent + 1);
+  CHECK(b.llm.RequestCount() == 5);
+  CHECK(b.Stop().exit_code == 0);
+}
+
+TEST_CASE("a button pressed while the bot is at capacity is answered busy and decides nothing") {
+  ModelBot b;
+  b.env["MAX_IN_FLIGHT"] = "1";
+  b.Start();
+  b.llm.Hold();
+  b.telegram.PushMessage(kAlice, kAlice.id, "hello");
+  REQUIRE(b.llm.WaitForHeld(1, seconds(60)));
+  b.telegram.PushCallback(kAdmin, 1, "dep:c:1");
+  REQUIRE(b.telegram.WaitForCallbackAnswers(1, seconds(60)));
+  auto answers = b.telegram.CallbackAnswers();
+  REQUIRE(answers.size() == 1);
+  CHECK(Contains(answers[0].text, kBusy));
+  CHECK(answers[0].show_alert);
+  b.llm.Release();
+  b.WaitForMessage(kAlice.id, "echo: hello");
+  CHECK(b.Stop().exit_code == 0);
+}
+
+TEST_CASE("under load every chat's replies come in the order of its messages") {
+  ModelBot b;
+  b.Start();
+  constexpr int kChats = 60, kPerChat = 5;
+  for (int k = 0; k < kPerChat; ++k) {
+    for (int c = 0; c < kChats; ++c) {
+      b.telegram.PushMessage(UserFor(kFirstChat + c), kFirstChat + c, "m" + std::to_string(k));
+    }
+  }
+  REQUIRE(b.telegram.WaitForSentMessages(kChats * kPerChat, seconds(180)));
+  for (int c = 0; c < kChats; ++c) {
+    std::vector<std::string> expected;
+    for (int k = 0; k < kPerChat; ++k) expected.push_back("echo: m" + std::to_string(k));
+    CHECK(b.TextsTo(kFirstChat + c) == expected);
+  }
+  CHECK(b.Stop().exit_code == 0);
+}
