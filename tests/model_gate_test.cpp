@@ -65,6 +65,35 @@ TEST_CASE("the caller beyond the concurrency cap waits until a call in flight en
   CHECK(env.Sleeps().empty());
 }
 
+TEST_CASE("many threads at once never hold more permits than the cap") {
+  TestEnvironment env;
+  ModelGate gate(Cap(3), env);
+  std::atomic<int> inside{0};
+  std::atomic<int> most{0};
+  std::atomic<int> granted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto p = gate.Acquire(kLong);
+        if (!p) continue;
+        ++granted;
+        int now = ++inside;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::yield();
+        --inside;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(granted == 16 * 50);
+  CHECK(most <= 3);
+  CHECK(gate.stats().in_flight == 0);
+  CHECK(gate.stats().waiting == 0);
+}
+
 TEST_CASE("callers waiting for a permit start in the order they came") {
   TestEnvironment env;
   ModelGate gate(Cap(1), env);
