@@ -173,6 +173,7 @@ struct OpenAiChatModel::Attempt {
   std::optional<ChatResponse> response;
   Error error{ErrorCode::kInternal, ""};
   bool retryable = false;
+  bool throttled = false;  // the server asked the whole client to slow down
   std::optional<milliseconds> hint;
 };
 
@@ -369,6 +370,8 @@ OpenAiChatModel::Attempt OpenAiChatModel::CallOnce(const std::string& body, int 
     if (should == "true") out.retryable = true;
     if (should == "false") out.retryable = false;
     out.hint = RetryHint(res, env_.clock());
+    out.throttled = (s == 429 && described.code != "insufficient_quota") ||
+                    (out.retryable && out.hint.has_value());
   }
   Log(LogLevel::kWarn, "llm_call",
       {{"model", config_.model},
@@ -385,13 +388,34 @@ Result<ChatResponse> OpenAiChatModel::Complete(const ChatRequest& request) {
   if (!http_) return Error::Invalid("LLM base URL: " + url_error_);
   std::string body = RequestBody(request);
   for (int attempt = 1;; ++attempt) {
+    std::optional<ModelGate::Permit> permit;
+    if (config_.gate != nullptr) {
+      auto p = config_.gate->Acquire(config_.read_timeout);
+      if (!p) {
+        Log(LogLevel::kWarn, "llm_gate_refused",
+            {{"model", config_.model},
+             {"attempt", std::to_string(attempt)},
+             {"error", p.error().message}});
+        return p.error();
+      }
+      permit.emplace(std::move(*p));
+    }
     Attempt a = CallOnce(body, attempt);
+    // The pause is for everyone, whether or not this caller retries, and recorded before the
+    // permit goes, so that the caller next in line cannot start in between.
+    std::optional<milliseconds> pause;
+    if (a.throttled && config_.gate != nullptr) {
+      pause = std::min(a.hint ? *a.hint : Backoff(attempt), config_.max_retry_wait);
+      config_.gate->Throttle(*pause);
+    }
+    permit.reset();
     if (a.response) return std::move(*a.response);
     if (!a.retryable) return a.error;
     if (attempt >= config_.max_attempts) {
       return Error{a.error.code, a.error.message + " (gave up after " + std::to_string(attempt) +
                                      (attempt == 1 ? " attempt)" : " attempts)")};
     }
+    if (pause) continue;  // the next Acquire waits out the pause with everyone else
     milliseconds wait = a.hint ? std::min(*a.hint, config_.max_retry_wait) : Backoff(attempt);
     wait = std::min(wait, config_.max_retry_wait);
     env_.Sleep(wait);

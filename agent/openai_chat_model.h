@@ -5,6 +5,7 @@
 #include <string>
 
 #include "agent/chat_model.h"
+#include "agent/model_gate.h"
 #include "common/environment.h"
 #include "common/http_client.h"
 #include "common/result.h"
@@ -27,6 +28,9 @@ struct OpenAiChatModelConfig {
   std::chrono::milliseconds backoff_base{500};  // first retry waits ~base, doubling
   std::chrono::milliseconds backoff_max{8000};
   std::chrono::milliseconds max_retry_wait{30000};  // cap on any single wait
+  // The process's door to the provider (see ModelGate), shared by every model and thread; not
+  // owned, must outlive the model. Null: no shared limits, each call backs off on its own.
+  ModelGate* gate = nullptr;
 };
 
 // A ChatModel over any OpenAI-compatible Chat Completions server (OpenAI, vLLM, llama.cpp,
@@ -39,6 +43,12 @@ struct OpenAiChatModelConfig {
 // `Retry-After` (seconds or an HTTP date), capped at `max_retry_wait`; without a hint it is
 // exponential backoff with jitter. `x-should-retry: true|false` overrides the status rule.
 // 429 with code `insufficient_quota` and 402 without Retry-After are not retried.
+//
+// With a `gate`, every attempt holds one of its permits while the request is in flight, and
+// waits for it at most `read_timeout` (kUnavailable, with the gate's message, beyond that; not
+// retried). A 429 (but insufficient_quota) or a retryable status with a hint throttles the
+// gate for the hinted wait (a 429 without one: the backoff), so every caller of the process
+// pauses together, this caller's retry included, which then waits in the gate, not on its own.
 //
 // Errors: kUnavailable once retries are exhausted (or quota is gone); kInvalid for
 // 400/404/422 and other non-retryable statuses; kForbidden for 401/403. Messages carry the

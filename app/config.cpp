@@ -305,6 +305,26 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     }
     c.llm_max_tokens = static_cast<int>(n);
   }
+  if (auto v = get("LLM_MAX_CONCURRENT")) {
+    int64_t n = 0;
+    if (!ParseInt64(*v, n) || n < 1 || n > kMaxLlmConcurrent) {
+      return Bad(
+          "LLM_MAX_CONCURRENT",
+          "a whole number of model calls at once from 1 to " + std::to_string(kMaxLlmConcurrent),
+          *v);
+    }
+    c.llm_max_concurrent = static_cast<int>(n);
+  }
+  if (auto v = get("LLM_MAX_REQUESTS_PER_MINUTE")) {
+    int64_t n = 0;
+    if (!ParseInt64(*v, n) || n < 0 || n > kMaxLlmRequestsPerMinute) {
+      return Bad("LLM_MAX_REQUESTS_PER_MINUTE",
+                 "0 (no limit) or a whole number of model requests a minute up to " +
+                     std::to_string(kMaxLlmRequestsPerMinute),
+                 *v);
+    }
+    c.llm_max_requests_per_minute = n;
+  }
   return c;
 }
 
@@ -326,6 +346,10 @@ std::vector<Config::Line> Config::Describe() const {
       {"LLM_API_KEY", secret(llm_api_key)},
       {"LLM_MODEL", llm_model},
       {"LLM_MAX_TOKENS", std::to_string(llm_max_tokens)},
+      {"LLM_MAX_CONCURRENT", std::to_string(llm_max_concurrent)},
+      {"LLM_MAX_REQUESTS_PER_MINUTE", llm_max_requests_per_minute == 0
+                                          ? std::string("0 (no limit)")
+                                          : std::to_string(llm_max_requests_per_minute)},
       {"NAMECHEAP_API_URL", namecheap_api_url},
       {"NAMECHEAP_API_USER", text(namecheap_api_user)},
       {"NAMECHEAP_API_KEY", secret(namecheap_api_key)},

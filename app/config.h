@@ -28,7 +28,11 @@ struct Config {
   std::string llm_base_url = "https://api.openai.com/v1";
   std::string llm_api_key;
   std::string llm_model = "gpt-4o-mini";
-  int llm_max_tokens = 1024;    // LLM_MAX_TOKENS, 16..32768: the cap on one model answer
+  int llm_max_tokens = 1024;  // LLM_MAX_TOKENS, 16..32768: the cap on one model answer
+  // LLM_MAX_CONCURRENT: model calls in flight at once, for the whole process (agent/model_gate.h).
+  int llm_max_concurrent = 1024;
+  // LLM_MAX_REQUESTS_PER_MINUTE: model calls started a minute, for the whole process; 0: none.
+  int64_t llm_max_requests_per_minute = 0;
   bool llm_configured = false;  // an API key or a non-default base URL was given
   std::string namecheap_api_url = "https://api.sandbox.namecheap.com/xml.response";
   std::string namecheap_api_user, namecheap_api_key, namecheap_username, namecheap_client_ip;
@@ -79,6 +83,8 @@ struct Config {
   static constexpr int kMaxPriceMarkupDecimals = 4;
   static constexpr int64_t kMinReconcileIntervalSeconds = 60;          // or 0: off
   static constexpr int64_t kMaxReconcileIntervalSeconds = 31'536'000;  // 365 days
+  static constexpr int64_t kMaxLlmConcurrent = 100'000;
+  static constexpr int64_t kMaxLlmRequestsPerMinute = 10'000'000;
 };
 
 // The process environment, with KEY=VALUE lines of `env_file` (if it exists)

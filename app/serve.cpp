@@ -170,6 +170,30 @@ void DeliverAlerts(AdminAlertSender& sender, const std::atomic<bool>* stop) {
   }
 }
 
+// The model gate's figures (agent/model_gate.h), refreshed on each /metrics scrape.
+void AddModelGateMetrics(Metrics& metrics, const ModelGate& gate) {
+  metrics.Describe("depositbot_model_in_flight", "gauge", "Model calls in flight now");
+  metrics.Describe("depositbot_model_waiting", "gauge",
+                   "Model calls waiting for a permit, a pause or the per-minute rate now");
+  metrics.Describe("depositbot_model_throttled_total", "counter",
+                   "Times the model server asked us to slow down (429 or Retry-After)");
+  metrics.Describe("depositbot_model_rate_limited_waits_total", "counter",
+                   "Model calls that could not start at once");
+  metrics.Describe("depositbot_model_waited_milliseconds_total", "counter",
+                   "Time model calls spent waiting to start");
+  metrics.Describe("depositbot_model_gave_up_total", "counter",
+                   "Model calls refused because they would have waited too long");
+  metrics.AddCollector([&gate](Metrics& m) {
+    ModelGate::Stats st = gate.stats();
+    m.Set("depositbot_model_in_flight", st.in_flight);
+    m.Set("depositbot_model_waiting", st.waiting);
+    m.Set("depositbot_model_throttled_total", st.throttled_total);
+    m.Set("depositbot_model_rate_limited_waits_total", st.waits_total);
+    m.Set("depositbot_model_waited_milliseconds_total", st.waited_millis_total);
+    m.Set("depositbot_model_gave_up_total", st.gave_up_total);
+  });
+}
+
 }  // namespace
 
 int RunReconcileAlert(const Config& config, bool json) {
@@ -236,6 +260,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     m.Set("depositbot_ledger_retries", st.retries);
     m.Set("depositbot_ledger_conflict_failures", st.conflict_failures);
   });
+  if (const ModelGate* gate = s.model_gate()) AddModelGateMetrics(metrics, *gate);
   auto client = MakeTelegram(config, flags.poll_timeout_s, &metrics);
   if (!client) return Fail(client.error().message);
 

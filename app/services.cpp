@@ -79,6 +79,13 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
     mc.api_key = config.llm_api_key;
     mc.model = config.llm_model;
     mc.max_tokens = config.llm_max_tokens;
+    // One gate for the process: every conversation's calls share the provider's limits.
+    ModelGate::Options go;
+    go.max_concurrent = config.llm_max_concurrent;
+    go.max_requests_per_minute = config.llm_max_requests_per_minute;
+    go.max_pause = mc.max_retry_wait;
+    s->model_gate_ = std::make_unique<ModelGate>(go, env);
+    mc.gate = s->model_gate_.get();
     auto m = OpenAiChatModel::Create(mc, env);
     if (!m) return Error::Invalid("LLM_BASE_URL: " + m.error().message);
     s->llm_ = std::move(*m);
@@ -100,6 +107,11 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
 std::string Services::RegistrarDescription() const {
   if (registrar_->IsDemo()) return std::string(kDemoRegistrarNotice);
   return "Namecheap at " + config_.namecheap_api_url;
+}
+
+std::string Services::ModelCapacity() const {
+  if (!model_gate_) return "model: offline, no provider limits";
+  return "model: " + model_gate_->Describe();
 }
 
 std::string Services::ModelDescription() const {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "agent/model_gate.h"
 #include "agent/rule_based_model.h"
 #include "app/config.h"
 #include "common/clock.h"
@@ -48,6 +49,12 @@ class Services {
 
   // "offline model" or "model gpt-4o-mini at https://...".
   std::string ModelDescription() const;
+  // "model: at most 1024 calls at once, no per-minute limit" (LLM_MAX_CONCURRENT and
+  // LLM_MAX_REQUESTS_PER_MINUTE, for the start-up line and /healthz); "model: offline, no
+  // provider limits" without an LLM.
+  std::string ModelCapacity() const;
+  // The process's one door to the model provider, for /metrics; null without an LLM.
+  const ModelGate* model_gate() const { return model_gate_.get(); }
   // "demo registrar — nothing is really registered" or "Namecheap at https://...".
   std::string RegistrarDescription() const;
   bool IsAdmin(int64_t telegram_id) const { return config_.admin_ids.count(telegram_id) > 0; }
@@ -86,7 +93,8 @@ class Services {
   ToolRegistry tools_;
   std::unique_ptr<DecisionHandler> decisions_;
   RuleBasedModel rules_;
-  std::unique_ptr<ChatModel> llm_;  // null when offline
+  std::unique_ptr<ModelGate> model_gate_;  // with llm_; declared first, so it outlives it
+  std::unique_ptr<ChatModel> llm_;         // null when offline
   std::unique_ptr<Agent> agent_;
 };
 

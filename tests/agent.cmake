@@ -10,6 +10,7 @@ target_link_libraries(fake_llm_server_main PRIVATE fake_llm_server)
 
 depositbot_test(NAME openai_chat_model_test SOURCES openai_chat_model_test.cpp
                 LIBS depositbot_agent fake_llm_server)
+depositbot_test(NAME model_gate_test SOURCES model_gate_test.cpp LIBS depositbot_agent)
 depositbot_test(NAME scripted_chat_model_test SOURCES scripted_chat_model_test.cpp
                 LIBS depositbot_agent)
 # Links the agent without depositbot_db: agent/ must build and run on any ConversationStore.

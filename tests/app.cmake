@@ -57,3 +57,11 @@ if(TARGET depositbot AND TARGET depositbot_app AND TARGET ledger_builder)
                   LIBS depositbot_app process_runner ledger_builder)
   add_dependencies(config_test depositbot)
 endif()
+
+# The model provider's limits: settings, and `depositbot serve` slowed as a whole by a 429.
+if(TARGET depositbot AND TARGET depositbot_app AND TARGET fake_telegram AND TARGET fake_llm_server)
+  depositbot_test(NAME model_limits_test SOURCES model_limits_test.cpp
+                  LIBS depositbot_app process_runner ledger_builder fake_telegram fake_llm_server
+                       PkgConfig::HTTPLIB)
+  add_dependencies(model_limits_test depositbot)
+endif()

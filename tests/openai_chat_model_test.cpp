@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -689,4 +690,155 @@ TEST_CASE("one client serves several threads at once") {
   for (auto& th : threads) th.join();
   for (int n : ok) CHECK(n == 5);
   CHECK(h.server.RequestCount() == 20);
+}
+
+TEST_CASE(
+    "a 429 with Retry-After seen by one model pauses the next call of another sharing the gate") {
+  Harness h;
+  ModelGate gate({}, h.env);
+  h.config.gate = &gate;
+  h.config.max_attempts = 1;  // the first caller gives up at once and leaves the pause behind
+  auto first = h.Model();
+  h.config.max_attempts = 3;
+  auto second = h.Model();
+  h.server.Enqueue(FakeLlmReply::HttpError(429, "Rate limit reached for requests", "requests",
+                                           "rate_limit_exceeded")
+                       .WithHeader("Retry-After", "2"));
+  h.server.Enqueue(FakeLlmReply::Text("ok"));
+  auto refused = first->Complete(AskWeather());
+  REQUIRE_FALSE(refused);
+  CHECK(h.Sleeps().empty());
+  auto r = second->Complete(AskWeather());
+  REQUIRE(r);
+  CHECK(r->message.content == "ok");
+  CHECK(h.Sleeps() == std::vector<milliseconds>{milliseconds(2000)});
+  CHECK(h.server.RequestCount() == 2);
+  CHECK(gate.stats().throttled_total == 1);
+  CHECK(gate.stats().in_flight == 0);
+}
+
+TEST_CASE("a caller queued behind the call that gets a 429 waits out the same pause") {
+  FakeLlmServer::Options options;
+  options.delay = milliseconds(100);
+  Harness h(kKey, options);
+  ModelGate gate(ModelGate::Options{.max_concurrent = 1}, h.env);
+  h.config.gate = &gate;
+  h.config.max_attempts = 1;
+  auto first = h.Model();
+  h.config.max_attempts = 3;
+  auto second = h.Model();
+  h.server.Enqueue(FakeLlmReply::HttpError(429, "slow down", "requests", "rate_limit_exceeded")
+                       .WithHeader("retry-after-ms", "1500"));
+  h.server.Enqueue(FakeLlmReply::Text("ok"));
+  std::atomic<bool> first_ok{true};
+  std::atomic<bool> second_ok{false};
+  std::thread a([&] { first_ok = static_cast<bool>(first->Complete(AskWeather())); });
+  REQUIRE(h.server.WaitForRequests(1, milliseconds(10000)));  // the first holds the permit
+  std::thread b([&] { second_ok = static_cast<bool>(second->Complete(AskWeather())); });
+  a.join();
+  b.join();
+  CHECK_FALSE(first_ok);
+  CHECK(second_ok);
+  // Whether the second queued before the 429 came or after, it started only past the pause.
+  CHECK(h.Sleeps() == std::vector<milliseconds>{milliseconds(1500)});
+  CHECK(h.server.RequestCount() == 2);
+}
+
+TEST_CASE("through a gate, the caller that got the 429 waits out the pause once, in the gate") {
+  Harness h;
+  ModelGate gate({}, h.env);
+  h.config.gate = &gate;
+  h.server.Enqueue(FakeLlmReply::HttpError(429, "slow down", "requests", "rate_limit_exceeded")
+                       .WithHeader("Retry-After", "2"));
+  h.server.Enqueue(FakeLlmReply::Text("ok"));
+  REQUIRE(h.Model()->Complete(AskWeather()));
+  CHECK(h.Sleeps() == std::vector<milliseconds>{milliseconds(2000)});
+  CHECK(gate.stats().throttled_total == 1);
+  CHECK(gate.stats().waits_total == 1);
+  CHECK(gate.stats().waited_millis_total == 2000);
+}
+
+TEST_CASE("a 429 without a hint pauses every caller for the backoff") {
+  Harness h;
+  ModelGate gate({}, h.env);
+  h.config.gate = &gate;
+  h.server.Enqueue(FakeLlmReply::HttpError(429, "slow down", "requests", "rate_limit_exceeded"));
+  h.server.Enqueue(FakeLlmReply::Text("ok"));
+  REQUIRE(h.Model()->Complete(AskWeather()));
+  REQUIRE(h.Sleeps().size() == 1);
+  CHECK(h.Sleeps()[0] > milliseconds(375));
+  CHECK(h.Sleeps()[0] <= milliseconds(500));
+  CHECK(gate.stats().throttled_total == 1);
+}
+
+TEST_CASE("a 500 without a hint backs off that caller alone, not the gate") {
+  Harness h;
+  ModelGate gate({}, h.env);
+  h.config.gate = &gate;
+  h.server.Enqueue(FakeLlmReply::HttpError(500, "The server had an error", "server_error"));
+  h.server.Enqueue(FakeLlmReply::Text("ok"));
+  REQUIRE(h.Model()->Complete(AskWeather()));
+  CHECK(h.Sleeps().size() == 1);
+  CHECK(gate.stats().throttled_total == 0);
+  CHECK(gate.stats().waits_total == 0);
+}
+
+TEST_CASE("a 503 with Retry-After pauses the gate like a 429") {
+  Harness h;
+  ModelGate gate({}, h.env);
+  h.config.gate = &gate;
+  h.server.Enqueue(
+      FakeLlmReply::HttpError(503, "overloaded", "server_error").WithHeader("Retry-After", "3"));
+  h.server.Enqueue(FakeLlmReply::Text("ok"));
+  REQUIRE(h.Model()->Complete(AskWeather()));
+  CHECK(h.Sleeps() == std::vector<milliseconds>{milliseconds(3000)});
+  CHECK(gate.stats().throttled_total == 1);
+}
+
+TEST_CASE("429 insufficient_quota neither retries nor pauses the other callers") {
+  Harness h;
+  ModelGate gate({}, h.env);
+  h.config.gate = &gate;
+  h.server.Enqueue(FakeLlmReply::HttpError(429, "You exceeded your current quota",
+                                           "insufficient_quota", "insufficient_quota")
+                       .WithHeader("Retry-After", "20"));
+  REQUIRE_FALSE(h.Model()->Complete(AskWeather()));
+  CHECK(h.server.RequestCount() == 1);
+  CHECK(gate.stats().throttled_total == 0);
+}
+
+TEST_CASE(
+    "a call that cannot wait out the gate's pause fails at once without reaching the server") {
+  Harness h;
+  ModelGate gate({}, h.env);
+  gate.Throttle(milliseconds(5000));
+  h.config.gate = &gate;
+  h.config.read_timeout = milliseconds(1000);
+  auto r = h.Model()->Complete(AskWeather());
+  REQUIRE_FALSE(r);
+  CHECK(r.code() == ErrorCode::kUnavailable);
+  CHECK(r.error().message == "the model provider asked us to slow down; try again in 5 s");
+  CHECK(h.server.RequestCount() == 0);
+  CHECK(h.Sleeps().empty());
+}
+
+TEST_CASE("calls through a gate hold a permit only while their request is in flight") {
+  FakeLlmServer::Options options;
+  options.default_reply = FakeLlmReply::Text("ok");
+  Harness h(kKey, options);
+  ModelGate gate(ModelGate::Options{.max_concurrent = 2}, h.env);
+  h.config.gate = &gate;
+  auto model = h.Model();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5; ++i) ok += model->Complete(AskWeather()) ? 1 : 0;
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(ok == 20);
+  CHECK(h.server.RequestCount() == 20);
+  CHECK(gate.stats().in_flight == 0);
+  CHECK(gate.stats().waiting == 0);
 }

@@ -238,6 +238,7 @@ void FakeLlmServer::Impl::Handle(const httplib::Request& req, httplib::Response&
   rec.authorization = req.get_header_value("Authorization");
   rec.body = req.body;
   rec.json = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  rec.received_at = std::chrono::steady_clock::now();
 
   std::unique_lock<std::mutex> lock(mu);
   requests.push_back(rec);

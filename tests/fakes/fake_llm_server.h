@@ -73,6 +73,7 @@ struct FakeLlmRequest {
   std::string authorization;  // the Authorization header, empty when absent
   std::string body;
   nlohmann::json json;  // the parsed body; discarded (is_discarded()) when not JSON
+  std::chrono::steady_clock::time_point received_at;  // when the server read it
 };
 
 // A fake OpenAI-compatible Chat Completions server on 127.0.0.1. Serves
