@@ -387,6 +387,7 @@ OpenAiChatModel::Attempt OpenAiChatModel::CallOnce(const std::string& body, int 
 Result<ChatResponse> OpenAiChatModel::Complete(const ChatRequest& request) {
   if (!http_) return Error::Invalid("LLM base URL: " + url_error_);
   std::string body = RequestBody(request);
+  body.shrink_to_fit();  // kept for the retries while the call waits: no doubling slack
   for (int attempt = 1;; ++attempt) {
     std::optional<ModelGate::Permit> permit;
     if (config_.gate != nullptr) {

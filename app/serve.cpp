@@ -289,8 +289,9 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     m.Set("depositbot_handler_threads_peak", static_cast<int64_t>(c.peak_threads));
     m.Set("depositbot_db_commits_total", Database::CommitsInProcess());
   });
-  const std::string capacity =
-      "at most " + std::to_string(*max_in_flight) + " updates in flight; " + PacingDescription();
+  const std::string capacity = "at most " + std::to_string(*max_in_flight) +
+                               " updates in flight; " + s.ModelCapacity() + "; " +
+                               PacingDescription();
   // Purchases a crash left behind are resolved at start-up. Recover(0) takes only orders whose
   // lease expired or whose owner's process is gone, so a purchase in flight in another process
   // (a `chat`, a second `serve` during a restart) or in this one is never touched.

@@ -174,6 +174,8 @@ struct Serve {
                                            {"LLM_API_KEY", "sk-bench"},
                                            {"RECONCILE_INTERVAL_SECONDS", "0"}};
     if (!paced) env["DEPOSITBOT_TELEGRAM_PACING"] = "off";
+    // Passed through to serve, to compare allocator settings (e.g. glibc.malloc.tcache_count=0).
+    if (const char* t = std::getenv("GLIBC_TUNABLES")) env["GLIBC_TUNABLES"] = t;
     process = std::make_unique<ChildProcess>(
         s.binary, std::vector<std::string>{"serve", "--poll-timeout", "1"}, env, dir);
     const std::string line = process->ReadUntil("depositbot serving");
@@ -293,7 +295,15 @@ void RunHeld(const Settings& s) {
   const bool answered =
       serve.telegram.WaitForSentMessages(before + s.held, std::chrono::seconds(120));
   const double peak = ProcStatus(pid, "VmHWM") / 1024.0;
-  const int exit_code = serve.Stop();
+  serve.process->Signal(SIGTERM);
+  ProcessResult result = serve.process->Wait();
+  const int exit_code = result.exit_code;
+  if (!answered) {
+    const size_t tail = result.err.size() > 3000 ? result.err.size() - 3000 : 0;
+    std::printf("sent %zu of %d; serve's log ends:\n%s\n",
+                serve.telegram.SentMessages().size() - before, s.held,
+                result.err.substr(tail).c_str());
+  }
   std::printf(
       "held: %d conversations waiting on the model at once: %s; serve RSS then %.1f MiB (peak "
       "over the run %.1f MiB), %.0f threads; all answered after release: %s; exit %d\n",

@@ -171,8 +171,15 @@ Result<HttpResponse> HttpClient::Post(std::string_view path, const std::string& 
                                       const std::map<std::string, std::string>& headers) const {
   httplib::Headers h(headers.begin(), headers.end());
   std::string full = base_.base_path + std::string(path);
-  return Send(base_, options_, path,
-              [&](httplib::Client& cli) { return cli.Post(full, h, body, content_type); });
+  // The body is streamed from `body` rather than copied into the request: with a thousand calls
+  // in flight, each waiting on a slow model, every copy of a request counts.
+  auto provider = [&body](size_t offset, size_t length, httplib::DataSink& sink) {
+    if (offset > body.size()) return false;
+    return sink.write(body.data() + offset, std::min(length, body.size() - offset));
+  };
+  return Send(base_, options_, path, [&](httplib::Client& cli) {
+    return cli.Post(full, h, body.size(), provider, content_type);
+  });
 }
 
 Result<HttpResponse> HttpClient::Get(std::string_view path_and_query,
