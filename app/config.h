@@ -44,6 +44,14 @@ struct Config {
   // Handled Telegram updates older than this are forgotten; 1..3650. Telegram never delivers
   // an update again after 24 hours, so any value keeps handling at most once.
   int64_t inbox_retention_days = 30;
+  // Fair use per user (agent/fair_use.h). USER_MESSAGES_PER_MINUTE (0: off) refills a bucket of
+  // USER_MESSAGE_BURST messages per Telegram user and process; USER_DAILY_MODEL_TOKENS (0:
+  // unlimited) bounds the model tokens per user and UTC day, across processes;
+  // ADMINS_EXEMPT_FROM_LIMITS lets the ADMIN_IDS past both.
+  int64_t user_messages_per_minute = 20;
+  int64_t user_message_burst = 10;
+  int64_t user_daily_model_tokens = 200'000;
+  bool admins_exempt_from_limits = true;
   // The variables the environment set (non-empty); the others hold their defaults.
   std::set<std::string> given;
 
@@ -75,6 +83,9 @@ struct Config {
   static constexpr int kMaxPriceMarkupDecimals = 4;
   static constexpr int64_t kMinReconcileIntervalSeconds = 60;          // or 0: off
   static constexpr int64_t kMaxReconcileIntervalSeconds = 31'536'000;  // 365 days
+  static constexpr int64_t kMaxUserMessagesPerMinute = 100'000;
+  static constexpr int64_t kMaxUserMessageBurst = 100'000;
+  static constexpr int64_t kMaxUserDailyModelTokens = 1'000'000'000'000;
 };
 
 // The process environment, with KEY=VALUE lines of `env_file` (if it exists)
