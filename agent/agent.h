@@ -25,8 +25,8 @@ struct TurnResult {
   std::vector<ExecutedCall> calls;
   int model_calls = 0;
   int64_t model_tokens = 0;  // usage.total_tokens the model reported, summed over the turn
-  bool ok = true;          // false: the user got an apology
-  std::string model_name;  // which model answered
+  bool ok = true;            // false: the user got an apology
+  std::string model_name;    // which model answered
 };
 
 // The tool-calling loop. For each user message: load the chat's recent

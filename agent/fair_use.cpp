@@ -80,7 +80,8 @@ std::optional<std::string> FairUse::TakeMessage(const ToolContext& ctx) {
   ++rate_limited_;
   const int64_t wait_s = std::max<int64_t>(1, (wait_ms + 999) / 1000);
   Log(LogLevel::kInfo, "fair_use.rate_limited",
-      {{"telegram_id", std::to_string(ctx.telegram_id)}, {"retry_after_s", std::to_string(wait_s)}});
+      {{"telegram_id", std::to_string(ctx.telegram_id)},
+       {"retry_after_s", std::to_string(wait_s)}});
   return "You are sending messages faster than I can answer. Please wait " +
          Plural(wait_s, "second", "seconds") + " and send it again.";
 }
@@ -127,14 +128,15 @@ std::string FairUse::Describe(const ToolContext& ctx) {
   }
   const std::string day = Today();
   auto used = usage_.TokensOn(ctx.user_id, day);
-  std::string used_text = used ? std::to_string(*used) : "(unreadable: " + used.error().message + ")";
+  std::string used_text =
+      used ? std::to_string(*used) : "(unreadable: " + used.error().message + ")";
   std::string budget = "model budget:  ";
   if (exempt) {
     budget += "none: admins are exempt (ADMINS_EXEMPT_FROM_LIMITS); " + used_text +
               " tokens used today (" + day + " UTC)";
   } else if (options_.daily_model_tokens <= 0) {
-    budget += "unlimited (USER_DAILY_MODEL_TOKENS=0); " + used_text + " tokens used today (" +
-              day + " UTC)";
+    budget += "unlimited (USER_DAILY_MODEL_TOKENS=0); " + used_text + " tokens used today (" + day +
+              " UTC)";
   } else {
     budget += used_text + " of " + std::to_string(options_.daily_model_tokens) +
               " tokens used today (" + day + " UTC); resets at 00:00 UTC, in " +

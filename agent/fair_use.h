@@ -29,9 +29,9 @@ namespace depositbot {
 class FairUse {
  public:
   struct Options {
-    int64_t messages_per_minute = 20;        // 0: no rate limit
-    int64_t message_burst = 10;              // >= 1
-    int64_t daily_model_tokens = 200'000;    // 0: no budget
+    int64_t messages_per_minute = 20;      // 0: no rate limit
+    int64_t message_burst = 10;            // >= 1
+    int64_t daily_model_tokens = 200'000;  // 0: no budget
     bool admins_exempt = true;
   };
   // Since this object was made (for /metrics).

@@ -136,10 +136,10 @@ Status ReadFairUse(Get& get, Config& c) {
       !st) {
     return st;
   }
-  if (auto st = whole("USER_MESSAGE_BURST", 1, Config::kMaxUserMessageBurst,
-                      "messages a user may send at once, 1.." +
-                          std::to_string(Config::kMaxUserMessageBurst),
-                      c.user_message_burst);
+  if (auto st = whole(
+          "USER_MESSAGE_BURST", 1, Config::kMaxUserMessageBurst,
+          "messages a user may send at once, 1.." + std::to_string(Config::kMaxUserMessageBurst),
+          c.user_message_burst);
       !st) {
     return st;
   }

@@ -16,8 +16,7 @@ Result<int64_t> ModelUsageRepository::TokensOn(int64_t user_id, std::string_view
   return *row ? q->ColumnInt(0) : int64_t{0};
 }
 
-Status ModelUsageRepository::AddInTransaction(Database& db, const ModelUsage& usage,
-                                              int64_t now) {
+Status ModelUsageRepository::AddInTransaction(Database& db, const ModelUsage& usage, int64_t now) {
   if (usage.tokens == 0) return Status::Ok();
   if (usage.tokens < 0) return Error::Invalid("model usage cannot be negative");
   auto q = db.Prepare(

@@ -6,6 +6,8 @@ if(TARGET depositbot_agent AND TARGET ledger_builder)
                   LIBS depositbot_agent ledger_builder)
   depositbot_test(NAME deposit_amount_test SOURCES deposit_amount_test.cpp
                   LIBS depositbot_agent ledger_builder)
+  depositbot_test(NAME model_usage_test SOURCES model_usage_test.cpp
+                  LIBS depositbot_agent ledger_builder)
 endif()
 
 if(TARGET depositbot_tools AND TARGET ledger_builder)

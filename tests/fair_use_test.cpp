@@ -2,13 +2,14 @@
 // and the agent applying both. Links depositbot_agent without depositbot_db: the stores here
 // live in memory (tests/model_usage_test.cpp runs the SQLite ones), and the clock is a
 // FixedClock that moves only when a test moves it.
+#include "agent/fair_use.h"
+
 #include <doctest/doctest.h>
 
 #include <map>
 #include <vector>
 
 #include "agent/agent.h"
-#include "agent/fair_use.h"
 #include "agent/rule_based_model.h"
 #include "agent/scripted_chat_model.h"
 #include "db/conversation_store.h"
@@ -87,7 +88,9 @@ struct LimitedAgent {
   }
 
   void Script(const json& replies) {
-    for (auto& r : *ScriptedChatModel::ParseScript(replies)) model.Enqueue(std::move(r));
+    auto parsed = ScriptedChatModel::ParseScript(replies);
+    REQUIRE(parsed);
+    for (auto& r : *parsed) model.Enqueue(std::move(r));
   }
   TurnResult Say(const ToolContext& who, const std::string& text) {
     return agent->Handle(who, who.telegram_id, text);
@@ -188,8 +191,9 @@ TEST_CASE("buckets that refilled are forgotten: a flood of distinct users keeps 
   CHECK(fair.TakeMessage(first).has_value());
 }
 
-TEST_CASE("a user who spent the day's tokens is told when the budget resets, and served the next "
-          "UTC day") {
+TEST_CASE(
+    "a user who spent the day's tokens is told when the budget resets, and served the next "
+    "UTC day") {
   FixedClock clock(kEvening);
   MemoryStore store;
   FairUse fair(store, clock, Limits(0, 1, 1000));
@@ -253,8 +257,8 @@ TEST_CASE("the dry-run description names the rate, the burst, today's tokens and
 
 TEST_CASE("a rate-limited message reaches no model and no tool and is not stored") {
   LimitedAgent a(Limits(1, 1, 0));
-  a.Script(json::array({json{{"tool_calls", {{{"name", "ping"}, {"arguments", json::object()}}}}},
-                        "pong"}));
+  a.Script(json::array(
+      {json{{"tool_calls", {{{"name", "ping"}, {"arguments", json::object()}}}}}, "pong"}));
   auto first = a.Say(kAlice, "ping please");
   CHECK(first.reply == "pong");
   auto second = a.Say(kAlice, "ping again");
@@ -282,8 +286,9 @@ TEST_CASE("a turn's tokens are stored with its messages in one store call, on it
   CHECK(a.fair_use.stats().model_tokens == 280);
 }
 
-TEST_CASE("a turn begun under the budget finishes and counts; the next message for the model is "
-          "refused while /help still works") {
+TEST_CASE(
+    "a turn begun under the budget finishes and counts; the next message for the model is "
+    "refused while /help still works") {
   LimitedAgent a(Limits(0, 1, 100));
   a.Script(json::array({json{{"tool_calls", {{{"name", "ping"}, {"arguments", json::object()}}}},
                              {"usage", {{"prompt_tokens", 90}, {"completion_tokens", 5}}}},
