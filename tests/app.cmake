@@ -49,6 +49,14 @@ if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
   add_dependencies(serve_test depositbot)
 endif()
 
+# The per-user rate limit and daily model budget with serve as a real process.
+if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
+  depositbot_test(NAME fair_use_serve_test SOURCES fair_use_serve_test.cpp
+                  LIBS process_runner ledger_builder fake_telegram fake_llm_server
+                       PkgConfig::HTTPLIB)
+  add_dependencies(fair_use_serve_test depositbot)
+endif()
+
 # Start-up configuration: the ranges and refusals, and `depositbot config` as a real process.
 if(TARGET depositbot AND TARGET depositbot_app AND TARGET ledger_builder)
   depositbot_test(NAME config_test SOURCES config_test.cpp

@@ -148,6 +148,29 @@ TEST_CASE("chat --dry-run prints the request and its size without calling a mode
   CHECK(Contains(r.out, "tokens"));
 }
 
+TEST_CASE("chat --dry-run names the rate limit and the tokens the user spent today of the budget") {
+  Box b;
+  FakeLlmServer llm;
+  llm.Enqueue(FakeLlmReply::Text("Hello!").WithUsage(50, 25));
+  std::map<std::string, std::string> env = {
+      {"LLM_BASE_URL", llm.url()}, {"LLM_API_KEY", "sk-test"},
+      {"ADMIN_IDS", "9"},          {"USER_MESSAGES_PER_MINUTE", "30"},
+      {"USER_MESSAGE_BURST", "5"}, {"USER_DAILY_MODEL_TOKENS", "5000"}};
+  REQUIRE(Contains(b.Chat("hi\n", env, {"--as", "2"}).out, "Hello!"));
+
+  auto user = b.Chat("", env, {"--as", "2", "--dry-run", "what is my balance"});
+  CAPTURE(user.out);
+  CHECK(user.exit_code == 0);
+  CHECK(Contains(user.out, "rate limit:    30 messages a minute, bursts of 5 (per process)\n"));
+  CHECK(Contains(user.out, "model budget:  75 of 5000 tokens used today ("));
+  CHECK(Contains(user.out, "UTC); resets at 00:00 UTC, in "));
+  CHECK(llm.RequestCount() == 1);  // the dry run called no model
+
+  auto admin = b.Chat("", env, {"--as", "9", "--dry-run", "pending deposits"});
+  CHECK(Contains(admin.out, "rate limit:    none: admins are exempt (ADMINS_EXEMPT_FROM_LIMITS)"));
+  CHECK(Contains(admin.out, "model budget:  none: admins are exempt"));
+}
+
 #ifdef DEPOSITBOT_FAILPOINTS
 // The fake registrar's settings, with user 1 as the admin who confirms deposits. Only the crash
 // tests use it: outside this block a build without failpoints warns that it is unused.
