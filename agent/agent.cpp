@@ -137,7 +137,6 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
   }
 
   ChatModel& model = ModelFor(text);
-  out.model_name = model.Name();
   // Slash commands go to the rule-based model, which costs no tokens: they work over budget.
   if (fair_use && &model != &commands_) {
     if (auto refusal = fair_use->CheckBudget(ctx)) {
@@ -145,6 +144,7 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
       return out;
     }
   }
+  out.model_name = model.Name();
   const std::string day = fair_use ? fair_use->Today() : std::string();
   bool remember = true;
   ChatRequest req = BuildRequest(ctx, chat_id, text);

@@ -25,7 +25,9 @@ namespace depositbot {
 //    end a day up to one turn's worth over; two turns of one user started at once in two
 //    processes may both pass.
 // Admins are exempt from both when `admins_exempt`. Each refusal is a sentence that says when to
-// try again, and changes nothing. Thread-safe; `usage` and `clock` must outlive it.
+// try again, and changes nothing else; every message the agent answers takes from the bucket,
+// a budget refusal too (each costs a read and a reply), so a user over budget cannot flood
+// either. Thread-safe; `usage` and `clock` must outlive it.
 class FairUse {
  public:
   struct Options {
