@@ -3,6 +3,9 @@
 // any connection on the database, and the agent storing both at once.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "agent/agent.h"
 #include "agent/fair_use.h"
 #include "agent/rule_based_model.h"
@@ -36,6 +39,33 @@ void BreakUsageWrites(Database& db) {
   REQUIRE(db.Exec("CREATE TRIGGER usage_fails BEFORE INSERT ON model_usage "
                   "BEGIN SELECT RAISE(ABORT, 'usage write failed on purpose'); END")
               .ok());
+}
+
+// Empties the write-ahead log of `db` (a file database in WAL mode), so that CommitsInWal counts
+// from here.
+void TruncateWal(Database& db) { REQUIRE(db.Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok()); }
+
+uint32_t BigEndian32(const std::string& bytes, size_t at) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+  return v;
+}
+
+// The commits in the write-ahead log of the database file `path`, read from the file itself
+// (sqlite.org/fileformat2.html#walformat): after a 32-byte header holding the page size, each
+// frame is a 24-byte header and a page, and the frame that ends a transaction (a commit) carries
+// the database size in pages at bytes 4..7 of its header; other frames carry 0.
+int CommitsInWal(const std::string& path) {
+  std::ifstream in(path + "-wal", std::ios::binary);
+  std::string wal((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (wal.size() < 32) return 0;
+  const uint32_t page_size = BigEndian32(wal, 8);
+  REQUIRE(page_size >= 512);
+  int commits = 0;
+  for (size_t at = 32; at + 24 + page_size <= wal.size(); at += 24 + page_size) {
+    if (BigEndian32(wal, at + 4) != 0) ++commits;
+  }
+  return commits;
 }
 
 // The agent as Services wires it, on a database file: conversations and usage in one SQLite
@@ -210,6 +240,35 @@ TEST_CASE(
   // The tool's own effect committed on its own, as before: the deposit request stands.
   CHECK(QueryInt(a.t.db(), "SELECT COUNT(*) FROM deposit_transactions WHERE status = 'pending'") ==
         1);
+}
+
+TEST_CASE("a turn with tool calls and its tokens cost one commit, as a turn without tokens does") {
+  SqliteAgent a(0);
+  json balance_call = {
+      {"tool_calls", {{{"name", "manage_deposit"}, {"arguments", {{"action", "balance"}}}}}},
+      {"usage", {{"prompt_tokens", 300}, {"completion_tokens", 40}}}};
+  a.Script(json::array({balance_call, TextWithUsage("You have 0.00 USD.", 360, 12)}));
+  // The counter counts: two separate writes are two commits.
+  TruncateWal(a.t.db());
+  REQUIRE(CommitsInWal(a.t.path()) == 0);
+  REQUIRE(a.conversations.AppendTurn(7, Exchange("a", "b"), {}).ok());
+  REQUIRE(a.conversations.AppendTurn(7, {}, {a.alice.user_id, "2020-01-01", 1}).ok());
+  REQUIRE(CommitsInWal(a.t.path()) == 2);
+
+  TruncateWal(a.t.db());
+  auto turn = a.agent->Handle(a.alice, 1001, "what's my balance?");
+  CHECK(turn.reply == "You have 0.00 USD.");
+  CHECK(MessageRows(a.t.db()) == 6);
+  CHECK(*a.usage.TokensOn(a.alice.user_id, a.Today()) == 712);
+  CHECK(CommitsInWal(a.t.path()) == 1);
+
+  // The same turn from a server that reports no usage: one commit too.
+  a.Script(json::array(
+      {{{"tool_calls", {{{"name", "manage_deposit"}, {"arguments", {{"action", "balance"}}}}}}},
+       "Still 0.00 USD."}));
+  TruncateWal(a.t.db());
+  CHECK(a.agent->Handle(a.alice, 1001, "and now?").reply == "Still 0.00 USD.");
+  CHECK(CommitsInWal(a.t.path()) == 1);
 }
 
 TEST_CASE("over the budget on SQLite, a message for the model is refused and /balance answers") {
