@@ -123,6 +123,7 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
   if (fair_use) {
     if (auto refusal = fair_use->TakeMessage(ctx)) {
       out.reply = std::move(*refusal);
+      out.limited = true;
       return out;
     }
   }
@@ -141,6 +142,7 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
   if (fair_use && &model != &commands_) {
     if (auto refusal = fair_use->CheckBudget(ctx)) {
       out.reply = std::move(*refusal);
+      out.limited = true;
       return out;
     }
   }

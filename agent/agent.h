@@ -26,6 +26,7 @@ struct TurnResult {
   int model_calls = 0;
   int64_t model_tokens = 0;  // usage.total_tokens the model reported, summed over the turn
   bool ok = true;            // false: the user got an apology
+  bool limited = false;      // refused by fair use: no model, no tool, nothing stored
   std::string model_name;    // which model answered
 };
 

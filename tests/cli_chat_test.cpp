@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "db/database.h"
@@ -321,5 +322,24 @@ TEST_CASE("a session recorded with chat --record against the model server replay
   CAPTURE(replay.out);
   CHECK(replay.exit_code == 0);
   CHECK(Contains(replay.out, "PASS"));
+  CHECK(Contains(replay.out, "1 passed, 0 failed"));
+}
+
+TEST_CASE("a message refused by the rate limit is left out of a recording, which replays clean") {
+  Box b;
+  std::string file = b.dir + "/session.json";
+  auto r =
+      b.Chat("/balance\n/balance\n",
+             {{"USER_MESSAGES_PER_MINUTE", "1"}, {"USER_MESSAGE_BURST", "1"}}, {"--record", file});
+  REQUIRE(r.exit_code == 0);
+  CHECK(Contains(r.out, "Your balance is 0.00 USD."));
+  CHECK(Contains(r.out, "You are sending messages faster than I can answer."));
+  std::ifstream in(file);
+  auto recorded = nlohmann::json::parse(in);
+  REQUIRE(recorded["turns"].size() == 1);
+  CHECK(recorded["turns"][0]["say"] == "/balance");
+  auto replay = RunProcess(DepositbotBinary(), {"replay", file}, {}, b.dir);
+  CAPTURE(replay.out);
+  CHECK(replay.exit_code == 0);
   CHECK(Contains(replay.out, "1 passed, 0 failed"));
 }
