@@ -46,6 +46,9 @@ std::optional<ChatMessage> FromStored(const StoredMessage& s) {
   return *m;
 }
 
+// More tokens than any model spends on one call (and than USER_DAILY_MODEL_TOKENS allows).
+constexpr int64_t kMaxCallTokens = 1'000'000'000'000;
+
 const char* kApologyModel =
     "Sorry, I can't reach my assistant right now. Nothing was changed: your balance and requests "
     "are safe. Please try again in a minute, or use a command such as /balance or /help.";
@@ -156,7 +159,8 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
     auto started = std::chrono::steady_clock::now();
     auto resp = model.Complete(req);
     ++out.model_calls;
-    if (resp) out.model_tokens += std::max<int64_t>(resp->usage.total_tokens, 0);
+    // Clamped: a server's usage is outside input, and the sum over a turn must not overflow.
+    if (resp) out.model_tokens += std::clamp<int64_t>(resp->usage.total_tokens, 0, kMaxCallTokens);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started)
                   .count();

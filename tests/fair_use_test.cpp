@@ -329,3 +329,16 @@ TEST_CASE("without fair use the agent records no tokens and stores turns as befo
   CHECK(store.append_calls == 1);
   for (const auto& [user_day, tokens] : store.tokens) CHECK(tokens == 0);
 }
+
+TEST_CASE(
+    "a server's negative or absurd token counts are clamped, never subtracted or overflowed") {
+  LimitedAgent a(Limits(0, 1, 0));
+  a.Script(json::array(
+      {json{{"tool_calls", {{{"name", "ping"}, {"arguments", json::object()}}}},
+            {"usage", {{"total_tokens", -500}}}},
+       json{{"content", "pong"}, {"usage", {{"total_tokens", 9'000'000'000'000'000'000}}}}}));
+  auto turn = a.Say(kAlice, "ping please");
+  CHECK(turn.reply == "pong");
+  CHECK(turn.model_tokens == 1'000'000'000'000);
+  CHECK(a.store.tokens[{kAlice.user_id, "2026-03-01"}] == 1'000'000'000'000);
+}
