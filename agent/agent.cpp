@@ -1,8 +1,10 @@
 #include "agent/agent.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
+#include "agent/fair_use.h"
 #include "agent/prompt.h"
 #include "agent/reply_limit.h"
 #include "agent/rule_based_model.h"
@@ -43,6 +45,9 @@ std::optional<ChatMessage> FromStored(const StoredMessage& s) {
   if (!m) return std::nullopt;
   return *m;
 }
+
+// More tokens than any model spends on one call (and than USER_DAILY_MODEL_TOKENS allows).
+constexpr int64_t kMaxCallTokens = 1'000'000'000'000;
 
 const char* kApologyModel =
     "Sorry, I can't reach my assistant right now. Nothing was changed: your balance and requests "
@@ -117,6 +122,14 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
     out.reply = RuleBasedModel::HelpText(ctx.is_admin);
     return out;
   }
+  FairUse* fair_use = options_.fair_use;
+  if (fair_use) {
+    if (auto refusal = fair_use->TakeMessage(ctx)) {
+      out.reply = std::move(*refusal);
+      out.limited = true;
+      return out;
+    }
+  }
   if (text == "/reset" || text.rfind("/reset@", 0) == 0) {
     if (auto st = conversations_.Clear(chat_id); !st) {
       out.ok = false;
@@ -128,7 +141,17 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
   }
 
   ChatModel& model = ModelFor(text);
+  // Slash commands go to the rule-based model, which costs no tokens: they work over budget.
+  if (fair_use && &model != &commands_) {
+    if (auto refusal = fair_use->CheckBudget(ctx)) {
+      out.reply = std::move(*refusal);
+      out.limited = true;
+      return out;
+    }
+  }
   out.model_name = model.Name();
+  const std::string day = fair_use ? fair_use->Today() : std::string();
+  bool remember = true;
   ChatRequest req = BuildRequest(ctx, chat_id, text);
   const size_t turn_start = req.messages.size() - 1;  // the user message
 
@@ -136,6 +159,8 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
     auto started = std::chrono::steady_clock::now();
     auto resp = model.Complete(req);
     ++out.model_calls;
+    // Clamped: a server's usage is outside input, and the sum over a turn must not overflow.
+    if (resp) out.model_tokens += std::clamp<int64_t>(resp->usage.total_tokens, 0, kMaxCallTokens);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started)
                   .count();
@@ -151,7 +176,10 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
       // With nothing run there is nothing to remember. Once tools ran, the turn is stored
       // with the reply closing it, so that the next message's model sees what was done (and
       // does not record the same deposit again) and every call id stays answered.
-      if (out.calls.empty()) return out;
+      if (out.calls.empty()) {
+        remember = false;
+        break;
+      }
       req.messages.push_back(ChatMessage::Assistant(out.reply));
       break;
     }
@@ -233,12 +261,18 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
   }
 
   std::vector<StoredMessage> turn;
-  for (size_t i = turn_start; i < req.messages.size(); ++i)
-    turn.push_back(ToStored(req.messages[i]));
-  if (auto st = conversations_.AppendTurn(chat_id, turn); !st) {
+  if (remember) {
+    for (size_t i = turn_start; i < req.messages.size(); ++i)
+      turn.push_back(ToStored(req.messages[i]));
+  }
+  ModelUsage usage = fair_use ? fair_use->Spent(ctx, day, out.model_tokens) : ModelUsage{};
+  if (turn.empty() && usage.tokens == 0) return out;
+  if (auto st = conversations_.AppendTurn(chat_id, turn, usage); !st) {
     Log(LogLevel::kError, "agent.store_failed",
-        {{"chat_id", std::to_string(chat_id)}, {"error", st.error().message}});
-    out.reply += "\n(" + std::string(kApologyStore) + ")";
+        {{"chat_id", std::to_string(chat_id)},
+         {"tokens", std::to_string(usage.tokens)},
+         {"error", st.error().message}});
+    if (!turn.empty()) out.reply += "\n(" + std::string(kApologyStore) + ")";
   }
   return out;
 }

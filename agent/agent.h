@@ -14,6 +14,7 @@
 namespace depositbot {
 
 class ConversationStore;
+class FairUse;
 class ToolRegistry;
 
 // One tool call the agent executed during a turn.
@@ -23,8 +24,10 @@ struct TurnResult {
   std::vector<UiEvent> ui;  // side effects for the transport, in call order
   std::vector<ExecutedCall> calls;
   int model_calls = 0;
-  bool ok = true;          // false: the user got an apology
-  std::string model_name;  // which model answered
+  int64_t model_tokens = 0;  // usage.total_tokens the model reported, summed over the turn
+  bool ok = true;            // false: the user got an apology
+  bool limited = false;      // refused by fair use: no model, no tool, nothing stored
+  std::string model_name;    // which model answered
 };
 
 // The tool-calling loop. For each user message: load the chat's recent
@@ -43,6 +46,11 @@ struct TurnResult {
 // missing ids get generated 9-char ids. Thread-safe if the models, registry
 // and repository are; turns of one chat must not run concurrently (the
 // transport orders them).
+// With Options::fair_use, every message first takes one from the sender's rate-limit bucket,
+// and a message for the model (not a slash command) is refused once the sender's daily token
+// budget is spent; a refused message gets FairUse's sentence and changes nothing (no model
+// call, no tool, no history). The turn's tokens are stored with its messages in one
+// transaction (ConversationStore::AppendTurn), also for a turn that is not remembered.
 class Agent {
  public:
   struct Options {
@@ -51,6 +59,8 @@ class Agent {
     size_t history_chars = 12000;
     std::string currency_code = "USD";
     size_t max_reply_units = kMaxReplyUnits;  // see LimitReply
+    // Not owned, must outlive the agent; null: no limits, and tokens are not recorded.
+    FairUse* fair_use = nullptr;
   };
 
   // `env` draws the ids generated for calls that came without one; it must outlive the agent.

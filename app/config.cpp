@@ -116,6 +116,53 @@ Status ReadContact(const std::map<std::string, std::string>& env, Config& c) {
   return Status::Ok();
 }
 
+// USER_MESSAGES_PER_MINUTE, USER_MESSAGE_BURST, USER_DAILY_MODEL_TOKENS and
+// ADMINS_EXEMPT_FROM_LIMITS into `c`.
+template <typename Get>
+Status ReadFairUse(Get& get, Config& c) {
+  auto whole = [&](const char* var, int64_t min, int64_t max, const std::string& expected,
+                   int64_t& out) -> Status {
+    auto v = get(var);
+    if (!v) return Status::Ok();
+    int64_t n = 0;
+    if (!ParseInt64(*v, n) || n < min || n > max) return Bad(var, expected, *v);
+    out = n;
+    return Status::Ok();
+  };
+  if (auto st = whole("USER_MESSAGES_PER_MINUTE", 0, Config::kMaxUserMessagesPerMinute,
+                      "0 (off) or messages a minute per user, up to " +
+                          std::to_string(Config::kMaxUserMessagesPerMinute),
+                      c.user_messages_per_minute);
+      !st) {
+    return st;
+  }
+  if (auto st = whole(
+          "USER_MESSAGE_BURST", 1, Config::kMaxUserMessageBurst,
+          "messages a user may send at once, 1.." + std::to_string(Config::kMaxUserMessageBurst),
+          c.user_message_burst);
+      !st) {
+    return st;
+  }
+  if (auto st = whole("USER_DAILY_MODEL_TOKENS", 0, Config::kMaxUserDailyModelTokens,
+                      "0 (unlimited) or model tokens per user and UTC day, up to " +
+                          std::to_string(Config::kMaxUserDailyModelTokens),
+                      c.user_daily_model_tokens);
+      !st) {
+    return st;
+  }
+  if (auto v = get("ADMINS_EXEMPT_FROM_LIMITS")) {
+    std::string b = AsciiLower(Trim(*v));
+    if (b == "true" || b == "1" || b == "yes" || b == "on") {
+      c.admins_exempt_from_limits = true;
+    } else if (b == "false" || b == "0" || b == "no" || b == "off") {
+      c.admins_exempt_from_limits = false;
+    } else {
+      return Bad("ADMINS_EXEMPT_FROM_LIMITS", "true or false", *v);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::map<std::string, std::string>> ReadEnvironment(const std::string& env_file) {
@@ -325,6 +372,7 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     }
     c.llm_max_requests_per_minute = n;
   }
+  if (auto st = ReadFairUse(get, c); !st) return st.error();
   return c;
 }
 
@@ -367,7 +415,11 @@ std::vector<Config::Line> Config::Describe() const {
                {"RECONCILE_INTERVAL_SECONDS", std::to_string(reconcile_interval_seconds)},
                {"ALERT_RETRY_SECONDS", std::to_string(alert_retry_seconds)},
                {"INBOX_RETENTION_DAYS", std::to_string(inbox_retention_days)},
-               {"MAX_IN_FLIGHT", std::to_string(max_in_flight)}});
+               {"MAX_IN_FLIGHT", std::to_string(max_in_flight)},
+               {"USER_MESSAGES_PER_MINUTE", std::to_string(user_messages_per_minute)},
+               {"USER_MESSAGE_BURST", std::to_string(user_message_burst)},
+               {"USER_DAILY_MODEL_TOKENS", std::to_string(user_daily_model_tokens)},
+               {"ADMINS_EXEMPT_FROM_LIMITS", admins_exempt_from_limits ? "true" : "false"}});
   std::vector<Line> lines;
   for (auto& [name, value] : vars) lines.push_back({name, value, given.count(name) == 0});
   return lines;

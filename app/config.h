@@ -52,6 +52,14 @@ struct Config {
   // work on a thread of its own); past it a new message is answered "busy". 1..kMaxInFlightLimit.
   static constexpr int64_t kMaxInFlightLimit = 100000;
   int64_t max_in_flight = 1024;
+  // Fair use per user (agent/fair_use.h). USER_MESSAGES_PER_MINUTE (0: off) refills a bucket of
+  // USER_MESSAGE_BURST messages per Telegram user and process; USER_DAILY_MODEL_TOKENS (0:
+  // unlimited) bounds the model tokens per user and UTC day, across processes;
+  // ADMINS_EXEMPT_FROM_LIMITS lets the ADMIN_IDS past both.
+  int64_t user_messages_per_minute = 20;
+  int64_t user_message_burst = 10;
+  int64_t user_daily_model_tokens = 200'000;
+  bool admins_exempt_from_limits = true;
   // The variables the environment set (non-empty); the others hold their defaults.
   std::set<std::string> given;
 
@@ -85,6 +93,9 @@ struct Config {
   static constexpr int64_t kMaxReconcileIntervalSeconds = 31'536'000;  // 365 days
   static constexpr int64_t kMaxLlmConcurrent = 100'000;
   static constexpr int64_t kMaxLlmRequestsPerMinute = 10'000'000;
+  static constexpr int64_t kMaxUserMessagesPerMinute = 100'000;
+  static constexpr int64_t kMaxUserMessageBurst = 100'000;
+  static constexpr int64_t kMaxUserDailyModelTokens = 1'000'000'000'000;
 };
 
 // The process environment, with KEY=VALUE lines of `env_file` (if it exists)

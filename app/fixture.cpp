@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "agent/scripted_chat_model.h"
+#include "app/config.h"
 #include "app/strict_json.h"
 #include "common/user_amount.h"
 #include "registrar/domain_name.h"
@@ -113,7 +114,7 @@ class Parser {
   void Settings(const json& j, const std::string& path) {
     Object o(j, path,
              {"currency", "usd_exchange_rate", "price_markup_percent", "start", "max_model_calls",
-              "quote_ttl_seconds", "max_deposit"});
+              "quote_ttl_seconds", "max_deposit", "fair_use"});
     FixtureSettings& s = fixture_.settings;
     if (auto code = o.Str("currency")) {
       auto c = Currency::FromCode(*code);
@@ -147,6 +148,27 @@ class Parser {
       s.max_deposit_minor =
           Amount(o.At("max_deposit"), o.PathOf("max_deposit"), s.currency, false, false);
     }
+    if (o.Has("fair_use")) FairUseSettings(o.At("fair_use"), o.PathOf("fair_use"));
+  }
+
+  // The ranges of USER_MESSAGES_PER_MINUTE, USER_MESSAGE_BURST, USER_DAILY_MODEL_TOKENS.
+  void FairUseSettings(const json& j, const std::string& path) {
+    Object o(j, path,
+             {"messages_per_minute", "message_burst", "daily_model_tokens", "admins_exempt"});
+    FixtureSettings& s = fixture_.settings;
+    auto whole = [&](const char* key, int64_t min, int64_t max, int64_t& out) {
+      auto n = o.Int(key);
+      if (!n) return;
+      if (*n < min || *n > max) {
+        Fail(o.PathOf(key),
+             "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      }
+      out = *n;
+    };
+    whole("messages_per_minute", 0, Config::kMaxUserMessagesPerMinute, s.user_messages_per_minute);
+    whole("message_burst", 1, Config::kMaxUserMessageBurst, s.user_message_burst);
+    whole("daily_model_tokens", 0, Config::kMaxUserDailyModelTokens, s.user_daily_model_tokens);
+    if (auto b = o.Bool("admins_exempt")) s.admins_exempt_from_limits = *b;
   }
 
   void User(const json& j, const std::string& path) {

@@ -25,6 +25,12 @@ struct FixtureSettings {
   int max_model_calls = 6;
   int64_t quote_ttl_seconds = 600;
   int64_t max_deposit_minor = 0;  // 0: a million major units, as `serve` uses
+  // "fair_use": the per-user limits (agent/fair_use.h). Off unless a fixture sets them: the
+  // fixed clock would turn any long fixture into one burst.
+  int64_t user_messages_per_minute = 0;
+  int64_t user_message_burst = 10;
+  int64_t user_daily_model_tokens = 0;
+  bool admins_exempt_from_limits = true;
 };
 
 // A starting ledger row, written through DepositRepository so the books start reconciled.

@@ -36,7 +36,8 @@ struct ChatFlags {
 };
 
 // Prints the request one message would send to the model, its size and a
-// rough token estimate (4 characters a token), so the cost per turn is visible.
+// rough token estimate (4 characters a token), so the cost per turn is visible, and the fair-use
+// limits that apply to this user (rate limit; today's tokens against the daily budget).
 int PrintDryRun(Services& s, const TerminalChat::Identity& who, const std::string& text) {
   auto user = s.users().FindOrCreate(who.telegram_id, who.name);
   if (!user) return Fail(user.error().message);
@@ -52,6 +53,7 @@ int PrintDryRun(Services& s, const TerminalChat::Identity& who, const std::strin
   std::printf("system prompt: %zu chars (~%zu tokens)\n", prompt.size(), (prompt.size() + 3) / 4);
   std::printf("tool schemas:  %zu chars (~%zu tokens)\n", tools.size(), (tools.size() + 3) / 4);
   std::printf("whole request: %zu chars (~%zu tokens)\n", all.size(), (all.size() + 3) / 4);
+  std::printf("%s", s.fair_use().Describe(ctx).c_str());
   return 0;
 }
 

@@ -225,6 +225,12 @@ void SessionRecorder::OnPrice(const std::string& tld, int64_t per_year, int64_t 
 void SessionRecorder::EndMessageTurn(int64_t from, const std::string& text,
                                      const TurnResult& turn) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (turn.limited) {
+    // Refused by fair use: it changed nothing and reached no model. A recording replays with
+    // the limits off (its clock does not follow the session's), so it leaves the message out.
+    pending_model_.erase(std::this_thread::get_id());
+    return;
+  }
   json step = {{"from", from}, {"say", text}};
   auto it = pending_model_.find(std::this_thread::get_id());
   if (it != pending_model_.end()) {

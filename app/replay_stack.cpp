@@ -21,6 +21,11 @@ Status ReplayStack::Build(const Fixture& f) {
   config.currency = f.settings.currency;
   config.usd_exchange_rate = f.settings.usd_exchange_rate;
   config.price_markup_percent = f.settings.markup_percent;
+  // Off unless the fixture sets them (FixtureSettings); tokens are recorded either way.
+  config.user_messages_per_minute = f.settings.user_messages_per_minute;
+  config.user_message_burst = f.settings.user_message_burst;
+  config.user_daily_model_tokens = f.settings.user_daily_model_tokens;
+  config.admins_exempt_from_limits = f.settings.admins_exempt_from_limits;
   ServiceHooks hooks;
   hooks.environment = &environment;
   hooks.registrar = &registrar;

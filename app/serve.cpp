@@ -261,6 +261,18 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     m.Set("depositbot_ledger_conflict_failures", st.conflict_failures);
   });
   if (const ModelGate* gate = s.model_gate()) AddModelGateMetrics(metrics, *gate);
+  metrics.Describe("depositbot_rate_limited_total", "counter",
+                   "Messages refused by the per-user rate limit since start");
+  metrics.Describe("depositbot_budget_refusals_total", "counter",
+                   "Messages refused by the per-user daily model-token budget since start");
+  metrics.Describe("depositbot_model_tokens_total", "counter",
+                   "Model tokens the model server reported since start");
+  metrics.AddCollector([&s](Metrics& m) {
+    FairUse::Stats st = s.fair_use().stats();
+    m.Set("depositbot_rate_limited_total", st.rate_limited);
+    m.Set("depositbot_budget_refusals_total", st.budget_refusals);
+    m.Set("depositbot_model_tokens_total", st.model_tokens);
+  });
   auto client = MakeTelegram(config, flags.poll_timeout_s, &metrics);
   if (!client) return Fail(client.error().message);
 

@@ -30,6 +30,13 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   s->users_ = std::make_unique<UserRepository>(*s->db_, clock);
   s->deposits_ = std::make_unique<DepositRepository>(*s->db_, clock, RetryPolicy{}, env);
   s->conversations_ = std::make_unique<ConversationRepository>(*s->db_, clock);
+  s->model_usage_ = std::make_unique<ModelUsageRepository>(*s->db_);
+  FairUse::Options fair;
+  fair.messages_per_minute = config.user_messages_per_minute;
+  fair.message_burst = config.user_message_burst;
+  fair.daily_model_tokens = config.user_daily_model_tokens;
+  fair.admins_exempt = config.admins_exempt_from_limits;
+  s->fair_use_ = std::make_unique<FairUse>(*s->model_usage_, clock, fair);
 
   DepositToolOptions deposit_options;
   deposit_options.currency = config.currency;
@@ -93,6 +100,7 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   Agent::Options ao;
   ao.currency_code = config.currency.code;
   if (hooks.max_model_calls > 0) ao.max_model_calls = hooks.max_model_calls;
+  ao.fair_use = s->fair_use_.get();
   ChatModel* model = hooks.model ? hooks.model
                      : s->llm_   ? s->llm_.get()
                                  : static_cast<ChatModel*>(&s->rules_);

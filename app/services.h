@@ -5,6 +5,7 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "agent/fair_use.h"
 #include "agent/model_gate.h"
 #include "agent/rule_based_model.h"
 #include "app/config.h"
@@ -14,6 +15,7 @@
 #include "db/conversation_repository.h"
 #include "db/database.h"
 #include "db/deposit_repository.h"
+#include "db/model_usage_repository.h"
 #include "db/order_repository.h"
 #include "db/user_repository.h"
 #include "registrar/registrar.h"
@@ -71,6 +73,8 @@ class Services {
   const DecisionHandler& decisions() const { return *decisions_; }
   Registrar& registrar() { return registrar_wrapper_ ? *registrar_wrapper_ : *registrar_; }
   Agent& agent() { return *agent_; }
+  // The per-user rate limit and daily model budget the agent applies (its stats feed /metrics).
+  FairUse& fair_use() { return *fair_use_; }
   const Clock& clock() const { return environment_->clock(); }
   Environment& environment() { return *environment_; }
 
@@ -83,6 +87,8 @@ class Services {
   std::unique_ptr<UserRepository> users_;
   std::unique_ptr<DepositRepository> deposits_;
   std::unique_ptr<ConversationRepository> conversations_;
+  std::unique_ptr<ModelUsageRepository> model_usage_;
+  std::unique_ptr<FairUse> fair_use_;
   std::unique_ptr<OrderRepository> orders_;
   std::unique_ptr<AlertOutbox> alerts_;
   std::unique_ptr<Registrar> own_registrar_;

@@ -172,7 +172,11 @@ struct Serve {
                                            {"DEPOSITBOT_DB", dir + "/depositbot.db"},
                                            {"LLM_BASE_URL", llm.url()},
                                            {"LLM_API_KEY", "sk-bench"},
-                                           {"RECONCILE_INTERVAL_SECONDS", "0"}};
+                                           {"RECONCILE_INTERVAL_SECONDS", "0"},
+                                           // Capacity, not fair use: with --per-chat above the
+                                           // burst the rate limit would answer the excess.
+                                           {"USER_MESSAGES_PER_MINUTE", "0"},
+                                           {"USER_DAILY_MODEL_TOKENS", "0"}};
     if (!paced) env["DEPOSITBOT_TELEGRAM_PACING"] = "off";
     // Passed through to serve, to compare allocator settings (e.g. glibc.malloc.tcache_count=0).
     if (const char* t = std::getenv("GLIBC_TUNABLES")) env["GLIBC_TUNABLES"] = t;

@@ -4,11 +4,14 @@
 #include <mutex>
 
 #include "db/database.h"
+#include "db/model_usage_repository.h"
 
 namespace depositbot {
 
 Status ConversationRepository::AppendTurn(int64_t chat_id,
-                                          const std::vector<StoredMessage>& messages) {
+                                          const std::vector<StoredMessage>& messages,
+                                          const ModelUsage& usage) {
+  if (messages.empty() && usage.tokens == 0) return Status::Ok();
   std::lock_guard<std::mutex> lock(db_.mutex());
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
@@ -26,6 +29,9 @@ Status ConversationRepository::AppendTurn(int64_t chat_id,
         .Bind(6, now);
     if (auto st = q->Run(); !st) return st;
   }
+  // In the turn's transaction: one commit (one fsync) per turn, and a turn is never stored
+  // without its cost nor its cost counted without the turn.
+  if (auto st = ModelUsageRepository::AddInTransaction(db_, usage, now); !st) return st;
   return tx->Commit();
 }
 

@@ -16,7 +16,8 @@ class ConversationRepository final : public ConversationStore {
  public:
   ConversationRepository(Database& db, const Clock& clock) : db_(db), clock_(clock) {}
 
-  Status AppendTurn(int64_t chat_id, const std::vector<StoredMessage>& messages) override;
+  Status AppendTurn(int64_t chat_id, const std::vector<StoredMessage>& messages,
+                    const ModelUsage& usage) override;
   Result<std::vector<StoredMessage>> Recent(int64_t chat_id, int max_messages,
                                             size_t max_chars) override;
   Status Clear(int64_t chat_id) override;

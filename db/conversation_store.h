@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "db/model_usage_store.h"
 
 namespace depositbot {
 
@@ -26,8 +27,12 @@ class ConversationStore {
  public:
   virtual ~ConversationStore() = default;
 
-  // Appends one turn (a user message and everything that followed) atomically.
-  virtual Status AppendTurn(int64_t chat_id, const std::vector<StoredMessage>& messages) = 0;
+  // Appends one turn (a user message and everything that followed) and adds the model tokens
+  // it spent to `usage`'s day, atomically: one transaction, one commit. With no messages only
+  // the tokens are added (a turn that is not remembered still costs what it cost); with no
+  // messages and zero tokens nothing is written.
+  virtual Status AppendTurn(int64_t chat_id, const std::vector<StoredMessage>& messages,
+                            const ModelUsage& usage) = 0;
   // The newest messages of a chat, oldest first: at most `max_messages`, and
   // at most `max_chars` of content in total. The window always starts at a
   // user message so that no tool result is separated from its call.

@@ -15,3 +15,5 @@ depositbot_test(NAME scripted_chat_model_test SOURCES scripted_chat_model_test.c
                 LIBS depositbot_agent)
 # Links the agent without depositbot_db: agent/ must build and run on any ConversationStore.
 depositbot_test(NAME agent_store_test SOURCES agent_store_test.cpp LIBS depositbot_agent)
+# The per-user rate limit and daily model budget, on memory stores (no SQLite either).
+depositbot_test(NAME fair_use_test SOURCES fair_use_test.cpp LIBS depositbot_agent)

@@ -20,8 +20,10 @@ namespace {
 // A conversation store in memory: what any backend must look like to the agent.
 class MemoryConversationStore final : public ConversationStore {
  public:
-  Status AppendTurn(int64_t chat_id, const std::vector<StoredMessage>& messages) override {
-    turns[chat_id].push_back(messages);
+  Status AppendTurn(int64_t chat_id, const std::vector<StoredMessage>& messages,
+                    const ModelUsage& usage) override {
+    if (!messages.empty()) turns[chat_id].push_back(messages);
+    if (usage.tokens > 0) tokens[{usage.user_id, usage.day}] += usage.tokens;
     return Status::Ok();
   }
   Result<std::vector<StoredMessage>> Recent(int64_t chat_id, int, size_t) override {
@@ -35,6 +37,7 @@ class MemoryConversationStore final : public ConversationStore {
   }
 
   std::map<int64_t, std::vector<std::vector<StoredMessage>>> turns;
+  std::map<std::pair<int64_t, std::string>, int64_t> tokens;  // (user, day) -> tokens
 };
 
 struct MemoryAgent {

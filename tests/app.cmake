@@ -6,6 +6,8 @@ if(TARGET depositbot_agent AND TARGET ledger_builder)
                   LIBS depositbot_agent ledger_builder)
   depositbot_test(NAME deposit_amount_test SOURCES deposit_amount_test.cpp
                   LIBS depositbot_agent ledger_builder)
+  depositbot_test(NAME model_usage_test SOURCES model_usage_test.cpp
+                  LIBS depositbot_agent ledger_builder)
 endif()
 
 if(TARGET depositbot_tools AND TARGET ledger_builder)
@@ -49,6 +51,14 @@ if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
                   LIBS process_runner ledger_builder fake_telegram fake_llm_server
                        PkgConfig::HTTPLIB)
   add_dependencies(throughput_test depositbot)
+endif()
+
+# The per-user rate limit and daily model budget with serve as a real process.
+if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
+  depositbot_test(NAME fair_use_serve_test SOURCES fair_use_serve_test.cpp
+                  LIBS process_runner ledger_builder fake_telegram fake_llm_server
+                       PkgConfig::HTTPLIB)
+  add_dependencies(fair_use_serve_test depositbot)
 endif()
 
 # Start-up configuration: the ranges and refusals, and `depositbot config` as a real process.

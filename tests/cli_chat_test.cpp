@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "db/database.h"
@@ -146,6 +147,29 @@ TEST_CASE("chat --dry-run prints the request and its size without calling a mode
   CHECK(Contains(r.out, "system prompt:"));
   CHECK(Contains(r.out, "tool schemas:"));
   CHECK(Contains(r.out, "tokens"));
+}
+
+TEST_CASE("chat --dry-run names the rate limit and the tokens the user spent today of the budget") {
+  Box b;
+  FakeLlmServer llm;
+  llm.Enqueue(FakeLlmReply::Text("Hello!").WithUsage(50, 25));
+  std::map<std::string, std::string> env = {
+      {"LLM_BASE_URL", llm.url()}, {"LLM_API_KEY", "sk-test"},
+      {"ADMIN_IDS", "9"},          {"USER_MESSAGES_PER_MINUTE", "30"},
+      {"USER_MESSAGE_BURST", "5"}, {"USER_DAILY_MODEL_TOKENS", "5000"}};
+  REQUIRE(Contains(b.Chat("hi\n", env, {"--as", "2"}).out, "Hello!"));
+
+  auto user = b.Chat("", env, {"--as", "2", "--dry-run", "what is my balance"});
+  CAPTURE(user.out);
+  CHECK(user.exit_code == 0);
+  CHECK(Contains(user.out, "rate limit:    30 messages a minute, bursts of 5 (per process)\n"));
+  CHECK(Contains(user.out, "model budget:  75 of 5000 tokens used today ("));
+  CHECK(Contains(user.out, "UTC); resets at 00:00 UTC, in "));
+  CHECK(llm.RequestCount() == 1);  // the dry run called no model
+
+  auto admin = b.Chat("", env, {"--as", "9", "--dry-run", "pending deposits"});
+  CHECK(Contains(admin.out, "rate limit:    none: admins are exempt (ADMINS_EXEMPT_FROM_LIMITS)"));
+  CHECK(Contains(admin.out, "model budget:  none: admins are exempt"));
 }
 
 #ifdef DEPOSITBOT_FAILPOINTS
@@ -298,5 +322,24 @@ TEST_CASE("a session recorded with chat --record against the model server replay
   CAPTURE(replay.out);
   CHECK(replay.exit_code == 0);
   CHECK(Contains(replay.out, "PASS"));
+  CHECK(Contains(replay.out, "1 passed, 0 failed"));
+}
+
+TEST_CASE("a message refused by the rate limit is left out of a recording, which replays clean") {
+  Box b;
+  std::string file = b.dir + "/session.json";
+  auto r =
+      b.Chat("/balance\n/balance\n",
+             {{"USER_MESSAGES_PER_MINUTE", "1"}, {"USER_MESSAGE_BURST", "1"}}, {"--record", file});
+  REQUIRE(r.exit_code == 0);
+  CHECK(Contains(r.out, "Your balance is 0.00 USD."));
+  CHECK(Contains(r.out, "You are sending messages faster than I can answer."));
+  std::ifstream in(file);
+  auto recorded = nlohmann::json::parse(in);
+  REQUIRE(recorded["turns"].size() == 1);
+  CHECK(recorded["turns"][0]["say"] == "/balance");
+  auto replay = RunProcess(DepositbotBinary(), {"replay", file}, {}, b.dir);
+  CAPTURE(replay.out);
+  CHECK(replay.exit_code == 0);
   CHECK(Contains(replay.out, "1 passed, 0 failed"));
 }

@@ -178,6 +178,53 @@ TEST_CASE("numeric settings at the ends of their ranges are accepted") {
   CHECK(minor);
 }
 
+TEST_CASE("fair-use settings out of their ranges stop start-up naming the variable") {
+  const std::vector<Refusal> cases = {
+      {"rate negative", {{"USER_MESSAGES_PER_MINUTE", "-1"}}, "USER_MESSAGES_PER_MINUTE"},
+      {"rate 100001", {{"USER_MESSAGES_PER_MINUTE", "100001"}}, "USER_MESSAGES_PER_MINUTE"},
+      {"rate text", {{"USER_MESSAGES_PER_MINUTE", "many"}}, "USER_MESSAGES_PER_MINUTE"},
+      {"burst 0", {{"USER_MESSAGE_BURST", "0"}}, "USER_MESSAGE_BURST"},
+      {"burst 100001", {{"USER_MESSAGE_BURST", "100001"}}, "USER_MESSAGE_BURST"},
+      {"tokens negative", {{"USER_DAILY_MODEL_TOKENS", "-1"}}, "USER_DAILY_MODEL_TOKENS"},
+      {"tokens past 10^12",
+       {{"USER_DAILY_MODEL_TOKENS", "1000000000001"}},
+       "USER_DAILY_MODEL_TOKENS"},
+      {"exempt maybe", {{"ADMINS_EXEMPT_FROM_LIMITS", "maybe"}}, "ADMINS_EXEMPT_FROM_LIMITS"},
+  };
+  for (const auto& r : cases) ExpectRefused(r);
+}
+
+TEST_CASE("fair-use settings at the ends of their ranges are accepted and described") {
+  auto defaults = Config::FromEnvironment({});
+  REQUIRE(defaults);
+  CHECK(defaults->user_messages_per_minute == 20);
+  CHECK(defaults->user_message_burst == 10);
+  CHECK(defaults->user_daily_model_tokens == 200000);
+  CHECK(defaults->admins_exempt_from_limits);
+  auto widest = Config::FromEnvironment({{"USER_MESSAGES_PER_MINUTE", "100000"},
+                                         {"USER_MESSAGE_BURST", "100000"},
+                                         {"USER_DAILY_MODEL_TOKENS", "1000000000000"},
+                                         {"ADMINS_EXEMPT_FROM_LIMITS", "false"}});
+  REQUIRE(widest);
+  CHECK(widest->user_daily_model_tokens == 1'000'000'000'000);
+  CHECK_FALSE(widest->admins_exempt_from_limits);
+  auto off = Config::FromEnvironment({{"USER_MESSAGES_PER_MINUTE", "0"},
+                                      {"USER_MESSAGE_BURST", "1"},
+                                      {"USER_DAILY_MODEL_TOKENS", "0"},
+                                      {"ADMINS_EXEMPT_FROM_LIMITS", "No"}});
+  REQUIRE(off);
+  CHECK(off->user_messages_per_minute == 0);
+  CHECK_FALSE(off->admins_exempt_from_limits);
+  bool described = false;
+  for (const auto& line : off->Describe()) {
+    if (line.variable != "ADMINS_EXEMPT_FROM_LIMITS") continue;
+    described = true;
+    CHECK(line.value == "false");
+    CHECK_FALSE(line.is_default);
+  }
+  CHECK(described);
+}
+
 TEST_CASE("Namecheap credentials without every required contact value stop start-up naming it") {
   REQUIRE(Config::FromEnvironment(NamecheapEnv()));
   int required = 0;

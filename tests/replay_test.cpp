@@ -289,6 +289,13 @@ TEST_CASE("malformed fixtures are refused with the JSON path, not a crash") {
     REQUIRE_FALSE(f.ok());
     CHECK(Contains(f.error().message, "$.turns[0].expect.reply_matches"));
   }
+  SUBCASE("a fair-use setting out of its range") {
+    j["settings"]["fair_use"] = {{"message_burst", 0}};
+    auto f = ParseFixture(j);
+    REQUIRE_FALSE(f.ok());
+    CHECK(Contains(f.error().message,
+                   "$.settings.fair_use.message_burst: must be between 1 and 100000"));
+  }
   SUBCASE("model replies on a button press") {
     j["turns"][0] = {{"from", 1001}, {"press", "confirm_purchase"}, {"model", json::array()}};
     auto f = ParseFixture(j);
