@@ -9,8 +9,9 @@
 // the fake. Printed per run:
 //   messages, wall time (first push -> last reply), messages per second, p50/p99 reply latency
 //   (push -> sendMessage accepted by the fake), the ideal rate and the ratio to it, what bounds
-//   the ideal, serve's peak RSS, its peak handler threads, and durable database commits per
-//   message (depositbot_db_commits_total before and after the burst, over the messages).
+//   the ideal, serve's peak RSS, its peak handler threads, durable database commits per
+//   message (depositbot_db_commits_total before and after the burst, over the messages) and
+//   serve's CPU time per message (the fakes share the same cores).
 // The ideal is what a user would see from the outside world alone: every chat at once, a
 // chat's messages one after another, bounded only by the model's latency and, with pacing on,
 // by Telegram's pacing (~30 messages/s overall, ~1/s per chat):
@@ -24,6 +25,7 @@
 #include <httplib.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -79,6 +81,7 @@ struct Run {
   double peak_rss_mib = 0;
   int64_t peak_threads = 0;
   double commits_per_message = 0;
+  double cpu_ms_per_message = 0;  // serve's user + system CPU time over the burst
   size_t model_calls = 0;
   int exit_code = 0;
 };
@@ -113,6 +116,21 @@ double ProcStatus(int pid, const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1));
   }
   return 0;
+}
+
+// User + system CPU time of a live process so far, in milliseconds (/proc/PID/stat).
+double CpuMillis(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // One sample of serve's /metrics; -1 when unreadable.
@@ -212,6 +230,7 @@ Run RunOnce(const Settings& s, int chats, bool paced) {
   const size_t before = serve.telegram.SentMessages().size();
   const size_t calls_before = serve.llm.RequestCount();
   const int64_t commits_before = MetricValue(serve.http_port, "depositbot_db_commits_total");
+  const double cpu_before = CpuMillis(serve.process->pid());
 
   Run run;
   run.paced = paced;
@@ -238,6 +257,7 @@ Run RunOnce(const Settings& s, int chats, bool paced) {
     run.commits_per_message =
         static_cast<double>(commits_after - commits_before) / static_cast<double>(run.messages);
   }
+  run.cpu_ms_per_message = (CpuMillis(serve.process->pid()) - cpu_before) / run.messages;
   run.model_calls = serve.llm.RequestCount() - calls_before;
   run.exit_code = serve.Stop();
 
@@ -271,8 +291,8 @@ void PrintRun(const Settings& s, const Run& r) {
   } else {  // --delay-ms 0 without pacing: nothing outside sets a bound
     std::printf("%8s %6s  %-20s", "-", "-", "none (delay 0)");
   }
-  std::printf(" %8.1f %7lld %9.2f\n", r.peak_rss_mib, static_cast<long long>(r.peak_threads),
-              r.commits_per_message);
+  std::printf(" %8.1f %7lld %11.2f %10.2f\n", r.peak_rss_mib,
+              static_cast<long long>(r.peak_threads), r.commits_per_message, r.cpu_ms_per_message);
   if (r.replies != r.messages) {
     std::printf("       ^ only %zu of %zu replies arrived in time\n", r.replies, r.messages);
   }
@@ -369,9 +389,9 @@ int main(int argc, char** argv) {
       "cores; model delay %d ms, %d call(s) per message, %d message(s) per chat\n",
       std::thread::hardware_concurrency(), s.delay_ms, s.calls, s.per_chat);
   if (!s.chats.empty()) {
-    std::printf("%-6s %6s %6s %7s %8s %8s %8s %8s %6s  %-20s %8s %7s %9s\n", "pacing", "chats",
-                "msgs", "wall s", "msg/s", "p50 ms", "p99 ms", "ideal/s", "ratio", "ideal bound by",
-                "RSS MiB", "threads", "commits/msg");
+    std::printf("%-6s %6s %6s %7s %8s %8s %8s %8s %6s  %-20s %8s %7s %11s %10s\n", "pacing",
+                "chats", "msgs", "wall s", "msg/s", "p50 ms", "p99 ms", "ideal/s", "ratio",
+                "ideal bound by", "RSS MiB", "threads", "commits/msg", "cpu ms/msg");
   }
   std::vector<bool> modes;
   if (pacing != "off") modes.push_back(true);

@@ -182,10 +182,14 @@ void TelegramBot::TellBusy(const TelegramUpdate& u) {
   } else {
     return;  // nothing anyone waits an answer for (an edit, a bot's message)
   }
+  QueueNotice(std::move(n), u.update_id);
+}
+
+void TelegramBot::QueueNotice(Notice n, int64_t update_id) {
   std::lock_guard<std::mutex> l(notices_mu_);
   if (notices_.size() >= kMaxQueuedNotices) {
-    Log(LogLevel::kWarn, "telegram.busy_notice_dropped",
-        {{"update_id", std::to_string(u.update_id)}});
+    Log(LogLevel::kWarn, "telegram.notice_dropped",
+        {{"update_id", std::to_string(update_id)}, {"typing", n.typing ? "yes" : "no"}});
     return;
   }
   notices_.push_back(std::move(n));
@@ -204,7 +208,9 @@ void TelegramBot::SendNotices() {
     Notice n = std::move(notices_.front());
     notices_.pop_front();
     lock.unlock();
-    if (!n.callback_query_id.empty()) {
+    if (n.typing) {
+      (void)deps_.telegram.SendChatAction(n.chat_id, "typing");
+    } else if (!n.callback_query_id.empty()) {
       (void)deps_.telegram.AnswerCallbackQuery(
           n.callback_query_id,
           "I am busy with many conversations right now. Nothing was done; please press again "
@@ -387,7 +393,11 @@ void TelegramBot::HandleMessage(const TelegramMessage& m) {
     Send(m.chat.id, "Sorry, something went wrong on my side. Nothing was changed; try again.");
     return;
   }
-  (void)deps_.telegram.SendChatAction(m.chat.id, "typing");
+  // Shown by the notices thread: the model call need not wait for Telegram's answer to it.
+  Notice typing;
+  typing.chat_id = m.chat.id;
+  typing.typing = true;
+  QueueNotice(std::move(typing), m.message_id);
   auto t0 = std::chrono::steady_clock::now();
   TurnResult turn;
   if (options_.observer) {

@@ -111,12 +111,15 @@ class TelegramBot {
   Result<ToolContext> ContextFor(const TelegramUser& from);
   void Send(int64_t chat_id, const std::string& plain_text);
 
-  // A busy answer waiting to be sent: a message (chat_id) or a button press (callback id).
+  // Sent off the handling threads, in order: a busy answer to a message (chat_id) or a button
+  // press (callback id), or the "typing" action shown while a turn runs (typing).
   struct Notice {
     int64_t chat_id = 0;
     std::string callback_query_id;
+    bool typing = false;
   };
   static constexpr size_t kMaxQueuedNotices = 4096;
+  void QueueNotice(Notice notice, int64_t update_id);  // dropped (logged) past the bound
 
   Deps deps_;
   Options options_;

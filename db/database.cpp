@@ -70,7 +70,22 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, Option
   return db;
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+void Database::Release(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  const char* sql = sqlite3_sql(stmt);
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (sql != nullptr && cache_.size() < kMaxCachedStatements) {
+    cache_.emplace(sql, stmt);
+  } else {
+    sqlite3_finalize(stmt);
+  }
+}
 
 Error Database::ErrorFor(int rc, std::string_view context) const {
   std::string msg = std::string(context) + ": " + sqlite3_errmsg(db_);
@@ -99,6 +114,15 @@ Status Database::Exec(std::string_view sql) {
 }
 
 Result<Statement> Database::Prepare(std::string_view sql) {
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = cache_.find(std::string(sql));
+    if (it != cache_.end()) {
+      sqlite3_stmt* cached = it->second;
+      cache_.erase(it);
+      return Statement(this, cached);
+    }
+  }
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return ErrorFor(rc, "prepare");
@@ -114,7 +138,7 @@ Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.s
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    if (stmt_ != nullptr) db_->Release(stmt_);
     db_ = other.db_;
     stmt_ = other.stmt_;
     other.stmt_ = nullptr;
@@ -122,7 +146,9 @@ Statement& Statement::operator=(Statement&& other) noexcept {
   return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  if (stmt_ != nullptr) db_->Release(stmt_);
+}
 
 Statement& Statement::Bind(int index, int64_t value) {
   sqlite3_bind_int64(stmt_, index, value);
