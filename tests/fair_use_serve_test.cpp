@@ -4,17 +4,11 @@
 // the budget, admins are limited by neither, and /metrics counts it all. Allowing again on the
 // next UTC day needs a clock this process test cannot move: tests/fair_use_test.cpp pins it.
 #include <doctest/doctest.h>
-#include <httplib.h>
-#include <signal.h>
 
-#include <regex>
+#include <map>
+#include <string>
 
-#include "db/database.h"
-#include "tests/fakes/fake_llm_server.h"
-#include "tests/fakes/fake_telegram_server.h"
-#include "tests/fakes/ledger_builder.h"
-#include "tests/fakes/process_runner.h"
-#include "tests/test_helpers.h"
+#include "tests/serve_bot.h"
 
 using namespace depositbot;
 using namespace depositbot::testing;
@@ -22,78 +16,25 @@ using std::chrono::seconds;
 
 namespace {
 
-const FakeTelegramUser kBob{1002, "Bob", "", "bob", "en", false};
 const FakeTelegramUser kCarol{1003, "Carol", "", "carol", "en", false};
-const FakeTelegramUser kAdmin{900, "Admin", "", "admin", "en", false};
 
 constexpr const char* kRateRefusal = "You are sending messages faster than I can answer.";
 constexpr const char* kBudgetRefusal =
     "You have used today's model allowance; it resets at 00:00 UTC, in ";
 
 // serve with a model that answers every message "Noted." at 60 tokens a call.
-struct LimitedBot {
-  FakeTelegramServer telegram;
+struct LimitedBot : ServeBot {
   FakeLlmServer llm{[] {
     FakeLlmServer::Options o;
     o.default_reply = FakeLlmReply::Text("Noted.").WithUsage(40, 20);
     return o;
   }()};
-  std::string dir = MakeTempDir();
-  std::string db = dir + "/depositbot.db";
-  std::map<std::string, std::string> env;
-  std::unique_ptr<ChildProcess> proc;
-  int http_port = 0;
 
-  explicit LimitedBot(std::map<std::string, std::string> limits) {
-    env = {{"TELEGRAM_BOT_TOKEN", telegram.token()},
-           {"TELEGRAM_API_BASE", telegram.url()},
-           {"ADMIN_IDS", std::to_string(kAdmin.id)},
-           {"HTTP_LISTEN", "127.0.0.1:0"},
-           {"DEPOSITBOT_DB", db},
-           {"RECONCILE_INTERVAL_SECONDS", "0"},
-           {"LLM_BASE_URL", llm.url()},
-           {"LLM_API_KEY", "sk-test"}};
+  explicit LimitedBot(const std::map<std::string, std::string>& limits) {
+    UseModel(llm);
     env.insert(limits.begin(), limits.end());
   }
 
-  void Start() {
-    proc = std::make_unique<ChildProcess>(
-        DepositbotBinary(), std::vector<std::string>{"serve", "--poll-timeout", "1"}, env, dir);
-    std::string line = proc->ReadUntil("depositbot serving");
-    REQUIRE_MESSAGE(!line.empty(), proc->Wait().err);
-    std::smatch m;
-    REQUIRE(std::regex_search(line, m, std::regex("http port ([0-9]+)")));
-    http_port = std::stoi(m[1].str());
-  }
-
-  // The texts sent to `chat`, in order, once there are `n` of them.
-  std::vector<std::string> WaitForReplies(int64_t chat, size_t n) {
-    std::vector<std::string> texts;
-    while (true) {
-      auto all = telegram.SentMessages();
-      texts.clear();
-      for (const auto& m : all) {
-        if (m.chat_id == chat) texts.push_back(m.text);
-      }
-      if (texts.size() >= n) return texts;
-      if (!telegram.WaitForSentMessages(all.size() + 1, seconds(20))) break;
-    }
-    FAIL("chat " << chat << " got " << texts.size() << " messages, expected " << n);
-    return texts;
-  }
-
-  std::string Metrics() {
-    httplib::Client http("127.0.0.1", http_port);
-    auto r = http.Get("/metrics");
-    REQUIRE(r);
-    return r->body;
-  }
-
-  int64_t Query(const std::string& sql) {
-    auto d = Database::Open(db);
-    REQUIRE(d);
-    return QueryInt(**d, sql);
-  }
   int64_t TokensOf(int64_t telegram_id) {
     return Query(
         "SELECT COALESCE(SUM(m.tokens), 0) FROM model_usage m JOIN users u ON u.id = m.user_id "

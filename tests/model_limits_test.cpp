@@ -15,6 +15,7 @@
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/process_runner.h"
+#include "tests/serve_bot.h"
 #include "tests/test_helpers.h"
 
 using namespace depositbot;
@@ -29,37 +30,8 @@ const FakeTelegramUser kBoris{2002, "Boris", "", "boris", "en", false};
 const FakeTelegramUser kChloe{2003, "Chloe", "", "chloe", "en", false};
 
 // `depositbot serve` on the fake Telegram server, its model the fake model server.
-struct Bot {
-  FakeTelegramServer telegram;
-  std::string dir = MakeTempDir();
-  std::map<std::string, std::string> env;
-  std::unique_ptr<ChildProcess> proc;
-  int http_port = 0;
-
-  explicit Bot(const FakeLlmServer& llm) {
-    env = {{"TELEGRAM_BOT_TOKEN", telegram.token()},
-           {"TELEGRAM_API_BASE", telegram.url()},
-           {"HTTP_LISTEN", "127.0.0.1:0"},
-           {"DEPOSITBOT_DB", dir + "/depositbot.db"},
-           {"RECONCILE_INTERVAL_SECONDS", "0"},
-           {"LLM_BASE_URL", llm.url()},
-           {"LLM_API_KEY", "sk-test"}};
-  }
-
-  void Start() {
-    proc = std::make_unique<ChildProcess>(
-        DepositbotBinary(), std::vector<std::string>{"serve", "--poll-timeout", "1"}, env, dir);
-    std::string line = proc->ReadUntil("depositbot serving");
-    REQUIRE_MESSAGE(!line.empty(), proc->Wait().err);
-    std::smatch m;
-    REQUIRE(std::regex_search(line, m, std::regex("http port ([0-9]+)")));
-    http_port = std::stoi(m[1].str());
-  }
-
-  ProcessResult Stop() {
-    proc->Signal(SIGTERM);
-    return proc->Wait();
-  }
+struct Bot : ServeBot {
+  explicit Bot(const FakeLlmServer& llm) { UseModel(llm); }
 
   bool WaitForReply(int64_t chat, const std::string& part) {
     for (size_t n = 1; n < 100; ++n) {
@@ -69,18 +41,6 @@ struct Bot {
       }
     }
     return false;
-  }
-
-  // The value of the series `name` (no labels) on /metrics, if it is there.
-  std::optional<int64_t> Metric(const std::string& name) {
-    httplib::Client http("127.0.0.1", http_port);
-    auto r = http.Get("/metrics");
-    if (!r || r->status != 200) return std::nullopt;
-    std::smatch m;
-    if (!std::regex_search(r->body, m, std::regex("\n" + name + " ([0-9]+)\n"))) {
-      return std::nullopt;
-    }
-    return std::stoll(m[1].str());
   }
 
   // Polls /metrics until `name` reads at least `value` (the gate counts in another process).

@@ -3,15 +3,18 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include "db/database.h"
+#include "tests/fakes/fake_llm_server.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/process_runner.h"
@@ -75,6 +78,51 @@ struct ServeBot {
     int n = 0;
     for (const auto& m : telegram.SentMessages()) n += m.chat_id == chat && Contains(m.text, part);
     return n;
+  }
+
+  // The model of this serve: the fake model server's URL with a key.
+  void UseModel(const FakeLlmServer& llm) {
+    env["LLM_BASE_URL"] = llm.url();
+    env["LLM_API_KEY"] = "sk-test";
+  }
+
+  // The texts sent to `chat` so far, in the order the fake received them.
+  std::vector<std::string> TextsTo(int64_t chat) const {
+    std::vector<std::string> texts;
+    for (const auto& m : telegram.SentMessages()) {
+      if (m.chat_id == chat) texts.push_back(m.text);
+    }
+    return texts;
+  }
+
+  // The texts sent to `chat`, in order, once there are at least `n` of them.
+  std::vector<std::string> WaitForReplies(int64_t chat, size_t n) {
+    std::vector<std::string> texts;
+    while (true) {
+      const size_t all = telegram.SentMessages().size();
+      texts = TextsTo(chat);
+      if (texts.size() >= n) return texts;
+      if (!telegram.WaitForSentMessages(all + 1, std::chrono::seconds(20))) break;
+    }
+    FAIL("chat " << chat << " got " << texts.size() << " messages, expected " << n);
+    return texts;
+  }
+
+  std::string Metrics() {
+    httplib::Client http("127.0.0.1", http_port);
+    auto r = http.Get("/metrics");
+    REQUIRE(r);
+    return r->body;
+  }
+
+  // The value of the series `name` (no labels) on /metrics, if it is there.
+  std::optional<int64_t> Metric(const std::string& name) {
+    std::smatch m;
+    const std::string body = Metrics();
+    if (!std::regex_search(body, m, std::regex("\n" + name + " ([0-9]+)\n"))) {
+      return std::nullopt;
+    }
+    return std::stoll(m[1].str());
   }
 
   int64_t Query(const std::string& sql) {

@@ -2,10 +2,8 @@
 // answers "busy" without losing anything, and per-chat order under load. Behaviour only: no
 // assertion here depends on how fast anything runs.
 #include <doctest/doctest.h>
-#include <httplib.h>
 
 #include <map>
-#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -49,26 +47,7 @@ FakeLlmServer::Options EchoModel() {
 
 struct ModelBot : ServeBot {
   FakeLlmServer llm{EchoModel()};
-  ModelBot() {
-    env["LLM_BASE_URL"] = llm.url();
-    env["LLM_API_KEY"] = "sk-test";
-  }
-  std::string Metric(const std::string& name) {
-    httplib::Client http("127.0.0.1", http_port);
-    auto r = http.Get("/metrics");
-    REQUIRE(r);
-    std::smatch m;
-    if (!std::regex_search(r->body, m, std::regex("\n" + name + " ([0-9]+)"))) return "";
-    return m[1].str();
-  }
-  // The texts sent to `chat`, in the order the fake received them.
-  std::vector<std::string> TextsTo(int64_t chat) {
-    std::vector<std::string> out;
-    for (const auto& m : telegram.SentMessages()) {
-      if (m.chat_id == chat) out.push_back(m.text);
-    }
-    return out;
-  }
+  ModelBot() { UseModel(llm); }
 };
 
 }  // namespace
@@ -82,7 +61,7 @@ TEST_CASE("with the defaults, 300 chats whose model calls all block are all in f
   }
   // Every conversation reaches the model before any answer comes back: none waits for another.
   REQUIRE(b.llm.WaitForHeld(300, seconds(120)));
-  CHECK(b.Metric("depositbot_in_flight") == "300");
+  CHECK(b.Metric("depositbot_in_flight") == 300);
   b.llm.Release();
   REQUIRE(b.telegram.WaitForSentMessages(300, seconds(120)));
   for (int c = 0; c < 300; ++c) {
@@ -90,7 +69,7 @@ TEST_CASE("with the defaults, 300 chats whose model calls all block are all in f
     REQUIRE(texts.size() == 1);
     CHECK(texts[0] == "echo: hello " + std::to_string(c));
   }
-  CHECK(b.Metric("depositbot_busy_total").empty());  // never counted: nobody was turned away
+  CHECK_FALSE(b.Metric("depositbot_busy_total"));  // never counted: nobody was turned away
   CHECK(b.Stop().exit_code == 0);
   CHECK(b.Query("SELECT COUNT(*) FROM telegram_updates WHERE state = 'done'") == 300);
 }
@@ -115,7 +94,7 @@ TEST_CASE("past MAX_IN_FLIGHT a message is answered busy, changes nothing and lo
     CHECK(Contains(texts[0], kBusy));
     CHECK(Contains(texts[0], "Nothing was done"));
   }
-  CHECK(b.Metric("depositbot_busy_total") == "3");
+  CHECK(b.Metric("depositbot_busy_total") == 3);
   CHECK(b.llm.RequestCount() == 4);  // the refused messages never reached the model
 
   b.llm.Release();
