@@ -175,6 +175,10 @@ TEST_CASE("serve exposes /healthz and /metrics") {
   auto health = http.Get("/healthz");
   REQUIRE(health);
   CHECK(health->status == 200);
+  // The capacity an operator plans with: the in-flight cap, the model's limits, the pacing.
+  CHECK(Contains(health->body, "capacity: at most 1024 updates in flight; "));
+  CHECK(Contains(health->body, "Telegram pacing 30 messages per 1000 ms overall"));
+  CHECK(Contains(health->body, "in_flight: 0 of 1024\n"));
   auto metrics = http.Get("/metrics");
   REQUIRE(metrics);
   CHECK(Contains(metrics->body, "depositbot_updates_received_total 1"));

@@ -156,3 +156,29 @@ TEST_CASE("under load every chat's replies come in the order of its messages") {
   }
   CHECK(b.Stop().exit_code == 0);
 }
+
+TEST_CASE("an explicit MAX_IN_FLIGHT the open-files limit cannot carry stops start-up") {
+  ServeBot b;
+  b.env["MAX_IN_FLIGHT"] = "1000";
+  // 256 open files carry (256 - 128 reserved) / 2 = 64 updates in flight, not 1000.
+  auto r = RunProcess("/bin/sh", {"-c", "ulimit -n 256 && exec \"$0\" serve", DepositbotBinary()},
+                      b.env, b.dir);
+  CHECK(r.exit_code == 2);
+  CHECK(Contains(r.err, "MAX_IN_FLIGHT: 1000 needs about 2128 open files"));
+  CHECK(Contains(r.err, "at most 64"));
+  CHECK(b.telegram.CallCount("getUpdates") == 0);  // refused before taking any update
+}
+
+TEST_CASE("the default in-flight cap is lowered to what the open-files limit carries, and said") {
+  ServeBot b;
+  ChildProcess serve(
+      "/bin/sh", {"-c", "ulimit -n 256 && exec \"$0\" serve --poll-timeout 1", DepositbotBinary()},
+      b.env, b.dir);
+  const std::string line = serve.ReadUntil("depositbot serving");
+  REQUIRE_MESSAGE(!line.empty(), serve.Wait().err);
+  CHECK(Contains(line, "capacity: at most 64 updates in flight"));
+  serve.Signal(SIGTERM);
+  auto r = serve.Wait();
+  CHECK(r.exit_code == 0);
+  CHECK(Contains(r.err, "event=serve.in_flight_lowered max_in_flight=64"));
+}
