@@ -10,35 +10,14 @@
 #include "agent/rule_based_model.h"
 #include "agent/scripted_chat_model.h"
 #include "db/conversation_store.h"
+#include "tests/fakes/memory_conversation_store.h"
 #include "tools/tool_registry.h"
 
 using namespace depositbot;
+using namespace depositbot::testing;
 using nlohmann::json;
 
 namespace {
-
-// A conversation store in memory: what any backend must look like to the agent.
-class MemoryConversationStore final : public ConversationStore {
- public:
-  Status AppendTurn(int64_t chat_id, const std::vector<StoredMessage>& messages,
-                    const ModelUsage& usage) override {
-    if (!messages.empty()) turns[chat_id].push_back(messages);
-    if (usage.tokens > 0) tokens[{usage.user_id, usage.day}] += usage.tokens;
-    return Status::Ok();
-  }
-  Result<std::vector<StoredMessage>> Recent(int64_t chat_id, int, size_t) override {
-    std::vector<StoredMessage> all;
-    for (const auto& turn : turns[chat_id]) all.insert(all.end(), turn.begin(), turn.end());
-    return all;
-  }
-  Status Clear(int64_t chat_id) override {
-    turns.erase(chat_id);
-    return Status::Ok();
-  }
-
-  std::map<int64_t, std::vector<std::vector<StoredMessage>>> turns;
-  std::map<std::pair<int64_t, std::string>, int64_t> tokens;  // (user, day) -> tokens
-};
 
 struct MemoryAgent {
   explicit MemoryAgent(json script) : model(std::move(*ScriptedChatModel::FromJson(script))) {

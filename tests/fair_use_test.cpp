@@ -14,9 +14,11 @@
 #include "agent/scripted_chat_model.h"
 #include "db/conversation_store.h"
 #include "db/model_usage_store.h"
+#include "tests/fakes/memory_conversation_store.h"
 #include "tools/tool_registry.h"
 
 using namespace depositbot;
+using namespace depositbot::testing;
 using nlohmann::json;
 
 namespace {
@@ -24,35 +26,6 @@ namespace {
 // 2026-03-01T18:48:00Z: 5 h 12 min before the next UTC midnight.
 constexpr int64_t kEvening = 1772390880000;
 constexpr int64_t kDayMillis = 86'400'000;
-
-// A conversation store and a usage store over the same memory, as one database holds both.
-class MemoryStore final : public ConversationStore, public ModelUsageStore {
- public:
-  Status AppendTurn(int64_t chat_id, const std::vector<StoredMessage>& messages,
-                    const ModelUsage& usage) override {
-    ++append_calls;
-    if (!messages.empty()) turns[chat_id].push_back(messages);
-    tokens[{usage.user_id, usage.day}] += usage.tokens;
-    return Status::Ok();
-  }
-  Result<std::vector<StoredMessage>> Recent(int64_t chat_id, int, size_t) override {
-    std::vector<StoredMessage> all;
-    for (const auto& turn : turns[chat_id]) all.insert(all.end(), turn.begin(), turn.end());
-    return all;
-  }
-  Status Clear(int64_t chat_id) override {
-    turns.erase(chat_id);
-    return Status::Ok();
-  }
-  Result<int64_t> TokensOn(int64_t user_id, std::string_view day) override {
-    auto it = tokens.find({user_id, std::string(day)});
-    return it == tokens.end() ? int64_t{0} : it->second;
-  }
-
-  int append_calls = 0;
-  std::map<int64_t, std::vector<std::vector<StoredMessage>>> turns;
-  std::map<std::pair<int64_t, std::string>, int64_t> tokens;  // (user, day) -> tokens
-};
 
 FairUse::Options Limits(int64_t per_minute, int64_t burst, int64_t daily_tokens,
                         bool admins_exempt = true) {
@@ -69,7 +42,7 @@ const ToolContext kBob{.user_id = 2, .telegram_id = 1002, .display_name = "Bob"}
 const ToolContext kAdmin{
     .user_id = 3, .telegram_id = 900, .display_name = "Admin", .is_admin = true};
 
-// An agent with a scripted model, a `ping` tool, and fair use over one MemoryStore.
+// An agent with a scripted model, a `ping` tool, and fair use over one MemoryConversationStore.
 struct LimitedAgent {
   explicit LimitedAgent(FairUse::Options limits, int64_t now = kEvening)
       : clock(now), fair_use(store, clock, limits) {
@@ -97,7 +70,7 @@ struct LimitedAgent {
   }
 
   FixedClock clock;
-  MemoryStore store;
+  MemoryConversationStore store;
   FairUse fair_use;
   ScriptedChatModel model;
   RuleBasedModel commands;
@@ -114,7 +87,7 @@ json TextWithUsage(const std::string& text, int64_t prompt, int64_t completion) 
 
 TEST_CASE("a user past the burst is told to wait the seconds until one message has refilled") {
   FixedClock clock(kEvening);
-  MemoryStore store;
+  MemoryConversationStore store;
   FairUse fair(store, clock, Limits(20, 2, 0));  // one message every 3 s, two at once
   CHECK_FALSE(fair.TakeMessage(kAlice).has_value());
   CHECK_FALSE(fair.TakeMessage(kAlice).has_value());
@@ -137,7 +110,7 @@ TEST_CASE("a user past the burst is told to wait the seconds until one message h
 
 TEST_CASE("refused messages do not drain the bucket: the wait does not grow while refused") {
   FixedClock clock(kEvening);
-  MemoryStore store;
+  MemoryConversationStore store;
   FairUse fair(store, clock, Limits(60, 1, 0));  // one a second
   CHECK_FALSE(fair.TakeMessage(kAlice).has_value());
   for (int i = 0; i < 50; ++i) CHECK(fair.TakeMessage(kAlice).has_value());
@@ -147,7 +120,7 @@ TEST_CASE("refused messages do not drain the bucket: the wait does not grow whil
 
 TEST_CASE("one user's bucket does not limit another user") {
   FixedClock clock(kEvening);
-  MemoryStore store;
+  MemoryConversationStore store;
   FairUse fair(store, clock, Limits(1, 1, 0));
   CHECK_FALSE(fair.TakeMessage(kAlice).has_value());
   CHECK(fair.TakeMessage(kAlice).has_value());
@@ -156,7 +129,7 @@ TEST_CASE("one user's bucket does not limit another user") {
 
 TEST_CASE("an admin is not rate limited while admins are exempt, and is when they are not") {
   FixedClock clock(kEvening);
-  MemoryStore store;
+  MemoryConversationStore store;
   FairUse exempt(store, clock, Limits(1, 1, 0, true));
   for (int i = 0; i < 20; ++i) CHECK_FALSE(exempt.TakeMessage(kAdmin).has_value());
   FairUse strict(store, clock, Limits(1, 1, 0, false));
@@ -166,7 +139,7 @@ TEST_CASE("an admin is not rate limited while admins are exempt, and is when the
 
 TEST_CASE("a rate of 0 messages a minute turns the rate limit off and keeps no buckets") {
   FixedClock clock(kEvening);
-  MemoryStore store;
+  MemoryConversationStore store;
   FairUse fair(store, clock, Limits(0, 1, 0));
   for (int i = 0; i < 100; ++i) CHECK_FALSE(fair.TakeMessage(kAlice).has_value());
   CHECK(fair.TrackedBuckets() == 0);
@@ -174,7 +147,7 @@ TEST_CASE("a rate of 0 messages a minute turns the rate limit off and keeps no b
 
 TEST_CASE("buckets that refilled are forgotten: a flood of distinct users keeps memory bounded") {
   FixedClock clock(kEvening);
-  MemoryStore store;
+  MemoryConversationStore store;
   // One message refills in 3 s; a user every 10 ms leaves ~300 buckets refilling at any time.
   FairUse fair(store, clock, Limits(20, 10, 0));
   size_t most = 0;
@@ -195,7 +168,7 @@ TEST_CASE(
     "a user who spent the day's tokens is told when the budget resets, and served the next "
     "UTC day") {
   FixedClock clock(kEvening);
-  MemoryStore store;
+  MemoryConversationStore store;
   FairUse fair(store, clock, Limits(0, 1, 1000));
   CHECK(fair.Today() == "2026-03-01");
   store.tokens[{kAlice.user_id, "2026-03-01"}] = 999;
@@ -215,7 +188,7 @@ TEST_CASE(
 
 TEST_CASE("an admin over the budget is served while admins are exempt, and refused when not") {
   FixedClock clock(kEvening);
-  MemoryStore store;
+  MemoryConversationStore store;
   store.tokens[{kAdmin.user_id, "2026-03-01"}] = 5000;
   FairUse exempt(store, clock, Limits(0, 1, 1000, true));
   CHECK_FALSE(exempt.CheckBudget(kAdmin).has_value());
@@ -225,7 +198,7 @@ TEST_CASE("an admin over the budget is served while admins are exempt, and refus
 
 TEST_CASE("a budget of 0 tokens means unlimited") {
   FixedClock clock(kEvening);
-  MemoryStore store;
+  MemoryConversationStore store;
   store.tokens[{kAlice.user_id, "2026-03-01"}] = 1'000'000'000;
   FairUse fair(store, clock, Limits(0, 1, 0));
   CHECK_FALSE(fair.CheckBudget(kAlice).has_value());
@@ -242,7 +215,7 @@ TEST_CASE("the wait until the reset reads in hours and minutes, rounded up to th
 
 TEST_CASE("the dry-run description names the rate, the burst, today's tokens and the budget") {
   FixedClock clock(kEvening);
-  MemoryStore store;
+  MemoryConversationStore store;
   store.tokens[{kAlice.user_id, "2026-03-01"}] = 1234;
   FairUse fair(store, clock, Limits(20, 10, 200000));
   CHECK(fair.Describe(kAlice) ==
@@ -315,7 +288,7 @@ TEST_CASE(
 }
 
 TEST_CASE("without fair use the agent records no tokens and stores turns as before") {
-  MemoryStore store;
+  MemoryConversationStore store;
   ScriptedChatModel model;
   for (auto& r : *ScriptedChatModel::ParseScript(json::array({TextWithUsage("hello", 10, 2)}))) {
     model.Enqueue(std::move(r));
