@@ -133,6 +133,17 @@ double CpuMillis(int pid) {
   return ticks * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// The resident set of a live process now, in MiB, counted page by page (smaps_rollup; VmRSS in
+// /proc/PID/status is the kernel's running estimate, which lags with many threads).
+double RssNowMib(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Rss:", 0) == 0) return std::stod(line.substr(4)) / 1024.0;
+  }
+  return ProcStatus(pid, "VmRSS") / 1024.0;
+}
+
 // One sample of serve's /metrics; -1 when unreadable.
 int64_t MetricValue(int port, const std::string& name) {
   httplib::Client http("127.0.0.1", port);
@@ -313,7 +324,7 @@ void RunHeld(const Settings& s) {
   }
   const bool all_waiting = serve.llm.WaitForHeld(s.held, std::chrono::seconds(120));
   const int pid = serve.process->pid();
-  const double rss = ProcStatus(pid, "VmRSS") / 1024.0;
+  const double rss = RssNowMib(pid);
   const double threads = ProcStatus(pid, "Threads");
   serve.llm.Release();
   const bool answered =
