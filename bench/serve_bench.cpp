@@ -25,6 +25,7 @@
 #include <httplib.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -349,6 +350,12 @@ void RunHeld(const Settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The fakes hold a connection per conversation in flight: lift the open-files limit.
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &lim);
+  }
   Settings s;
   std::string chats = "200,500";
   std::string pacing = "both";

@@ -148,7 +148,10 @@ TEST_CASE("under load every chat's replies come in the order of its messages") {
       b.telegram.PushMessage(UserFor(kFirstChat + c), kFirstChat + c, "m" + std::to_string(k));
     }
   }
-  REQUIRE(b.telegram.WaitForSentMessages(kChats * kPerChat, seconds(180)));
+  if (!b.telegram.WaitForSentMessages(kChats * kPerChat, seconds(180))) {
+    auto r = b.Stop();
+    FAIL("only " << b.telegram.SentMessages().size() << " replies; serve's log:\n" << r.err);
+  }
   for (int c = 0; c < kChats; ++c) {
     std::vector<std::string> expected;
     for (int k = 0; k < kPerChat; ++k) expected.push_back("echo: m" + std::to_string(k));

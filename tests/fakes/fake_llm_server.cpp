@@ -191,6 +191,7 @@ FakeLlmReply& FakeLlmReply::WithHeader(std::string name, std::string value) {
 struct FakeLlmServer::Impl {
   Options options;
   httplib::Server server;
+  BurstAccept burst;  // a throughput test opens hundreds of connections at once
   std::thread thread;
   int port = 0;
 
@@ -291,7 +292,7 @@ FakeLlmServer::FakeLlmServer(Options options) : impl_(std::make_unique<Impl>()) 
   auto handler = [impl = impl_.get()](const httplib::Request& req, httplib::Response& res) {
     impl->Handle(req, res);
   };
-  impl_->server.new_task_queue = [] { return new ThreadPerConnection(); };
+  impl_->burst.Prepare(impl_->server);
   impl_->server.Post("/v1/chat/completions", handler);
   impl_->server.Post("/chat/completions", handler);
   if (impl_->options.port == 0) {
@@ -304,6 +305,7 @@ FakeLlmServer::FakeLlmServer(Options options) : impl_(std::make_unique<Impl>()) 
     }
     impl_->port = impl_->options.port;
   }
+  impl_->burst.Raise();
   impl_->thread = std::thread([impl = impl_.get()] { impl->server.listen_after_bind(); });
   while (!impl_->server.is_running()) std::this_thread::yield();
 }

@@ -361,6 +361,7 @@ struct FakeTelegramServer::Impl {
 
   Options options;
   httplib::Server server;
+  BurstAccept burst;  // a throughput test opens hundreds of connections at once
   std::thread thread;
   int port = 0;
 
@@ -848,7 +849,7 @@ FakeTelegramServer::FakeTelegramServer(Options options) : impl_(std::make_unique
     }
     res.set_content(all.dump(), "application/json");
   });
-  impl->server.new_task_queue = [] { return new ThreadPerConnection(); };
+  impl->burst.Prepare(impl->server);
   if (impl->options.port == 0) {
     impl->port = impl->server.bind_to_any_port("127.0.0.1");
     if (impl->port <= 0) throw std::runtime_error("fake Telegram server: cannot bind a port");
@@ -859,6 +860,7 @@ FakeTelegramServer::FakeTelegramServer(Options options) : impl_(std::make_unique
     }
     impl->port = impl->options.port;
   }
+  impl->burst.Raise();
   impl->thread = std::thread([impl] { impl->server.listen_after_bind(); });
   while (!impl->server.is_running()) std::this_thread::yield();
 }

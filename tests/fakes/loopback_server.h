@@ -1,7 +1,9 @@
 #pragma once
 
 #include <httplib.h>
+#include <sys/socket.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -47,6 +49,28 @@ class ThreadPerConnection : public httplib::TaskQueue {
   std::mutex mu_;
   std::map<std::thread::id, std::thread> threads_;
   std::vector<std::thread::id> finished_;
+};
+
+// Makes a fake take a burst of connections: every connection on a thread of its own
+// (ThreadPerConnection), and an accept backlog of 4096 instead of cpp-httplib's 5, with which a
+// few hundred connections at once see their SYNs dropped and connects time out after
+// retransmissions. Prepare() before the server binds, Raise() after (a second listen() on a
+// listening socket only changes its backlog).
+class BurstAccept {
+ public:
+  void Prepare(httplib::Server& server) {
+    server.new_task_queue = [] { return new ThreadPerConnection(); };
+    server.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      sock_ = sock;
+    });
+  }
+  void Raise() {
+    if (sock_ >= 0) ::listen(sock_, 4096);
+  }
+
+ private:
+  std::atomic<int> sock_{-1};
 };
 
 // Runs an httplib::Server on 127.0.0.1 on a free port in a background thread.
