@@ -135,18 +135,41 @@ Result<std::vector<bool>> TelegramBot::AcceptBatch(const std::vector<TelegramUpd
 }
 
 void TelegramBot::AdmitOrRefuse(const std::vector<const TelegramUpdate*>& updates) {
-  std::vector<int64_t> refused_ids;
-  std::vector<const TelegramUpdate*> refused;
+  std::vector<int64_t> refused_ids, admitted_ids;
+  std::vector<const TelegramUpdate*> refused, admitted;
   for (const TelegramUpdate* u : updates) {
     if (!dispatcher_.Reserve()) {
       refused_ids.push_back(u->update_id);
       refused.push_back(u);
       continue;
     }
+    admitted_ids.push_back(u->update_id);
+    admitted.push_back(u);
+  }
+  // The admitted ones are claimed together (one durable commit for the batch, not one per
+  // update on each handler's path). A claimed update that a crash cuts off before it ran is
+  // abandoned at the next start and its chat told, like one cut off mid-way. When the claim
+  // cannot be recorded, each handler claims its own update as before.
+  std::set<int64_t> claimed;
+  bool claims_known = false;
+  if (!admitted_ids.empty()) {
+    if (auto c = deps_.inbox.StartBatch(admitted_ids)) {
+      claimed.insert(c->begin(), c->end());
+      claims_known = true;
+    } else {
+      Log(LogLevel::kWarn, "telegram.claim_failed", {{"error", c.error().message}});
+    }
+  }
+  for (const TelegramUpdate* u : admitted) {
+    const bool mine = claimed.count(u->update_id) > 0;
+    if (claims_known && !mine) {  // another handler started it first
+      dispatcher_.Unreserve();
+      continue;
+    }
     TelegramUpdate copy = *u;
-    if (!dispatcher_.SubmitReserved(ChatOf(copy), [this, copy] { Handle(copy); })) {
-      // Shutting down (or out of threads): the update stays 'received' and is handled after
-      // the restart.
+    if (!dispatcher_.SubmitReserved(ChatOf(copy), [this, copy, mine] { Handle(copy, mine); })) {
+      // Shutting down (or out of threads): an unclaimed update stays 'received' and is
+      // handled after the restart; a claimed one is abandoned then and its chat told.
       Log(LogLevel::kWarn, "telegram.update_deferred",
           {{"update_id", std::to_string(u->update_id)}});
     }
@@ -336,9 +359,11 @@ bool TelegramBot::Drain(std::chrono::milliseconds bound) {
   return true;
 }
 
-void TelegramBot::Handle(const TelegramUpdate& update) {
-  auto started = deps_.inbox.Start(update.update_id);
-  if (!started || !*started) return;  // already handled (or the database is gone)
+void TelegramBot::Handle(const TelegramUpdate& update, bool claimed) {
+  if (!claimed) {
+    auto started = deps_.inbox.Start(update.update_id);
+    if (!started || !*started) return;  // already handled (or the database is gone)
+  }
   auto t0 = std::chrono::steady_clock::now();
   if (update.kind == TelegramUpdate::Kind::kMessage && update.message) {
     HandleMessage(*update.message);

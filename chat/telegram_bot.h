@@ -99,7 +99,8 @@ class TelegramBot {
   void AdmitOrRefuse(const std::vector<const TelegramUpdate*>& updates);
   void TellBusy(const TelegramUpdate& update);
   void SendNotices();  // the notices thread: busy answers, in order, off the receiving thread
-  void Handle(const TelegramUpdate& update);
+  // `claimed`: already started for this bot (StartBatch); otherwise Handle claims it first.
+  void Handle(const TelegramUpdate& update, bool claimed);
   void HandleMessage(const TelegramMessage& message);
   void HandleCallback(const TelegramCallbackQuery& query);
   // Shows what a turn or a decision asked for: admin notifications, quote buttons, the

@@ -40,6 +40,9 @@ class InboxStore {
   virtual Result<std::vector<int64_t>> Refuse(const std::vector<int64_t>& update_ids) = 0;
   // True when this caller may handle it (received -> started).
   virtual Result<bool> Start(int64_t update_id) = 0;
+  // Start() for many updates in one transaction (one durable commit): returns the ids this
+  // caller claimed; one another handler started first is left out.
+  virtual Result<std::vector<int64_t>> StartBatch(const std::vector<int64_t>& update_ids) = 0;
   virtual Status Finish(int64_t update_id) = 0;
 
   struct Recovered {

@@ -62,15 +62,35 @@ Result<std::vector<int64_t>> UpdateInbox::Refuse(const std::vector<int64_t>& upd
 UpdateInbox::UpdateInbox(Database& db, const Clock& clock)
     : db_(db), clock_(clock), handler_(NewLeaseOwner()) {}
 
-Result<bool> UpdateInbox::Start(int64_t update_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+Result<bool> UpdateInbox::StartLocked(int64_t update_id, int64_t now) {
   auto q = db_.Prepare(
       "UPDATE telegram_updates SET state = 'started', updated_at = ?, handler = ? "
       "WHERE update_id = ? AND state = 'received'");
   if (!q) return q.error();
-  q->Bind(1, clock_.NowSeconds()).Bind(2, std::string_view(handler_)).Bind(3, update_id);
+  q->Bind(1, now).Bind(2, std::string_view(handler_)).Bind(3, update_id);
   if (auto st = q->Run(); !st) return st.error();
   return db_.Changes() == 1;
+}
+
+Result<bool> UpdateInbox::Start(int64_t update_id) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  return StartLocked(update_id, clock_.NowSeconds());
+}
+
+Result<std::vector<int64_t>> UpdateInbox::StartBatch(const std::vector<int64_t>& update_ids) {
+  std::vector<int64_t> claimed;
+  if (update_ids.empty()) return claimed;
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
+  if (!tx) return tx.error();
+  const int64_t now = clock_.NowSeconds();
+  for (int64_t id : update_ids) {
+    auto r = StartLocked(id, now);
+    if (!r) return r.error();
+    if (*r) claimed.push_back(id);
+  }
+  if (auto st = tx->Commit(); !st) return st.error();
+  return claimed;
 }
 
 Status UpdateInbox::Finish(int64_t update_id) {

@@ -25,6 +25,7 @@ class UpdateInbox final : public InboxStore {
   Result<std::vector<bool>> ReceiveBatch(const std::vector<InboxUpdate>& updates) override;
   Result<std::vector<int64_t>> Refuse(const std::vector<int64_t>& update_ids) override;
   Result<bool> Start(int64_t update_id) override;
+  Result<std::vector<int64_t>> StartBatch(const std::vector<int64_t>& update_ids) override;
   Status Finish(int64_t update_id) override;
   Result<Recovered> Recover() override;
   Result<int64_t> Prune(int64_t before) override;
@@ -32,6 +33,7 @@ class UpdateInbox final : public InboxStore {
  private:
   Result<bool> InsertLocked(int64_t update_id, int64_t chat_id, std::string_view payload,
                             int64_t now);
+  Result<bool> StartLocked(int64_t update_id, int64_t now);
 
   Database& db_;
   const Clock& clock_;

@@ -134,3 +134,18 @@ TEST_CASE("a refused update is done and never handled; one already started is le
   CHECK(rec->to_handle.empty());  // and no restart runs it later
   CHECK(Count(t.db(), "state = 'done'") == 2);
 }
+
+TEST_CASE("a batch of updates is claimed in one commit; one another handler started is left out") {
+  TestDb t;
+  UpdateInbox inbox(t.db(), t.clock());
+  UpdateInbox other(t.db(), t.clock());  // a second serve on the same database
+  REQUIRE(inbox.ReceiveBatch({{1, 1001, "{}"}, {2, 1002, "{}"}, {3, 1003, "{}"}}));
+  REQUIRE(other.Start(2).value());
+  const int64_t before = Database::CommitsInProcess();
+  auto claimed = inbox.StartBatch({1, 2, 3});
+  REQUIRE(claimed);
+  CHECK(Database::CommitsInProcess() - before == 1);
+  CHECK(*claimed == std::vector<int64_t>{1, 3});
+  CHECK_FALSE(inbox.Start(1).value());  // claimed once: no second handler may run it
+  CHECK(Count(t.db(), "state = 'started'") == 3);
+}
