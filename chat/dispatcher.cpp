@@ -151,6 +151,11 @@ bool Dispatcher::Stop(std::chrono::milliseconds bound) {
   return drained;
 }
 
+bool Dispatcher::stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
 size_t Dispatcher::InFlight() const {
   std::lock_guard<std::mutex> lock(mu_);
   return in_flight_;

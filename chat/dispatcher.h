@@ -52,6 +52,7 @@ class Dispatcher {
   bool Stop(std::chrono::milliseconds bound);
 
   size_t capacity() const { return max_in_flight_; }
+  bool stopping() const;    // Stop() was called: a refused Reserve() is not "busy"
   size_t InFlight() const;  // reserved, queued or running
   size_t Running() const;
   size_t Threads() const;  // alive, running or idle

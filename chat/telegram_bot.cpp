@@ -139,6 +139,11 @@ void TelegramBot::AdmitOrRefuse(const std::vector<const TelegramUpdate*>& update
   std::vector<const TelegramUpdate*> refused, admitted;
   for (const TelegramUpdate* u : updates) {
     if (!dispatcher_.Reserve()) {
+      if (dispatcher_.stopping()) {  // not busy: it stays 'received', handled after the restart
+        Log(LogLevel::kWarn, "telegram.update_deferred",
+            {{"update_id", std::to_string(u->update_id)}});
+        continue;
+      }
       refused_ids.push_back(u->update_id);
       refused.push_back(u);
       continue;
