@@ -40,57 +40,49 @@ Result<std::vector<bool>> UpdateInbox::ReceiveBatch(const std::vector<InboxUpdat
 }
 
 Result<std::vector<int64_t>> UpdateInbox::Refuse(const std::vector<int64_t>& update_ids) {
-  std::vector<int64_t> marked;
-  if (update_ids.empty()) return marked;
-  std::lock_guard<std::mutex> lock(db_.mutex());
-  auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
-  if (!tx) return tx.error();
-  const int64_t now = clock_.NowSeconds();
-  for (int64_t id : update_ids) {
-    auto q = db_.Prepare(
-        "UPDATE telegram_updates SET state = 'done', updated_at = ? "
-        "WHERE update_id = ? AND state = 'received'");
-    if (!q) return q.error();
-    q->Bind(1, now).Bind(2, id);
-    if (auto st = q->Run(); !st) return st.error();
-    if (db_.Changes() == 1) marked.push_back(id);
-  }
-  if (auto st = tx->Commit(); !st) return st.error();
-  return marked;
+  return LeaveReceived(update_ids, "done");
 }
 
 UpdateInbox::UpdateInbox(Database& db, const Clock& clock)
     : db_(db), clock_(clock), handler_(NewLeaseOwner()) {}
 
-Result<bool> UpdateInbox::StartLocked(int64_t update_id, int64_t now) {
+Result<bool> UpdateInbox::LeaveReceivedLocked(int64_t update_id, std::string_view state,
+                                              int64_t now) {
+  // A started update records its handler; a refused ('done') one keeps none.
   auto q = db_.Prepare(
-      "UPDATE telegram_updates SET state = 'started', updated_at = ?, handler = ? "
-      "WHERE update_id = ? AND state = 'received'");
+      "UPDATE telegram_updates SET state = ?1, updated_at = ?2, "
+      "handler = CASE WHEN ?1 = 'started' THEN ?3 ELSE handler END "
+      "WHERE update_id = ?4 AND state = 'received'");
   if (!q) return q.error();
-  q->Bind(1, now).Bind(2, std::string_view(handler_)).Bind(3, update_id);
+  q->Bind(1, state).Bind(2, now).Bind(3, std::string_view(handler_)).Bind(4, update_id);
   if (auto st = q->Run(); !st) return st.error();
   return db_.Changes() == 1;
 }
 
-Result<bool> UpdateInbox::Start(int64_t update_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
-  return StartLocked(update_id, clock_.NowSeconds());
-}
-
-Result<std::vector<int64_t>> UpdateInbox::StartBatch(const std::vector<int64_t>& update_ids) {
-  std::vector<int64_t> claimed;
-  if (update_ids.empty()) return claimed;
+Result<std::vector<int64_t>> UpdateInbox::LeaveReceived(const std::vector<int64_t>& update_ids,
+                                                        std::string_view state) {
+  std::vector<int64_t> moved;
+  if (update_ids.empty()) return moved;
   std::lock_guard<std::mutex> lock(db_.mutex());
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
   const int64_t now = clock_.NowSeconds();
   for (int64_t id : update_ids) {
-    auto r = StartLocked(id, now);
-    if (!r) return r.error();
-    if (*r) claimed.push_back(id);
+    auto r = LeaveReceivedLocked(id, state, now);
+    if (!r) return r.error();  // the transaction rolls back: none is moved
+    if (*r) moved.push_back(id);
   }
   if (auto st = tx->Commit(); !st) return st.error();
-  return claimed;
+  return moved;
+}
+
+Result<bool> UpdateInbox::Start(int64_t update_id) {
+  std::lock_guard<std::mutex> lock(db_.mutex());
+  return LeaveReceivedLocked(update_id, "started", clock_.NowSeconds());
+}
+
+Result<std::vector<int64_t>> UpdateInbox::StartBatch(const std::vector<int64_t>& update_ids) {
+  return LeaveReceived(update_ids, "started");
 }
 
 Status UpdateInbox::Finish(int64_t update_id) {

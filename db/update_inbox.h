@@ -33,7 +33,11 @@ class UpdateInbox final : public InboxStore {
  private:
   Result<bool> InsertLocked(int64_t update_id, int64_t chat_id, std::string_view payload,
                             int64_t now);
-  Result<bool> StartLocked(int64_t update_id, int64_t now);
+  // received -> `state` ('started' with this handler, or 'done' when refused): true when this
+  // call moved it. LeaveReceived moves many in one transaction and returns those it moved.
+  Result<bool> LeaveReceivedLocked(int64_t update_id, std::string_view state, int64_t now);
+  Result<std::vector<int64_t>> LeaveReceived(const std::vector<int64_t>& update_ids,
+                                             std::string_view state);
 
   Database& db_;
   const Clock& clock_;
