@@ -11,6 +11,7 @@
 #include "agent/scripted_chat_model.h"
 #include "db/conversation_store.h"
 #include "tests/fakes/memory_conversation_store.h"
+#include "tests/fakes/ping_tool.h"
 #include "tools/tool_registry.h"
 
 using namespace depositbot;
@@ -21,15 +22,7 @@ namespace {
 
 struct MemoryAgent {
   explicit MemoryAgent(json script) : model(std::move(*ScriptedChatModel::FromJson(script))) {
-    Tool ping;
-    ping.name = "ping";
-    ping.description = "answers pong";
-    ping.invoke = [](const ToolContext&, const json&) {
-      ToolResult r;
-      r.payload = {{"pong", true}};
-      return r;
-    };
-    tools.Register(std::move(ping));
+    tools.Register(PingTool());
   }
 
   std::unique_ptr<ScriptedChatModel> model;

@@ -15,6 +15,7 @@
 #include "db/conversation_store.h"
 #include "db/model_usage_store.h"
 #include "tests/fakes/memory_conversation_store.h"
+#include "tests/fakes/ping_tool.h"
 #include "tools/tool_registry.h"
 
 using namespace depositbot;
@@ -46,15 +47,7 @@ const ToolContext kAdmin{
 struct LimitedAgent {
   explicit LimitedAgent(FairUse::Options limits, int64_t now = kEvening)
       : clock(now), fair_use(store, clock, limits) {
-    Tool ping;
-    ping.name = "ping";
-    ping.description = "answers pong";
-    ping.invoke = [](const ToolContext&, const json&) {
-      ToolResult r;
-      r.payload = {{"pong", true}};
-      return r;
-    };
-    tools.Register(std::move(ping));
+    tools.Register(PingTool());
     Agent::Options o;
     o.fair_use = &fair_use;
     agent = std::make_unique<Agent>(model, commands, tools, store, o);
