@@ -215,11 +215,15 @@ void TelegramBot::TellBusy(const TelegramUpdate& u) {
 
 void TelegramBot::QueueNotice(Notice n, int64_t update_id) {
   std::lock_guard<std::mutex> l(notices_mu_);
+  if (n.callback_query_id.empty() && queued_chats_.count({n.chat_id, n.typing}) > 0) {
+    return;  // this chat already has the same notice waiting: one is enough
+  }
   if (notices_.size() >= kMaxQueuedNotices) {
     Log(LogLevel::kWarn, "telegram.notice_dropped",
         {{"update_id", std::to_string(update_id)}, {"typing", n.typing ? "yes" : "no"}});
     return;
   }
+  if (n.callback_query_id.empty()) queued_chats_.insert({n.chat_id, n.typing});
   notices_.push_back(std::move(n));
   notices_cv_.notify_one();
 }
@@ -235,6 +239,7 @@ void TelegramBot::SendNotices() {
     }
     Notice n = std::move(notices_.front());
     notices_.pop_front();
+    if (n.callback_query_id.empty()) queued_chats_.erase({n.chat_id, n.typing});
     lock.unlock();
     if (n.typing) {
       (void)deps_.telegram.SendChatAction(n.chat_id, "typing");

@@ -128,8 +128,11 @@ class TelegramBot {
   std::mutex notices_mu_;
   std::condition_variable notices_cv_;
   std::deque<Notice> notices_;  // guarded by notices_mu_
-  bool notices_stop_ = false;   // guarded by notices_mu_
-  bool notices_done_ = false;   // guarded by notices_mu_: the thread has left SendNotices
+  // Chats with a message notice queued, by kind (typing or busy): a chat that floods while the
+  // bot is full gets one busy answer queued, not one per message paced at 1/s ahead of others.
+  std::set<std::pair<int64_t, bool>> queued_chats_;  // guarded by notices_mu_
+  bool notices_stop_ = false;                        // guarded by notices_mu_
+  bool notices_done_ = false;  // guarded by notices_mu_: the thread has left SendNotices
   std::thread notices_thread_;
 };
 

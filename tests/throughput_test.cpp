@@ -185,3 +185,28 @@ TEST_CASE("the default in-flight cap is lowered to what the open-files limit car
   CHECK(r.exit_code == 0);
   CHECK(Contains(r.err, "event=serve.in_flight_lowered max_in_flight=64"));
 }
+
+TEST_CASE("a chat flooding a full bot gets one busy answer at a time and does not hold up others") {
+  ModelBot b;
+  b.env["MAX_IN_FLIGHT"] = "1";
+  b.Start();
+  b.llm.Hold();
+  b.telegram.PushMessage(kAlice, kAlice.id, "hello");
+  REQUIRE(b.llm.WaitForHeld(1, seconds(60)));
+  // Busy answers to one chat are paced at about one a second: thirty queued one per message
+  // would hold every other chat's answer for half a minute. Queued ones are coalesced instead.
+  for (int i = 0; i < 30; ++i) b.telegram.PushMessage(kBob, kBob.id, "flood " + std::to_string(i));
+  const FakeTelegramUser carol{1003, "Carol", "", "carol", "en", false};
+  b.telegram.PushMessage(carol, carol.id, "one question");
+  auto carol_texts = b.WaitForReplies(carol.id, 1);
+  CHECK(Contains(carol_texts[0], kBusy));
+  const auto bob_texts = b.TextsTo(kBob.id);
+  CHECK(bob_texts.size() >= 1);
+  CHECK(bob_texts.size() < 10);
+  for (const auto& t : bob_texts) CHECK(Contains(t, kBusy));
+  CHECK(b.Metric("depositbot_busy_total") == 31);  // every refused message is still counted
+  b.llm.Release();
+  b.WaitForMessage(kAlice.id, "echo: hello");
+  CHECK(b.llm.RequestCount() == 1);
+  CHECK(b.Stop().exit_code == 0);
+}
