@@ -286,7 +286,7 @@ Status SessionRecorder::WriteLocked() {
 }
 
 Result<std::map<int64_t, int64_t>> BalancesByTelegramId(Database& db) {
-  std::lock_guard<std::mutex> lock(db.mutex());
+  auto lock = db.Lock();
   auto q = db.Prepare(
       "SELECT u.telegram_id, COALESCE(d.balance, 0) FROM users u "
       "LEFT JOIN user_deposits d ON d.user_id = u.id ORDER BY u.id LIMIT 1000");
@@ -306,7 +306,7 @@ Status RecordStartingUsers(SessionRecorder& recorder, Database& db,
                            const std::map<int64_t, std::string>& extra) {
   std::map<int64_t, std::string> names;
   {
-    std::lock_guard<std::mutex> lock(db.mutex());
+    auto lock = db.Lock();
     auto q = db.Prepare("SELECT telegram_id, display_name FROM users ORDER BY id LIMIT 1000");
     if (!q) return q.error();
     while (true) {

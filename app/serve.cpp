@@ -330,7 +330,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   HttpEndpoint http(
       ho,
       [&db] {
-        std::lock_guard<std::mutex> lock(db.mutex());
+        auto lock = db.Lock();
         auto q = db.Prepare("SELECT 1");
         return q && q->Step().ok();
       },

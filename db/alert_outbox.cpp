@@ -25,7 +25,7 @@ int BindAdmins(Statement& q, const std::set<int64_t>& admins, int first_index) {
 }  // namespace
 
 Result<bool> AlertOutbox::Enqueue(std::string_view key, std::string_view text) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   return EnqueueIn(db_, key, text);
 }
 
@@ -49,7 +49,7 @@ int64_t AlertOutbox::RetryDelaySeconds(int failures) const {
 Result<std::vector<AlertDelivery>> AlertOutbox::Due(const std::set<int64_t>& admins, int limit) {
   std::vector<AlertDelivery> due;
   if (admins.empty() || limit <= 0) return due;
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(
       AdminsCte(admins.size()) +
       "SELECT a.id, a.alert_key, a.text, a.created_at, ad.admin_id, COALESCE(d.attempts, 0) "
@@ -79,7 +79,7 @@ Result<std::vector<AlertDelivery>> AlertOutbox::Due(const std::set<int64_t>& adm
 }
 
 Result<bool> AlertOutbox::Claim(int64_t alert_id, int64_t admin_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   int64_t now = clock_.NowSeconds();
   // One statement: the insert (never tried) or the conditional update (due again) takes the
   // pair; a pair another process claimed or delivered meanwhile changes nothing.
@@ -95,7 +95,7 @@ Result<bool> AlertOutbox::Claim(int64_t alert_id, int64_t admin_id) {
 }
 
 Status AlertOutbox::MarkDelivered(int64_t alert_id, int64_t admin_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   int64_t now = clock_.NowSeconds();
   auto q = db_.Prepare(
       "INSERT INTO admin_alert_deliveries(alert_id, admin_id, attempts, delivered_at, "
@@ -108,7 +108,7 @@ Status AlertOutbox::MarkDelivered(int64_t alert_id, int64_t admin_id) {
 }
 
 Status AlertOutbox::MarkFailed(int64_t alert_id, int64_t admin_id, std::string_view error) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
   int failures = 1;
@@ -141,7 +141,7 @@ Status AlertOutbox::MarkFailed(int64_t alert_id, int64_t admin_id, std::string_v
 }
 
 Result<int64_t> AlertOutbox::UndeliveredCount(const std::set<int64_t>& admins) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   if (admins.empty()) {
     auto q = db_.Prepare("SELECT COUNT(*) FROM admin_alerts");
     if (!q) return q.error();
@@ -163,7 +163,7 @@ Result<int64_t> AlertOutbox::UndeliveredCount(const std::set<int64_t>& admins) {
 
 Result<bool> AlertOutbox::ReachedNoAdmin(int64_t alert_id, const std::set<int64_t>& admins) {
   if (admins.empty()) return false;
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   // Over the admins: how many were tried and failed, how many got it.
   auto q = db_.Prepare(AdminsCte(admins.size()) +
                        "SELECT COALESCE(SUM(d.delivered_at IS NULL AND d.attempts > 0), 0), "

@@ -12,7 +12,7 @@ Status ConversationRepository::AppendTurn(int64_t chat_id,
                                           const std::vector<StoredMessage>& messages,
                                           const ModelUsage& usage) {
   if (messages.empty() && usage.tokens == 0) return Status::Ok();
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
   int64_t now = clock_.NowSeconds();
@@ -37,7 +37,7 @@ Status ConversationRepository::AppendTurn(int64_t chat_id,
 
 Result<std::vector<StoredMessage>> ConversationRepository::Recent(int64_t chat_id, int max_messages,
                                                                   size_t max_chars) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(
       "SELECT role, content, tool_calls, tool_call_id FROM conversation_messages "
       "WHERE chat_id = ? ORDER BY id DESC LIMIT ?");
@@ -62,7 +62,7 @@ Result<std::vector<StoredMessage>> ConversationRepository::Recent(int64_t chat_i
 }
 
 Status ConversationRepository::Clear(int64_t chat_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare("DELETE FROM conversation_messages WHERE chat_id = ?");
   if (!q) return q.error();
   q->Bind(1, chat_id);

@@ -2,79 +2,118 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "common/result.h"
 
-struct sqlite3;
-struct sqlite3_stmt;
-
 namespace depositbot {
 
+class Connection;
+class ConnectionPool;
+class StatementImpl;
 class Statement;
 
-// One SQLite connection with the settings money needs: WAL, foreign keys on,
-// synchronous=FULL (a committed deposit survives power loss: tests/power_loss_test shows
-// NORMAL losing told deposits), a busy timeout.
-// A Database is used by one thread at a time; callers that share one across
-// threads hold mutex() for the duration of a unit of work. Open one per thread
-// (or process) for real concurrency; the version check keeps them correct.
+// The store's database: a SQLite file or a PostgreSQL database, chosen by the target given to
+// Open() (DEPOSITBOT_DB). SQL runs on the connection of the caller's Session: take one with
+// Lock() for each unit of work and keep it while its statements and transaction run.
+//  - SQLite: one connection with the settings money needs (WAL, foreign keys on,
+//    synchronous=FULL: a committed deposit survives power loss, tests/power_loss_test shows
+//    NORMAL losing told deposits) and a busy timeout. A Session holds its mutex, so one thread
+//    at a time uses it; open one per thread (or process) for real concurrency.
+//  - PostgreSQL: a pool of `pool_size` connections, each Session holding one; a Session waits
+//    up to the busy timeout for a free connection, then its statements fail kUnavailable.
+// The version check keeps concurrent connections (and processes, and machines) correct.
+// Thread-safe: any thread may call Lock(); statements run on the calling thread's Session.
 class Database {
  public:
+  enum class Backend { kSqlite, kPostgres };
+
   struct Options {
     int busy_timeout_ms = 5000;
-    bool create = true;
+    bool create = true;  // SQLite: create a missing file
+    int pool_size = 16;  // PostgreSQL: connections at most (1..1000)
   };
 
-  // Opens (and creates) `path`; ":memory:" for tests. Fails with a sentence
-  // naming the path when it is not a SQLite database, cannot be created, or
-  // is read-only.
-  static Result<std::unique_ptr<Database>> Open(const std::string& path, Options options);
-  static Result<std::unique_ptr<Database>> Open(const std::string& path) {
-    return Open(path, Options{});
+  // Opens `target`: a "postgresql://" (or "postgres://") URI, else a SQLite path (":memory:" for
+  // tests). Fails with a sentence naming the target (a password in it is never shown) when it is
+  // not a database depositbot can use: not SQLite, read-only, unreachable, the pool larger than
+  // the server accepts.
+  static Result<std::unique_ptr<Database>> Open(const std::string& target, Options options);
+  static Result<std::unique_ptr<Database>> Open(const std::string& target) {
+    return Open(target, Options{});
   }
+  static bool IsPostgresTarget(std::string_view target);
+  // The target with any password replaced by "***", for logs and messages.
+  static std::string Redacted(std::string_view target);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
+  Backend backend() const { return backend_; }
+  // "sqlite" or "postgresql", for /healthz and logs.
+  std::string_view backend_name() const;
+  // The target as given, password redacted.
+  const std::string& path() const { return path_; }
+
+  // A unit of work's hold on one connection (RAII, move-only). A Session taken while the same
+  // thread already holds one on this Database shares it, so a store called inside another's
+  // transaction (DepositStore::Purchase's `also`) runs in that transaction.
+  class Session {
+   public:
+    Session(Session&& other) noexcept;
+    Session& operator=(Session&&) = delete;
+    Session(const Session&) = delete;
+    ~Session();
+
+   private:
+    friend class Database;
+    Session(Database* db, Connection* conn, bool outer) : db_(db), conn_(conn), outer_(outer) {}
+    Database* db_;
+    Connection* conn_;  // null: the pool had no free connection in time
+    bool outer_;        // this Session took the connection (and gives it back)
+  };
+  [[nodiscard]] Session Lock();
+
   // Runs one or more statements without results.
   Status Exec(std::string_view sql);
-  // Compiles one statement, or takes the idle one a previous Prepare of the same text left
-  // (reset, no bindings); errors carry SQLite's message.
+  // Compiles one statement with `?` placeholders (or takes the idle one a previous Prepare of the
+  // same text left); errors carry the database's message.
   Result<Statement> Prepare(std::string_view sql);
+  int64_t LastInsertRowId();
+  // Rows changed by the last INSERT/UPDATE/DELETE on this thread's connection.
+  int Changes();
 
   // Write transactions committed by every Database of this process so far (each one a durable
   // commit): what serve reports as depositbot_db_commits_total.
   static int64_t CommitsInProcess();
+  static void CountCommit();
 
-  int64_t LastInsertRowId() const;
-  int Changes() const;
-  const std::string& path() const { return path_; }
-  std::mutex& mutex() { return mu_; }
-
-  // Turns a SQLite result code into an Error (busy -> kUnavailable, constraint -> kInvalid...).
-  Error ErrorFor(int rc, std::string_view context) const;
+  // The pool's state for /metrics (SQLite: one connection).
+  struct PoolStats {
+    int size = 1;
+    int in_use = 0;
+    int64_t waits = 0;        // Lock() calls that found no free connection
+    int64_t wait_micros = 0;  // time spent waiting for one
+    int64_t timeouts = 0;     // waits given up after the busy timeout
+  };
+  PoolStats pool_stats() const;
 
  private:
-  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  // A statement whose Statement ended: reset and kept for the next Prepare of the same SQL
-  // (compiling SQL was a quarter of serve's CPU per message), or finalized past the bound.
-  void Release(sqlite3_stmt* stmt);
+  Database(Backend backend, std::string path, std::unique_ptr<ConnectionPool> pool);
+  // The calling thread's connection on this Database: its Session's, or for SQLite the one
+  // connection; null when it holds none (PostgreSQL) or the pool timed out.
+  Connection* Current();
+  friend class Transaction;
 
-  static constexpr size_t kMaxCachedStatements = 256;
-  sqlite3* db_;
+  Backend backend_;
   std::string path_;
-  std::mutex mu_;
-  std::mutex cache_mu_;  // the cache only: Statements may end on any thread
-  std::unordered_multimap<std::string, sqlite3_stmt*> cache_;  // idle prepared statements
-  friend class Statement;
+  std::unique_ptr<ConnectionPool> pool_;
 };
 
-// A prepared statement (RAII). Bind indexes start at 1, columns at 0.
+// A prepared statement (RAII). Bind indexes start at 1, columns at 0. Belongs to the Session it
+// was prepared in and must end before it.
 class Statement {
  public:
   Statement(Statement&& other) noexcept;
@@ -100,15 +139,16 @@ class Statement {
 
  private:
   friend class Database;
-  Statement(Database* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  Database* db_;
-  sqlite3_stmt* stmt_;
+  explicit Statement(std::unique_ptr<StatementImpl> impl);
+  std::unique_ptr<StatementImpl> impl_;
 };
 
 // A transaction that rolls back in its destructor unless committed.
-// kImmediate takes the write lock at BEGIN: in WAL a deferred transaction
-// that reads and then writes fails with SQLITE_BUSY_SNAPSHOT regardless of
-// the busy timeout, so every write transaction is immediate.
+// kImmediate is for writes. On SQLite it takes the write lock at BEGIN: in WAL a deferred
+// transaction that reads and then writes fails with SQLITE_BUSY_SNAPSHOT regardless of the busy
+// timeout. On PostgreSQL it is READ COMMITTED, where a conditional UPDATE re-checks its WHERE
+// on the row a concurrent commit left (the version check). kDeferred reads one consistent
+// snapshot (PostgreSQL: REPEATABLE READ), so a report's statements agree with each other.
 class Transaction {
  public:
   enum class Kind { kDeferred, kImmediate };

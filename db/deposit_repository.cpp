@@ -112,17 +112,17 @@ Result<int64_t> DepositRepository::InsertRow(const DepositTransaction& r) {
 }
 
 Result<Account> DepositRepository::GetAccount(int64_t user_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   return ReadAccount(user_id);
 }
 
 Result<DepositTransaction> DepositRepository::GetTransaction(int64_t transaction_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   return ReadTransaction(transaction_id);
 }
 
 Result<std::vector<DepositTransaction>> DepositRepository::History(int64_t user_id, int limit) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   if (auto a = ReadAccount(user_id); !a) return a.error();
   auto q =
       db_.Prepare(std::string(kSelectTransaction) + "WHERE user_id = ? ORDER BY id DESC LIMIT ?");
@@ -139,7 +139,7 @@ Result<std::vector<DepositTransaction>> DepositRepository::History(int64_t user_
 }
 
 Result<std::vector<DepositTransaction>> DepositRepository::Pending(int limit) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(std::string(kSelectTransaction) +
                        "WHERE status = 'pending' ORDER BY id ASC LIMIT ?");
   if (!q) return q.error();
@@ -163,7 +163,7 @@ Result<DepositTransaction> DepositRepository::ApplyVersioned(int64_t user_id, co
                                                              const InTransaction& also) {
   for (int attempt = 1; attempt <= retry_.max_attempts; ++attempt) {
     {
-      std::lock_guard<std::mutex> lock(db_.mutex());
+      auto lock = db_.Lock();
       // Optimistic read: no lock held in the database between here and the UPDATE.
       auto account = ReadAccount(user_id);
       if (!account) return account.error();
@@ -224,7 +224,7 @@ Result<DepositTransaction> DepositRepository::RequestDeposit(int64_t user_id, in
     return Error::Invalid("the depositor name is longer than " + std::to_string(kMaxNameLength) +
                           " characters");
   }
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   if (auto a = ReadAccount(user_id); !a) return a.error();
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
@@ -294,7 +294,7 @@ Result<DepositTransaction> DepositRepository::Decide(int64_t transaction_id, Tra
                                                      int64_t decided_by,
                                                      std::optional<std::string> reason,
                                                      std::optional<int64_t> owner_user_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
   auto t = ReadTransaction(transaction_id);
@@ -338,7 +338,7 @@ Result<DepositTransaction> DepositRepository::Cancel(int64_t transaction_id,
                                                      int64_t owner_user_id) {
   int64_t owner_telegram = 0;
   {
-    std::lock_guard<std::mutex> lock(db_.mutex());
+    auto lock = db_.Lock();
     auto q = db_.Prepare("SELECT telegram_id FROM users WHERE id = ?");
     if (!q) return q.error();
     q->Bind(1, owner_user_id);

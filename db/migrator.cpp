@@ -435,7 +435,9 @@ Migrator::Migrator(Database& db, std::vector<Migration> migrations)
     : db_(db), migrations_(std::move(migrations)) {}
 
 Result<Migrator> Migrator::ForEmbedded(Database& db) {
-  auto m = LoadMigrations(EmbeddedMigrationFiles());
+  auto m =
+      LoadMigrations(db.backend() == Database::Backend::kPostgres ? EmbeddedPostgresMigrationFiles()
+                                                                  : EmbeddedMigrationFiles());
   if (!m) return m.error();
   return Migrator(db, std::move(*m));
 }
@@ -446,14 +448,33 @@ Status Migrator::EnsureTable() {
   return db_.Exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations ("
       " version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL,"
-      " applied_at INTEGER NOT NULL)");
+      " applied_at BIGINT NOT NULL)");
 }
 
 namespace {
 
+bool OnPostgres(const Database& db) { return db.backend() == Database::Backend::kPostgres; }
+
+// The tables of depositbot's own schema: sqlite_master, or PostgreSQL's current schema.
+std::string CountTablesSql(const Database& db, std::string_view where) {
+  if (OnPostgres(db)) {
+    return "SELECT COUNT(*) FROM information_schema.tables "
+           "WHERE table_schema = current_schema() AND " +
+           std::string(where);
+  }
+  return "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND " + std::string(where);
+}
+
+std::string RecordMigrationSql(const Database& db) {
+  return std::string(
+             "INSERT INTO schema_migrations(version, name, checksum, applied_at) VALUES (?, ?, "
+             "?, ") +
+         (OnPostgres(db) ? "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT))" : "strftime('%s','now'))");
+}
+
 Result<bool> SchemaMigrationsExists(Database& db) {
-  auto q = db.Prepare(
-      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
+  auto q = db.Prepare(CountTablesSql(
+      db, OnPostgres(db) ? "table_name = 'schema_migrations'" : "name = 'schema_migrations'"));
   if (!q) return q.error();
   auto row = q->Step();
   if (!row) return row.error();
@@ -463,6 +484,7 @@ Result<bool> SchemaMigrationsExists(Database& db) {
 }  // namespace
 
 Result<std::vector<MigrationState>> Migrator::States() {
+  auto lock = db_.Lock();  // one connection for the whole call (a pool hands out many)
   std::map<int, std::pair<std::string, int64_t>> applied;  // version -> (checksum, at)
   std::map<int, std::string> names;
   // Read-only: `migrate --status` must not create the table in a database it
@@ -509,6 +531,7 @@ Result<std::vector<MigrationState>> Migrator::States() {
 }
 
 Result<bool> Migrator::IsUnversioned() {
+  auto lock = db_.Lock();  // one connection for the whole call (a pool hands out many)
   auto exists = SchemaMigrationsExists(db_);
   if (!exists) return exists.error();
   if (*exists) {
@@ -518,9 +541,9 @@ Result<bool> Migrator::IsUnversioned() {
     if (!row) return row.error();
     if (q->ColumnInt(0) > 0) return false;
   }
-  auto q = db_.Prepare(
-      "SELECT COUNT(*) FROM sqlite_master "
-      "WHERE substr(name, 1, 7) <> 'sqlite_' AND name <> 'schema_migrations'");
+  auto q = db_.Prepare(CountTablesSql(
+      db_, OnPostgres(db_) ? "table_name <> 'schema_migrations'"
+                           : "substr(name, 1, 7) <> 'sqlite_' AND name <> 'schema_migrations'"));
   if (!q) return q.error();
   auto row = q->Step();
   if (!row) return row.error();
@@ -528,7 +551,15 @@ Result<bool> Migrator::IsUnversioned() {
 }
 
 Status Migrator::CheckAdoptable() {
+  auto lock = db_.Lock();  // one connection for the whole call (a pool hands out many)
   if (migrations_.empty()) return Error::Internal("this binary has no migrations to compare with");
+  if (OnPostgres(db_)) {
+    return Error::FailedPrecondition(
+        "the PostgreSQL database " + db_.path() +
+        " has tables but no record of applied migrations; depositbot adopts only SQLite files "
+        "made before it recorded migrations. Give it an empty database (depositbot copy-db "
+        "moves a bot there, see docs/upgrading.md); nothing was changed");
+  }
   auto shapes = ReferenceShapes(migrations_);
   if (!shapes) return shapes.error();
   auto have = ReadSchema(db_);
@@ -576,6 +607,7 @@ Status Migrator::CheckAdoptable() {
 }
 
 Result<BookCounts> Migrator::CountBooks() {
+  auto lock = db_.Lock();  // one connection for the whole call (a pool hands out many)
   if (migrations_.empty()) return BookCounts{};
   if (book_tables_.empty()) {
     auto shapes = ReferenceShapes(migrations_);
@@ -616,9 +648,7 @@ Result<std::optional<BookCounts>> Migrator::Adopt() {
   if (!counts) return counts.error();
   if (auto st = EnsureTable(); !st) return st.error();
   const Migration& first = migrations_.front();
-  auto ins = db_.Prepare(
-      "INSERT INTO schema_migrations(version, name, checksum, applied_at) "
-      "VALUES (?, ?, ?, strftime('%s','now'))");
+  auto ins = db_.Prepare(RecordMigrationSql(db_));
   if (!ins) return ins.error();
   ins->Bind(1, int64_t{first.version})
       .Bind(2, std::string_view(first.name))
@@ -631,6 +661,7 @@ Result<std::optional<BookCounts>> Migrator::Adopt() {
 }
 
 Result<MigrateReport> Migrator::Migrate() {
+  auto lock = db_.Lock();  // one connection for the whole call (a pool hands out many)
   MigrateReport report;
   auto adopted = Adopt();
   if (!adopted) return adopted.error();
@@ -667,6 +698,7 @@ std::string DescribeChange(const BookCounts& before, const BookCounts& after) {
 }
 
 Result<int> Migrator::Apply(int target_version) {
+  auto lock = db_.Lock();  // one connection for the whole call (a pool hands out many)
   auto applied = ApplyPending(target_version);
   if (!applied) return applied.error();
   return static_cast<int>(applied->size());
@@ -680,6 +712,13 @@ Result<std::vector<int>> Migrator::ApplyPending(int target_version) {
     if (s.applied || s.migration.version > target_version) continue;
     auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
     if (!tx) return tx.error();
+    if (OnPostgres(db_)) {
+      // SQLite's IMMEDIATE takes the one write lock; on PostgreSQL instances starting together
+      // take turns on this lock (held to the end of the transaction) instead.
+      if (auto st = db_.Exec("SELECT pg_advisory_xact_lock(hashtext('depositbot.migrate'))"); !st) {
+        return st.error();
+      }
+    }
     // Created inside the transaction so that a refusal below leaves no trace.
     if (auto st = EnsureTable(); !st) return st.error();
     // Another process starting at the same moment may have applied it since
@@ -733,9 +772,7 @@ Result<std::vector<int>> Migrator::ApplyPending(int target_version) {
                                change + "); it was rolled back and nothing was changed");
       }
     }
-    auto ins = db_.Prepare(
-        "INSERT INTO schema_migrations(version, name, checksum, applied_at) "
-        "VALUES (?, ?, ?, strftime('%s','now'))");
+    auto ins = db_.Prepare(RecordMigrationSql(db_));
     if (!ins) return ins.error();
     ins->Bind(1, int64_t{s.migration.version})
         .Bind(2, std::string_view(s.migration.name))

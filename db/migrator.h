@@ -27,8 +27,10 @@ struct MigrationState {
   int64_t applied_at = 0;
 };
 
-// The migrations compiled into this binary, in order.
+// The migrations compiled into this binary, in order: SQLite's (migrations/*.sql) and
+// PostgreSQL's (migrations/postgresql/*.sql, the same versions in PostgreSQL's types).
 const std::vector<EmbeddedFile>& EmbeddedMigrationFiles();
+const std::vector<EmbeddedFile>& EmbeddedPostgresMigrationFiles();
 // Parses and orders files named NNN_name.sql; refuses gaps and duplicates.
 Result<std::vector<Migration>> LoadMigrations(const std::vector<EmbeddedFile>& files);
 std::string Sha256Hex(std::string_view data);

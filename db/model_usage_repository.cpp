@@ -7,7 +7,7 @@
 namespace depositbot {
 
 Result<int64_t> ModelUsageRepository::TokensOn(int64_t user_id, std::string_view day) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare("SELECT tokens FROM model_usage WHERE user_id = ? AND day = ?");
   if (!q) return q.error();
   q->Bind(1, user_id).Bind(2, day);

@@ -7,7 +7,7 @@
 namespace depositbot {
 
 Status NotificationRepository::Save(int64_t transaction_id, int64_t chat_id, int64_t message_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(
       "INSERT INTO deposit_notifications(transaction_id, chat_id, message_id) VALUES (?, ?, ?) "
       "ON CONFLICT(transaction_id, chat_id) DO UPDATE SET message_id = excluded.message_id");
@@ -18,7 +18,7 @@ Status NotificationRepository::Save(int64_t transaction_id, int64_t chat_id, int
 
 Result<std::vector<std::pair<int64_t, int64_t>>> NotificationRepository::ForTransaction(
     int64_t transaction_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(
       "SELECT chat_id, message_id FROM deposit_notifications WHERE transaction_id = ? "
       "ORDER BY chat_id");

@@ -83,7 +83,7 @@ Result<DomainOrder> OrderRepository::CreateQuote(int64_t user_id, std::string_vi
                                                  int64_t registrar_usd_micros,
                                                  int64_t premium_usd_micros, int64_t expires_at) {
   if (price <= 0 || registrar_usd_micros <= 0) return Error::Invalid("a quote needs a price");
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(
       "INSERT INTO domain_orders(user_id, domain, years, price, registrar_usd_micros, "
       "premium_usd_micros, state, quote_expires_at, created_at, updated_at) "
@@ -104,12 +104,12 @@ Result<DomainOrder> OrderRepository::CreateQuote(int64_t user_id, std::string_vi
 }
 
 Result<DomainOrder> OrderRepository::Get(int64_t order_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   return ReadOrder(db_, order_id);
 }
 
 Result<std::vector<DomainOrder>> OrderRepository::ForUser(int64_t user_id, int limit) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(std::string(kSelectOrder) + "WHERE user_id = ? ORDER BY id DESC LIMIT ?");
   if (!q) return q.error();
   q->Bind(1, user_id).Bind(2, int64_t{std::clamp(limit, 1, 100)});
@@ -118,7 +118,7 @@ Result<std::vector<DomainOrder>> OrderRepository::ForUser(int64_t user_id, int l
 
 Result<std::vector<DomainOrder>> OrderRepository::InState(DomainOrder::State state,
                                                           int64_t updated_before) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(std::string(kSelectOrder) +
                        "WHERE state = ? AND updated_at <= ? ORDER BY id ASC");
   if (!q) return q.error();
@@ -170,7 +170,7 @@ Status OrderRepository::MarkRefundedIn(StoreTransaction& tx, int64_t order_id,
 
 Status OrderRepository::RenewLease(int64_t order_id, std::string_view owner,
                                    int64_t lease_expires_at) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(
       "UPDATE domain_orders SET lease_expires_at = ? "
       "WHERE id = ? AND lease_owner = ? AND state IN ('charged', 'unknown')");
@@ -183,7 +183,7 @@ Status OrderRepository::RenewLease(int64_t order_id, std::string_view owner,
 
 Status OrderRepository::MarkCreateSent(int64_t order_id, std::string_view owner,
                                        int64_t lease_expires_at) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(
       "UPDATE domain_orders SET create_sent_at = ?, lease_expires_at = ? "
       "WHERE id = ? AND lease_owner = ? AND state = 'charged'");
@@ -197,7 +197,7 @@ Status OrderRepository::MarkCreateSent(int64_t order_id, std::string_view owner,
 Result<bool> OrderRepository::TakeLease(int64_t order_id, std::string_view owner,
                                         int64_t lease_expires_at,
                                         const std::optional<std::string>& gone_owner) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   // One conditional UPDATE: of two recoveries racing for the order, one wins.
   auto q = db_.Prepare(
       "UPDATE domain_orders SET lease_owner = ?, lease_expires_at = ? "
@@ -214,7 +214,7 @@ Result<bool> OrderRepository::TakeLease(int64_t order_id, std::string_view owner
 }
 
 Status OrderRepository::ReleaseLease(int64_t order_id, std::string_view owner) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(
       "UPDATE domain_orders SET lease_owner = NULL, lease_expires_at = NULL "
       "WHERE id = ? AND lease_owner = ?");
@@ -227,7 +227,7 @@ Result<DomainOrder> OrderRepository::RecordLateRegistration(int64_t order_id,
                                                             std::string_view registrar_order_id,
                                                             std::string_view registrar_domain_id,
                                                             std::string_view note) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(
       "UPDATE domain_orders SET updated_at = ?, registrar_order_id = ?, registrar_domain_id = ?, "
       "failure = ? WHERE id = ? AND state = 'refunded'");
@@ -246,7 +246,7 @@ Result<DomainOrder> OrderRepository::Transition(
     int64_t order_id, std::initializer_list<DomainOrder::State> from, DomainOrder::State to,
     const std::optional<std::string>& owner, std::optional<std::string> registrar_order_id,
     std::optional<std::string> registrar_domain_id, std::optional<std::string> failure) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   std::string states, wanted;
   for (auto s : from) {
     states += std::string(states.empty() ? "" : ", ") + "'" + std::string(ToString(s)) + "'";

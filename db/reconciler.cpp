@@ -262,7 +262,7 @@ Result<ReconciliationReport> Reconciler::Run() {
   std::optional<RegistrarDomains> registrar;
   if (registrar_domains_) registrar = registrar_domains_();
 
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   // One IMMEDIATE transaction: the scan sees one consistent state and the run
   // is recorded atomically with it.
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
@@ -502,7 +502,7 @@ Result<ReconciliationReport> Reconciler::Run() {
 }
 
 Result<AlertDelta> Reconciler::PendingAlerts(const ReconciliationReport& report) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   return PendingAlertsLocked(report);
 }
 
@@ -529,7 +529,7 @@ Result<AlertDelta> Reconciler::PendingAlertsLocked(const ReconciliationReport& r
 }
 
 Status Reconciler::MarkAlerted(const AlertDelta& delta, const Currency& currency) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
   if (auto st = MarkAlertedLocked(delta, currency); !st) return st;
@@ -562,7 +562,7 @@ Status Reconciler::MarkAlertedLocked(const AlertDelta& delta, const Currency& cu
 
 Result<AlertDelta> Reconciler::QueueAlerts(const ReconciliationReport& report,
                                            const Currency& currency, AlertOutbox& outbox) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   // Immediate: the delta is computed against what was alerted, and recorded, under one write
   // lock, so a second process reconciling at the same time sees this one's record.
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);

@@ -19,14 +19,14 @@ Result<bool> UpdateInbox::InsertLocked(int64_t update_id, int64_t chat_id, std::
 }
 
 Result<bool> UpdateInbox::Receive(int64_t update_id, int64_t chat_id, std::string_view payload) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   return InsertLocked(update_id, chat_id, payload, clock_.NowSeconds());
 }
 
 Result<std::vector<bool>> UpdateInbox::ReceiveBatch(const std::vector<InboxUpdate>& updates) {
   std::vector<bool> fresh;
   if (updates.empty()) return fresh;
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
   const int64_t now = clock_.NowSeconds();
@@ -63,7 +63,7 @@ Result<std::vector<int64_t>> UpdateInbox::LeaveReceived(const std::vector<int64_
                                                         std::string_view state) {
   std::vector<int64_t> moved;
   if (update_ids.empty()) return moved;
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
   const int64_t now = clock_.NowSeconds();
@@ -77,7 +77,7 @@ Result<std::vector<int64_t>> UpdateInbox::LeaveReceived(const std::vector<int64_
 }
 
 Result<bool> UpdateInbox::Start(int64_t update_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   return LeaveReceivedLocked(update_id, "started", clock_.NowSeconds());
 }
 
@@ -86,7 +86,7 @@ Result<std::vector<int64_t>> UpdateInbox::StartBatch(const std::vector<int64_t>&
 }
 
 Status UpdateInbox::Finish(int64_t update_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(
       "UPDATE telegram_updates SET state = 'done', updated_at = ? "
       "WHERE update_id = ? AND state = 'started'");
@@ -96,7 +96,7 @@ Status UpdateInbox::Finish(int64_t update_id) {
 }
 
 Result<UpdateInbox::Recovered> UpdateInbox::Recover() {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
   Recovered out;
@@ -140,7 +140,7 @@ Result<UpdateInbox::Recovered> UpdateInbox::Recover() {
 }
 
 Result<int64_t> UpdateInbox::Prune(int64_t before) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   auto q = db_.Prepare(
       "DELETE FROM telegram_updates WHERE state IN ('done', 'abandoned') AND updated_at < ?");
   if (!q) return q.error();

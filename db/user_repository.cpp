@@ -24,7 +24,7 @@ Result<User> ReadUser(Database& db, std::string_view where, int64_t key) {
 Result<User> UserRepository::FindOrCreate(int64_t telegram_id, std::string_view display_name) {
   if (telegram_id <= 0) return Error::Invalid("a Telegram user id must be positive");
   std::string name(display_name.substr(0, 128));
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   if (auto u = ReadUser(db_, "telegram_id", telegram_id); u) {
     if (!name.empty() && u->display_name != name) {
       auto q = db_.Prepare("UPDATE users SET display_name = ? WHERE id = ?");
@@ -60,12 +60,12 @@ Result<User> UserRepository::FindOrCreate(int64_t telegram_id, std::string_view 
 }
 
 Result<User> UserRepository::FindByTelegramId(int64_t telegram_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   return ReadUser(db_, "telegram_id", telegram_id);
 }
 
 Result<User> UserRepository::FindById(int64_t user_id) {
-  std::lock_guard<std::mutex> lock(db_.mutex());
+  auto lock = db_.Lock();
   return ReadUser(db_, "id", user_id);
 }
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkgconf ccache
-  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libssl-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libpq-dev postgresql libssl-dev
   libpugixml-dev libcli11-dev doctest-dev librapidcheck-dev
   clang clang-format libclang-rt-14-dev llvm
 )

@@ -207,7 +207,7 @@ void CheckStep(const BankModel& m, BankSut& s) {
   // Every ledger row is the model's, in order, with the model's status.
   std::vector<std::pair<int64_t, std::string>> rows;
   {
-    std::lock_guard<std::mutex> lock(s.t.db().mutex());
+    auto lock = s.t.db().Lock();
     auto q = s.t.db().Prepare("SELECT id, status, amount FROM deposit_transactions ORDER BY id");
     RC_ASSERT(static_cast<bool>(q));
     while (true) {

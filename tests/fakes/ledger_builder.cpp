@@ -187,7 +187,7 @@ BooksCheck CheckBooks(Database& db) {
       "SELECT ids.user_id, d.balance, COALESCE(sums.s, 0), d.user_id IS NOT NULL FROM ids"
       " LEFT JOIN user_deposits d ON d.user_id = ids.user_id"
       " LEFT JOIN sums ON sums.user_id = ids.user_id ORDER BY ids.user_id";
-  std::lock_guard<std::mutex> lock(db.mutex());
+  auto lock = db.Lock();
   auto q = Must(db.Prepare(sql), "prepare CheckBooks");
   BooksCheck out;
   while (Must(q.Step(), "CheckBooks")) {
@@ -200,14 +200,14 @@ BooksCheck CheckBooks(Database& db) {
 }
 
 int64_t QueryInt(Database& db, const std::string& sql) {
-  std::lock_guard<std::mutex> lock(db.mutex());
+  auto lock = db.Lock();
   auto q = Must(db.Prepare(sql), "prepare " + sql);
   if (!Must(q.Step(), sql)) throw std::runtime_error("no row from " + sql);
   return q.ColumnInt(0);
 }
 
 std::string IntegrityCheck(Database& db) {
-  std::lock_guard<std::mutex> lock(db.mutex());
+  auto lock = db.Lock();
   auto q = Must(db.Prepare("PRAGMA integrity_check"), "prepare integrity_check");
   std::string out;
   while (Must(q.Step(), "integrity_check")) out += (out.empty() ? "" : "\n") + q.ColumnText(0);
@@ -360,7 +360,7 @@ std::vector<std::string> VerifyWorkload(Database& db, const std::vector<Workload
   };
   std::map<int64_t, Row> rows;
   {
-    std::lock_guard<std::mutex> lock(db.mutex());
+    auto lock = db.Lock();
     auto q = Must(db.Prepare("SELECT id, user_id, type, amount, direction, status, "
                              "COALESCE(reference, '') FROM deposit_transactions"),
                   "read ledger");

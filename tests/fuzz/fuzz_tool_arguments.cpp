@@ -56,7 +56,7 @@ struct World {
   }
 
   void CheckBooks() {
-    std::lock_guard<std::mutex> lock(db->mutex());
+    auto lock = db->Lock();
     auto q = db->Prepare(
         "SELECT COUNT(*) FROM user_deposits d WHERE d.balance < 0 OR d.balance != "
         "(SELECT COALESCE(SUM(CASE type WHEN 'purchase' THEN -amount "

@@ -1,0 +1,339 @@
+// The PostgreSQL backend: a bounded pool of libpq connections. Statements are prepared once
+// per connection (named after their SQL) and run with text parameters and text results.
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "common/log.h"
+#include "db/connection.h"
+
+namespace depositbot {
+namespace {
+
+// "?" placeholders (the SQL the stores share with SQLite) to PostgreSQL's "$1", "$2"...; a "?"
+// inside a quoted literal or identifier stays.
+std::string NumberPlaceholders(std::string_view sql, int* count) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  char quote = 0;
+  int n = 0;
+  for (char c : sql) {
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+      out += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      out += c;
+    } else if (c == '?') {
+      out += '$';
+      out += std::to_string(++n);
+    } else {
+      out += c;
+    }
+  }
+  *count = n;
+  return out;
+}
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+class PgConnection;
+
+class PgStatement final : public StatementImpl {
+ public:
+  PgStatement(PgConnection* conn, std::string name, int params)
+      : conn_(conn), name_(std::move(name)), values_(static_cast<size_t>(params)) {}
+
+  void BindInt(int index, int64_t value) override { Set(index, std::to_string(value)); }
+  void BindText(int index, std::string_view value) override { Set(index, std::string(value)); }
+  void BindNull(int index) override { Set(index, std::nullopt); }
+  Result<bool> Step() override;
+  int64_t ColumnInt(int column) const override {
+    const char* v = PQgetvalue(result_.get(), row_, column);
+    if (v[0] == 't' && v[1] == '\0') return 1;  // a boolean column
+    if (v[0] == 'f' && v[1] == '\0') return 0;
+    return std::strtoll(v, nullptr, 10);
+  }
+  std::string ColumnText(int column) const override {
+    return std::string(PQgetvalue(result_.get(), row_, column),
+                       static_cast<size_t>(PQgetlength(result_.get(), row_, column)));
+  }
+  bool ColumnIsNull(int column) const override {
+    return PQgetisnull(result_.get(), row_, column) == 1;
+  }
+
+ private:
+  void Set(int index, std::optional<std::string> value) {
+    if (index >= 1 && static_cast<size_t>(index) <= values_.size()) {
+      values_[static_cast<size_t>(index - 1)] = std::move(value);
+    }
+  }
+  PgConnection* conn_;
+  std::string name_;
+  std::vector<std::optional<std::string>> values_;
+  PgResult result_;
+  int row_ = -1;
+  bool ran_ = false;
+};
+
+class PgConnection final : public Connection {
+ public:
+  PgConnection(std::string uri, std::string shown, int busy_timeout_ms)
+      : uri_(std::move(uri)), shown_(std::move(shown)), busy_timeout_ms_(busy_timeout_ms) {}
+  ~PgConnection() override {
+    if (conn_ != nullptr) PQfinish(conn_);
+  }
+
+  // Connects when not connected (or the connection broke); idempotent.
+  Status Connect() {
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+    if (conn_ != nullptr) PQfinish(conn_);
+    prepared_.clear();
+    // The URI comes last, so what it says overrides these defaults.
+    const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* values[] = {"5", "depositbot", uri_.c_str(), nullptr};
+    conn_ = PQconnectdbParams(keys, values, 1);
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+      std::string why = conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory";
+      while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+      if (conn_ != nullptr) PQfinish(conn_);
+      conn_ = nullptr;
+      return Error::Unavailable("cannot connect to PostgreSQL at " + shown_ + ": " + why);
+    }
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    // A lock wait is bounded like SQLite's busy timeout; so is a statement, generously.
+    std::string settings = "SET lock_timeout = " + std::to_string(busy_timeout_ms_) +
+                           "; SET statement_timeout = " + std::to_string(busy_timeout_ms_ * 6) +
+                           "; SET client_min_messages = warning";
+    return Run(settings.c_str(), "connect");
+  }
+
+  Status Exec(std::string_view sql) override {
+    if (auto st = Connect(); !st) return st;
+    std::string s(sql);
+    PgResult r(PQexec(conn_, s.c_str()));
+    if (auto st = Check(r.get(), "exec"); !st) return st;
+    std::string_view tag = PQcmdStatus(r.get());
+    if (s == "COMMIT") {
+      // COMMIT of a transaction that had failed answers ROLLBACK, not an error.
+      if (tag != "COMMIT") return Error::Unavailable("the transaction was rolled back");
+      Database::CountCommit();
+    }
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<StatementImpl>> Prepare(std::string_view sql) override {
+    if (auto st = Connect(); !st) return st.error();
+    std::string key(sql);
+    auto it = prepared_.find(key);
+    if (it == prepared_.end()) {
+      int params = 0;
+      std::string text = NumberPlaceholders(sql, &params);
+      std::string name = "s" + std::to_string(prepared_.size() + 1);
+      PgResult r(PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr));
+      if (auto st = Check(r.get(), "prepare"); !st) return st.error();
+      it = prepared_.emplace(std::move(key), Prepared{std::move(name), params}).first;
+    }
+    return std::unique_ptr<StatementImpl>(
+        new PgStatement(this, it->second.name, it->second.params));
+  }
+
+  int64_t LastInsertRowId() override {
+    if (conn_ == nullptr) return 0;
+    PgResult r(PQexec(conn_, "SELECT lastval()"));
+    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) return 0;
+    return std::strtoll(PQgetvalue(r.get(), 0, 0), nullptr, 10);
+  }
+  int Changes() override { return changes_; }
+  std::string_view BeginSql(Transaction::Kind kind) const override {
+    return kind == Transaction::Kind::kImmediate
+               ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+               : "BEGIN ISOLATION LEVEL REPEATABLE READ";
+  }
+
+  Result<PgResult> Execute(const std::string& name,
+                           const std::vector<std::optional<std::string>>& values) {
+    if (auto st = Connect(); !st) return st.error();
+    std::vector<const char*> params;
+    params.reserve(values.size());
+    for (const auto& v : values) params.push_back(v ? v->c_str() : nullptr);
+    PgResult r(PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()),
+                              params.data(), nullptr, nullptr, 0));
+    if (auto st = Check(r.get(), "step"); !st) return st.error();
+    const char* tuples = PQcmdTuples(r.get());
+    changes_ = tuples[0] != '\0' ? std::atoi(tuples) : 0;
+    if (PQresultStatus(r.get()) == PGRES_COMMAND_OK && changes_ > 0 &&
+        PQtransactionStatus(conn_) == PQTRANS_IDLE) {
+      Database::CountCommit();  // a write outside a transaction commits on its own
+    }
+    return r;
+  }
+
+  // Leaves the connection fit for the next Session: a transaction left open is rolled back.
+  void Tidy() {
+    if (conn_ == nullptr) return;
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      PQfinish(conn_);
+      conn_ = nullptr;
+      return;
+    }
+    if (PQtransactionStatus(conn_) != PQTRANS_IDLE) PgResult(PQexec(conn_, "ROLLBACK"));
+  }
+
+  // The server's limit on connections for depositbot's role (max_connections less those kept
+  // for superusers).
+  Result<int> ServerConnectionLimit() {
+    auto q = Prepare(
+        "SELECT current_setting('max_connections')::int - "
+        "current_setting('superuser_reserved_connections')::int");
+    if (!q) return q.error();
+    auto row = (*q)->Step();
+    if (!row) return row.error();
+    return static_cast<int>((*q)->ColumnInt(0));
+  }
+
+ private:
+  struct Prepared {
+    std::string name;
+    int params = 0;
+  };
+
+  Status Run(const char* sql, std::string_view context) {
+    PgResult r(PQexec(conn_, sql));
+    return Check(r.get(), context);
+  }
+
+  // Maps PostgreSQL's answer to an Error like SQLite's: a constraint -> kInvalid, lock waits,
+  // serialization failures and a lost connection -> kUnavailable (the caller may try again).
+  Status Check(PGresult* r, std::string_view context) {
+    ExecStatusType status = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return Status::Ok();
+    std::string msg = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    msg = std::string(context) + ": " + msg;
+    const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    std::string_view code = state != nullptr ? state : "";
+    if (PQstatus(conn_) != CONNECTION_OK || code.rfind("08", 0) == 0 || code.empty()) {
+      return Error::Unavailable("the connection to PostgreSQL at " + shown_ +
+                                " failed, try again (" + msg + ")");
+    }
+    if (code.rfind("23", 0) == 0) return Error::Invalid(msg);
+    if (code == "40001" || code == "40P01" || code == "55P03" || code == "57014") {
+      return Error::Unavailable("the database is busy, try again (" + msg + ")");
+    }
+    return Error::Internal(msg);
+  }
+
+  std::string uri_;
+  std::string shown_;
+  int busy_timeout_ms_;
+  PGconn* conn_ = nullptr;
+  std::unordered_map<std::string, Prepared> prepared_;
+  int changes_ = 0;
+};
+
+Result<bool> PgStatement::Step() {
+  if (!ran_) {
+    auto r = conn_->Execute(name_, values_);
+    if (!r) return r.error();
+    result_ = std::move(*r);
+    ran_ = true;
+  }
+  ++row_;
+  return row_ < PQntuples(result_.get());
+}
+
+class PgPool final : public ConnectionPool {
+ public:
+  PgPool(const std::string& uri, const std::string& shown, const Database::Options& options)
+      : timeout_(std::chrono::milliseconds(options.busy_timeout_ms)) {
+    for (int i = 0; i < options.pool_size; ++i) {
+      all_.push_back(std::make_unique<PgConnection>(uri, shown, options.busy_timeout_ms));
+      free_.push_back(all_.back().get());
+    }
+    stats_.size = options.pool_size;
+  }
+
+  Connection* Acquire() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (free_.empty()) {
+      ++stats_.waits;
+      auto start = std::chrono::steady_clock::now();
+      bool got = cv_.wait_for(lock, timeout_, [&] { return !free_.empty(); });
+      stats_.wait_micros += std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+      if (!got) {
+        ++stats_.timeouts;
+        return nullptr;
+      }
+    }
+    PgConnection* conn = free_.back();
+    free_.pop_back();
+    ++stats_.in_use;
+    return conn;
+  }
+
+  void Give(Connection* conn) override {
+    auto* pg = static_cast<PgConnection*>(conn);
+    pg->Tidy();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      free_.push_back(pg);
+      --stats_.in_use;
+    }
+    cv_.notify_one();
+  }
+
+  Connection* Unsessioned() override { return nullptr; }
+
+  Database::PoolStats stats() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stats_;
+  }
+
+  PgConnection& first() { return *all_.front(); }
+
+ private:
+  std::chrono::milliseconds timeout_;
+  std::vector<std::unique_ptr<PgConnection>> all_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<PgConnection*> free_;
+  Database::PoolStats stats_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ConnectionPool>> OpenPostgres(const std::string& uri,
+                                                     const std::string& shown,
+                                                     const Database::Options& options) {
+  if (options.pool_size < 1 || options.pool_size > 1000) {
+    return Error::Invalid("the PostgreSQL pool size must be 1..1000, not " +
+                          std::to_string(options.pool_size));
+  }
+  auto pool = std::make_unique<PgPool>(uri, shown, options);
+  // Connect now, so a wrong URI or a server that is down stops start-up, not a user's payment.
+  PgConnection& first = pool->first();
+  if (auto st = first.Connect(); !st) return st.error();
+  auto limit = first.ServerConnectionLimit();
+  if (!limit) return limit.error();
+  if (options.pool_size > *limit) {
+    return Error::Invalid("DB_POOL_SIZE " + std::to_string(options.pool_size) +
+                          " is more than the " + std::to_string(*limit) +
+                          " connections PostgreSQL at " + shown +
+                          " accepts (max_connections less superuser_reserved_connections)");
+  }
+  return std::unique_ptr<ConnectionPool>(std::move(pool));
+}
+
+}  // namespace depositbot
