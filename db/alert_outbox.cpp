@@ -12,7 +12,7 @@ namespace {
 // `first_index` on; the ids are bound, never spliced into the SQL.
 std::string AdminsCte(size_t n) {
   std::string sql = "WITH admins(admin_id) AS (VALUES ";
-  for (size_t i = 0; i < n; ++i) sql += i == 0 ? "(?)" : ", (?)";
+  for (size_t i = 0; i < n; ++i) sql += i == 0 ? "(CAST(? AS BIGINT))" : ", (CAST(? AS BIGINT))";
   return sql + ") ";
 }
 
@@ -87,7 +87,8 @@ Result<bool> AlertOutbox::Claim(int64_t alert_id, int64_t admin_id) {
       "INSERT INTO admin_alert_deliveries(alert_id, admin_id, attempts, next_attempt_at) "
       "VALUES (?, ?, 0, ?) ON CONFLICT(alert_id, admin_id) DO UPDATE SET "
       "next_attempt_at = excluded.next_attempt_at "
-      "WHERE delivered_at IS NULL AND next_attempt_at <= ?");
+      "WHERE admin_alert_deliveries.delivered_at IS NULL AND "
+      "admin_alert_deliveries.next_attempt_at <= ?");
   if (!q) return q.error();
   q->Bind(1, alert_id).Bind(2, admin_id).Bind(3, now + options_.claim_seconds).Bind(4, now);
   if (auto st = q->Run(); !st) return st.error();
@@ -101,7 +102,7 @@ Status AlertOutbox::MarkDelivered(int64_t alert_id, int64_t admin_id) {
       "INSERT INTO admin_alert_deliveries(alert_id, admin_id, attempts, delivered_at, "
       "next_attempt_at, last_error) VALUES (?, ?, 0, ?, ?, NULL) "
       "ON CONFLICT(alert_id, admin_id) DO UPDATE SET "
-      "delivered_at = COALESCE(delivered_at, excluded.delivered_at)");
+      "delivered_at = COALESCE(admin_alert_deliveries.delivered_at, excluded.delivered_at)");
   if (!q) return q.error();
   q->Bind(1, alert_id).Bind(2, admin_id).Bind(3, now).Bind(4, now);
   return q->Run();
@@ -166,8 +167,10 @@ Result<bool> AlertOutbox::ReachedNoAdmin(int64_t alert_id, const std::set<int64_
   auto lock = db_.Lock();
   // Over the admins: how many were tried and failed, how many got it.
   auto q = db_.Prepare(AdminsCte(admins.size()) +
-                       "SELECT COALESCE(SUM(d.delivered_at IS NULL AND d.attempts > 0), 0), "
-                       "       COALESCE(SUM(d.delivered_at IS NOT NULL), 0) "
+                       "SELECT COALESCE(SUM(CASE WHEN d.delivered_at IS NULL AND d.attempts > 0 "
+                       "                    THEN 1 ELSE 0 END), 0), "
+                       "       COALESCE(SUM(CASE WHEN d.delivered_at IS NOT NULL THEN 1 ELSE 0 "
+                       "                    END), 0) "
                        "FROM admins ad JOIN admin_alert_deliveries d "
                        "ON d.admin_id = ad.admin_id AND d.alert_id = ?");
   if (!q) return q.error();

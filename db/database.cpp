@@ -128,6 +128,10 @@ Connection* Database::Current() {
 }
 
 Status Database::Exec(std::string_view sql) {
+  if (!HoldsAny(this) && pool_->Unsessioned() == nullptr) {
+    Session session = Lock();  // a statement on its own: a Session just for it
+    return Exec(sql);
+  }
   Connection* conn = Current();
   if (conn == nullptr) return NoConnection(*this);
   return conn->Exec(sql);

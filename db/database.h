@@ -76,7 +76,8 @@ class Database {
   };
   [[nodiscard]] Session Lock();
 
-  // Runs one or more statements without results.
+  // Runs one or more statements without results (in a Session of its own when the caller
+  // holds none).
   Status Exec(std::string_view sql);
   // Compiles one statement with `?` placeholders (or takes the idle one a previous Prepare of the
   // same text left); errors carry the database's message.

@@ -228,6 +228,13 @@ Result<DepositTransaction> DepositRepository::RequestDeposit(int64_t user_id, in
   if (auto a = ReadAccount(user_id); !a) return a.error();
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
+  // The count and the insert must not interleave with another request of the same user: take
+  // the account row's lock (PostgreSQL; SQLite's write lock already excludes everyone) by a
+  // write that changes nothing, so neither the balance nor the version moves.
+  auto hold = db_.Prepare("UPDATE user_deposits SET updated_at = updated_at WHERE user_id = ?");
+  if (!hold) return hold.error();
+  hold->Bind(1, user_id);
+  if (auto st = hold->Run(); !st) return st.error();
   auto count = db_.Prepare(
       "SELECT COUNT(*) FROM deposit_transactions WHERE user_id = ? AND type = 'deposit' AND "
       "status = 'pending'");
@@ -321,6 +328,13 @@ Result<DepositTransaction> DepositRepository::Decide(int64_t transaction_id, Tra
       .Bind(4, reason)
       .Bind(5, transaction_id);
   if (auto st = q->Run(); !st) return st.error();
+  if (db_.Changes() != 1) {
+    // Decided by another connection after our read (PostgreSQL's READ COMMITTED lets the two
+    // overlap; SQLite's write lock does not).
+    return Error::FailedPrecondition(TxLabel(transaction_id) +
+                                     " was decided by someone else at the same moment; nothing "
+                                     "was changed");
+  }
   if (auto st = tx->Commit(); !st) return st.error();
   return ReadTransaction(transaction_id);
 }

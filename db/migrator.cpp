@@ -610,7 +610,11 @@ Result<BookCounts> Migrator::CountBooks() {
   auto lock = db_.Lock();  // one connection for the whole call (a pool hands out many)
   if (migrations_.empty()) return BookCounts{};
   if (book_tables_.empty()) {
-    auto shapes = ReferenceShapes(migrations_);
+    // 001's tables as SQLite runs it (PostgreSQL's 001 creates the same ones).
+    auto sqlite_migrations = OnPostgres(db_) ? LoadMigrations(EmbeddedMigrationFiles())
+                                             : Result<std::vector<Migration>>(migrations_);
+    if (!sqlite_migrations) return sqlite_migrations.error();
+    auto shapes = ReferenceShapes(*sqlite_migrations);
     if (!shapes) return shapes.error();
     book_tables_ = shapes->front().table_order;
   }

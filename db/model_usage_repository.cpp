@@ -21,8 +21,8 @@ Status ModelUsageRepository::AddInTransaction(Database& db, const ModelUsage& us
   if (usage.tokens < 0) return Error::Invalid("model usage cannot be negative");
   auto q = db.Prepare(
       "INSERT INTO model_usage(user_id, day, tokens, turns, updated_at) VALUES (?, ?, ?, 1, ?) "
-      "ON CONFLICT(user_id, day) DO UPDATE SET tokens = tokens + excluded.tokens, "
-      "turns = turns + 1, updated_at = excluded.updated_at");
+      "ON CONFLICT(user_id, day) DO UPDATE SET tokens = model_usage.tokens + excluded.tokens, "
+      "turns = model_usage.turns + 1, updated_at = excluded.updated_at");
   if (!q) return q.error();
   q->Bind(1, usage.user_id).Bind(2, std::string_view(usage.day)).Bind(3, usage.tokens).Bind(4, now);
   return q->Run();

@@ -3,6 +3,8 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -23,7 +25,8 @@ std::string NumberPlaceholders(std::string_view sql, int* count) {
   out.reserve(sql.size() + 16);
   char quote = 0;
   int n = 0;
-  for (char c : sql) {
+  for (size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
     if (quote != 0) {
       if (c == quote) quote = 0;
       out += c;
@@ -32,7 +35,17 @@ std::string NumberPlaceholders(std::string_view sql, int* count) {
       out += c;
     } else if (c == '?') {
       out += '$';
-      out += std::to_string(++n);
+      // SQLite's "?NNN" keeps its number; a bare "?" takes the next one.
+      if (i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+        int number = 0;
+        while (i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+          number = number * 10 + (sql[++i] - '0');
+          out += sql[i];
+        }
+        n = std::max(n, number);
+      } else {
+        out += std::to_string(++n);
+      }
     } else {
       out += c;
     }
@@ -48,14 +61,21 @@ using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
 
 class PgConnection;
 
+// An int64 parameter is declared int8, so PostgreSQL never has to guess it (a bare "VALUES (?)"
+// would be text); a text or NULL parameter is left for PostgreSQL to infer from its use.
+constexpr Oid kInt8Oid = 20;
+
 class PgStatement final : public StatementImpl {
  public:
-  PgStatement(PgConnection* conn, std::string name, int params)
-      : conn_(conn), name_(std::move(name)), values_(static_cast<size_t>(params)) {}
+  PgStatement(PgConnection* conn, std::string sql, int params)
+      : conn_(conn),
+        sql_(std::move(sql)),
+        values_(static_cast<size_t>(params)),
+        types_(static_cast<size_t>(params), 0) {}
 
-  void BindInt(int index, int64_t value) override { Set(index, std::to_string(value)); }
-  void BindText(int index, std::string_view value) override { Set(index, std::string(value)); }
-  void BindNull(int index) override { Set(index, std::nullopt); }
+  void BindInt(int index, int64_t value) override { Set(index, std::to_string(value), kInt8Oid); }
+  void BindText(int index, std::string_view value) override { Set(index, std::string(value), 0); }
+  void BindNull(int index) override { Set(index, std::nullopt, 0); }
   Result<bool> Step() override;
   int64_t ColumnInt(int column) const override {
     const char* v = PQgetvalue(result_.get(), row_, column);
@@ -72,14 +92,16 @@ class PgStatement final : public StatementImpl {
   }
 
  private:
-  void Set(int index, std::optional<std::string> value) {
+  void Set(int index, std::optional<std::string> value, Oid type) {
     if (index >= 1 && static_cast<size_t>(index) <= values_.size()) {
       values_[static_cast<size_t>(index - 1)] = std::move(value);
+      types_[static_cast<size_t>(index - 1)] = type;
     }
   }
   PgConnection* conn_;
-  std::string name_;
+  std::string sql_;  // with $n placeholders
   std::vector<std::optional<std::string>> values_;
+  std::vector<Oid> types_;
   PgResult result_;
   int row_ = -1;
   bool ran_ = false;
@@ -109,7 +131,8 @@ class PgConnection final : public Connection {
       conn_ = nullptr;
       return Error::Unavailable("cannot connect to PostgreSQL at " + shown_ + ": " + why);
     }
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
     // A lock wait is bounded like SQLite's busy timeout; so is a statement, generously.
     std::string settings = "SET lock_timeout = " + std::to_string(busy_timeout_ms_) +
                            "; SET statement_timeout = " + std::to_string(busy_timeout_ms_ * 6) +
@@ -133,18 +156,10 @@ class PgConnection final : public Connection {
 
   Result<std::unique_ptr<StatementImpl>> Prepare(std::string_view sql) override {
     if (auto st = Connect(); !st) return st.error();
-    std::string key(sql);
-    auto it = prepared_.find(key);
-    if (it == prepared_.end()) {
-      int params = 0;
-      std::string text = NumberPlaceholders(sql, &params);
-      std::string name = "s" + std::to_string(prepared_.size() + 1);
-      PgResult r(PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr));
-      if (auto st = Check(r.get(), "prepare"); !st) return st.error();
-      it = prepared_.emplace(std::move(key), Prepared{std::move(name), params}).first;
-    }
-    return std::unique_ptr<StatementImpl>(
-        new PgStatement(this, it->second.name, it->second.params));
+    // Compiled at the first Step, once the parameters' types are known (see kInt8Oid).
+    int params = 0;
+    std::string text = NumberPlaceholders(sql, &params);
+    return std::unique_ptr<StatementImpl>(new PgStatement(this, std::move(text), params));
   }
 
   int64_t LastInsertRowId() override {
@@ -155,19 +170,35 @@ class PgConnection final : public Connection {
   }
   int Changes() override { return changes_; }
   std::string_view BeginSql(Transaction::Kind kind) const override {
-    return kind == Transaction::Kind::kImmediate
-               ? "BEGIN ISOLATION LEVEL READ COMMITTED"
-               : "BEGIN ISOLATION LEVEL REPEATABLE READ";
+    return kind == Transaction::Kind::kImmediate ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                                                 : "BEGIN ISOLATION LEVEL REPEATABLE READ";
   }
 
-  Result<PgResult> Execute(const std::string& name,
+  Result<PgResult> Execute(const std::string& sql, const std::vector<Oid>& types,
                            const std::vector<std::optional<std::string>>& values) {
     if (auto st = Connect(); !st) return st.error();
+    // One server-side prepared statement per (SQL, parameter types) and connection.
+    std::string key = sql;
+    key += '\0';
+    for (Oid t : types) key += t == kInt8Oid ? 'i' : '-';
+    auto it = prepared_.find(key);
+    if (it == prepared_.end()) {
+      if (prepared_.size() >= kMaxPrepared) {  // SQL built per call (IN lists) must not pile up
+        if (auto st = Run("DEALLOCATE ALL", "deallocate"); !st) return st.error();
+        prepared_.clear();
+      }
+      std::string name = "s" + std::to_string(++prepared_count_);
+      PgResult r(PQprepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(types.size()),
+                           types.data()));
+      if (auto st = Check(r.get(), "prepare"); !st) return st.error();
+      it = prepared_.emplace(std::move(key), std::move(name)).first;
+    }
+    const std::string& name = it->second;
     std::vector<const char*> params;
     params.reserve(values.size());
     for (const auto& v : values) params.push_back(v ? v->c_str() : nullptr);
-    PgResult r(PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()),
-                              params.data(), nullptr, nullptr, 0));
+    PgResult r(PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), params.data(),
+                              nullptr, nullptr, 0));
     if (auto st = Check(r.get(), "step"); !st) return st.error();
     const char* tuples = PQcmdTuples(r.get());
     changes_ = tuples[0] != '\0' ? std::atoi(tuples) : 0;
@@ -202,11 +233,6 @@ class PgConnection final : public Connection {
   }
 
  private:
-  struct Prepared {
-    std::string name;
-    int params = 0;
-  };
-
   Status Run(const char* sql, std::string_view context) {
     PgResult r(PQexec(conn_, sql));
     return Check(r.get(), context);
@@ -237,13 +263,15 @@ class PgConnection final : public Connection {
   std::string shown_;
   int busy_timeout_ms_;
   PGconn* conn_ = nullptr;
-  std::unordered_map<std::string, Prepared> prepared_;
+  static constexpr size_t kMaxPrepared = 512;
+  std::unordered_map<std::string, std::string> prepared_;  // (SQL, types) -> name
+  int64_t prepared_count_ = 0;
   int changes_ = 0;
 };
 
 Result<bool> PgStatement::Step() {
   if (!ran_) {
-    auto r = conn_->Execute(name_, values_);
+    auto r = conn_->Execute(sql_, types_, values_);
     if (!r) return r.error();
     result_ = std::move(*r);
     ran_ = true;

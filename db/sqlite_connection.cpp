@@ -21,8 +21,7 @@ class SqliteStatement final : public StatementImpl {
 
   void BindInt(int index, int64_t value) override { sqlite3_bind_int64(stmt_, index, value); }
   void BindText(int index, std::string_view value) override {
-    sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
-                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
   }
   void BindNull(int index) override { sqlite3_bind_null(stmt_, index); }
   Result<bool> Step() override;

@@ -31,7 +31,7 @@ struct Outbox {
   }
   std::vector<AlertDelivery> Due(const std::set<int64_t>& admins = kAdmins) {
     auto d = outbox.Due(admins, 100);
-    REQUIRE(d);
+    REQUIRE_MESSAGE(d, (d ? std::string() : d.error().message));
     return *d;
   }
   std::set<int64_t> DueAdmins(int64_t alert_id) {

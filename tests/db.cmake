@@ -10,12 +10,12 @@ target_link_libraries(ledger_worker PRIVATE ledger_builder)
 
 depositbot_test(NAME database_test SOURCES database_test.cpp LIBS ledger_builder)
 depositbot_test(NAME migrator_test SOURCES migrator_test.cpp LIBS ledger_builder Threads::Threads)
-depositbot_test(NAME deposit_repository_test SOURCES deposit_repository_test.cpp
+depositbot_test(NAME deposit_repository_test POSTGRES SOURCES deposit_repository_test.cpp
                 LIBS ledger_builder)
-depositbot_test(NAME reconciler_test SOURCES reconciler_test.cpp
+depositbot_test(NAME reconciler_test POSTGRES SOURCES reconciler_test.cpp
                 LIBS ledger_builder nlohmann_json::nlohmann_json)
-depositbot_test(NAME update_inbox_test SOURCES update_inbox_test.cpp LIBS ledger_builder)
-depositbot_test(NAME ledger_concurrency_test SOURCES ledger_concurrency_test.cpp
+depositbot_test(NAME update_inbox_test POSTGRES SOURCES update_inbox_test.cpp LIBS ledger_builder)
+depositbot_test(NAME ledger_concurrency_test POSTGRES SOURCES ledger_concurrency_test.cpp
                 LIBS ledger_builder Threads::Threads)
 add_dependencies(ledger_concurrency_test ledger_worker)
 target_compile_definitions(ledger_concurrency_test PRIVATE
@@ -26,4 +26,4 @@ if(TARGET depositbot)
                   LIBS ledger_builder nlohmann_json::nlohmann_json)
   add_dependencies(cli_db_test depositbot)
 endif()
-depositbot_test(NAME alert_outbox_test SOURCES alert_outbox_test.cpp LIBS ledger_builder)
+depositbot_test(NAME alert_outbox_test POSTGRES SOURCES alert_outbox_test.cpp LIBS ledger_builder)

@@ -13,6 +13,7 @@
 using namespace depositbot;
 using depositbot::testing::BuiltUser;
 using depositbot::testing::CheckBooks;
+using depositbot::testing::JoinedRows;
 using depositbot::testing::LedgerBuilder;
 using depositbot::testing::QueryInt;
 using depositbot::testing::TestDb;
@@ -51,13 +52,10 @@ struct Books {
   int64_t LedgerRows() { return QueryInt(t.db(), "SELECT COUNT(*) FROM deposit_transactions"); }
   // Everything a refused operation must leave alone.
   std::string Snapshot() {
-    auto q = t.db().Prepare(
-        "SELECT group_concat(x, ';') FROM (SELECT user_id || ':' || balance || ':' || version AS x "
-        "FROM user_deposits UNION ALL SELECT id || ':' || status || ':' || amount || ':' || "
-        "COALESCE(decided_by, '') FROM deposit_transactions)");
-    REQUIRE(q);
-    REQUIRE(*q->Step());
-    return q->ColumnText(0);
+    return JoinedRows(t.db(),
+                      "SELECT user_id || ':' || balance || ':' || version AS x FROM user_deposits "
+                      "UNION ALL SELECT id || ':' || status || ':' || amount || ':' || "
+                      "COALESCE(CAST(decided_by AS TEXT), '') FROM deposit_transactions");
   }
 };
 

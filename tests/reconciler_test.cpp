@@ -14,6 +14,8 @@
 
 using namespace depositbot;
 using depositbot::testing::CheckBooks;
+using depositbot::testing::CorruptBooks;
+using depositbot::testing::JoinedRows;
 using depositbot::testing::LedgerBuilder;
 using depositbot::testing::QueryInt;
 using depositbot::testing::TestDb;
@@ -44,13 +46,11 @@ struct Books {
   int64_t Int(const std::string& sql) { return QueryInt(t.db(), sql); }
   void Sql(const std::string& sql) { REQUIRE(t.db().Exec(sql)); }
   std::string Snapshot() {
-    auto q = t.db().Prepare(
-        "SELECT group_concat(x, ';') FROM (SELECT user_id || ':' || balance || ':' || version AS x "
-        "FROM user_deposits UNION ALL SELECT id || ':' || status || ':' || amount "
-        "FROM deposit_transactions UNION ALL SELECT id || ':' || telegram_id FROM users)");
-    REQUIRE(q);
-    REQUIRE(*q->Step());
-    return q->ColumnText(0);
+    return JoinedRows(t.db(),
+                      "SELECT user_id || ':' || balance || ':' || version AS x FROM user_deposits "
+                      "UNION ALL SELECT id || ':' || status || ':' || amount "
+                      "FROM deposit_transactions UNION ALL SELECT id || ':' || telegram_id "
+                      "FROM users");
   }
 };
 
@@ -128,9 +128,8 @@ TEST_CASE("a ledger row edited behind the repository's back is found too") {
 TEST_CASE("a negative balance is reported as such (and as a mismatch)") {
   Books k;
   auto alice = k.b.User(1001).Balance(100).Build();
-  k.Sql("PRAGMA ignore_check_constraints = 1");
-  k.Sql("UPDATE user_deposits SET balance = -50 WHERE user_id = " + std::to_string(alice.id));
-  k.Sql("PRAGMA ignore_check_constraints = 0");
+  CorruptBooks(k.t.db(), "UPDATE user_deposits SET balance = -50 WHERE user_id = " +
+                             std::to_string(alice.id));
   auto r = k.Run();
   auto* neg = FindKind(r.findings, Finding::Kind::kNegativeBalance);
   REQUIRE(neg);
@@ -143,11 +142,9 @@ TEST_CASE("a negative balance is reported as such (and as a mismatch)") {
 TEST_CASE("a ledger row whose user does not exist is an orphan transaction") {
   Books k;
   k.b.User(1001).Balance(100).Build();
-  k.Sql("PRAGMA foreign_keys = OFF");
-  k.Sql(
-      "INSERT INTO deposit_transactions(user_id, type, amount, direction, status, created_at) "
-      "VALUES (999, 'purchase', 40, -1, 'confirmed', 0)");
-  k.Sql("PRAGMA foreign_keys = ON");
+  CorruptBooks(k.t.db(),
+               "INSERT INTO deposit_transactions(user_id, type, amount, direction, status, "
+               "created_at) VALUES (999, 'purchase', 40, -1, 'confirmed', 0)");
   auto r = k.Run();
   auto* f = FindKind(r.findings, Finding::Kind::kOrphanTransaction);
   REQUIRE(f);
@@ -160,9 +157,8 @@ TEST_CASE("a ledger row whose user does not exist is an orphan transaction") {
 TEST_CASE("a balance row whose user does not exist is an orphan account") {
   Books k;
   k.b.User(1001).Balance(100).Build();
-  k.Sql("PRAGMA foreign_keys = OFF");
-  k.Sql("INSERT INTO user_deposits(user_id, balance, updated_at) VALUES (777, 2500, 0)");
-  k.Sql("PRAGMA foreign_keys = ON");
+  CorruptBooks(k.t.db(),
+               "INSERT INTO user_deposits(user_id, balance, updated_at) VALUES (777, 2500, 0)");
   auto r = k.Run();
   REQUIRE(r.findings.size() == 1);
   CHECK(r.findings[0].kind == Finding::Kind::kOrphanAccount);

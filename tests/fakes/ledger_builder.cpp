@@ -1,8 +1,11 @@
 #include "tests/fakes/ledger_builder.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -21,7 +24,80 @@ T Must(Result<T> r, const std::string& step) {
   return std::move(*r);
 }
 
+// The test cluster's superuser connection, opened once per process.
+Database& PostgresAdmin() {
+  static std::unique_ptr<Database> admin = [] {
+    Database::Options options;
+    options.pool_size = 1;
+    return Must(Database::Open(TestPostgresUri(), options), "connect to the test PostgreSQL");
+  }();
+  return *admin;
+}
+
+// A new, empty PostgreSQL database on the test cluster; returns its URI.
+std::string CreatePostgresDatabase(std::string* name) {
+  static std::atomic<int> counter{0};
+  *name = "t" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+  Database& admin = PostgresAdmin();
+  auto lock = admin.Lock();
+  Must(Result<bool>([&]() -> Result<bool> {
+         if (auto st = admin.Exec("CREATE DATABASE " + *name); !st) return st.error();
+         return true;
+       }()),
+       "create database " + *name);
+  std::string uri = TestPostgresUri();
+  return uri + (uri.find('?') == std::string::npos ? "?" : "&") + "dbname=" + *name;
+}
+
 }  // namespace
+
+std::string TestPostgresUri() {
+  if (const char* uri = std::getenv("DEPOSITBOT_TEST_POSTGRES"); uri != nullptr && *uri) return uri;
+  if (const char* file = std::getenv("DEPOSITBOT_TEST_POSTGRES_FILE"); file != nullptr && *file) {
+    std::ifstream in(file);
+    std::string uri;
+    if (std::getline(in, uri) && !uri.empty()) return uri;
+  }
+  throw std::runtime_error(
+      "the suite runs on PostgreSQL but none was given: set DEPOSITBOT_TEST_POSTGRES to a "
+      "superuser URI (scripts/postgres.sh start DIR prints one), or run it under ctest");
+}
+
+std::string JoinedRows(Database& db, const std::string& select) {
+  auto lock = db.Lock();
+  bool pg = db.backend() == Database::Backend::kPostgres;
+  auto q = Must(db.Prepare(std::string(pg ? "SELECT COALESCE(string_agg(x, ';' ORDER BY x), '')"
+                                          : "SELECT COALESCE(group_concat(x, ';'), '')") +
+                           " FROM (SELECT x FROM (" + select + ") AS r ORDER BY x) AS sorted"),
+                "prepare snapshot");
+  Must(q.Step(), "snapshot");
+  return q.ColumnText(0);
+}
+
+void CorruptBooks(Database& db, const std::string& sql) {
+  auto lock = db.Lock();
+  auto run = [&](const std::string& statement) {
+    if (auto st = db.Exec(statement); !st) {
+      throw std::runtime_error(statement + ": " + st.error().message);
+    }
+  };
+  if (db.backend() == Database::Backend::kPostgres) {
+    // Foreign keys are triggers a replica session skips; the balance check has to go.
+    run("ALTER TABLE user_deposits DROP CONSTRAINT IF EXISTS user_deposits_balance_check");
+    run("SET session_replication_role = replica");
+    run(sql);
+    run("SET session_replication_role = DEFAULT");
+  } else {
+    run("PRAGMA foreign_keys = OFF; PRAGMA ignore_check_constraints = 1");
+    run(sql);
+    run("PRAGMA foreign_keys = ON; PRAGMA ignore_check_constraints = 0");
+  }
+}
+
+bool TestOnPostgres() {
+  const char* backend = std::getenv("DEPOSITBOT_TEST_BACKEND");
+  return backend != nullptr && std::string_view(backend) == "postgresql";
+}
 
 std::string MakeTempDir() {
   const char* base = std::getenv("TMPDIR");
@@ -31,7 +107,10 @@ std::string MakeTempDir() {
 }
 
 TestDb::TestDb(Kind kind, bool migrate) {
-  if (kind == kFile) {
+  if (TestOnPostgres()) {
+    dir_ = MakeTempDir();
+    path_ = CreatePostgresDatabase(&pg_name_);
+  } else if (kind == kFile) {
     dir_ = MakeTempDir();
     path_ = dir_ + "/books.db";
   } else {
@@ -46,6 +125,11 @@ TestDb::TestDb(Kind kind, bool migrate) {
 
 TestDb::~TestDb() {
   db_.reset();
+  if (!pg_name_.empty()) {
+    Database& admin = PostgresAdmin();
+    auto lock = admin.Lock();
+    (void)admin.Exec("DROP DATABASE IF EXISTS " + pg_name_ + " WITH (FORCE)");
+  }
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -207,6 +291,8 @@ int64_t QueryInt(Database& db, const std::string& sql) {
 }
 
 std::string IntegrityCheck(Database& db) {
+  // SQLite's check of its file; PostgreSQL keeps its own pages and has no such statement.
+  if (db.backend() == Database::Backend::kPostgres) return "ok";
   auto lock = db.Lock();
   auto q = Must(db.Prepare("PRAGMA integrity_check"), "prepare integrity_check");
   std::string out;

@@ -34,6 +34,9 @@ inline constexpr int64_t kTestEpochMillis = 1767225600000;
 // A database for one test: ":memory:" or a file in a fresh temporary
 // directory that is removed (with its -wal/-shm) at destruction. Migrated to
 // the latest version unless `migrate` is false.
+// Under DEPOSITBOT_TEST_BACKEND=postgresql (the suites' `_pg` runs), either kind is instead a
+// fresh database on the PostgreSQL cluster DEPOSITBOT_TEST_POSTGRES names, dropped at
+// destruction; path() is its URI.
 class TestDb {
  public:
   enum Kind { kMemory, kFile };
@@ -48,7 +51,7 @@ class TestDb {
   const std::string& path() const { return path_; }
   // The temporary directory (empty for kMemory); free for a test's other files.
   const std::string& dir() const { return dir_; }
-  // A second, independent connection to the same file (kFile only).
+  // A second, independent connection to the same file (kFile, or PostgreSQL).
   std::unique_ptr<Database> OpenAnother();
   // Closes the main connection (e.g. before another process uses the file).
   void Close() { db_.reset(); }
@@ -57,8 +60,24 @@ class TestDb {
   std::string dir_;
   std::string path_;
   FixedClock clock_{kTestEpochMillis};
+  std::string pg_name_;  // the PostgreSQL database, when on PostgreSQL
   std::unique_ptr<Database> db_;
 };
+
+// The text column `x` of every row `select` gives, sorted and joined with ';' (string_agg on
+// PostgreSQL, group_concat on SQLite): a snapshot a refusal must leave unchanged.
+std::string JoinedRows(Database& db, const std::string& select);
+
+// Runs `sql` past the schema's guards (foreign keys, balance >= 0), the way a hand edit or a bug
+// in another tool would, so a test can show what the Reconciler makes of the result. Throws when
+// the SQL fails.
+void CorruptBooks(Database& db, const std::string& sql);
+
+// True when the suite runs on PostgreSQL (DEPOSITBOT_TEST_BACKEND=postgresql).
+bool TestOnPostgres();
+// The test cluster's superuser URI: DEPOSITBOT_TEST_POSTGRES, or the file ctest's postgres
+// fixture wrote (DEPOSITBOT_TEST_POSTGRES_FILE). Throws when neither is there.
+std::string TestPostgresUri();
 
 // A fresh temporary directory (mkdtemp under $TMPDIR or /tmp).
 std::string MakeTempDir();
