@@ -12,6 +12,7 @@
 
 #include "common/http_client.h"
 #include "common/text.h"
+#include "db/database.h"
 
 extern char** environ;
 
@@ -344,6 +345,13 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     }
     c.max_in_flight = n;
   }
+  if (auto v = get("DB_POOL_SIZE")) {
+    int64_t n = 0;
+    if (!ParseInt64(*v, n) || n < 1 || n > 1000) {
+      return Bad("DB_POOL_SIZE", "a whole number of connections from 1 to 1000", *v);
+    }
+    c.db_pool_size = n;
+  }
   if (auto v = get("LLM_MAX_TOKENS")) {
     // 16: below it no tool call fits; 32768: above it a chat answer is a runaway anyway.
     int64_t n = 0;
@@ -384,7 +392,10 @@ std::vector<Config::Line> Config::Describe() const {
   std::string admins;
   for (int64_t id : admin_ids) admins += (admins.empty() ? "" : ",") + std::to_string(id);
   std::vector<std::pair<std::string, std::string>> vars = {
-      {"DEPOSITBOT_DB", db_path},
+      {"DEPOSITBOT_DB", Database::Redacted(db_path)},
+      {"DB_POOL_SIZE", Database::IsPostgresTarget(db_path)
+                           ? std::to_string(db_pool_size)
+                           : std::to_string(db_pool_size) + " (PostgreSQL only)"},
       {"ADMIN_IDS", admins.empty() ? "(none)" : admins},
       {"TELEGRAM_BOT_TOKEN", secret(telegram_bot_token)},
       {"TELEGRAM_API_BASE", telegram_api_base},

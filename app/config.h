@@ -52,6 +52,10 @@ struct Config {
   // work on a thread of its own); past it a new message is answered "busy". 1..kMaxInFlightLimit.
   static constexpr int64_t kMaxInFlightLimit = 100000;
   int64_t max_in_flight = 1024;
+  // DB_POOL_SIZE: connections to PostgreSQL at most (ignored on SQLite, which has one). A turn
+  // holds one only while its statements run, not while it waits for the model, so a few carry
+  // many updates in flight. 1..1000, and no more than the server accepts (checked at start-up).
+  int64_t db_pool_size = 16;
   // Fair use per user (agent/fair_use.h). USER_MESSAGES_PER_MINUTE (0: off) refills a bucket of
   // USER_MESSAGE_BURST messages per Telegram user and process; USER_DAILY_MODEL_TOKENS (0:
   // unlimited) bounds the model tokens per user and UTC day, across processes;

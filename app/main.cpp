@@ -80,8 +80,8 @@ int RunChat(const Config& config, const ChatFlags& flags) {
   if (!flags.dry_run.empty()) return PrintDryRun(s, who, flags.dry_run);
   TerminalChat chat(s.agent(), s.users(), s.decisions(), who, recorder.get());
   std::string banner = "depositbot " DEPOSITBOT_VERSION " — " + s.ModelDescription() + "; " +
-                       s.RegistrarDescription() + "; database " + config.db_path + "; currency " +
-                       config.currency.code;
+                       s.RegistrarDescription() + "; database " +
+                       Database::Redacted(config.db_path) + "; currency " + config.currency.code;
   int rc = chat.Run(std::cin, std::cout, banner);
   if (recorder) {
     auto balances = BalancesByTelegramId(s.db());
@@ -113,7 +113,7 @@ std::string DescribeBooks(const BookCounts& books) {
 }
 
 int RunMigrate(const Config& config, bool status_only) {
-  auto db = Database::Open(config.db_path);
+  auto db = OpenConfiguredDatabase(config);
   if (!db) return Fail(db.error().message);
   auto migrator = Migrator::ForEmbedded(**db);
   if (!migrator) return Fail(migrator.error().message);
@@ -144,7 +144,7 @@ int RunMigrate(const Config& config, bool status_only) {
                                        .c_str());
     }
     size_t n = report->applied.size();
-    std::printf("applied %zu migration%s to %s\n", n, n == 1 ? "" : "s", config.db_path.c_str());
+    std::printf("applied %zu migration%s to %s\n", n, n == 1 ? "" : "s", (*db)->path().c_str());
   }
   auto states = migrator->States();
   if (!states) return Fail(states.error().message);

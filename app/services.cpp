@@ -9,8 +9,14 @@
 
 namespace depositbot {
 
-Result<std::unique_ptr<Database>> OpenMigratedDatabase(const std::string& path) {
-  auto db = Database::Open(path);
+Result<std::unique_ptr<Database>> OpenConfiguredDatabase(const Config& config) {
+  Database::Options options;
+  options.pool_size = static_cast<int>(config.db_pool_size);
+  return Database::Open(config.db_path, options);
+}
+
+Result<std::unique_ptr<Database>> OpenMigratedDatabase(const Config& config) {
+  auto db = OpenConfiguredDatabase(config);
   if (!db) return db.error();
   auto migrator = Migrator::ForEmbedded(**db);
   if (!migrator) return migrator.error();
@@ -24,7 +30,7 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   if (hooks.environment) s->environment_ = hooks.environment;
   Environment& env = *s->environment_;
   const Clock& clock = env.clock();
-  auto db = OpenMigratedDatabase(config.db_path);
+  auto db = OpenMigratedDatabase(config);
   if (!db) return db.error();
   s->db_ = std::move(*db);
   s->users_ = std::make_unique<UserRepository>(*s->db_, clock);

@@ -107,6 +107,8 @@ class Services {
 // Opens `path` and applies pending migrations. A database with tables but no
 // schema_migrations record is refused with one line telling the operator to run
 // `depositbot migrate` (which checks it against 001 and adopts it); start-up never adopts.
-Result<std::unique_ptr<Database>> OpenMigratedDatabase(const std::string& path);
+Result<std::unique_ptr<Database>> OpenMigratedDatabase(const Config& config);
+// Opens DEPOSITBOT_DB as the Config says (the PostgreSQL pool's size), without migrating.
+Result<std::unique_ptr<Database>> OpenConfiguredDatabase(const Config& config);
 
 }  // namespace depositbot
