@@ -264,6 +264,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
 
+  serve
+      ->add_option("--takeover-seconds", serve_flags.takeover_seconds,
+                   "with several instances on one database: how often a standby checks whether "
+                   "it can take over the jobs or the long poll")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 60));
+
   auto* recover = app.add_subcommand(
       "recover", "resolve purchases whose registrar outcome is unknown; exit 1 if any remain");
   // An order a running process executes is leased to it and never taken (DESIGN.md money

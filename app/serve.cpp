@@ -27,6 +27,7 @@
 #include "common/metrics.h"
 #include "db/alert_outbox.h"
 #include "db/database.h"
+#include "db/leader_lock.h"
 #include "db/notification_repository.h"
 #include "db/reconciler.h"
 #include "db/update_inbox.h"
@@ -314,17 +315,87 @@ int RunServe(const Config& config, const ServeFlags& flags) {
          {"registered", std::to_string(rec->registered)}});
   }
   if (auto st = bot.RecoverInbox(); !st) return Fail(st.error().message);
-  PruneInbox(inbox, s.clock(), config.inbox_retention_days);
+
+  // Several instances may share the database: one at a time runs the jobs, and in long-polling
+  // mode one at a time polls (Telegram answers 409 to a second poller). The others stand by
+  // and check every --takeover-seconds.
+  std::unique_ptr<LeaderLock> jobs_lock = s.db().NewLeaderLock("jobs");
+  std::mutex poll_lock_mu;  // the poller thread and the jobs thread both look at it
+  std::unique_ptr<LeaderLock> poll_lock = flags.webhook ? nullptr : s.db().NewLeaderLock("poller");
+  std::atomic<bool> leading_jobs{false}, polling{false};
+  metrics.Describe("depositbot_jobs_leader", "gauge",
+                   "1 while this instance runs the jobs (one instance at a time does)");
+  metrics.Describe("depositbot_poll_leader", "gauge",
+                   "1 while this instance long-polls Telegram (one instance at a time does)");
+  metrics.Describe("depositbot_jobs_takeovers_total", "counter",
+                   "Times this instance took the jobs over (at start or from another instance)");
+  metrics.Describe("depositbot_db_pool_size", "gauge", "Database connections at most");
+  metrics.Describe("depositbot_db_pool_in_use", "gauge", "Database connections in use now");
+  metrics.Describe("depositbot_db_pool_waits_total", "counter",
+                   "Units of work that waited for a free database connection");
+  metrics.Describe("depositbot_db_pool_wait_microseconds_total", "counter",
+                   "Time spent waiting for a free database connection");
+  metrics.Describe("depositbot_db_pool_timeouts_total", "counter",
+                   "Waits for a database connection given up after the busy timeout");
+  metrics.Describe("depositbot_inbox_order_waits_total", "counter",
+                   "Updates left to another instance: taken there first, or an earlier update "
+                   "of the chat was still in its hands");
+  metrics.AddCollector([&s, &leading_jobs, &polling](Metrics& m) {
+    Database::PoolStats p = s.db().pool_stats();
+    m.Set("depositbot_db_pool_size", p.size);
+    m.Set("depositbot_db_pool_in_use", p.in_use);
+    m.Set("depositbot_db_pool_waits_total", p.waits);
+    m.Set("depositbot_db_pool_wait_microseconds_total", p.wait_micros);
+    m.Set("depositbot_db_pool_timeouts_total", p.timeouts);
+    m.Set("depositbot_jobs_leader", leading_jobs ? 1 : 0);
+    m.Set("depositbot_poll_leader", polling ? 1 : 0);
+  });
+
+  // Takes the jobs when no instance holds them (true when it just took them), or notices that
+  // this one lost them. Taking them first settles what a stopped holder may have left: purchases
+  // whose lease holder is gone, inbox rows past retention; then, while held, updates stranded
+  // 'received' are claimed. Called at start and every --takeover-seconds by the jobs thread.
+  const int64_t stranded_grace_s = std::max<int64_t>(2 * flags.takeover_seconds, 5);
+  auto check_jobs = [&]() -> bool {
+    const bool lead = jobs_lock->Hold();
+    bool taken = false;
+    if (lead && !leading_jobs) {
+      Log(LogLevel::kInfo, "serve.jobs_taken");
+      metrics.Add("depositbot_jobs_takeovers_total");
+      leading_jobs = true;
+      taken = true;
+      if (auto rec = s.purchases().Recover(0); !rec) {
+        Log(LogLevel::kError, "recovery.failed", {{"error", rec.error().message}});
+      }
+      PruneInbox(inbox, s.clock(), config.inbox_retention_days);
+    } else if (!lead && leading_jobs) {
+      Log(LogLevel::kWarn, "serve.jobs_lost");
+      leading_jobs = false;
+    }
+    if (lead) {
+      if (auto r = bot.ClaimStranded(stranded_grace_s); !r) {
+        Log(LogLevel::kError, "telegram.claim_stranded_failed", {{"error", r.error().message}});
+      }
+    }
+    return taken;
+  };
+  check_jobs();
 
   HttpEndpoint::Options ho;
   ho.listen = config.http_listen;
   ho.webhook = flags.webhook;
   ho.webhook_secret = config.telegram_webhook_secret;
-  ho.details = [&bot, &capacity] {
+  ho.details = [&bot, &capacity, &s, &leading_jobs, &polling, &flags] {
     TelegramBot::Capacity c = bot.capacity();
-    return "capacity: " + capacity + "\nin_flight: " + std::to_string(c.in_flight) + " of " +
-           std::to_string(c.max_in_flight) + "\nhandler_threads: " + std::to_string(c.threads) +
-           "\n";
+    std::string out = "capacity: " + capacity + "\nin_flight: " + std::to_string(c.in_flight) +
+                      " of " + std::to_string(c.max_in_flight) +
+                      "\nhandler_threads: " + std::to_string(c.threads) +
+                      "\ndatabase: " + std::string(s.db().backend_name()) +
+                      "\njobs: " + (leading_jobs ? "held by this instance" : "standby") + "\n";
+    if (!flags.webhook) {
+      out += std::string("polling: ") + (polling ? "this instance" : "standby") + "\n";
+    }
+    return out;
   };
   Database& db = s.db();
   HttpEndpoint http(
@@ -363,6 +434,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   }
 
   std::atomic<bool> stop{false};
+  std::atomic<bool> poll_stop{false};  // stop, or this instance lost the long poll
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   std::thread signal_thread([&] {
@@ -372,6 +444,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     {
       std::lock_guard<std::mutex> l(stop_mu);
       stop = true;
+      poll_stop = true;
     }
     stop_cv.notify_all();
     bot.StopPolling();  // an idle long poll would otherwise hold the exit for up to its timeout
@@ -379,7 +452,31 @@ int RunServe(const Config& config, const ServeFlags& flags) {
 
   int poll_result = 0;
   std::thread poller;
-  if (!flags.webhook) poller = std::thread([&] { poll_result = bot.RunLongPolling(stop); });
+  if (!flags.webhook) {
+    poller = std::thread([&] {
+      while (!stop) {
+        bool held = false;
+        {
+          std::lock_guard<std::mutex> l(poll_lock_mu);
+          held = poll_lock->Hold();
+        }
+        if (held) {
+          Log(LogLevel::kInfo, "serve.polling_taken");
+          polling = true;
+          poll_result = bot.RunLongPolling(poll_stop);
+          polling = false;
+          if (poll_result != 0) break;  // the token was rejected
+          poll_stop = stop.load();      // lost the lock: stand by again
+          continue;
+        }
+        std::unique_lock<std::mutex> lock(stop_mu);
+        stop_cv.wait_for(lock, std::chrono::seconds(flags.takeover_seconds),
+                         [&] { return stop.load(); });
+      }
+      std::lock_guard<std::mutex> l(poll_lock_mu);
+      poll_lock->Release();  // a standby takes over while this one drains
+    });
+  }
 
   std::thread jobs([&] {
     // Saturating: an interval from a setting must not wrap the deadline into the past.
@@ -394,15 +491,38 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     auto next_alerts = std::chrono::steady_clock::now();
     constexpr auto kPruneInterval = std::chrono::hours(1);
     auto next_prune = std::chrono::steady_clock::now() + kPruneInterval;
+    const auto takeover_interval = std::chrono::seconds(flags.takeover_seconds);
+    auto next_check = std::chrono::steady_clock::now() + takeover_interval;
     std::unique_lock<std::mutex> lock(stop_mu);
     while (!stop) {
-      auto wake = std::min(next_recovery, next_alerts);
-      if (config.reconcile_interval_seconds > 0) wake = std::min(wake, next_reconcile);
-      wake = std::min(wake, next_prune);
+      auto wake = next_check;
+      if (leading_jobs) {
+        wake = std::min({wake, next_recovery, next_alerts, next_prune});
+        if (config.reconcile_interval_seconds > 0) wake = std::min(wake, next_reconcile);
+      }
       stop_cv.wait_until(lock, wake, [&] { return stop.load(); });
       if (stop) break;
       lock.unlock();
       auto now = std::chrono::steady_clock::now();
+      if (now >= next_check) {
+        next_check = now + takeover_interval;
+        if (poll_lock && polling) {
+          std::lock_guard<std::mutex> l(poll_lock_mu);
+          if (!poll_lock->Hold()) {
+            // Another instance polls now; ours ends after its current getUpdates.
+            Log(LogLevel::kWarn, "serve.polling_lost");
+            poll_stop = true;
+          }
+        }
+        if (check_jobs()) {
+          next_prune = now + kPruneInterval;
+          next_alerts = now;
+        }
+      }
+      if (!leading_jobs) {
+        lock.lock();
+        continue;
+      }
       if (config.reconcile_interval_seconds > 0 && now >= next_reconcile) {
         if (auto r = ReconcileAndAlert(reconciler, outbox, config, &metrics); !r) {
           Log(LogLevel::kError, "reconcile.failed", {{"error", r.error().message}});
@@ -443,6 +563,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   http.Stop();
   bool drained = bot.Drain(std::chrono::seconds(flags.shutdown_seconds));
   jobs.join();
+  jobs_lock->Release();  // a standby takes the jobs over now, not when this process ends
   if (recorder) {
     if (auto balances = BalancesByTelegramId(s.db()); balances) {
       if (auto st = recorder->Save(*balances); !st) {

@@ -12,6 +12,9 @@ struct ServeFlags {
   int poll_timeout_s = 25;
   int shutdown_seconds = 20;
   int recovery_interval_s = 300;
+  // How often an instance checks that it still holds the jobs (or the long poll) or, standing by,
+  // whether it can take them over: the bound on a takeover after the holder dies.
+  int takeover_seconds = 2;
   std::string record_dir;  // writes the session as a fixture into this folder
 };
 

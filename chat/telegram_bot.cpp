@@ -167,7 +167,10 @@ void TelegramBot::AdmitOrRefuse(const std::vector<const TelegramUpdate*>& update
   }
   for (const TelegramUpdate* u : admitted) {
     const bool mine = claimed.count(u->update_id) > 0;
-    if (claims_known && !mine) {  // another handler started it first
+    if (claims_known && !mine) {
+      // Another handler started it first, or an earlier update of its chat is still in
+      // another's hands (that one hands it on, see HandOn).
+      deps_.metrics.Add("depositbot_inbox_order_waits_total");
       dispatcher_.Unreserve();
       continue;
     }
@@ -385,6 +388,8 @@ void TelegramBot::Handle(const TelegramUpdate& update, bool claimed) {
   (void)DEPOSITBOT_FAILPOINT("update.before_record");
   if (auto st = deps_.inbox.Finish(update.update_id); !st) {
     Log(LogLevel::kError, "telegram.finish_failed", {{"error", st.error().message}});
+  } else {
+    HandOn(ChatOf(update));
   }
   deps_.metrics.Add("depositbot_updates_handled_total");
   double ms =
@@ -393,6 +398,55 @@ void TelegramBot::Handle(const TelegramUpdate& update, bool claimed) {
       {{"update_id", std::to_string(update.update_id)},
        {"chat_id", std::to_string(ChatOf(update))},
        {"ms", std::to_string(static_cast<int64_t>(ms))}});
+}
+
+void TelegramBot::HandOn(int64_t chat_id) {
+  if (chat_id == 0 || !dispatcher_.Reserve()) return;  // full or stopping: ClaimStranded later
+  auto next = deps_.inbox.ClaimNext(chat_id);
+  if (!next || !*next) {
+    if (!next) Log(LogLevel::kWarn, "telegram.claim_failed", {{"error", next.error().message}});
+    dispatcher_.Unreserve();
+    return;
+  }
+  SubmitClaimed({**next});
+}
+
+void TelegramBot::SubmitClaimed(const std::vector<InboxUpdate>& updates) {
+  for (const InboxUpdate& u : updates) {
+    auto parsed = ParseTelegramUpdate(std::string_view(u.payload));
+    if (!parsed || parsed->kind == TelegramUpdate::Kind::kUnparsable) {
+      // Recorded only after it parsed once, so this is a damaged row: settle it.
+      Log(LogLevel::kError, "telegram.stored_update_unparsable",
+          {{"update_id", std::to_string(u.update_id)}});
+      dispatcher_.Unreserve();
+      (void)deps_.inbox.Finish(u.update_id);
+      continue;
+    }
+    TelegramUpdate copy = *parsed;
+    if (!dispatcher_.SubmitReserved(ChatOf(copy), [this, copy] { Handle(copy, true); })) {
+      Log(LogLevel::kWarn, "telegram.update_deferred",
+          {{"update_id", std::to_string(u.update_id)}});
+    }
+  }
+}
+
+Result<int> TelegramBot::ClaimStranded(int64_t grace_seconds) {
+  // Slots first, so that nothing is claimed that could not run here.
+  int slots = 0;
+  while (slots < 64 && dispatcher_.Reserve()) ++slots;
+  if (slots == 0) return 0;
+  auto claimed = deps_.inbox.ClaimStranded(grace_seconds, slots);
+  if (!claimed) {
+    for (int i = 0; i < slots; ++i) dispatcher_.Unreserve();
+    return claimed.error();
+  }
+  for (size_t i = claimed->size(); i < static_cast<size_t>(slots); ++i) dispatcher_.Unreserve();
+  if (!claimed->empty()) {
+    Log(LogLevel::kInfo, "telegram.stranded_updates_claimed",
+        {{"count", std::to_string(claimed->size())}});
+  }
+  SubmitClaimed(*claimed);
+  return static_cast<int>(claimed->size());
 }
 
 Result<ToolContext> TelegramBot::ContextFor(const TelegramUser& from) {

@@ -17,6 +17,7 @@
 #include "chat/telegram_client.h"
 #include "chat/turn_observer.h"
 #include "common/money.h"
+#include "db/inbox_store.h"
 #include "tools/tool_context.h"
 #include "tools/ui_event.h"
 
@@ -89,6 +90,11 @@ class TelegramBot {
   // long-poll timeout. A batch already received is still recorded and
   // queued; one cut off was never confirmed and comes again after a restart.
   void StopPolling();
+  // For the instance holding the jobs: claims and queues updates left 'received' for longer
+  // than `grace_seconds` whose turn in their chat it is (their receiver died before claiming
+  // them, or the handler of an earlier one stopped before handing them on), within capacity.
+  // Returns how many it took.
+  Result<int> ClaimStranded(int64_t grace_seconds);
   // Stops taking updates and lets in-flight ones finish within `bound`. On
   // false their workers still run on this bot and its Deps: the caller must
   // end the process without destroying them (see Dispatcher::Stop).
@@ -101,6 +107,11 @@ class TelegramBot {
   void SendNotices();  // the notices thread: busy answers, in order, off the receiving thread
   // `claimed`: already started for this bot (StartBatch); otherwise Handle claims it first.
   void Handle(const TelegramUpdate& update, bool claimed);
+  // After an update of `chat_id` finished: takes the chat's next update another instance
+  // received while this one held the chat's turn (InboxStore::ClaimNext), within capacity.
+  void HandOn(int64_t chat_id);
+  // Queues claimed inbox updates (reserved slots: one per update) for their chats.
+  void SubmitClaimed(const std::vector<InboxUpdate>& updates);
   void HandleMessage(const TelegramMessage& message);
   void HandleCallback(const TelegramCallbackQuery& query);
   // Shows what a turn or a decision asked for: admin notifications, quote buttons, the

@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "db/database.h"
+#include "db/leader_lock.h"
 
 namespace depositbot {
 
@@ -46,6 +47,7 @@ class ConnectionPool {
   // The connection a caller without a Session may use (SQLite's one connection), else null.
   virtual Connection* Unsessioned() = 0;
   virtual Database::PoolStats stats() const = 0;
+  virtual std::unique_ptr<LeaderLock> NewLeaderLock(const std::string& name) = 0;
 };
 
 // The backends' factories (db/sqlite_connection.cpp, db/postgres_connection.cpp).

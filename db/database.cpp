@@ -104,6 +104,10 @@ std::string_view Database::backend_name() const {
 
 Database::PoolStats Database::pool_stats() const { return pool_->stats(); }
 
+std::unique_ptr<LeaderLock> Database::NewLeaderLock(const std::string& name) {
+  return pool_->NewLeaderLock(name);
+}
+
 Database::Session Database::Lock() {
   if (HoldsAny(this)) return Session(this, HeldBy(this), false);
   Connection* conn = pool_->Acquire();

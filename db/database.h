@@ -12,6 +12,7 @@ namespace depositbot {
 
 class Connection;
 class ConnectionPool;
+class LeaderLock;
 class StatementImpl;
 class Statement;
 
@@ -90,6 +91,10 @@ class Database {
   // commit): what serve reports as depositbot_db_commits_total.
   static int64_t CommitsInProcess();
   static void CountCommit();
+
+  // A lock named `name` that one process at a time holds among all sharing this database (see
+  // db/leader_lock.h).
+  std::unique_ptr<LeaderLock> NewLeaderLock(const std::string& name);
 
   // The pool's state for /metrics (SQLite: one connection).
   struct PoolStats {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,18 @@ class InboxStore {
   // caller claimed; one another handler started first is left out.
   virtual Result<std::vector<int64_t>> StartBatch(const std::vector<int64_t>& update_ids) = 0;
   virtual Status Finish(int64_t update_id) = 0;
+
+  // Per-chat order across every handler sharing the store (several serve processes): Start()
+  // and StartBatch() claim an update only when no earlier update of its chat is still
+  // 'received', or 'started' by another handler. One left 'received' that way is taken by
+  // ClaimNext() from the handler that finishes the earlier one, or by ClaimStranded().
+
+  // Claims the oldest 'received' update of `chat_id` when it is its turn; nullopt otherwise.
+  virtual Result<std::optional<InboxUpdate>> ClaimNext(int64_t chat_id) = 0;
+  // Claims, oldest first and at most `limit`, 'received' updates recorded more than
+  // `older_than_seconds` ago whose turn it is: those whose receiver died before claiming
+  // them, or whose earlier update's handler did not hand them on.
+  virtual Result<std::vector<InboxUpdate>> ClaimStranded(int64_t older_than_seconds, int limit) = 0;
 
   struct Recovered {
     std::vector<InboxUpdate> to_handle;  // received, never started

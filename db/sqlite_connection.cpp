@@ -1,7 +1,10 @@
 // The SQLite backend: one connection per Database, shared by the threads that take turns on
 // its mutex (Database::Lock).
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <mutex>
@@ -39,6 +42,39 @@ class SqliteStatement final : public StatementImpl {
  private:
   SqliteConnection* conn_;
   sqlite3_stmt* stmt_;
+};
+
+// flock() on "<database>.<name>.lock": the kernel releases it when the holder dies.
+class FileLeaderLock final : public LeaderLock {
+ public:
+  explicit FileLeaderLock(std::string path) : path_(std::move(path)) {}
+  ~FileLeaderLock() override { Release(); }
+  bool Hold() override {
+    if (fd_ >= 0) return true;
+    int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);
+      return false;
+    }
+    fd_ = fd;
+    return true;
+  }
+  void Release() override {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// An in-memory database belongs to one process: it always leads.
+class SoleLeaderLock final : public LeaderLock {
+ public:
+  bool Hold() override { return true; }
+  void Release() override {}
 };
 
 class SqliteConnection final : public Connection, public ConnectionPool {
@@ -102,6 +138,10 @@ class SqliteConnection final : public Connection, public ConnectionPool {
     mu_.unlock();
   }
   Connection* Unsessioned() override { return this; }
+  std::unique_ptr<LeaderLock> NewLeaderLock(const std::string& name) override {
+    if (path_ == ":memory:" || path_.empty()) return std::make_unique<SoleLeaderLock>();
+    return std::make_unique<FileLeaderLock>(path_ + "." + name + ".lock");
+  }
   Database::PoolStats stats() const override {
     std::lock_guard<std::mutex> lock(stats_mu_);
     return stats_;

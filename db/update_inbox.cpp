@@ -1,5 +1,6 @@
 #include "db/update_inbox.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "common/lease_owner.h"
@@ -49,10 +50,15 @@ UpdateInbox::UpdateInbox(Database& db, const Clock& clock)
 Result<bool> UpdateInbox::LeaveReceivedLocked(int64_t update_id, std::string_view state,
                                               int64_t now) {
   // A started update records its handler; a refused ('done') one keeps none.
+  // Starting also waits its turn in the chat (see InboxStore): an earlier update of the chat
+  // still received, or started by another handler, keeps this one received.
   auto q = db_.Prepare(
       "UPDATE telegram_updates SET state = ?1, updated_at = ?2, "
       "handler = CASE WHEN ?1 = 'started' THEN ?3 ELSE handler END "
-      "WHERE update_id = ?4 AND state = 'received'");
+      "WHERE update_id = ?4 AND state = 'received' AND (?1 <> 'started' OR NOT EXISTS ("
+      "  SELECT 1 FROM telegram_updates e WHERE e.chat_id = telegram_updates.chat_id "
+      "  AND e.update_id < ?4 AND (e.state = 'received' OR "
+      "  (e.state = 'started' AND COALESCE(e.handler, '') <> ?3))))");
   if (!q) return q.error();
   q->Bind(1, state).Bind(2, now).Bind(3, std::string_view(handler_)).Bind(4, update_id);
   if (auto st = q->Run(); !st) return st.error();
@@ -93,6 +99,64 @@ Status UpdateInbox::Finish(int64_t update_id) {
   if (!q) return q.error();
   q->Bind(1, clock_.NowSeconds()).Bind(2, update_id);
   return q->Run();
+}
+
+Result<std::vector<InboxUpdate>> UpdateInbox::ClaimEach(const std::vector<int64_t>& candidates) {
+  std::vector<InboxUpdate> out;
+  if (candidates.empty()) return out;
+  auto started = LeaveReceived(candidates, "started");
+  if (!started) return started.error();
+  auto lock = db_.Lock();
+  for (int64_t id : *started) {
+    auto q = db_.Prepare(
+        "SELECT update_id, chat_id, payload FROM telegram_updates "
+        "WHERE update_id = ?");
+    if (!q) return q.error();
+    q->Bind(1, id);
+    auto row = q->Step();
+    if (!row) return row.error();
+    if (*row) out.push_back({q->ColumnInt(0), q->ColumnInt(1), q->ColumnText(2)});
+  }
+  return out;
+}
+
+Result<std::optional<InboxUpdate>> UpdateInbox::ClaimNext(int64_t chat_id) {
+  std::vector<int64_t> candidate;
+  {
+    // A read first: most finished updates have no successor waiting, and this costs no commit.
+    auto lock = db_.Lock();
+    auto q = db_.Prepare(
+        "SELECT MIN(update_id) FROM telegram_updates WHERE state = 'received' AND chat_id = ?");
+    if (!q) return q.error();
+    q->Bind(1, chat_id);
+    auto row = q->Step();
+    if (!row) return row.error();
+    if (*row && !q->ColumnIsNull(0)) candidate.push_back(q->ColumnInt(0));
+  }
+  auto claimed = ClaimEach(candidate);
+  if (!claimed) return claimed.error();
+  if (claimed->empty()) return std::optional<InboxUpdate>();
+  return std::optional<InboxUpdate>(std::move(claimed->front()));
+}
+
+Result<std::vector<InboxUpdate>> UpdateInbox::ClaimStranded(int64_t older_than_seconds, int limit) {
+  std::vector<int64_t> candidates;
+  {
+    auto lock = db_.Lock();
+    // The first received update of each chat (its turn is checked again when it is claimed).
+    auto q = db_.Prepare(
+        "SELECT MIN(update_id) FROM telegram_updates WHERE state = 'received' "
+        "AND received_at < ? GROUP BY chat_id ORDER BY 1 LIMIT ?");
+    if (!q) return q.error();
+    q->Bind(1, clock_.NowSeconds() - older_than_seconds).Bind(2, int64_t{std::max(limit, 1)});
+    while (true) {
+      auto row = q->Step();
+      if (!row) return row.error();
+      if (!*row) break;
+      candidates.push_back(q->ColumnInt(0));
+    }
+  }
+  return ClaimEach(candidates);
 }
 
 Result<UpdateInbox::Recovered> UpdateInbox::Recover() {

@@ -27,6 +27,8 @@ class UpdateInbox final : public InboxStore {
   Result<bool> Start(int64_t update_id) override;
   Result<std::vector<int64_t>> StartBatch(const std::vector<int64_t>& update_ids) override;
   Status Finish(int64_t update_id) override;
+  Result<std::optional<InboxUpdate>> ClaimNext(int64_t chat_id) override;
+  Result<std::vector<InboxUpdate>> ClaimStranded(int64_t older_than_seconds, int limit) override;
   Result<Recovered> Recover() override;
   Result<int64_t> Prune(int64_t before) override;
 
@@ -38,6 +40,8 @@ class UpdateInbox final : public InboxStore {
   Result<bool> LeaveReceivedLocked(int64_t update_id, std::string_view state, int64_t now);
   Result<std::vector<int64_t>> LeaveReceived(const std::vector<int64_t>& update_ids,
                                              std::string_view state);
+  // Claims the candidates (in order) and returns those this call started, with their payloads.
+  Result<std::vector<InboxUpdate>> ClaimEach(const std::vector<int64_t>& candidates);
 
   Database& db_;
   const Clock& clock_;

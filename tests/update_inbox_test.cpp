@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/lease_owner.h"
+#include "db/leader_lock.h"
 #include "tests/fakes/ledger_builder.h"
 
 using namespace depositbot;
@@ -25,7 +26,8 @@ TEST_CASE("pruning forgets only updates handled before the cut-off, never unhand
   TestDb t;
   UpdateInbox inbox(t.db(), t.clock());
   // Day 0.
-  for (int64_t id : {1, 2, 3, 4, 6}) REQUIRE(inbox.Receive(id, 1001, "{}").value());
+  // Each in a chat of its own: the order within one chat is another test's subject.
+  for (int64_t id : {1, 2, 3, 4, 6}) REQUIRE(inbox.Receive(id, 1000 + id, "{}").value());
   REQUIRE(inbox.Start(2).value());
   REQUIRE(inbox.Start(3).value());
   REQUIRE(inbox.Finish(3));
@@ -35,7 +37,7 @@ TEST_CASE("pruning forgets only updates handled before the cut-off, never unhand
   REQUIRE(inbox.Recover());         // 2 and 4 -> abandoned; 1 and 6 handed back (still received)
   REQUIRE(inbox.Start(1).value());  // the worker takes 1: started
   t.clock().Advance(kDayMillis);    // day 2: 5 is handled
-  REQUIRE(inbox.Receive(5, 1001, "{}").value());
+  REQUIRE(inbox.Receive(5, 1005, "{}").value());
   REQUIRE(inbox.Start(5).value());
   REQUIRE(inbox.Finish(5));
 
@@ -148,4 +150,84 @@ TEST_CASE("a batch of updates is claimed in one commit; one another handler star
   CHECK(*claimed == std::vector<int64_t>{1, 3});
   CHECK_FALSE(inbox.Start(1).value());  // claimed once: no second handler may run it
   CHECK(Count(t.db(), "state = 'started'") == 3);
+}
+
+TEST_CASE(
+    "a chat's update waits while an earlier one is in another handler's hands, then is "
+    "handed on once") {
+  // Two serve instances behind a load balancer: update 1 of chat 1001 reached `a`, update 2 `b`.
+  TestDb t;
+  UpdateInbox a(t.db(), t.clock());
+  UpdateInbox b(t.db(), t.clock());
+  REQUIRE(a.Receive(1, 1001, R"({"n":1})").value());
+  REQUIRE(b.Receive(2, 1001, R"({"n":2})").value());
+  REQUIRE(b.Receive(3, 1002, R"({"n":3})").value());  // another chat: not held up
+  REQUIRE(a.Start(1).value());
+  auto claimed = b.StartBatch({2, 3});
+  REQUIRE(claimed);
+  CHECK(*claimed == std::vector<int64_t>{3});
+  CHECK_FALSE(b.Start(2).value());         // still not its turn
+  CHECK_FALSE(b.ClaimNext(1001).value());  // nor for b's hand-on
+  CHECK(Count(t.db(), "update_id = 2 AND state = 'received'") == 1);
+  // An update whose earlier one is started by the same handler is its turn (that handler's
+  // dispatcher runs the chat's updates in order).
+  REQUIRE(a.Receive(4, 1003, "{}").value());
+  REQUIRE(a.Receive(5, 1003, "{}").value());
+  CHECK(a.StartBatch({4, 5}).value() == std::vector<int64_t>{4, 5});
+
+  REQUIRE(a.Finish(1));
+  auto next = a.ClaimNext(1001);
+  REQUIRE(next);
+  REQUIRE(next->has_value());
+  CHECK((*next)->update_id == 2);
+  CHECK((*next)->payload == R"({"n":2})");
+  CHECK_FALSE(b.Start(2).value());         // claimed once
+  CHECK_FALSE(a.ClaimNext(1001).value());  // nothing more waits in that chat
+}
+
+TEST_CASE(
+    "an update whose receiver died before claiming it is claimed by the jobs once it is "
+    "its turn and old enough") {
+  TestDb t;
+  UpdateInbox jobs(t.db(), t.clock());
+  UpdateInbox dead(t.db(), t.clock());  // received, then its process died before claiming
+  REQUIRE(dead.Receive(10, 2001, "{}").value());
+  REQUIRE(dead.Receive(11, 2001, "{}").value());
+  REQUIRE(dead.Receive(12, 2002, "{}").value());
+  REQUIRE(jobs.Receive(13, 2003, "{}").value());
+  REQUIRE(jobs.Start(13).value());  // started by a live handler: not stranded
+  auto young = jobs.ClaimStranded(5, 10);
+  REQUIRE(young);
+  CHECK(young->empty());  // its receiver may still claim it: left alone for the grace period
+  t.clock().Advance(6000);
+  auto taken = jobs.ClaimStranded(5, 10);
+  REQUIRE(taken);
+  std::vector<int64_t> ids;
+  for (const auto& u : *taken) ids.push_back(u.update_id);
+  CHECK(ids == std::vector<int64_t>{10, 12});  // 11 waits for 10, in its chat's order
+  UpdateInbox third(t.db(), t.clock());
+  CHECK(third.ClaimStranded(5, 10).value().empty());  // 10 is in jobs' hands: 11 waits
+  REQUIRE(jobs.Finish(10));
+  auto next = jobs.ClaimNext(2001);
+  REQUIRE(next);
+  REQUIRE(next->has_value());
+  CHECK((*next)->update_id == 11);
+  CHECK(third.ClaimStranded(5, 10).value().empty());  // each claimed once
+}
+
+TEST_CASE("a leader lock has one holder at a time and passes on when the holder lets go") {
+  TestDb t(TestDb::kFile);
+  auto other = t.OpenAnother();  // another instance's connection to the same database
+  auto mine = t.db().NewLeaderLock("jobs");
+  auto theirs = other->NewLeaderLock("jobs");
+  auto poller = other->NewLeaderLock("poller");  // another name: independent
+  CHECK(mine->Hold());
+  CHECK(mine->Hold());  // still held
+  CHECK_FALSE(theirs->Hold());
+  CHECK(poller->Hold());
+  mine->Release();
+  CHECK(theirs->Hold());
+  CHECK_FALSE(mine->Hold());
+  theirs.reset();  // the holder's process ends: its lock goes with it
+  CHECK(mine->Hold());
 }
