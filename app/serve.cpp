@@ -356,8 +356,15 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   // whose lease holder is gone, inbox rows past retention; then, while held, updates stranded
   // 'received' are claimed. Called at start and every --takeover-seconds by the jobs thread.
   const int64_t stranded_grace_s = std::max<int64_t>(2 * flags.takeover_seconds, 5);
-  auto check_jobs = [&]() -> bool {
+  // An update started by an instance that died stays 'started' and holds its chat's later
+  // updates back: the holder of the jobs abandons it (and tells the chat) when it takes over
+  // and then every minute (RecoverInbox: its handler provably gone, or silent for
+  // UpdateInbox::kHandlerSilentSeconds when it ran on another machine).
+  constexpr auto kInboxRecoveryInterval = std::chrono::seconds(60);
+  auto next_inbox_recovery = std::chrono::steady_clock::now() + kInboxRecoveryInterval;
+  auto check_jobs = [&](bool at_start) -> bool {
     const bool lead = jobs_lock->Hold();
+    const auto now = std::chrono::steady_clock::now();
     bool taken = false;
     if (lead && !leading_jobs) {
       Log(LogLevel::kInfo, "serve.jobs_taken");
@@ -372,14 +379,19 @@ int RunServe(const Config& config, const ServeFlags& flags) {
       Log(LogLevel::kWarn, "serve.jobs_lost");
       leading_jobs = false;
     }
-    if (lead) {
-      if (auto r = bot.ClaimStranded(stranded_grace_s); !r) {
-        Log(LogLevel::kError, "telegram.claim_stranded_failed", {{"error", r.error().message}});
+    if (!lead) return false;
+    if ((taken && !at_start) || now >= next_inbox_recovery) {  // at start it just ran
+      if (auto st = bot.RecoverInbox(); !st) {
+        Log(LogLevel::kError, "telegram.inbox_recovery_failed", {{"error", st.error().message}});
       }
+      next_inbox_recovery = now + kInboxRecoveryInterval;
+    }
+    if (auto r = bot.ClaimStranded(stranded_grace_s); !r) {
+      Log(LogLevel::kError, "telegram.claim_stranded_failed", {{"error", r.error().message}});
     }
     return taken;
   };
-  check_jobs();
+  check_jobs(true);
 
   HttpEndpoint::Options ho;
   ho.listen = config.http_listen;
@@ -514,7 +526,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
             poll_stop = true;
           }
         }
-        if (check_jobs()) {
+        if (check_jobs(false)) {
           next_prune = now + kPruneInterval;
           next_alerts = now;
         }
@@ -546,6 +558,9 @@ int RunServe(const Config& config, const ServeFlags& flags) {
       }
       lock.lock();
     }
+    lock.unlock();
+    jobs_lock->Release();  // a standby takes the jobs over now, not when this process ends
+    leading_jobs = false;
   });
 
   // Polling ends on its own when the token is rejected; treat that as a stop.
@@ -563,7 +578,6 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   http.Stop();
   bool drained = bot.Drain(std::chrono::seconds(flags.shutdown_seconds));
   jobs.join();
-  jobs_lock->Release();  // a standby takes the jobs over now, not when this process ends
   if (recorder) {
     if (auto balances = BalancesByTelegramId(s.db()); balances) {
       if (auto st = recorder->Save(*balances); !st) {
