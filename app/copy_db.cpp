@@ -1,0 +1,44 @@
+#include "app/copy_db.h"
+
+#include <cstdio>
+
+#include "common/money.h"
+#include "db/database_copy.h"
+
+namespace depositbot {
+
+int RunCopyDb(const Config& config, const std::string& from, const std::string& to) {
+  auto report = CopyDatabase(from, to);
+  if (!report) {
+    std::fprintf(stderr, "depositbot: %s\n", report.error().message.c_str());
+    return 2;
+  }
+  std::printf("copied %s to %s", report->from.c_str(), report->to.c_str());
+  if (report->target_migrations_applied > 0) {
+    std::printf(" (after applying %d migrations to it)", report->target_migrations_applied);
+  }
+  std::printf("\n");
+  int64_t total = 0;
+  for (const auto& [table, rows] : report->rows) {
+    std::printf("  %-26s %lld rows\n", table.c_str(), static_cast<long long>(rows));
+    total += rows;
+  }
+  std::printf("rows: %lld in %zu tables, the same on both, row for row\n",
+              static_cast<long long>(total), report->rows.size());
+  std::printf("balance sum: %s on both\n",
+              FormatAmount(report->balance_sum, config.currency).c_str());
+  if (report->findings.empty()) {
+    std::printf("reconciliation clean on both\n");
+  } else {
+    std::printf(
+        "reconciliation: the source has %zu discrepancies and the copy exactly the same (copied "
+        "as they were, not fixed):\n",
+        report->findings.size());
+    for (const auto& f : report->findings) {
+      std::printf("  - %s\n", f.Describe(config.currency).c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace depositbot
