@@ -30,10 +30,11 @@ int RunCopyDb(const Config& config, const std::string& from, const std::string& 
   if (report->findings.empty()) {
     std::printf("reconciliation clean on both\n");
   } else {
+    size_t n = report->findings.size();
     std::printf(
-        "reconciliation: the source has %zu discrepancies and the copy exactly the same (copied "
-        "as they were, not fixed):\n",
-        report->findings.size());
+        "reconciliation: the source has %zu %s and the copy exactly the same (copied as they "
+        "were, not fixed; see `depositbot reconcile`):\n",
+        n, n == 1 ? "discrepancy" : "discrepancies");
     for (const auto& f : report->findings) {
       std::printf("  - %s\n", f.Describe(config.currency).c_str());
     }

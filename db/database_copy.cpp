@@ -414,9 +414,8 @@ Result<CopyReport> CopyDatabase(const std::string& from, const std::string& to) 
   }();
   if (!st) {
     return Error{st.error().code, "copying into " + report.to +
-                                      " failed and was rolled back: no row was copied (the "
-                                      "target keeps its migrated, empty tables; the source is "
-                                      "untouched): " +
+                                      " failed and was rolled back, so this run left no row "
+                                      "there (the source is untouched): " +
                                       st.error().message};
   }
   Log(LogLevel::kInfo, "db.copied",
