@@ -23,6 +23,9 @@ int RunCopyDb(const Config& config, const std::string& from, const std::string& 
     std::printf("  %-26s %lld rows\n", table.c_str(), static_cast<long long>(rows));
     total += rows;
   }
+  for (const auto& t : report->left_out) {
+    std::printf("  %-26s not copied: no depositbot migration creates it\n", t.c_str());
+  }
   std::printf("rows: %lld in %zu tables, the same on both, row for row\n",
               static_cast<long long>(total), report->rows.size());
   std::printf("balance sum: %s on both\n",

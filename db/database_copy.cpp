@@ -406,11 +406,23 @@ Result<CopyReport> CopyDatabase(const std::string& from, const std::string& to) 
                  "cannot migrate the target " + report.to + ": " + applied.error().message};
   }
   report.target_migrations_applied = *applied;
+  // Both are at the same version now, so a table only the source has is not depositbot's (one
+  // an operator made by hand): it is left out, and the summary says so.
+  auto target_tables = BookTables(**dst);
+  if (!target_tables) return target_tables.error();
+  std::vector<std::string> copied;
+  for (const auto& t : *tables) {
+    if (std::find(target_tables->begin(), target_tables->end(), t) != target_tables->end()) {
+      copied.push_back(t);
+    } else {
+      report.left_out.push_back(t);
+    }
+  }
 
   Status st = [&] {
     auto src_lock = (*src)->Lock();
     auto dst_lock = (*dst)->Lock();
-    return CopyRows(**src, **dst, *tables, report);
+    return CopyRows(**src, **dst, copied, report);
   }();
   if (!st) {
     return Error{st.error().code, "copying into " + report.to +
