@@ -340,3 +340,21 @@ TEST_CASE("a table the source has but no migration creates is left out and named
     CHECK(TableRows(*copy, t) == TableRows(books.src.db(), t));
   }
 }
+
+TEST_CASE("two copies into one target at once: one copies, the other is refused") {
+  Books books;
+  TestDb pg(TestDb::kPostgres, /*migrate=*/false);
+  const std::vector<std::string> args{"copy-db", "--from", books.src.path(), "--to", pg.path()};
+  ChildProcess first(DepositbotBinary(), args, {}, books.src.dir());
+  ChildProcess second(DepositbotBinary(), args, {}, books.src.dir());
+  ProcessResult a = first.Wait();
+  ProcessResult b = second.Wait();
+  CAPTURE(a.err);
+  CAPTURE(b.err);
+  CHECK(((a.exit_code == 0 && b.exit_code == 2) || (a.exit_code == 2 && b.exit_code == 0)));
+  auto on_pg = Open(pg.path());
+  for (const auto& t : kAllTables) {
+    INFO(t);
+    CHECK(TableRows(*on_pg, t) == TableRows(books.src.db(), t));
+  }
+}
