@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/config.h"
+#include "app/copy_db.h"
 #include "app/recorder.h"
 #include "app/registrar_domains.h"
 #include "app/replay.h"
@@ -283,6 +284,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{365} * 86400));
 
+  auto* copy_db = app.add_subcommand(
+      "copy-db",
+      "copy every row of a stopped bot's database into another, empty one (SQLite <-> "
+      "PostgreSQL), then check counts, balance sum and reconciliation; see docs/upgrading.md");
+  std::string copy_from, copy_to;
+  copy_db->add_option("--from", copy_from, "source: a SQLite file or a postgresql:// URI")
+      ->required();
+  copy_db->add_option("--to", copy_to, "target: an empty SQLite file or PostgreSQL database")
+      ->required();
+
   app.add_subcommand("config",
                      "print the effective configuration, secrets redacted; exit 2 on a bad one");
 
@@ -315,6 +326,7 @@ int main(int argc, char** argv) {
   if (*recover) return RunRecover(*config, recover_min_age);
   if (*serve) return RunServe(*config, serve_flags);
   if (*migrate) return RunMigrate(*config, migrate_status);
+  if (*copy_db) return RunCopyDb(*config, copy_from, copy_to);
   if (*reconcile) {
     if (reconcile_alert) return RunReconcileAlert(*config, reconcile_json);
     return RunReconcile(*config, reconcile_json);

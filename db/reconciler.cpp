@@ -149,6 +149,131 @@ Status ForEachRow(Database& db, const std::string& sql, F on_row) {
   }
 }
 
+// The books' checks of a run (balances against the ledger, orphans, orders against the ledger),
+// in the caller's transaction; fills `report`'s counts and findings and gives the orders read.
+Status ScanBooks(Database& db, ReconciliationReport& report, std::vector<OrderRow>& orders) {
+  Status st =
+      ForEachRow(db,
+                 "SELECT u.id, u.telegram_id, d.balance, d.user_id IS NULL, "
+                 " (SELECT COALESCE(SUM(t.amount * t.direction), 0) FROM deposit_transactions t "
+                 "  WHERE t.user_id = u.id AND t.status = 'confirmed') "
+                 "FROM users u LEFT JOIN user_deposits d ON d.user_id = u.id ORDER BY u.id",
+                 [&](const Statement& q) {
+                   ++report.users_checked;
+                   Finding f;
+                   f.user_id = q.ColumnInt(0);
+                   f.telegram_id = q.ColumnInt(1);
+                   f.balance = q.ColumnInt(2);
+                   f.ledger_sum = q.ColumnInt(4);
+                   if (q.ColumnInt(3) != 0) {
+                     if (f.ledger_sum != 0) {
+                       f.kind = Finding::Kind::kMissingAccount;
+                       report.findings.push_back(f);
+                     }
+                     return;
+                   }
+                   if (f.balance != f.ledger_sum) {
+                     f.kind = Finding::Kind::kBalanceMismatch;
+                     report.findings.push_back(f);
+                   }
+                   if (f.balance < 0) {
+                     f.kind = Finding::Kind::kNegativeBalance;
+                     report.findings.push_back(f);
+                   }
+                 });
+  if (!st) return st;
+
+  st = ForEachRow(db,
+                  "SELECT t.id, t.user_id, t.amount * t.direction FROM deposit_transactions t "
+                  "LEFT JOIN users u ON u.id = t.user_id WHERE u.id IS NULL ORDER BY t.id",
+                  [&](const Statement& q) {
+                    Finding f;
+                    f.kind = Finding::Kind::kOrphanTransaction;
+                    f.transaction_id = q.ColumnInt(0);
+                    f.user_id = q.ColumnInt(1);
+                    f.ledger_sum = q.ColumnInt(2);
+                    report.findings.push_back(f);
+                  });
+  if (!st) return st;
+  st = ForEachRow(db,
+                  "SELECT d.user_id, d.balance FROM user_deposits d "
+                  "LEFT JOIN users u ON u.id = d.user_id WHERE u.id IS NULL ORDER BY d.user_id",
+                  [&](const Statement& q) {
+                    Finding f;
+                    f.kind = Finding::Kind::kOrphanAccount;
+                    f.user_id = q.ColumnInt(0);
+                    f.balance = q.ColumnInt(1);
+                    report.findings.push_back(f);
+                  });
+  if (!st) return st;
+  st = ForEachRow(db, "SELECT COUNT(*) FROM deposit_transactions",
+                  [&](const Statement& q) { report.transactions_checked = q.ColumnInt(0); });
+  if (!st) return st;
+
+  // Every order with its purchase row ("order:<id>") and that purchase's refund
+  // ("purchase:<row id>").
+  st = ForEachRow(
+      db,
+      "SELECT o.id, o.user_id, COALESCE(u.telegram_id, 0), o.domain, o.state, o.price, "
+      " o.updated_at, o.years, COALESCE(o.purchase_transaction_id, 0), "
+      " COALESCE(o.refund_transaction_id, 0), COALESCE(p.id, 0), COALESCE(p.user_id, 0), "
+      " COALESCE(p.amount, 0), COALESCE(p.status, ''), COALESCE(r.id, 0), "
+      " COALESCE(r.user_id, 0), COALESCE(r.amount, 0), COALESCE(r.status, '') "
+      "FROM domain_orders o LEFT JOIN users u ON u.id = o.user_id "
+      "LEFT JOIN deposit_transactions p ON p.type = 'purchase' AND p.reference = 'order:' || o.id "
+      "LEFT JOIN deposit_transactions r ON r.type = 'refund' AND p.id IS NOT NULL "
+      " AND r.reference = 'purchase:' || p.id "
+      "ORDER BY o.id",
+      [&](const Statement& q) {
+        OrderRow o;
+        o.id = q.ColumnInt(0);
+        o.user_id = q.ColumnInt(1);
+        o.telegram_id = q.ColumnInt(2);
+        o.domain = q.ColumnText(3);
+        o.state = q.ColumnText(4);
+        o.price = q.ColumnInt(5);
+        o.updated_at = q.ColumnInt(6);
+        o.years = q.ColumnInt(7);
+        o.order_purchase_id = q.ColumnInt(8);
+        o.order_refund_id = q.ColumnInt(9);
+        o.purchase_id = q.ColumnInt(10);
+        o.purchase_user = q.ColumnInt(11);
+        o.purchase_amount = q.ColumnInt(12);
+        o.purchase_status = q.ColumnText(13);
+        o.refund_id = q.ColumnInt(14);
+        o.refund_user = q.ColumnInt(15);
+        o.refund_amount = q.ColumnInt(16);
+        o.refund_status = q.ColumnText(17);
+        orders.push_back(std::move(o));
+      });
+  if (!st) return st;
+  report.orders_checked = static_cast<int64_t>(orders.size());
+  for (const auto& o : orders) CheckOrderAgainstLedger(o, report.findings);
+
+  // Only PurchaseService writes purchases, always for an order; the exact text comparison
+  // keeps "order:017" from passing for order 17.
+  st = ForEachRow(
+      db,
+      "SELECT t.id, t.user_id, COALESCE(u.telegram_id, 0), t.amount, "
+      " CAST(substr(t.reference, 7) AS INTEGER) FROM deposit_transactions t "
+      "LEFT JOIN users u ON u.id = t.user_id "
+      "WHERE t.type = 'purchase' AND t.reference LIKE 'order:%' AND NOT EXISTS ("
+      " SELECT 1 FROM domain_orders o WHERE o.id = CAST(substr(t.reference, 7) AS INTEGER) "
+      " AND 'order:' || o.id = t.reference) ORDER BY t.id",
+      [&](const Statement& q) {
+        Finding f;
+        f.kind = Kind::kPurchaseWithoutOrder;
+        f.transaction_id = q.ColumnInt(0);
+        f.user_id = q.ColumnInt(1);
+        f.telegram_id = q.ColumnInt(2);
+        f.ledger_sum = q.ColumnInt(3);
+        f.order_id = q.ColumnInt(4);
+        report.findings.push_back(f);
+      });
+  if (!st) return st;
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string_view ToString(Finding::Kind kind) {
@@ -291,124 +416,8 @@ Result<ReconciliationReport> Reconciler::Run() {
       });
   if (!st) return st.error();
 
-  st = ForEachRow(db_,
-                  "SELECT u.id, u.telegram_id, d.balance, d.user_id IS NULL, "
-                  " (SELECT COALESCE(SUM(t.amount * t.direction), 0) FROM deposit_transactions t "
-                  "  WHERE t.user_id = u.id AND t.status = 'confirmed') "
-                  "FROM users u LEFT JOIN user_deposits d ON d.user_id = u.id ORDER BY u.id",
-                  [&](const Statement& q) {
-                    ++report.users_checked;
-                    Finding f;
-                    f.user_id = q.ColumnInt(0);
-                    f.telegram_id = q.ColumnInt(1);
-                    f.balance = q.ColumnInt(2);
-                    f.ledger_sum = q.ColumnInt(4);
-                    if (q.ColumnInt(3) != 0) {
-                      if (f.ledger_sum != 0) {
-                        f.kind = Finding::Kind::kMissingAccount;
-                        report.findings.push_back(f);
-                      }
-                      return;
-                    }
-                    if (f.balance != f.ledger_sum) {
-                      f.kind = Finding::Kind::kBalanceMismatch;
-                      report.findings.push_back(f);
-                    }
-                    if (f.balance < 0) {
-                      f.kind = Finding::Kind::kNegativeBalance;
-                      report.findings.push_back(f);
-                    }
-                  });
-  if (!st) return st.error();
-
-  st = ForEachRow(db_,
-                  "SELECT t.id, t.user_id, t.amount * t.direction FROM deposit_transactions t "
-                  "LEFT JOIN users u ON u.id = t.user_id WHERE u.id IS NULL ORDER BY t.id",
-                  [&](const Statement& q) {
-                    Finding f;
-                    f.kind = Finding::Kind::kOrphanTransaction;
-                    f.transaction_id = q.ColumnInt(0);
-                    f.user_id = q.ColumnInt(1);
-                    f.ledger_sum = q.ColumnInt(2);
-                    report.findings.push_back(f);
-                  });
-  if (!st) return st.error();
-  st = ForEachRow(db_,
-                  "SELECT d.user_id, d.balance FROM user_deposits d "
-                  "LEFT JOIN users u ON u.id = d.user_id WHERE u.id IS NULL ORDER BY d.user_id",
-                  [&](const Statement& q) {
-                    Finding f;
-                    f.kind = Finding::Kind::kOrphanAccount;
-                    f.user_id = q.ColumnInt(0);
-                    f.balance = q.ColumnInt(1);
-                    report.findings.push_back(f);
-                  });
-  if (!st) return st.error();
-  st = ForEachRow(db_, "SELECT COUNT(*) FROM deposit_transactions",
-                  [&](const Statement& q) { report.transactions_checked = q.ColumnInt(0); });
-  if (!st) return st.error();
-
-  // Every order with its purchase row ("order:<id>") and that purchase's refund
-  // ("purchase:<row id>").
   std::vector<OrderRow> orders;
-  st = ForEachRow(
-      db_,
-      "SELECT o.id, o.user_id, COALESCE(u.telegram_id, 0), o.domain, o.state, o.price, "
-      " o.updated_at, o.years, COALESCE(o.purchase_transaction_id, 0), "
-      " COALESCE(o.refund_transaction_id, 0), COALESCE(p.id, 0), COALESCE(p.user_id, 0), "
-      " COALESCE(p.amount, 0), COALESCE(p.status, ''), COALESCE(r.id, 0), "
-      " COALESCE(r.user_id, 0), COALESCE(r.amount, 0), COALESCE(r.status, '') "
-      "FROM domain_orders o LEFT JOIN users u ON u.id = o.user_id "
-      "LEFT JOIN deposit_transactions p ON p.type = 'purchase' AND p.reference = 'order:' || o.id "
-      "LEFT JOIN deposit_transactions r ON r.type = 'refund' AND p.id IS NOT NULL "
-      " AND r.reference = 'purchase:' || p.id "
-      "ORDER BY o.id",
-      [&](const Statement& q) {
-        OrderRow o;
-        o.id = q.ColumnInt(0);
-        o.user_id = q.ColumnInt(1);
-        o.telegram_id = q.ColumnInt(2);
-        o.domain = q.ColumnText(3);
-        o.state = q.ColumnText(4);
-        o.price = q.ColumnInt(5);
-        o.updated_at = q.ColumnInt(6);
-        o.years = q.ColumnInt(7);
-        o.order_purchase_id = q.ColumnInt(8);
-        o.order_refund_id = q.ColumnInt(9);
-        o.purchase_id = q.ColumnInt(10);
-        o.purchase_user = q.ColumnInt(11);
-        o.purchase_amount = q.ColumnInt(12);
-        o.purchase_status = q.ColumnText(13);
-        o.refund_id = q.ColumnInt(14);
-        o.refund_user = q.ColumnInt(15);
-        o.refund_amount = q.ColumnInt(16);
-        o.refund_status = q.ColumnText(17);
-        orders.push_back(std::move(o));
-      });
-  if (!st) return st.error();
-  report.orders_checked = static_cast<int64_t>(orders.size());
-  for (const auto& o : orders) CheckOrderAgainstLedger(o, report.findings);
-
-  // Only PurchaseService writes purchases, always for an order; the exact text comparison
-  // keeps "order:017" from passing for order 17.
-  st = ForEachRow(
-      db_,
-      "SELECT t.id, t.user_id, COALESCE(u.telegram_id, 0), t.amount, "
-      " CAST(substr(t.reference, 7) AS INTEGER) FROM deposit_transactions t "
-      "LEFT JOIN users u ON u.id = t.user_id "
-      "WHERE t.type = 'purchase' AND t.reference LIKE 'order:%' AND NOT EXISTS ("
-      " SELECT 1 FROM domain_orders o WHERE o.id = CAST(substr(t.reference, 7) AS INTEGER) "
-      " AND 'order:' || o.id = t.reference) ORDER BY t.id",
-      [&](const Statement& q) {
-        Finding f;
-        f.kind = Kind::kPurchaseWithoutOrder;
-        f.transaction_id = q.ColumnInt(0);
-        f.user_id = q.ColumnInt(1);
-        f.telegram_id = q.ColumnInt(2);
-        f.ledger_sum = q.ColumnInt(3);
-        f.order_id = q.ColumnInt(4);
-        report.findings.push_back(f);
-      });
+  st = ScanBooks(db_, report, orders);
   if (!st) return st.error();
 
   if (registrar && !registrar->names) {
@@ -499,6 +508,14 @@ Result<ReconciliationReport> Reconciler::Run() {
        {"new_or_changed", std::to_string(report.new_or_changed.size())},
        {"resolved", std::to_string(report.resolved.size())}});
   return report;
+}
+
+Result<std::vector<Finding>> Reconciler::Inspect() {
+  auto lock = db_.Lock();
+  ReconciliationReport report;
+  std::vector<OrderRow> orders;
+  if (auto st = ScanBooks(db_, report, orders); !st) return st.error();
+  return std::move(report.findings);
 }
 
 Result<AlertDelta> Reconciler::PendingAlerts(const ReconciliationReport& report) {

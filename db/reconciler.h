@@ -116,6 +116,10 @@ class Reconciler {
   Reconciler(Database& db, const Clock& clock, RegistrarDomainsFn registrar_domains = {})
       : db_(db), clock_(clock), registrar_domains_(std::move(registrar_domains)) {}
   Result<ReconciliationReport> Run();
+  // The findings of Run's books checks (no registrar checks), read in the caller's transaction
+  // (begin one for a consistent view) and recorded nowhere: changes nothing, so it may look at
+  // a database being copied (copy-db) or one that must stay as it is.
+  Result<std::vector<Finding>> Inspect();
 
   // A registered order is looked for in the registrar's list only once it is this old, so a
   // registrar that lists a new name late (or a list fetched just before the order registered)

@@ -75,3 +75,12 @@ if(TARGET depositbot AND TARGET depositbot_app AND TARGET fake_telegram AND TARG
                        PkgConfig::HTTPLIB)
   add_dependencies(model_limits_test depositbot)
 endif()
+
+# `depositbot copy-db` between SQLite and PostgreSQL: one run that needs the test cluster whatever
+# the backend (TestDb::kPostgres), so it takes ctest's postgres fixture without being a _pg twin.
+if(TARGET depositbot AND TARGET ledger_builder)
+  depositbot_test(NAME copy_db_test SOURCES copy_db_test.cpp LIBS process_runner ledger_builder)
+  add_dependencies(copy_db_test depositbot)
+  set_tests_properties(copy_db_test PROPERTIES FIXTURES_REQUIRED postgres ENVIRONMENT
+    "DEPOSITBOT_BIN=$<TARGET_FILE:depositbot>;DEPOSITBOT_SOURCE_DIR=${PROJECT_SOURCE_DIR};DEPOSITBOT_TEST_POSTGRES_FILE=${DEPOSITBOT_PG_DIR}.uri")
+endif()

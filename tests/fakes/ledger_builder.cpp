@@ -107,7 +107,7 @@ std::string MakeTempDir() {
 }
 
 TestDb::TestDb(Kind kind, bool migrate) {
-  if (TestOnPostgres()) {
+  if (TestOnPostgres() || kind == kPostgres) {
     dir_ = MakeTempDir();
     path_ = CreatePostgresDatabase(&pg_name_);
   } else if (kind == kFile) {

@@ -36,10 +36,11 @@ inline constexpr int64_t kTestEpochMillis = 1767225600000;
 // the latest version unless `migrate` is false.
 // Under DEPOSITBOT_TEST_BACKEND=postgresql (the suites' `_pg` runs), either kind is instead a
 // fresh database on the PostgreSQL cluster DEPOSITBOT_TEST_POSTGRES names, dropped at
-// destruction; path() is its URI.
+// destruction; path() is its URI. kPostgres is such a database whatever the backend of the run
+// (for a suite that needs both, e.g. copy-db's).
 class TestDb {
  public:
-  enum Kind { kMemory, kFile };
+  enum Kind { kMemory, kFile, kPostgres };
   explicit TestDb(Kind kind = kMemory, bool migrate = true);
   ~TestDb();
   TestDb(const TestDb&) = delete;
