@@ -491,9 +491,9 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   }
 
   std::thread jobs([&] {
-    // Saturating: an interval from a setting must not wrap the deadline into the past.
-    auto next_reconcile = SaturatingDeadline(
-        std::chrono::steady_clock::now(), std::max<int64_t>(config.reconcile_interval_seconds, 1));
+    // The holder of the jobs checks the books as it takes them (at start, or over from another
+    // instance), then every RECONCILE_INTERVAL_SECONDS.
+    auto next_reconcile = std::chrono::steady_clock::now();
     auto next_recovery =
         SaturatingDeadline(std::chrono::steady_clock::now(), flags.recovery_interval_s);
     // Admin alerts are queued by this process and by others (a chat purchase, reconcile): a
@@ -529,6 +529,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
         if (check_jobs(false)) {
           next_prune = now + kPruneInterval;
           next_alerts = now;
+          next_reconcile = now;
         }
       }
       if (!leading_jobs) {

@@ -84,3 +84,12 @@ if(TARGET depositbot AND TARGET ledger_builder)
   set_tests_properties(copy_db_test PROPERTIES FIXTURES_REQUIRED postgres ENVIRONMENT
     "DEPOSITBOT_BIN=$<TARGET_FILE:depositbot>;DEPOSITBOT_SOURCE_DIR=${PROJECT_SOURCE_DIR};DEPOSITBOT_TEST_POSTGRES_FILE=${DEPOSITBOT_PG_DIR}.uri")
 endif()
+
+# Two serve processes on one database (issue 14): SQLite, and PostgreSQL as _pg.
+if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
+  depositbot_test(NAME multi_instance_test POSTGRES SOURCES multi_instance_test.cpp
+                  LIBS process_runner ledger_builder fake_telegram fake_llm_server
+                       PkgConfig::HTTPLIB)
+  add_dependencies(multi_instance_test depositbot)
+  set_tests_properties(multi_instance_test multi_instance_test_pg PROPERTIES TIMEOUT 300)
+endif()
