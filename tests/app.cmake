@@ -11,7 +11,7 @@ if(TARGET depositbot_agent AND TARGET ledger_builder)
 endif()
 
 if(TARGET depositbot_tools AND TARGET ledger_builder)
-  depositbot_test(NAME purchase_test SOURCES purchase_test.cpp
+  depositbot_test(NAME purchase_test POSTGRES SOURCES purchase_test.cpp
                   LIBS depositbot_tools ledger_builder Threads::Threads)
 endif()
 depositbot_test(NAME price_test SOURCES price_test.cpp LIBS depositbot_common)
