@@ -1,10 +1,10 @@
 # agent loop, offline model and terminal chat suites (they need the whole stack).
 if(TARGET depositbot_agent AND TARGET ledger_builder)
-  depositbot_test(NAME agent_loop_test SOURCES agent_loop_test.cpp
+  depositbot_test(NAME agent_loop_test POSTGRES SOURCES agent_loop_test.cpp
                   LIBS depositbot_agent ledger_builder)
   depositbot_test(NAME rule_based_model_test SOURCES rule_based_model_test.cpp
                   LIBS depositbot_agent ledger_builder)
-  depositbot_test(NAME deposit_amount_test SOURCES deposit_amount_test.cpp
+  depositbot_test(NAME deposit_amount_test POSTGRES SOURCES deposit_amount_test.cpp
                   LIBS depositbot_agent ledger_builder)
   depositbot_test(NAME model_usage_test SOURCES model_usage_test.cpp
                   LIBS depositbot_agent ledger_builder)
