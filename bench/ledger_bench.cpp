@@ -1,6 +1,6 @@
-// ledger_bench [--ops N] [--db PATH]
-// Prints, for one database file opened through Database::Open (WAL,
-// synchronous=FULL, the production pragmas):
+// ledger_bench [--ops N] [--db PATH|URI]
+// Prints, for one database opened through Database::Open as the product opens it (a SQLite file:
+// WAL, synchronous=FULL; a postgresql:// URI: the server's own durability settings, printed):
 //   1. ops/s of DepositRepository's version-checked apply (read, conditional
 //      UPDATE, ledger INSERT, in one IMMEDIATE transaction), one writer;
 //   2. ops/s of the bare minimum transaction for the same change
@@ -8,8 +8,12 @@
 //   3. their ratio;
 //   4. at 1, 4 and 8 writer threads on ONE user, each with its own connection:
 //      throughput, version conflicts per op, retries and operations that gave up;
-//   5. peak RSS.
-// N (default 1500) is the number of operations per measurement.
+//   5. peak RSS;
+//   6. one line "ledger_bench: backend=B versioned_ops_per_s=X bare_ops_per_s=Y" for scripts
+//      (bench/postgres_vs_sqlite.sh).
+// N (default 1500) is the number of operations per measurement. Without --db, a fresh SQLite
+// file in a temporary directory. A PostgreSQL database is used as it is (migrated if needed):
+// give the bench one of its own.
 #include <sys/resource.h>
 
 #include <barrier>
@@ -63,6 +67,7 @@ double BareOpsPerSecond(Database& db, const depositbot::Clock& clock, int64_t us
   auto start = SteadyClock::now();
   for (int i = 0; i < ops; ++i) {
     int64_t now = clock.NowSeconds();
+    auto session = db.Lock();  // one unit of work, as the repository takes one per operation
     auto tx = Must(Transaction::Begin(db, Transaction::Kind::kImmediate), "begin");
     auto upd =
         Must(db.Prepare("UPDATE user_deposits SET balance = balance + ?, version = version + 1,"
@@ -140,7 +145,7 @@ int main(int argc, char** argv) {
     } else if (a == "--db" && i + 1 < argc) {
       path = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: ledger_bench [--ops N] [--db PATH]\n");
+      std::fprintf(stderr, "usage: ledger_bench [--ops N] [--db PATH|URI]\n");
       return 2;
     }
   }
@@ -168,8 +173,19 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("ledger_bench: %s, %d ops per measurement, WAL, synchronous=FULL\n", path.c_str(),
-              ops);
+  std::string durability = "WAL, synchronous=FULL";
+  if (db->backend() == Database::Backend::kPostgres) {
+    // What a commit waits for on this server: the figure means "durable" only with these on.
+    durability.clear();
+    auto session = db->Lock();
+    for (const char* setting : {"fsync", "synchronous_commit", "full_page_writes"}) {
+      auto q = Must(db->Prepare(std::string("SHOW ") + setting), setting);
+      Must(q.Step(), setting);
+      durability += (durability.empty() ? "" : ", ") + std::string(setting) + "=" + q.ColumnText(0);
+    }
+  }
+  std::printf("ledger_bench: %s %s, %d ops per measurement, %s\n",
+              std::string(db->backend_name()).c_str(), db->path().c_str(), ops, durability.c_str());
   // Warm up until the WAL has grown to its steady size, then alternate the two
   // sides in rounds so that disk drift (fsync cost, checkpoints) hits both alike.
   (void)VersionedOpsPerSecond(*db, clock, versioned_user, 500);
@@ -210,6 +226,8 @@ int main(int argc, char** argv) {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   std::printf("peak RSS: %.1f MiB\n", ru.ru_maxrss / 1024.0);
+  std::printf("ledger_bench: backend=%s versioned_ops_per_s=%.0f bare_ops_per_s=%.0f\n",
+              std::string(db->backend_name()).c_str(), versioned, bare);
   db.reset();
   if (!dir.empty()) std::filesystem::remove_all(dir);
   return report.clean() ? 0 : 1;

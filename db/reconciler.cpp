@@ -584,6 +584,16 @@ Result<AlertDelta> Reconciler::QueueAlerts(const ReconciliationReport& report,
   // lock, so a second process reconciling at the same time sees this one's record.
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
+  if (db_.backend() == Database::Backend::kPostgres) {
+    // PostgreSQL's READ COMMITTED takes no lock at BEGIN: two processes would both compute their
+    // delta against the record as it was, and the later one, reading the earlier one's alert as
+    // `previous`, would queue the same discrepancy a second time under another key. This lock
+    // (released at commit or rollback) is SQLite's write lock here.
+    if (auto st = db_.Exec("SELECT pg_advisory_xact_lock(hashtext('depositbot.reconcile_alerts'))");
+        !st) {
+      return st.error();
+    }
+  }
   auto delta = PendingAlertsLocked(report);
   if (!delta) return delta.error();
   if (delta->empty()) return delta;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The reliability proof of issue 7 in one command: builds what it needs, runs the bank storm,
 # the failpoint crash sweep, the power-loss simulation and a fuzz smoke, prints their figures
-# and exits non-zero if any violation counter is not 0 or anything failed.
+# and exits non-zero if any violation counter is not 0 or anything failed. The bank storm and
+# the sweep's serve targets then run again on PostgreSQL (issue 14): on the server
+# DEPOSITBOT_TEST_POSTGRES names (a superuser URI), else on a throwaway PostgreSQL 15 that
+# scripts/postgres.sh starts and stops; --no-postgres skips them.
 #
 #   scripts/reliability.sh           full run (storm scale 5, 30 sweep seeds per target,
 #                                    200 power cuts per mode, 20000 fuzz executions per target)
@@ -12,7 +15,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
-[[ ${1:-} == --quick ]] && quick=1
+postgres=1
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    --no-postgres) postgres=0 ;;
+    *) echo "usage: scripts/reliability.sh [--quick] [--no-postgres]" >&2; exit 2 ;;
+  esac
+done
 JOBS=${JOBS:-2}
 BUILD_DIR=${BUILD_DIR:-build-reliability}
 if ((quick)); then
@@ -92,6 +102,35 @@ for race in race:chat_purchase_serve_start race:two_serves; do
     failed=1
   fi
 done
+
+# --- PostgreSQL (issue 14): the same storm (seed and scale) and the sweep's serve targets (same
+# seeds), every database a fresh one on the server. The power-loss simulation below is a SQLite
+# VFS and has no PostgreSQL form.
+if ((postgres)); then
+  pg_uri=${DEPOSITBOT_TEST_POSTGRES:-}
+  if [[ -z $pg_uri ]]; then
+    pg_dir="$PWD/$BUILD_DIR/reliability-postgres"
+    scripts/postgres.sh stop "$pg_dir"
+    trap 'scripts/postgres.sh stop "$pg_dir"' EXIT
+    pg_uri=$(scripts/postgres.sh start "$pg_dir") ||
+      { echo "PostgreSQL did not start" >&2; failed=1; }
+  fi
+  if [[ -n $pg_uri ]]; then
+    echo "== bank storm on PostgreSQL (seed $DEPOSITBOT_STORM_SEED, scale $DEPOSITBOT_STORM_SCALE)"
+    storm_pg_log="$log_dir/bank_storm_pg.log"
+    run_part "bank storm on PostgreSQL" "$storm_pg_log" storm "ERROR|FAILED|Falsifiable|error" -- \
+      env DEPOSITBOT_TEST_BACKEND=postgresql DEPOSITBOT_TEST_POSTGRES="$pg_uri" \
+      "$BUILD_DIR/tests/bank_storm_test"
+    count_violations "$storm_pg_log" "storm[total]" lost_updates overdrafts wrong_totals
+    echo "== crash sweep on PostgreSQL (serve targets, $sweep_seeds seeds each from $sweep_first)"
+    sweep_pg_log="$log_dir/crash_sweep_pg.log"
+    run_part "crash sweep on PostgreSQL" "$sweep_pg_log" crash "^FAILED|replay:" -- \
+      env DEPOSITBOT_TEST_BACKEND=postgresql DEPOSITBOT_TEST_POSTGRES="$pg_uri" \
+      "$BUILD_DIR/tests/crash_sweep_main" --target serve: --seeds "$sweep_seeds" \
+      --first-seed "$sweep_first" --jobs "$JOBS"
+    count_violations "$sweep_pg_log" "crash[total]" violations
+  fi
+fi
 
 # --- power loss (tests/power_loss_test): unsynced writes dropped at a random cut. Under the
 # shipped synchronous=FULL nothing told may be lost; the NORMAL line shows what it would risk

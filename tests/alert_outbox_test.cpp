@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <barrier>
+#include <thread>
+
 #include "db/database.h"
 #include "db/reconciler.h"
 #include "tests/fakes/ledger_builder.h"
@@ -232,6 +235,46 @@ TEST_CASE("two reconcilers queuing the same report's delta queue one alert") {
   CHECK(q1->new_or_changed.size() == 1);
   CHECK(q2->empty());
   CHECK(QueryInt(t.db(), "SELECT COUNT(*) FROM admin_alerts") == 1);
+}
+
+TEST_CASE("two processes reconciling at the same moment queue each new discrepancy once") {
+  // Each round tampers with one more balance; both connections then reconcile and queue at
+  // once. Whatever the interleaving, the round adds exactly one alert (DESIGN.md rule 6).
+  TestDb t(TestDb::kFile);
+  auto other = t.OpenAnother();
+  Database* dbs[2] = {&t.db(), other.get()};
+  LedgerBuilder builder(t.db(), t.clock());
+  constexpr int kRounds = 60;
+  int64_t extra_alerts = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    auto user = builder.User(2000 + round).Balance(500).Build();
+    REQUIRE(t.db().Exec("UPDATE user_deposits SET balance = 700 WHERE user_id = " +
+                        std::to_string(user.id)));
+    int64_t before = QueryInt(t.db(), "SELECT COUNT(*) FROM admin_alerts");
+    std::barrier start(2);
+    Result<AlertDelta> queued[2] = {Error::Internal("not run"), Error::Internal("not run")};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] {
+        Reconciler reconciler(*dbs[i], t.clock());
+        AlertOutbox outbox(*dbs[i], t.clock());
+        start.arrive_and_wait();
+        auto report = reconciler.Run();
+        if (!report) {
+          queued[i] = report.error();
+          return;
+        }
+        queued[i] = reconciler.QueueAlerts(*report, Usd(), outbox);
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (const auto& q : queued) CHECK_MESSAGE(q.ok(), (q ? std::string() : q.error().message));
+    int64_t added = QueryInt(t.db(), "SELECT COUNT(*) FROM admin_alerts") - before;
+    CAPTURE(round);
+    CHECK(added == 1);
+    if (added > 1) extra_alerts += added - 1;
+  }
+  CHECK(extra_alerts == 0);
 }
 
 TEST_CASE("a changed figure, a resolution and a discrepancy that comes back are each alerted") {

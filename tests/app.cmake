@@ -1,17 +1,17 @@
 # agent loop, offline model and terminal chat suites (they need the whole stack).
 if(TARGET depositbot_agent AND TARGET ledger_builder)
-  depositbot_test(NAME agent_loop_test SOURCES agent_loop_test.cpp
+  depositbot_test(NAME agent_loop_test POSTGRES SOURCES agent_loop_test.cpp
                   LIBS depositbot_agent ledger_builder)
   depositbot_test(NAME rule_based_model_test SOURCES rule_based_model_test.cpp
                   LIBS depositbot_agent ledger_builder)
-  depositbot_test(NAME deposit_amount_test SOURCES deposit_amount_test.cpp
+  depositbot_test(NAME deposit_amount_test POSTGRES SOURCES deposit_amount_test.cpp
                   LIBS depositbot_agent ledger_builder)
   depositbot_test(NAME model_usage_test SOURCES model_usage_test.cpp
                   LIBS depositbot_agent ledger_builder)
 endif()
 
 if(TARGET depositbot_tools AND TARGET ledger_builder)
-  depositbot_test(NAME purchase_test SOURCES purchase_test.cpp
+  depositbot_test(NAME purchase_test POSTGRES SOURCES purchase_test.cpp
                   LIBS depositbot_tools ledger_builder Threads::Threads)
 endif()
 depositbot_test(NAME price_test SOURCES price_test.cpp LIBS depositbot_common)
@@ -43,11 +43,11 @@ depositbot_test(NAME dispatcher_test SOURCES dispatcher_test.cpp
                 LIBS depositbot_chat Threads::Threads)
 
 if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
-  depositbot_test(NAME serve_test SOURCES serve_test.cpp
+  depositbot_test(NAME serve_test POSTGRES SOURCES serve_test.cpp
                   LIBS process_runner ledger_builder fake_telegram fake_llm_server
                        PkgConfig::HTTPLIB)
   add_dependencies(serve_test depositbot)
-  depositbot_test(NAME throughput_test SOURCES throughput_test.cpp
+  depositbot_test(NAME throughput_test POSTGRES SOURCES throughput_test.cpp
                   LIBS process_runner ledger_builder fake_telegram fake_llm_server
                        PkgConfig::HTTPLIB)
   add_dependencies(throughput_test depositbot)
@@ -55,7 +55,7 @@ endif()
 
 # The per-user rate limit and daily model budget with serve as a real process.
 if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
-  depositbot_test(NAME fair_use_serve_test SOURCES fair_use_serve_test.cpp
+  depositbot_test(NAME fair_use_serve_test POSTGRES SOURCES fair_use_serve_test.cpp
                   LIBS process_runner ledger_builder fake_telegram fake_llm_server
                        PkgConfig::HTTPLIB)
   add_dependencies(fair_use_serve_test depositbot)
@@ -70,7 +70,7 @@ endif()
 
 # The model provider's limits: settings, and `depositbot serve` slowed as a whole by a 429.
 if(TARGET depositbot AND TARGET depositbot_app AND TARGET fake_telegram AND TARGET fake_llm_server)
-  depositbot_test(NAME model_limits_test SOURCES model_limits_test.cpp
+  depositbot_test(NAME model_limits_test POSTGRES SOURCES model_limits_test.cpp
                   LIBS depositbot_app process_runner ledger_builder fake_telegram fake_llm_server
                        PkgConfig::HTTPLIB)
   add_dependencies(model_limits_test depositbot)

@@ -13,5 +13,5 @@ depositbot_test(NAME telegram_text_test SOURCES telegram_text_test.cpp LIBS depo
 depositbot_test(NAME telegram_types_test SOURCES telegram_types_test.cpp LIBS depositbot_chat)
 depositbot_test(NAME telegram_client_test SOURCES telegram_client_test.cpp
                 LIBS depositbot_chat fake_telegram PkgConfig::HTTPLIB)
-depositbot_test(NAME admin_alert_sender_test SOURCES admin_alert_sender_test.cpp
+depositbot_test(NAME admin_alert_sender_test POSTGRES SOURCES admin_alert_sender_test.cpp
                 LIBS depositbot_chat fake_telegram ledger_builder)

@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -209,7 +208,15 @@ HitEstimate EstimateBuys(const UserRound& ur) {
 
 struct Row {
   std::vector<std::string> cols;
-  int64_t Int(size_t i) const { return std::stoll(cols.at(i)); }
+  int64_t Int(size_t i) const {
+    const std::string& text = cols.at(i);
+    char* end = nullptr;
+    long long value = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0') {
+      throw std::runtime_error("column " + std::to_string(i) + " is not an integer: " + text);
+    }
+    return value;
+  }
 };
 
 class Harness {
@@ -217,8 +224,12 @@ class Harness {
   Harness(SweepTarget target, uint64_t seed) : rng_(MixSeed(seed, target.Name())) {
     run_.target = std::move(target);
     run_.seed = seed;
-    dir_ = MakeTempDir();
-    db_path_ = dir_ + "/depositbot.db";
+    // The books come from TestDb: a file in its directory, or (the `_pg` run,
+    // DEPOSITBOT_TEST_BACKEND=postgresql) a fresh PostgreSQL database. Left without tables and
+    // closed: the first depositbot process migrates it, as in production.
+    books_.Close();
+    dir_ = books_.dir();
+    db_path_ = books_.path();
     namecheap_.SetBalance("100000.00");
     env_ = namecheap_.ProcessEnv();
     env_["ADMIN_IDS"] = std::to_string(kAdmin);
@@ -228,9 +239,9 @@ class Harness {
     crash_recovery_ = Chance(rng_, 50);
   }
   virtual ~Harness() {
-    if (const char* keep = std::getenv("DEPOSITBOT_SWEEP_KEEP"); keep && *keep == '1') return;
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    if (const char* keep = std::getenv("DEPOSITBOT_SWEEP_KEEP"); keep && *keep == '1') {
+      books_.Keep();
+    }
   }
 
   SweepRun Take() { return std::move(run_); }
@@ -251,7 +262,7 @@ class Harness {
   void ChooseKill(int estimated_hits) {
     estimated_hits_ = std::max(1, estimated_hits);
     kill_at_ = Pick(rng_, 1, estimated_hits_);
-    Trace("directory " + dir_ + " (kept with DEPOSITBOT_SWEEP_KEEP=1)");
+    Trace("directory " + dir_ + ", database " + db_path_ + " (kept with DEPOSITBOT_SWEEP_KEEP=1)");
     Trace("kill planned at estimated hit " + std::to_string(kill_at_) + " of " +
           std::to_string(estimated_hits_) + " of " + point());
   }
@@ -297,6 +308,7 @@ class Harness {
 
   std::vector<Row> Rows(const std::string& sql, int columns) {
     auto db = Open();
+    auto lock = db->Lock();
     auto q = db->Prepare(sql);
     if (!q) throw std::runtime_error(sql + ": " + q.error().message);
     std::vector<Row> out;
@@ -318,6 +330,7 @@ class Harness {
 
   void Exec(const std::string& sql) {
     auto db = Open();
+    auto lock = db->Lock();
     auto q = db->Prepare(sql);
     if (!q) throw std::runtime_error(sql + ": " + q.error().message);
     if (auto st = q->Run(); !st) throw std::runtime_error(sql + ": " + st.error().message);
@@ -334,7 +347,8 @@ class Harness {
   // the registrar may not list a name it has just created). Anything else is decided.
   bool WithinNotFoundGrace(const std::string& order_id) {
     auto rows = Rows(
-        "SELECT domain, create_sent_at IS NOT NULL, COALESCE(create_sent_at, 0) "
+        "SELECT domain, CASE WHEN create_sent_at IS NULL THEN 0 ELSE 1 END, "
+        "COALESCE(create_sent_at, 0) "
         "FROM domain_orders WHERE id = " +
             order_id,
         3);
@@ -468,7 +482,9 @@ class Harness {
     std::set<std::string> registered;
     std::map<std::string, std::string> refunded;  // domain -> order id
     for (const auto& r :
-         Rows("SELECT domain, state, id, registrar_order_id IS NOT NULL FROM domain_orders", 4)) {
+         Rows("SELECT domain, state, id, CASE WHEN registrar_order_id IS NULL THEN 0 ELSE 1 END "
+              "FROM domain_orders",
+              4)) {
       if (r.cols[1] == "registered") {
         registered.insert(r.cols[0]);
         if (!owned.count(r.cols[0])) {
@@ -535,6 +551,7 @@ class Harness {
   steady_clock::time_point started_ = steady_clock::now();
   SweepRun run_;
   Rng rng_;
+  TestDb books_{TestDb::kFile, /*migrate=*/false};
   std::string dir_;
   std::string db_path_;
   Env env_;
@@ -1066,7 +1083,7 @@ class RaceSweep : public Harness {
   }
 
   void Run() {
-    Trace("directory " + dir_ + " (kept with DEPOSITBOT_SWEEP_KEEP=1)");
+    Trace("directory " + dir_ + ", database " + db_path_ + " (kept with DEPOSITBOT_SWEEP_KEEP=1)");
     Trace(std::string("plan: ") + point() + ", the registrar " +
           (registers_ ? "registers" : "refuses") + " " + domain_ + ", the purchaser " + FateName() +
           (two_serves_ && follow_up_ ? ", then a purchase through the survivor" : ""));

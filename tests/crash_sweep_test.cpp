@@ -3,6 +3,9 @@
 // issue 11 (race:chat_purchase_serve_start, race:two_serves); every money rule checked.
 // DEPOSITBOT_SWEEP_SEED=S replays one seed, DEPOSITBOT_SWEEP_TARGET=NAME one target (a name
 // or part of one), DEPOSITBOT_SWEEP_SEEDS=N runs seeds 1..N. Long runs: crash_sweep_main.
+// crash_sweep_test_pg runs every target on PostgreSQL (the processes' DEPOSITBOT_DB is a fresh
+// database of the test cluster, see TestDb); crash_sweep_main does too under
+// DEPOSITBOT_TEST_BACKEND=postgresql with DEPOSITBOT_TEST_POSTGRES set.
 #include "tests/crash_sweep.h"
 
 #include <doctest/doctest.h>

@@ -22,7 +22,7 @@ target_compile_definitions(ledger_concurrency_test PRIVATE
   LEDGER_WORKER_PATH="$<TARGET_FILE:ledger_worker>")
 
 if(TARGET depositbot)
-  depositbot_test(NAME cli_db_test SOURCES cli_db_test.cpp
+  depositbot_test(NAME cli_db_test POSTGRES SOURCES cli_db_test.cpp
                   LIBS ledger_builder nlohmann_json::nlohmann_json)
   add_dependencies(cli_db_test depositbot)
 endif()

@@ -69,6 +69,7 @@ struct Shop {
     if (create_sent) REQUIRE(orders.MarkCreateSent(q.id, owner, expires));
   }
   int Alerts(const std::string& key) {
+    auto lock = t.db().Lock();  // statements run in a Session (PostgreSQL has no other)
     auto q = t.db().Prepare("SELECT COUNT(*) FROM admin_alerts WHERE alert_key = ?");
     q->Bind(1, std::string_view(key));
     REQUIRE(*q->Step());

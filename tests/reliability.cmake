@@ -5,12 +5,12 @@
 # --- bank storm: rapidcheck model test, threads + processes on one file, the 64-buyer hot spot.
 find_package(rapidcheck CONFIG QUIET)
 if(TARGET ledger_builder AND TARGET ledger_worker AND rapidcheck_FOUND)
-  depositbot_test(NAME bank_storm_test SOURCES bank_storm_test.cpp
+  depositbot_test(NAME bank_storm_test POSTGRES SOURCES bank_storm_test.cpp
                   LIBS ledger_builder rapidcheck Threads::Threads)
   add_dependencies(bank_storm_test ledger_worker)
   target_compile_definitions(bank_storm_test PRIVATE
     LEDGER_WORKER_PATH="$<TARGET_FILE:ledger_worker>")
-  set_tests_properties(bank_storm_test PROPERTIES TIMEOUT 900)
+  set_tests_properties(bank_storm_test bank_storm_test_pg PROPERTIES TIMEOUT 900)
 elseif(NOT rapidcheck_FOUND)
   message(WARNING "rapidcheck not found (librapidcheck-dev): bank_storm_test is not built")
 endif()

@@ -30,14 +30,18 @@ const FakeTelegramUser kAdmin{900, "Admin", "", "admin", "en", false};
 // Starts serve with Start(); env may be changed before. Stop() sends SIGTERM and waits.
 struct ServeBot {
   FakeTelegramServer telegram;
-  std::string dir = MakeTempDir();
-  std::string db = dir + "/depositbot.db";
+  // The books: a file in `dir`, or in a suite's `_pg` run a fresh PostgreSQL database (TestDb).
+  // Left without tables and closed: serve (or `depositbot migrate`) migrates it.
+  TestDb books{TestDb::kFile, /*migrate=*/false};
+  std::string dir = books.dir();
+  std::string db = books.path();
   std::map<std::string, std::string> env;
   std::unique_ptr<ChildProcess> proc;
   int http_port = 0;
   std::string poll_timeout = "1";  // seconds; Telegram's own is 25
 
   ServeBot() {
+    books.Close();
     env = {{"TELEGRAM_BOT_TOKEN", telegram.token()},
            {"TELEGRAM_API_BASE", telegram.url()},
            {"ADMIN_IDS", std::to_string(kAdmin.id)},

@@ -283,7 +283,8 @@ TEST_CASE("serve delivers an admin alert another process queued") {
     REQUIRE(
         (*d)->Exec("INSERT INTO admin_alerts(alert_key, text, created_at) VALUES "
                    "('order:17:registered_after_refund', 'Order 17 <coolname.com> was "
-                   "registered after its refund', strftime('%s', 'now'))"));
+                   "registered after its refund', " +
+                   std::to_string(std::time(nullptr)) + ")"));
   }
   auto alert = b.WaitForMessage(kAdmin.id, "Order 17 <coolname.com> was registered");
   CHECK(alert.parse_mode.empty());  // plain text: the queued text is sent as it is

@@ -125,6 +125,7 @@ TestDb::TestDb(Kind kind, bool migrate) {
 
 TestDb::~TestDb() {
   db_.reset();
+  if (keep_) return;
   if (!pg_name_.empty()) {
     Database& admin = PostgresAdmin();
     auto lock = admin.Lock();

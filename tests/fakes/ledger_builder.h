@@ -56,12 +56,15 @@ class TestDb {
   std::unique_ptr<Database> OpenAnother();
   // Closes the main connection (e.g. before another process uses the file).
   void Close() { db_.reset(); }
+  // Leaves the database (and dir()) in place at destruction, for a failing run's post-mortem.
+  void Keep() { keep_ = true; }
 
  private:
   std::string dir_;
   std::string path_;
   FixedClock clock_{kTestEpochMillis};
   std::string pg_name_;  // the PostgreSQL database, when on PostgreSQL
+  bool keep_ = false;
   std::unique_ptr<Database> db_;
 };
 

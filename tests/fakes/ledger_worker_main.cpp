@@ -1,5 +1,5 @@
-// ledger_worker DB_PATH WORKER SEED OPS USER_ID,USER_ID,...
-// One process of the multi-process ledger test: opens its own connection to an
+// ledger_worker DB_PATH|URI WORKER SEED OPS USER_ID,USER_ID,...
+// One process of the multi-process ledger tests: opens its own connection to an
 // already migrated database, waits until stdin reaches EOF (the parent's start
 // gate), runs the random workload and prints one line per operation, then a
 // "# stats" line. Exit 0 unless set-up failed.
@@ -15,7 +15,7 @@ using namespace depositbot;
 
 int main(int argc, char** argv) {
   if (argc != 6) {
-    std::fprintf(stderr, "usage: ledger_worker DB_PATH WORKER SEED OPS USER_IDS\n");
+    std::fprintf(stderr, "usage: ledger_worker DB_PATH|URI WORKER SEED OPS USER_IDS\n");
     return 2;
   }
   testing::WorkloadOptions options;
