@@ -54,7 +54,9 @@ FakeLlmServer::Options EchoModel() {
 struct Instance {
   std::unique_ptr<ChildProcess> proc;
   int port = 0;
-  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port) + "/telegram/webhook"; }
+  std::string Url() const {
+    return "http://127.0.0.1:" + std::to_string(port) + "/telegram/webhook";
+  }
   std::string Get(const std::string& path) const {
     httplib::Client http("127.0.0.1", port);
     auto r = http.Get(path);
@@ -88,13 +90,18 @@ struct TwoInstances {
            {"RECONCILE_INTERVAL_SECONDS", "60"}};
   }
 
-  Instance Start(const std::map<std::string, std::string>& extra = {}) {
+  // A `serve --webhook` (or, with `polling`, a long-polling serve).
+  Instance Start(const std::map<std::string, std::string>& extra = {}, bool polling = false) {
     auto e = env;
     for (const auto& [k, v] : extra) e[k] = v;
+    std::vector<std::string> args{"serve", "--takeover-seconds", "1"};
+    if (polling) {
+      args.insert(args.end(), {"--poll-timeout", "1"});
+    } else {
+      args.push_back("--webhook");
+    }
     Instance i;
-    i.proc = std::make_unique<ChildProcess>(
-        DepositbotBinary(), std::vector<std::string>{"serve", "--webhook", "--takeover-seconds", "1"},
-        e, t.dir());
+    i.proc = std::make_unique<ChildProcess>(DepositbotBinary(), args, e, t.dir());
     std::string line = i.proc->ReadUntil("depositbot serving");
     REQUIRE_MESSAGE(!line.empty(), i.proc->Wait().err);
     std::smatch m;
@@ -143,8 +150,8 @@ TEST_CASE("two instances handle each update once, each chat in order, and one ru
   // A discrepancy in the books before the start: the holder of the jobs alerts it.
   LedgerBuilder lb(p.t.db(), p.t.clock());
   auto carol = lb.User(4001, "Carol").Balance(10'000).Build();
-  CorruptBooks(p.t.db(),
-               "UPDATE user_deposits SET balance = 12345 WHERE user_id = " + std::to_string(carol.id));
+  CorruptBooks(p.t.db(), "UPDATE user_deposits SET balance = 12345 WHERE user_id = " +
+                             std::to_string(carol.id));
   Instance a = p.Start();
   p.WaitFor(kAdmin.id, "Reconciliation: 1 discrepanc");
   Instance b = p.Start();
@@ -201,9 +208,45 @@ TEST_CASE("two instances handle each update once, each chat in order, and one ru
   CHECK(QueryInt(p.t.db(), "SELECT COUNT(*) FROM telegram_updates") == kChats * kMessages);
 }
 
+TEST_CASE("in long-polling mode one instance polls; when it dies the other takes the poll over") {
+  TwoInstances p;
+  p.env["RECONCILE_INTERVAL_SECONDS"] = "0";
+  Instance a = p.Start({}, true);
+  Instance b = p.Start({}, true);
+  // Telegram answers 409 to a second poller: only one polls, the other stands by.
+  CHECK(Contains(a.Get("/healthz"), "polling: this instance\n"));
+  CHECK(Contains(b.Get("/healthz"), "polling: standby\n"));
+  CHECK(b.Metric("depositbot_poll_leader") == 0);
+  const FakeTelegramUser dave = UserFor(6001);
+  p.telegram.PushMessage(dave, dave.id, "first");
+  p.WaitFor(dave.id, "echo: first");
+  CHECK(a.Metric("depositbot_updates_received_total") == 1);
+  CHECK(b.Metric("depositbot_updates_received_total") == 0);
+  // The reply goes out before the turn's last commits; the kill comes once A recorded it done
+  // (a kill before that is a crash mid-update, which another test covers).
+  for (int i = 0; i < 100 && a.Metric("depositbot_updates_handled_total") < 1; ++i) {
+    REQUIRE_FALSE(p.telegram.WaitForSentMessages(p.telegram.SentMessages().size() + 1,
+                                                 std::chrono::milliseconds(100)));
+  }
+  REQUIRE(a.Metric("depositbot_updates_handled_total") == 1);
+
+  a.proc->Signal(SIGKILL);  // the poller's machine dies
+  a.proc->Wait();
+  p.telegram.PushMessage(dave, dave.id, "second");
+  p.WaitFor(dave.id, "echo: second");
+  CHECK(Contains(b.Get("/healthz"), "polling: this instance\n"));
+  CHECK(b.Metric("depositbot_poll_leader") == 1);
+  const auto texts = p.TextsTo(dave.id);
+  const std::vector<std::string> want{"echo: first", "echo: second"};
+  CHECK(texts == want);
+  b.proc->Signal(SIGTERM);
+  CHECK(b.proc->Wait().exit_code == 0);
+}
+
 #ifdef DEPOSITBOT_FAILPOINTS
-TEST_CASE("when the instance holding the jobs dies mid-purchase, the other takes them over and "
-          "settles the purchase once") {
+TEST_CASE(
+    "when the instance holding the jobs dies mid-purchase, the other takes them over and "
+    "settles the purchase once") {
   TwoInstances p;
   p.env["RECONCILE_INTERVAL_SECONDS"] = "0";
   LedgerBuilder lb(p.t.db(), p.t.clock());
@@ -237,8 +280,7 @@ TEST_CASE("when the instance holding the jobs dies mid-purchase, the other takes
   CHECK(b.Metric("depositbot_jobs_takeovers_total") == 1);
   CHECK(QueryInt(p.t.db(), "SELECT COUNT(*) FROM domain_orders WHERE id = " +
                                std::to_string(order) + " AND state = 'refunded'") == 1);
-  CHECK(QueryInt(p.t.db(), "SELECT COUNT(*) FROM deposit_transactions WHERE type = 'refund'") ==
-        1);
+  CHECK(QueryInt(p.t.db(), "SELECT COUNT(*) FROM deposit_transactions WHERE type = 'refund'") == 1);
   CHECK(QueryInt(p.t.db(), "SELECT balance FROM user_deposits WHERE user_id = " +
                                std::to_string(alice.id)) == 50'000'000);
   CHECK(CheckBooks(p.t.db()).ok());
@@ -252,8 +294,7 @@ TEST_CASE("when the instance holding the jobs dies mid-purchase, the other takes
   p.Deliver(again, p.telegram.BuildMessageUpdate(kAlice, kAlice.id, "and now?"));
   p.WaitFor(kAlice.id, "echo: and now?");
   CHECK(p.Count(kAlice.id, "I was interrupted") == 1);
-  CHECK(QueryInt(p.t.db(), "SELECT COUNT(*) FROM deposit_transactions WHERE type = 'refund'") ==
-        1);
+  CHECK(QueryInt(p.t.db(), "SELECT COUNT(*) FROM deposit_transactions WHERE type = 'refund'") == 1);
   again.proc->Signal(SIGTERM);
   CHECK(again.proc->Wait().exit_code == 0);
   b.proc->Signal(SIGTERM);
