@@ -140,10 +140,13 @@ class PgConnection final : public Connection {
     }
     PQsetNoticeProcessor(
         conn_, [](void*, const char*) {}, nullptr);
-    // A lock wait is bounded like SQLite's busy timeout; so is a statement, generously.
+    // A lock wait is bounded like SQLite's busy timeout (a statement is not: a reconciliation
+    // of a large ledger may take long, and must not fail only once the books are big). The
+    // server's keepalives (for TCP) end the session of a client whose machine died within about
+    // 11 s, so its leader locks pass on instead of waiting hours for the kernel's default.
     std::string settings = "SET lock_timeout = " + std::to_string(busy_timeout_ms_) +
-                           "; SET statement_timeout = " + std::to_string(busy_timeout_ms_ * 6) +
-                           "; SET client_min_messages = warning";
+                           "; SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2"
+                           "; SET tcp_keepalives_count = 3; SET client_min_messages = warning";
     return Run(settings.c_str(), "connect");
   }
 
