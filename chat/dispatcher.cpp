@@ -166,6 +166,11 @@ size_t Dispatcher::Running() const {
   return running_;
 }
 
+size_t Dispatcher::IdleThreads() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return idle_threads_;
+}
+
 size_t Dispatcher::Threads() const {
   std::lock_guard<std::mutex> lock(mu_);
   return threads_.size() - finished_.size();

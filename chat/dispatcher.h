@@ -55,7 +55,8 @@ class Dispatcher {
   bool stopping() const;    // Stop() was called: a refused Reserve() is not "busy"
   size_t InFlight() const;  // reserved, queued or running
   size_t Running() const;
-  size_t Threads() const;  // alive, running or idle
+  size_t Threads() const;      // alive, running or idle
+  size_t IdleThreads() const;  // waiting for work
   size_t PeakThreads() const;
 
  private:

@@ -157,6 +157,9 @@ void TelegramBot::AdmitOrRefuse(const std::vector<const TelegramUpdate*>& update
   // cannot be recorded, each handler claims its own update as before.
   std::set<int64_t> claimed;
   bool claims_known = false;
+  // Claimed and queued under claim_mu_, like HandOn's: the chat's queue then holds its updates
+  // in the order the inbox let them be claimed (see claim_mu_).
+  std::unique_lock<std::mutex> claiming(claim_mu_);
   if (!admitted_ids.empty()) {
     if (auto c = deps_.inbox.StartBatch(admitted_ids)) {
       claimed.insert(c->begin(), c->end());
@@ -182,6 +185,7 @@ void TelegramBot::AdmitOrRefuse(const std::vector<const TelegramUpdate*>& update
           {{"update_id", std::to_string(u->update_id)}});
     }
   }
+  claiming.unlock();
   if (refused.empty()) return;
   // Recorded as done before the answer goes out: a refused update is never handled later, and
   // a crash in between costs only the busy answer. When the refusal cannot be recorded the
@@ -402,6 +406,7 @@ void TelegramBot::Handle(const TelegramUpdate& update, bool claimed) {
 
 void TelegramBot::HandOn(int64_t chat_id) {
   if (chat_id == 0 || !dispatcher_.Reserve()) return;  // full or stopping: ClaimStranded later
+  std::lock_guard<std::mutex> claiming(claim_mu_);
   auto next = deps_.inbox.ClaimNext(chat_id);
   if (!next || !*next) {
     if (!next) Log(LogLevel::kWarn, "telegram.claim_failed", {{"error", next.error().message}});
@@ -435,6 +440,7 @@ Result<int> TelegramBot::ClaimStranded(int64_t grace_seconds) {
   int slots = 0;
   while (slots < 64 && dispatcher_.Reserve()) ++slots;
   if (slots == 0) return 0;
+  std::lock_guard<std::mutex> claiming(claim_mu_);
   auto claimed = deps_.inbox.ClaimStranded(grace_seconds, slots);
   if (!claimed) {
     for (int i = 0; i < slots; ++i) dispatcher_.Unreserve();

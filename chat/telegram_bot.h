@@ -136,6 +136,11 @@ class TelegramBot {
   Deps deps_;
   Options options_;
   Dispatcher dispatcher_;
+  // Held from an inbox claim until the claimed updates are queued (AdmitOrRefuse, HandOn,
+  // ClaimStranded). Without it a handler's hand-on could claim a chat's next update and queue it
+  // after the receiving thread queued the one after that (the inbox let that one be claimed
+  // because the next was already started here): the chat's replies would swap.
+  std::mutex claim_mu_;
   std::mutex notices_mu_;
   std::condition_variable notices_cv_;
   std::deque<Notice> notices_;  // guarded by notices_mu_
