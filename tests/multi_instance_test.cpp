@@ -17,6 +17,7 @@
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/process_runner.h"
+#include "tests/serve_bot.h"
 #include "tests/test_helpers.h"
 
 using namespace depositbot;
@@ -24,32 +25,7 @@ using namespace depositbot::testing;
 
 namespace {
 
-const FakeTelegramUser kAdmin{900, "Admin", "", "admin", "en", false};
 constexpr char kSecret[] = "two-instances-secret";
-
-FakeTelegramUser UserFor(int64_t id) {
-  return FakeTelegramUser{id, "User" + std::to_string(id), "", "", "en", false};
-}
-
-// The text of the last user message in a Chat Completions request.
-std::string LastUserText(const FakeLlmRequest& r) {
-  std::string text;
-  if (!r.json.is_object() || !r.json.contains("messages")) return text;
-  for (const auto& m : r.json["messages"]) {
-    if (m.value("role", "") == "user" && m.contains("content") && m["content"].is_string()) {
-      text = m["content"].get<std::string>();
-    }
-  }
-  return text;
-}
-
-FakeLlmServer::Options EchoModel() {
-  FakeLlmServer::Options o;
-  o.responder = [](const FakeLlmRequest& r) {
-    return FakeLlmReply::Text("echo: " + LastUserText(r));
-  };
-  return o;
-}
 
 struct Instance {
   std::unique_ptr<ChildProcess> proc;
@@ -122,16 +98,8 @@ struct TwoInstances {
     return texts;
   }
 
-  // Waits until `chat` got a message containing `part` (or fails after 20 s without news).
   FakeSentMessage WaitFor(int64_t chat, const std::string& part) {
-    for (size_t n = 1; n < 500; ++n) {
-      if (!telegram.WaitForSentMessages(n, std::chrono::seconds(20))) break;
-      for (const auto& m : telegram.SentMessages()) {
-        if (m.chat_id == chat && Contains(m.text, part)) return m;
-      }
-    }
-    FAIL("no message to chat " << chat << " containing \"" << part << "\"");
-    return {};
+    return WaitForMessageTo(telegram, chat, part);
   }
 
   int Count(int64_t chat, const std::string& part) {

@@ -27,6 +27,25 @@ const FakeTelegramUser kAlice{1001, "Alice", "", "alice", "en", false};
 const FakeTelegramUser kBob{1002, "Bob", "", "bob", "en", false};
 const FakeTelegramUser kAdmin{900, "Admin", "", "admin", "en", false};
 
+// A Telegram user whose id is also their private chat's.
+inline FakeTelegramUser UserFor(int64_t id) {
+  return FakeTelegramUser{id, "User" + std::to_string(id), "", "", "en", false};
+}
+
+// The first message `telegram` was sent for `chat` containing `part`, waiting for it (a failure
+// after 20 s without a new message).
+inline FakeSentMessage WaitForMessageTo(FakeTelegramServer& telegram, int64_t chat,
+                                        const std::string& part) {
+  for (size_t n = 1; n < 1000; ++n) {
+    if (!telegram.WaitForSentMessages(n, std::chrono::seconds(20))) break;
+    for (const auto& m : telegram.SentMessages()) {
+      if (m.chat_id == chat && Contains(m.text, part)) return m;
+    }
+  }
+  FAIL("no message to chat " << chat << " containing \"" << part << "\"");
+  return {};
+}
+
 // Starts serve with Start(); env may be changed before. Stop() sends SIGTERM and waits.
 struct ServeBot {
   FakeTelegramServer telegram;
@@ -68,14 +87,7 @@ struct ServeBot {
 
   // The first message sent to `chat` containing `part`, waiting for it.
   FakeSentMessage WaitForMessage(int64_t chat, const std::string& part) {
-    for (size_t n = 1; n < 200; ++n) {
-      if (!telegram.WaitForSentMessages(n, std::chrono::seconds(20))) break;
-      for (const auto& m : telegram.SentMessages()) {
-        if (m.chat_id == chat && Contains(m.text, part)) return m;
-      }
-    }
-    FAIL("no message to chat " << chat << " containing \"" << part << "\"");
-    return {};
+    return WaitForMessageTo(telegram, chat, part);
   }
 
   int Count(int64_t chat, const std::string& part) {

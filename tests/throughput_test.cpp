@@ -20,31 +20,6 @@ namespace {
 constexpr int64_t kFirstChat = 20001;
 const char kBusy[] = "I am busy with many conversations right now";
 
-FakeTelegramUser UserFor(int64_t id) {
-  return FakeTelegramUser{id, "User" + std::to_string(id), "", "", "en", false};
-}
-
-// The text of the last user message in a Chat Completions request.
-std::string LastUserText(const FakeLlmRequest& r) {
-  std::string text;
-  if (!r.json.is_object() || !r.json.contains("messages")) return text;
-  for (const auto& m : r.json["messages"]) {
-    if (m.value("role", "") == "user" && m.contains("content") && m["content"].is_string()) {
-      text = m["content"].get<std::string>();
-    }
-  }
-  return text;
-}
-
-// A model that answers every message with "echo: <the message>".
-FakeLlmServer::Options EchoModel() {
-  FakeLlmServer::Options o;
-  o.responder = [](const FakeLlmRequest& r) {
-    return FakeLlmReply::Text("echo: " + LastUserText(r));
-  };
-  return o;
-}
-
 struct ModelBot : ServeBot {
   FakeLlmServer llm{EchoModel()};
   ModelBot() { UseModel(llm); }

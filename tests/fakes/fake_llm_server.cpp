@@ -376,4 +376,23 @@ size_t FakeLlmServer::PendingReplies() const {
   return impl_->queue.size();
 }
 
+std::string LastUserText(const FakeLlmRequest& request) {
+  std::string text;
+  if (!request.json.is_object() || !request.json.contains("messages")) return text;
+  for (const auto& m : request.json["messages"]) {
+    if (m.value("role", "") == "user" && m.contains("content") && m["content"].is_string()) {
+      text = m["content"].get<std::string>();
+    }
+  }
+  return text;
+}
+
+FakeLlmServer::Options EchoModel() {
+  FakeLlmServer::Options o;
+  o.responder = [](const FakeLlmRequest& r) {
+    return FakeLlmReply::Text("echo: " + LastUserText(r));
+  };
+  return o;
+}
+
 }  // namespace depositbot::testing

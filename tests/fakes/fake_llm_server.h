@@ -127,4 +127,9 @@ class FakeLlmServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// The text of the last user message in a Chat Completions request ("" when there is none).
+std::string LastUserText(const FakeLlmRequest& request);
+// A model that answers every message with "echo: <the message>" (per-chat order shows).
+FakeLlmServer::Options EchoModel();
+
 }  // namespace depositbot::testing
