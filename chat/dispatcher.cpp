@@ -166,6 +166,12 @@ size_t Dispatcher::Running() const {
   return running_;
 }
 
+bool Dispatcher::HasQueuedBehind(int64_t key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = queues_.find(key);
+  return it != queues_.end() && it->second.size() > 1;  // the running task stays at the front
+}
+
 size_t Dispatcher::IdleThreads() const {
   std::lock_guard<std::mutex> lock(mu_);
   return idle_threads_;

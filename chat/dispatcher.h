@@ -57,6 +57,8 @@ class Dispatcher {
   size_t Running() const;
   size_t Threads() const;      // alive, running or idle
   size_t IdleThreads() const;  // waiting for work
+  // From a running task of `key`: whether more tasks of `key` are queued behind it.
+  bool HasQueuedBehind(int64_t key) const;
   size_t PeakThreads() const;
 
  private:

@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 #include <openssl/crypto.h>
+#include <sys/socket.h>
+
+#include <atomic>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -20,7 +23,13 @@ struct HttpEndpoint::Impl {
   UpdateHandler on_update;
   httplib::Server server;
   std::thread thread;
+  std::atomic<int> listening{-1};  // the listening socket, to raise its backlog
 };
+
+// Telegram delivers a webhook over up to 40 connections at once (max_connections) and a load
+// balancer may open more; with cpp-httplib's accept backlog of 5 a burst sees connections
+// dropped, answered by no one and redelivered late.
+constexpr int kAcceptBacklog = 1024;
 
 HttpEndpoint::HttpEndpoint(Options options, std::function<bool()> healthy, Metrics& metrics,
                            UpdateHandler on_update)
@@ -54,6 +63,10 @@ Status HttpEndpoint::Start() {
       res.status = im.on_update(req.body);
     });
   }
+  im.server.set_socket_options([&im](socket_t sock) {
+    httplib::default_socket_options(sock);
+    im.listening = static_cast<int>(sock);
+  });
   std::string host = im.options.listen.substr(0, im.options.listen.rfind(':'));
   int port = std::stoi(im.options.listen.substr(im.options.listen.rfind(':') + 1));
   if (port == 0) {
@@ -62,6 +75,8 @@ Status HttpEndpoint::Start() {
     port_ = im.server.bind_to_port(host, port) ? port : -1;
   }
   if (port_ <= 0) return Error::Unavailable("HTTP_LISTEN: cannot listen on " + im.options.listen);
+  // A second listen() on a listening socket only changes its backlog.
+  if (im.listening >= 0) ::listen(im.listening, kAcceptBacklog);
   im.thread = std::thread([&im] { im.server.listen_after_bind(); });
   while (!im.server.is_running()) std::this_thread::yield();
   Log(LogLevel::kInfo, "http.listening", {{"port", std::to_string(port_)}});

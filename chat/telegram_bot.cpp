@@ -381,6 +381,15 @@ void TelegramBot::Handle(const TelegramUpdate& update, bool claimed) {
     auto started = deps_.inbox.Start(update.update_id);
     if (!started || !*started) return;  // already handled (or the database is gone)
   }
+  if (!HandleClaimed(update)) return;
+  // Updates of this chat another instance received while this one held the chat's turn run
+  // here, in this task and its in-flight slot, one after another.
+  while (auto next = HandOn(ChatOf(update))) {
+    if (!HandleClaimed(*next)) return;
+  }
+}
+
+bool TelegramBot::HandleClaimed(const TelegramUpdate& update) {
   auto t0 = std::chrono::steady_clock::now();
   if (update.kind == TelegramUpdate::Kind::kMessage && update.message) {
     HandleMessage(*update.message);
@@ -390,10 +399,9 @@ void TelegramBot::Handle(const TelegramUpdate& update, bool claimed) {
   // The effects are committed; a crash here leaves the update 'started',
   // which the next start-up abandons instead of running it again.
   (void)DEPOSITBOT_FAILPOINT("update.before_record");
-  if (auto st = deps_.inbox.Finish(update.update_id); !st) {
-    Log(LogLevel::kError, "telegram.finish_failed", {{"error", st.error().message}});
-  } else {
-    HandOn(ChatOf(update));
+  const auto finished = deps_.inbox.Finish(update.update_id);
+  if (!finished) {
+    Log(LogLevel::kError, "telegram.finish_failed", {{"error", finished.error().message}});
   }
   deps_.metrics.Add("depositbot_updates_handled_total");
   double ms =
@@ -402,18 +410,31 @@ void TelegramBot::Handle(const TelegramUpdate& update, bool claimed) {
       {{"update_id", std::to_string(update.update_id)},
        {"chat_id", std::to_string(ChatOf(update))},
        {"ms", std::to_string(static_cast<int64_t>(ms))}});
+  return finished.ok();
 }
 
-void TelegramBot::HandOn(int64_t chat_id) {
-  if (chat_id == 0 || !dispatcher_.Reserve()) return;  // full or stopping: ClaimStranded later
+std::optional<TelegramUpdate> TelegramBot::HandOn(int64_t chat_id) {
+  if (chat_id == 0 || dispatcher_.stopping()) return std::nullopt;  // ClaimStranded, or restart
+  // Under claim_mu_, where the receiving thread claims and queues: it cannot queue this chat's
+  // next update between the look at the queue and the claim.
   std::lock_guard<std::mutex> claiming(claim_mu_);
+  // An update of the chat queued here behind this one comes first; it hands on in its turn.
+  if (dispatcher_.HasQueuedBehind(chat_id)) return std::nullopt;
   auto next = deps_.inbox.ClaimNext(chat_id);
-  if (!next || !*next) {
-    if (!next) Log(LogLevel::kWarn, "telegram.claim_failed", {{"error", next.error().message}});
-    dispatcher_.Unreserve();
-    return;
+  if (!next) {
+    Log(LogLevel::kWarn, "telegram.claim_failed", {{"error", next.error().message}});
+    return std::nullopt;
   }
-  SubmitClaimed({**next});
+  if (!*next) return std::nullopt;
+  auto parsed = ParseTelegramUpdate(std::string_view((*next)->payload));
+  if (!parsed || parsed->kind == TelegramUpdate::Kind::kUnparsable) {
+    // Recorded only after it parsed once, so this is a damaged row: settle it.
+    Log(LogLevel::kError, "telegram.stored_update_unparsable",
+        {{"update_id", std::to_string((*next)->update_id)}});
+    (void)deps_.inbox.Finish((*next)->update_id);
+    return std::nullopt;
+  }
+  return *parsed;
 }
 
 void TelegramBot::SubmitClaimed(const std::vector<InboxUpdate>& updates) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -107,9 +108,12 @@ class TelegramBot {
   void SendNotices();  // the notices thread: busy answers, in order, off the receiving thread
   // `claimed`: already started for this bot (StartBatch); otherwise Handle claims it first.
   void Handle(const TelegramUpdate& update, bool claimed);
-  // After an update of `chat_id` finished: takes the chat's next update another instance
-  // received while this one held the chat's turn (InboxStore::ClaimNext), within capacity.
-  void HandOn(int64_t chat_id);
+  // Runs one claimed update and records it done; false when that could not be recorded.
+  bool HandleClaimed(const TelegramUpdate& update);
+  // After an update of `chat_id` finished: claims the chat's next update another instance
+  // received while this one held the chat's turn (InboxStore::ClaimNext), for the same task to
+  // run; nullopt when none waits (or the bot is stopping).
+  std::optional<TelegramUpdate> HandOn(int64_t chat_id);
   // Queues claimed inbox updates (reserved slots: one per update) for their chats.
   void SubmitClaimed(const std::vector<InboxUpdate>& updates);
   void HandleMessage(const TelegramMessage& message);
