@@ -7,12 +7,13 @@
 // answering every call after --delay-ms. By default one serve in long-polling mode on a SQLite
 // file. --webhook runs `serve --webhook` instead: the bench delivers each update to the
 // instance's /telegram/webhook from --senders client threads at once (Telegram's webhook
-// max_connections, 40 by default), a chat's updates one after another. --instances 2 (implies
-// --webhook) starts two serves on one database and delivers the updates to them in turn, as a
-// load balancer would: one holds the jobs, each update is handled once, per-chat order holds
-// across them. --db postgresql runs on a throwaway PostgreSQL 15 cluster started durable (fsync
-// on) by scripts/postgres.sh (under --source-dir, else $DEPOSITBOT_SOURCE_DIR, else the source
-// tree this was built from), with a fresh database per run; the cluster stops at exit, also on
+// max_connections, 40 by default), a chat's updates one after another, and delivers again at
+// once what was not answered 200 (counted and printed). --instances 2 (implies --webhook) starts
+// two serves on one database and delivers the updates to them in turn, as a load balancer would:
+// one holds the jobs, each update is handled once, per-chat order holds across them. --db
+// postgresql runs on a throwaway PostgreSQL 15 cluster started durable (fsync on) by
+// scripts/postgres.sh (under --source-dir, else $DEPOSITBOT_SOURCE_DIR, else the source tree this
+// was built from), with a fresh database per run; the cluster stops at exit, also on
 // SIGINT/SIGTERM.
 // A message costs --calls model calls: with 2, the model first calls manage_deposit (balance),
 // then answers in text once it has the tool's result. For each chat count, fresh serves on a
@@ -77,6 +78,7 @@ constexpr int64_t kFirstChat = 10001;
 constexpr int64_t kWarmupChat = 9999;
 constexpr int kGlobalSendsPerSecond = 30;  // TelegramPacer's default global limit
 constexpr char kWebhookSecret[] = "serve-bench-secret";
+constexpr int kDeliveryAttempts = 5;
 
 struct Settings {
   std::string binary;
@@ -116,7 +118,7 @@ struct Run {
   double commits_per_message = 0;
   double cpu_ms_per_message = 0;  // serve's user + system CPU time over the burst
   size_t model_calls = 0;
-  size_t failed_deliveries = 0;  // webhook POSTs not answered 200
+  size_t failed_deliveries = 0;  // webhook POSTs not answered 200 (each delivered again)
   std::string failed_statuses;   // "0 x3, 500 x2" (0: no answer)
   int exit_code = 0;
 };
@@ -504,7 +506,8 @@ Run RunOnce(const Settings& s, int chats, bool paced) {
   } else {
     // The updates in the order the polling run queues them; update i goes to instance
     // i % instances. Sender t delivers the chats t, t + senders, ..., each chat's updates one
-    // after another (as Telegram does), the senders at once.
+    // after another (as Telegram does), the senders at once; a delivery not answered 200 is made
+    // again at once, up to kDeliveryAttempts times.
     std::vector<nlohmann::json> updates;
     for (int k = 0; k < s.per_chat; ++k) {
       for (int c = 0; c < chats; ++c) {
@@ -524,8 +527,10 @@ Run RunOnce(const Settings& s, int chats, bool paced) {
           for (int c = t; c < chats; c += n_senders) {
             const size_t i = static_cast<size_t>(k) * chats + c;
             pushed.at(kFirstChat + c)[k] = SteadyClock::now();  // this sender's chat only
-            const int status = serve.Deliver(i % serve.instances.size(), updates[i]);
-            if (status != 200) {
+            // Not answered 200: delivered again, as Telegram would (serve drops a duplicate).
+            for (int attempt = 0; attempt < kDeliveryAttempts; ++attempt) {
+              const int status = serve.Deliver(i % serve.instances.size(), updates[i]);
+              if (status == 200) break;
               std::lock_guard<std::mutex> lock(failed_mu);
               ++failed[status];
             }
@@ -593,8 +598,10 @@ void PrintRun(const Settings& s, const Run& r) {
     std::printf("       ^ %zu model calls for %zu messages\n", r.model_calls, r.messages);
   }
   if (r.failed_deliveries != 0) {
-    std::printf("       ^ %zu webhook deliveries not answered 200 (status 0: no answer): %s\n",
-                r.failed_deliveries, r.failed_statuses.c_str());
+    std::printf(
+        "       ^ %zu webhook deliveries not answered 200 and delivered again (status 0: no "
+        "answer): %s\n",
+        r.failed_deliveries, r.failed_statuses.c_str());
   }
   if (r.exit_code != 0) std::printf("       ^ serve exited with %d\n", r.exit_code);
   std::fflush(stdout);
