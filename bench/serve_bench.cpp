@@ -1,27 +1,44 @@
 // serve_bench [--delay-ms 200] [--calls 2] [--chats 200,500] [--per-chat 1]
 //             [--pacing both|on|off] [--held N] [--depositbot PATH]
+//             [--instances 1|2] [--webhook] [--senders 40] [--db sqlite|postgresql]
+//             [--source-dir DIR]
 // Drives `depositbot serve` (its defaults: nothing here sets a worker count or a cap) as a real
 // process through the fake Telegram Bot API server, with the fake OpenAI-compatible model
-// answering every call after --delay-ms. A message costs --calls model calls: with 2, the model
-// first calls manage_deposit (balance), then answers in text once it has the tool's result.
-// For each chat count, a fresh serve (fresh database) first answers one warm-up message; then
-// every chat sends --per-chat messages at once, and the bench waits until every reply reached
-// the fake. Printed per run:
+// answering every call after --delay-ms. By default one serve in long-polling mode on a SQLite
+// file. --webhook runs `serve --webhook` instead: the bench delivers each update to the
+// instance's /telegram/webhook from --senders client threads at once (Telegram's webhook
+// max_connections, 40 by default), a chat's updates one after another, and delivers again at
+// once what was not answered 200 (counted and printed). --instances 2 (implies --webhook) starts
+// two serves on one database and delivers the updates to them in turn, as a load balancer would:
+// one holds the jobs, each update is handled once, per-chat order holds across them. --db
+// postgresql runs on a throwaway PostgreSQL 15 cluster started durable (fsync on) by
+// scripts/postgres.sh (under --source-dir, else $DEPOSITBOT_SOURCE_DIR, else the source tree this
+// was built from), with a fresh database per run; the cluster stops at exit, also on
+// SIGINT/SIGTERM.
+// A message costs --calls model calls: with 2, the model first calls manage_deposit (balance),
+// then answers in text once it has the tool's result. For each chat count, fresh serves on a
+// fresh database first answer one warm-up message each; then every chat sends --per-chat
+// messages at once, and the bench waits until every reply reached the fake. Printed per run,
+// labelled with the instances, the mode (poll/webhook) and the backend:
 //   messages, wall time (first push -> last reply), messages per second, p50/p99 reply latency
-//   (push -> sendMessage accepted by the fake), the ideal rate and the ratio to it, what bounds
-//   the ideal, serve's peak RSS, its peak handler threads, durable database commits per
-//   message (depositbot_db_commits_total before and after the burst, over the messages) and
-//   serve's CPU time per message (the fakes share the same cores).
+//   (push or webhook delivery -> sendMessage accepted by the fake), the ideal rate and the
+//   ratio to it, what bounds the ideal, serve's peak RSS, its peak handler threads, durable
+//   database commits per message (depositbot_db_commits_total before and after the burst, over
+//   the messages) and serve's CPU time per message (the fakes share the same cores; the
+//   PostgreSQL server's CPU is not in it). With two instances RSS, threads, commits and CPU are
+//   the sums over both.
 // The ideal is what a user would see from the outside world alone: every chat at once, a
 // chat's messages one after another, bounded only by the model's latency and, with pacing on,
 // by Telegram's pacing (~30 messages/s overall, ~1/s per chat):
 //   model:  K * C * delay                       (K messages per chat, C calls per message)
 //   pacer:  C * delay + max((N - 1) / 30, K - 1) s   (N messages in all)
-// "--pacing off" sets DEPOSITBOT_TELEGRAM_PACING=off for serve.
-// --held N: a separate run in which the model holds every call until N conversations wait on
-// it at once; prints serve's RSS and threads at that moment, then releases them and reports
-// whether all N were answered.
+// "--pacing off" sets DEPOSITBOT_TELEGRAM_PACING=off for serve. (Each instance paces its own
+// sends, so with pacing on two instances may send up to twice the 30/s a bot is allowed.)
+// --held N (one serve, long polling): a separate run in which the model holds every call until
+// N conversations wait on it at once; prints serve's RSS and threads at that moment, then
+// releases them and reports whether all N were answered.
 // It prints figures and asserts nothing.
+#include <fcntl.h>
 #include <httplib.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -30,6 +47,8 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -37,12 +56,14 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "db/database.h"
 #include "tests/fakes/fake_llm_server.h"
 #include "tests/fakes/fake_telegram_server.h"
 #include "tests/fakes/process_runner.h"
@@ -56,6 +77,8 @@ constexpr int64_t kAdminId = 900;
 constexpr int64_t kFirstChat = 10001;
 constexpr int64_t kWarmupChat = 9999;
 constexpr int kGlobalSendsPerSecond = 30;  // TelegramPacer's default global limit
+constexpr char kWebhookSecret[] = "serve-bench-secret";
+constexpr int kDeliveryAttempts = 5;
 
 struct Settings {
   std::string binary;
@@ -64,7 +87,17 @@ struct Settings {
   int per_chat = 1;
   std::vector<int> chats{200, 500};
   int held = 0;
+  int instances = 1;
+  bool webhook = false;
+  int senders = 40;
+  std::string db = "sqlite";
+  std::string source_dir;
 };
+
+// What a run's row is of: "1 poll sqlite", "2 webhook postgresql".
+std::string Label(const Settings& s) {
+  return std::to_string(s.instances) + (s.webhook ? " webhook " : " poll ") + s.db;
+}
 
 struct Ideal {
   double wall_s = 0;
@@ -72,6 +105,7 @@ struct Ideal {
 };
 
 struct Run {
+  std::string label;
   bool paced = true;
   int chats = 0;
   size_t messages = 0;
@@ -84,6 +118,8 @@ struct Run {
   double commits_per_message = 0;
   double cpu_ms_per_message = 0;  // serve's user + system CPU time over the burst
   size_t model_calls = 0;
+  size_t failed_deliveries = 0;  // webhook POSTs not answered 200 (each delivered again)
+  std::string failed_statuses;   // "0 x3, 500 x2" (0: no answer)
   int exit_code = 0;
 };
 
@@ -166,6 +202,137 @@ std::string MakeDir() {
   return pattern;
 }
 
+// The serves alive now, to kill when the bench is interrupted (slot 0: free).
+std::array<std::atomic<int>, 4> g_children{};
+
+void Register(int pid) {
+  for (auto& slot : g_children) {
+    int free = 0;
+    if (slot.compare_exchange_strong(free, pid)) return;
+  }
+}
+
+void Unregister(int pid) {
+  for (auto& slot : g_children) {
+    int mine = pid;
+    slot.compare_exchange_strong(mine, 0);
+  }
+}
+
+// A throwaway PostgreSQL cluster started durable by scripts/postgres.sh, for the whole bench.
+class PostgresCluster {
+ public:
+  // Starts it; ends the bench with a message when it cannot.
+  explicit PostgresCluster(const std::string& script) : script_(script) {
+    uri_ = Script("start " + Quoted(dir_) + " --durable");
+    if (uri_.empty()) {  // the script said why on stderr
+      std::fprintf(stderr, "serve_bench: %s start failed\n", script_.c_str());
+      Stop();
+      std::exit(1);
+    }
+    depositbot::Database::Options options;
+    options.pool_size = 1;
+    auto admin = depositbot::Database::Open(uri_, options);
+    if (!admin) {
+      std::fprintf(stderr, "serve_bench: cannot open %s: %s\n", uri_.c_str(),
+                   admin.error().message.c_str());
+      Stop();
+      std::exit(1);
+    }
+    admin_ = std::move(*admin);
+  }
+  ~PostgresCluster() {
+    admin_.reset();
+    Stop();
+  }
+  PostgresCluster(const PostgresCluster&) = delete;
+  PostgresCluster& operator=(const PostgresCluster&) = delete;
+
+  // A fresh, empty database on the cluster; returns its URI (serve migrates it).
+  std::string NewDatabase() {
+    const std::string name = "bench_" + std::to_string(++databases_);
+    auto lock = admin_->Lock();
+    if (auto st = admin_->Exec("CREATE DATABASE " + name); !st) {
+      std::fprintf(stderr, "serve_bench: CREATE DATABASE %s: %s\n", name.c_str(),
+                   st.error().message.c_str());
+      std::exit(1);
+    }
+    return uri_ + (uri_.find('?') == std::string::npos ? "?" : "&") + "dbname=" + name;
+  }
+
+  // Stops the cluster and removes its folder; once, from any thread (also on a signal).
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    Script("stop " + Quoted(dir_));
+  }
+
+ private:
+  static std::string Quoted(const std::string& s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+  }
+
+  // postgres.sh with `args`; the first line of its stdout, "" when it failed. Not RunProcess:
+  // the server pg_ctl leaves running would inherit RunProcess's stdout pipe (which it does not
+  // close in the child) and its EOF would never come. Its stderr goes to the bench's.
+  std::string Script(const std::string& args) const {
+    const std::string command =
+        "PATH=/usr/sbin:/sbin:$PATH /bin/bash " + Quoted(script_) + " " + args;
+    FILE* out = popen(command.c_str(), "r");
+    if (!out) return "";
+    std::string text;
+    char buf[512];
+    while (size_t n = fread(buf, 1, sizeof buf, out)) text.append(buf, n);
+    if (pclose(out) != 0) return "";
+    return text.substr(0, text.find('\n'));
+  }
+
+  std::string script_;
+  std::string dir_ = MakeDir();  // the cluster's (postgres.sh hands it to its owner)
+  std::string uri_;
+  std::unique_ptr<depositbot::Database> admin_;
+  int databases_ = 0;
+  std::mutex mu_;
+  bool stopped_ = false;
+};
+
+PostgresCluster* g_cluster = nullptr;
+
+// Kills the serves still alive and stops the cluster: at exit (std::exit too) and on a signal.
+void Cleanup() {
+  for (auto& slot : g_children) {
+    if (int pid = slot.exchange(0); pid > 0) kill(pid, SIGKILL);
+  }
+  if (g_cluster) g_cluster->Stop();
+}
+
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int sig) {
+  const char c = static_cast<char>(sig);
+  (void)!write(g_signal_pipe[1], &c, 1);
+}
+
+// SIGINT/SIGTERM clean up (outside the handler, on a thread of their own), then end the bench.
+void CleanUpOnSignals() {
+  if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) return;
+  std::thread([] {
+    char c = 0;
+    while (read(g_signal_pipe[0], &c, 1) != 1) {
+    }
+    Cleanup();
+    _exit(128 + c);
+  }).detach();
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
 FakeTelegramUser UserFor(int64_t id) {
   return FakeTelegramUser{id, "User" + std::to_string(id), "", "", "en", false};
 }
@@ -187,19 +354,31 @@ FakeLlmServer::Options ModelOptions(const Settings& s) {
   return lo;
 }
 
+struct Instance {
+  std::unique_ptr<ChildProcess> process;
+  int http_port = 0;
+  std::string WebhookUrl() const {
+    return "http://127.0.0.1:" + std::to_string(http_port) + "/telegram/webhook";
+  }
+};
+
+// s.instances serves on one fresh database (a SQLite file in `dir`, or `db_uri`), each having
+// answered a warm-up message.
 struct Serve {
   FakeLlmServer llm;
   FakeTelegramServer telegram;
   std::string dir = MakeDir();
-  std::unique_ptr<ChildProcess> process;
-  int http_port = 0;
+  std::vector<Instance> instances;
+  bool webhook = false;
 
-  Serve(const Settings& s, bool paced) : llm(ModelOptions(s)) {
+  Serve(const Settings& s, bool paced, const std::string& db_uri)
+      : llm(ModelOptions(s)), webhook(s.webhook) {
+    const std::string database = db_uri.empty() ? dir + "/depositbot.db" : db_uri;
     std::map<std::string, std::string> env{{"TELEGRAM_BOT_TOKEN", telegram.token()},
                                            {"TELEGRAM_API_BASE", telegram.url()},
                                            {"ADMIN_IDS", std::to_string(kAdminId)},
                                            {"HTTP_LISTEN", "127.0.0.1:0"},
-                                           {"DEPOSITBOT_DB", dir + "/depositbot.db"},
+                                           {"DEPOSITBOT_DB", database},
                                            {"LLM_BASE_URL", llm.url()},
                                            {"LLM_API_KEY", "sk-bench"},
                                            {"RECONCILE_INTERVAL_SECONDS", "0"},
@@ -210,41 +389,105 @@ struct Serve {
     if (!paced) env["DEPOSITBOT_TELEGRAM_PACING"] = "off";
     // Passed through to serve, to compare allocator settings (e.g. glibc.malloc.tcache_count=0).
     if (const char* t = std::getenv("GLIBC_TUNABLES")) env["GLIBC_TUNABLES"] = t;
-    process = std::make_unique<ChildProcess>(
-        s.binary, std::vector<std::string>{"serve", "--poll-timeout", "1"}, env, dir);
-    const std::string line = process->ReadUntil("depositbot serving");
-    std::smatch m;
-    if (line.empty() || !std::regex_search(line, m, std::regex("http port ([0-9]+)"))) {
-      std::fprintf(stderr, "serve_bench: serve did not start:\n%s\n", process->Wait().err.c_str());
-      std::exit(1);
+    std::vector<std::string> args{"serve", "--poll-timeout", "1"};
+    if (webhook) {
+      env["TELEGRAM_WEBHOOK_SECRET"] = kWebhookSecret;
+      args = {"serve", "--webhook", "--takeover-seconds", "1"};
     }
-    http_port = std::stoi(m[1].str());
-    // One message first, so start-up (first connections, first model call) is not measured;
-    // then a pause so its send no longer counts in the pacer's one-second window.
-    telegram.PushMessage(UserFor(kWarmupChat), kWarmupChat, "hello");
-    if (!telegram.WaitForSentMessages(1, std::chrono::seconds(30))) {
-      std::fprintf(stderr, "serve_bench: no reply to the warm-up message\n%s\n",
-                   process->Wait().err.c_str());
-      std::exit(1);
+    // One after another: the first takes the jobs, the next stands by.
+    for (int i = 0; i < s.instances; ++i) {
+      Instance& in = instances.emplace_back();
+      in.process = std::make_unique<ChildProcess>(s.binary, args, env, dir);
+      Register(in.process->pid());
+      const std::string line = in.process->ReadUntil("depositbot serving");
+      std::smatch m;
+      if (line.empty() || !std::regex_search(line, m, std::regex("http port ([0-9]+)"))) {
+        Die("serve " + std::to_string(i + 1) + " did not start");
+      }
+      in.http_port = std::stoi(m[1].str());
+    }
+    // One message to each first, so start-up (first connections, first model call) is not
+    // measured; then a pause so their sends no longer count in the pacer's one-second window.
+    for (size_t i = 0; i < instances.size(); ++i) {
+      const int64_t chat = kWarmupChat - static_cast<int64_t>(i);
+      if (!webhook) {
+        telegram.PushMessage(UserFor(chat), chat, "hello");
+      } else if (Deliver(i, telegram.BuildMessageUpdate(UserFor(chat), chat, "hello")) != 200) {
+        Die("the warm-up update was refused");
+      }
+      if (!telegram.WaitForSentMessages(i + 1, std::chrono::seconds(30))) {
+        Die("no reply to the warm-up message");
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   }
-  ~Serve() { std::filesystem::remove_all(dir); }
+  ~Serve() {
+    for (auto& in : instances) Unregister(in.process->pid());
+    std::filesystem::remove_all(dir);
+  }
 
+  // POSTs `update` to the webhook of instance `i`, as Telegram does; the HTTP status.
+  int Deliver(size_t i, const nlohmann::json& update) const {
+    return telegram.DeliverViaWebhook(instances[i].WebhookUrl(), kWebhookSecret, update);
+  }
+
+  [[noreturn]] void Die(const std::string& why) {
+    std::fprintf(stderr, "serve_bench: %s\n", why.c_str());
+    for (auto& in : instances) {
+      Unregister(in.process->pid());
+      in.process->Signal(SIGTERM);
+      std::fprintf(stderr, "%s\n", in.process->Wait().err.c_str());
+    }
+    std::exit(1);
+  }
+
+  // Stops every instance; the first non-zero exit code, else 0.
   int Stop() {
-    process->Signal(SIGTERM);
-    return process->Wait().exit_code;
+    for (auto& in : instances) in.process->Signal(SIGTERM);
+    int exit_code = 0;
+    for (auto& in : instances) {
+      Unregister(in.process->pid());
+      const int code = in.process->Wait().exit_code;
+      if (exit_code == 0) exit_code = code;
+    }
+    return exit_code;
+  }
+
+  // Summed over the instances: a metric (-1 when one is unreadable), the peak RSS in MiB and
+  // the CPU time in milliseconds.
+  int64_t MetricSum(const std::string& name) const {
+    int64_t sum = 0;
+    for (const auto& in : instances) {
+      const int64_t v = MetricValue(in.http_port, name);
+      if (v < 0) return -1;
+      sum += v;
+    }
+    return sum;
+  }
+  double PeakRssMib() const {
+    double sum = 0;
+    for (const auto& in : instances) sum += ProcStatus(in.process->pid(), "VmHWM") / 1024.0;
+    return sum;
+  }
+  double CpuMs() const {
+    double sum = 0;
+    for (const auto& in : instances) sum += CpuMillis(in.process->pid());
+    return sum;
   }
 };
 
+// A fresh database for a run: "" (a SQLite file in the run's folder) or a PostgreSQL URI.
+std::string NewDatabase() { return g_cluster ? g_cluster->NewDatabase() : ""; }
+
 Run RunOnce(const Settings& s, int chats, bool paced) {
-  Serve serve(s, paced);
+  Serve serve(s, paced, NewDatabase());
   const size_t before = serve.telegram.SentMessages().size();
   const size_t calls_before = serve.llm.RequestCount();
-  const int64_t commits_before = MetricValue(serve.http_port, "depositbot_db_commits_total");
-  const double cpu_before = CpuMillis(serve.process->pid());
+  const int64_t commits_before = serve.MetricSum("depositbot_db_commits_total");
+  const double cpu_before = serve.CpuMs();
 
   Run run;
+  run.label = Label(s);
   run.paced = paced;
   run.chats = chats;
   run.ideal = IdealFor(s, chats, paced);
@@ -252,24 +495,67 @@ Run RunOnce(const Settings& s, int chats, bool paced) {
   // pushed[chat][k]: when the k-th message of the chat was queued.
   std::map<int64_t, std::vector<SteadyClock::time_point>> pushed;
   const auto start = SteadyClock::now();
-  for (int k = 0; k < s.per_chat; ++k) {
-    for (int c = 0; c < chats; ++c) {
-      const int64_t chat = kFirstChat + c;
-      pushed[chat].push_back(SteadyClock::now());
-      serve.telegram.PushMessage(UserFor(chat), chat, "hello, message " + std::to_string(k + 1));
+  if (!serve.webhook) {
+    for (int k = 0; k < s.per_chat; ++k) {
+      for (int c = 0; c < chats; ++c) {
+        const int64_t chat = kFirstChat + c;
+        pushed[chat].push_back(SteadyClock::now());
+        serve.telegram.PushMessage(UserFor(chat), chat, "hello, message " + std::to_string(k + 1));
+      }
+    }
+  } else {
+    // The updates in the order the polling run queues them; update i goes to instance
+    // i % instances. Sender t delivers the chats t, t + senders, ..., each chat's updates one
+    // after another (as Telegram does), the senders at once; a delivery not answered 200 is made
+    // again at once, up to kDeliveryAttempts times.
+    std::vector<nlohmann::json> updates;
+    for (int k = 0; k < s.per_chat; ++k) {
+      for (int c = 0; c < chats; ++c) {
+        const int64_t chat = kFirstChat + c;
+        pushed[chat].resize(s.per_chat);
+        updates.push_back(serve.telegram.BuildMessageUpdate(
+            UserFor(chat), chat, "hello, message " + std::to_string(k + 1)));
+      }
+    }
+    std::mutex failed_mu;
+    std::map<int, size_t> failed;  // HTTP status (0: no answer) -> deliveries
+    std::vector<std::thread> senders;
+    const int n_senders = std::min(s.senders, chats);
+    for (int t = 0; t < n_senders; ++t) {
+      senders.emplace_back([&, t] {
+        for (int k = 0; k < s.per_chat; ++k) {
+          for (int c = t; c < chats; c += n_senders) {
+            const size_t i = static_cast<size_t>(k) * chats + c;
+            pushed.at(kFirstChat + c)[k] = SteadyClock::now();  // this sender's chat only
+            // Not answered 200: delivered again, as Telegram would (serve drops a duplicate).
+            for (int attempt = 0; attempt < kDeliveryAttempts; ++attempt) {
+              const int status = serve.Deliver(i % serve.instances.size(), updates[i]);
+              if (status == 200) break;
+              std::lock_guard<std::mutex> lock(failed_mu);
+              ++failed[status];
+            }
+          }
+        }
+      });
+    }
+    for (auto& t : senders) t.join();
+    for (const auto& [status, n] : failed) {
+      run.failed_deliveries += n;
+      if (!run.failed_statuses.empty()) run.failed_statuses += ", ";
+      run.failed_statuses += std::to_string(status) + " x" + std::to_string(n);
     }
   }
   auto timeout = std::chrono::milliseconds(static_cast<int64_t>(run.ideal.wall_s * 5000) + 30000);
   serve.telegram.WaitForSentMessages(before + run.messages, timeout);
 
-  run.peak_rss_mib = ProcStatus(serve.process->pid(), "VmHWM") / 1024.0;
-  run.peak_threads = MetricValue(serve.http_port, "depositbot_handler_threads_peak");
-  const int64_t commits_after = MetricValue(serve.http_port, "depositbot_db_commits_total");
+  run.peak_rss_mib = serve.PeakRssMib();
+  run.peak_threads = serve.MetricSum("depositbot_handler_threads_peak");
+  const int64_t commits_after = serve.MetricSum("depositbot_db_commits_total");
   if (commits_before >= 0 && commits_after >= commits_before) {
     run.commits_per_message =
         static_cast<double>(commits_after - commits_before) / static_cast<double>(run.messages);
   }
-  run.cpu_ms_per_message = (CpuMillis(serve.process->pid()) - cpu_before) / run.messages;
+  run.cpu_ms_per_message = (serve.CpuMs() - cpu_before) / run.messages;
   run.model_calls = serve.llm.RequestCount() - calls_before;
   run.exit_code = serve.Stop();
 
@@ -295,8 +581,8 @@ Run RunOnce(const Settings& s, int chats, bool paced) {
 
 void PrintRun(const Settings& s, const Run& r) {
   const double rate = r.wall_s > 0 ? r.replies / r.wall_s : 0;
-  std::printf("%-6s %6d %6zu %7.2f %8.1f %8.0f %8.0f ", r.paced ? "on" : "off", r.chats, r.messages,
-              r.wall_s, rate, r.p50_ms, r.p99_ms);
+  std::printf("%-20s %-6s %6d %6zu %7.2f %8.1f %8.0f %8.0f ", r.label.c_str(),
+              r.paced ? "on" : "off", r.chats, r.messages, r.wall_s, rate, r.p50_ms, r.p99_ms);
   if (r.ideal.wall_s > 0) {
     const double ideal_rate = r.messages / r.ideal.wall_s;
     std::printf("%8.1f %6.2f  %-20s", ideal_rate, rate / ideal_rate, r.ideal.bound);
@@ -311,28 +597,38 @@ void PrintRun(const Settings& s, const Run& r) {
   if (r.model_calls != r.messages * s.calls) {
     std::printf("       ^ %zu model calls for %zu messages\n", r.model_calls, r.messages);
   }
+  if (r.failed_deliveries != 0) {
+    std::printf(
+        "       ^ %zu webhook deliveries not answered 200 and delivered again (status 0: no "
+        "answer): %s\n",
+        r.failed_deliveries, r.failed_statuses.c_str());
+  }
   if (r.exit_code != 0) std::printf("       ^ serve exited with %d\n", r.exit_code);
   std::fflush(stdout);
 }
 
 // --held N: N conversations waiting on the model at once.
-void RunHeld(const Settings& s) {
-  Serve serve(s, /*paced=*/false);
+void RunHeld(Settings s) {
+  s.instances = 1;
+  s.webhook = false;
+  Serve serve(s, /*paced=*/false, NewDatabase());
   const size_t before = serve.telegram.SentMessages().size();
   serve.llm.Hold();
   for (int c = 0; c < s.held; ++c) {
     serve.telegram.PushMessage(UserFor(kFirstChat + c), kFirstChat + c, "hello");
   }
   const bool all_waiting = serve.llm.WaitForHeld(s.held, std::chrono::seconds(120));
-  const int pid = serve.process->pid();
+  ChildProcess& process = *serve.instances[0].process;
+  const int pid = process.pid();
   const double rss = RssNowMib(pid);
   const double threads = ProcStatus(pid, "Threads");
   serve.llm.Release();
   const bool answered =
       serve.telegram.WaitForSentMessages(before + s.held, std::chrono::seconds(120));
   const double peak = ProcStatus(pid, "VmHWM") / 1024.0;
-  serve.process->Signal(SIGTERM);
-  ProcessResult result = serve.process->Wait();
+  Unregister(pid);
+  process.Signal(SIGTERM);
+  ProcessResult result = process.Wait();
   const int exit_code = result.exit_code;
   if (!answered) {
     const size_t tail = result.err.size() > 3000 ? result.err.size() - 3000 : 0;
@@ -341,7 +637,8 @@ void RunHeld(const Settings& s) {
                 result.err.substr(tail).c_str());
   }
   std::printf(
-      "held: %d conversations waiting on the model at once: %s; serve RSS then %.1f MiB (peak "
+      "held (one serve, long polling): %d conversations waiting on the model at once: %s; serve "
+      "RSS then %.1f MiB (peak "
       "over the run %.1f MiB), %.0f threads; all answered after release: %s; exit %d\n",
       s.held, all_waiting ? "yes" : "NO", rss, peak, threads, answered ? "yes" : "NO", exit_code);
   std::fflush(stdout);
@@ -383,7 +680,21 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   app.add_option("--depositbot", s.binary, "the depositbot binary")->capture_default_str();
+  app.add_option("--instances", s.instances, "serves on one database (2 implies --webhook)")
+      ->check(CLI::Range(1, 2))
+      ->capture_default_str();
+  app.add_flag("--webhook", s.webhook, "serve --webhook; the bench delivers each update");
+  app.add_option("--senders", s.senders, "webhook deliveries at once (Telegram max_connections)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--db", s.db, "the database: a SQLite file, or a durable PostgreSQL cluster")
+      ->check(CLI::IsMember({"sqlite", "postgresql"}))
+      ->capture_default_str();
+  app.add_option("--source-dir", s.source_dir,
+                 "the source tree, for scripts/postgres.sh (default: $DEPOSITBOT_SOURCE_DIR, "
+                 "else the tree this was built from)");
   CLI11_PARSE(app, argc, argv);
+  if (s.instances > 1) s.webhook = true;
 
   s.chats.clear();
   std::stringstream list(chats);
@@ -402,14 +713,38 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  std::unique_ptr<PostgresCluster> cluster;
+  if (s.db == "postgresql") {
+    std::string dir = s.source_dir;
+    if (const char* env = std::getenv("DEPOSITBOT_SOURCE_DIR"); dir.empty() && env) dir = env;
+#ifdef DEPOSITBOT_SOURCE_DIR_DEFAULT
+    if (dir.empty()) dir = DEPOSITBOT_SOURCE_DIR_DEFAULT;
+#endif
+    const std::string script = dir + "/scripts/postgres.sh";
+    if (dir.empty() || !std::filesystem::exists(script)) {
+      std::fprintf(stderr, "serve_bench: no scripts/postgres.sh under \"%s\" (--source-dir)\n",
+                   dir.c_str());
+      return 2;
+    }
+    CleanUpOnSignals();
+    std::atexit(Cleanup);
+    cluster = std::make_unique<PostgresCluster>(script);
+    g_cluster = cluster.get();
+  }
+
   std::printf(
-      "serve_bench: depositbot serve (defaults), fake Telegram + fake model on loopback, %u "
-      "cores; model delay %d ms, %d call(s) per message, %d message(s) per chat\n",
+      "serve_bench: depositbot serve (defaults) x%d, %s, on %s, fake Telegram + fake model on "
+      "loopback, %u cores; model delay %d ms, %d call(s) per message, %d message(s) per chat\n",
+      s.instances,
+      s.webhook ? ("webhook (" + std::to_string(s.senders) + " deliveries at once)").c_str()
+                : "long polling",
+      s.db == "postgresql" ? "PostgreSQL (throwaway cluster, durable)" : "a SQLite file",
       std::thread::hardware_concurrency(), s.delay_ms, s.calls, s.per_chat);
   if (!s.chats.empty()) {
-    std::printf("%-6s %6s %6s %7s %8s %8s %8s %8s %6s  %-20s %8s %7s %11s %10s\n", "pacing",
-                "chats", "msgs", "wall s", "msg/s", "p50 ms", "p99 ms", "ideal/s", "ratio",
-                "ideal bound by", "RSS MiB", "threads", "commits/msg", "cpu ms/msg");
+    std::printf("%-20s %-6s %6s %6s %7s %8s %8s %8s %8s %6s  %-20s %8s %7s %11s %10s\n",
+                "instances mode db", "pacing", "chats", "msgs", "wall s", "msg/s", "p50 ms",
+                "p99 ms", "ideal/s", "ratio", "ideal bound by", "RSS MiB", "threads", "commits/msg",
+                "cpu ms/msg");
   }
   std::vector<bool> modes;
   if (pacing != "off") modes.push_back(true);
@@ -418,5 +753,6 @@ int main(int argc, char** argv) {
     for (int c : s.chats) PrintRun(s, RunOnce(s, c, paced));
   }
   if (s.held > 0) RunHeld(s);
-  return 0;
+  g_cluster = nullptr;
+  return 0;  // `cluster` stops here
 }
