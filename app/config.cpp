@@ -10,9 +10,9 @@
 #include <limits>
 #include <optional>
 
+#include "common/database_target.h"
 #include "common/http_client.h"
 #include "common/text.h"
-#include "db/database.h"
 
 extern char** environ;
 
@@ -392,8 +392,8 @@ std::vector<Config::Line> Config::Describe() const {
   std::string admins;
   for (int64_t id : admin_ids) admins += (admins.empty() ? "" : ",") + std::to_string(id);
   std::vector<std::pair<std::string, std::string>> vars = {
-      {"DEPOSITBOT_DB", Database::Redacted(db_path)},
-      {"DB_POOL_SIZE", Database::IsPostgresTarget(db_path)
+      {"DEPOSITBOT_DB", RedactedDatabaseTarget(db_path)},
+      {"DB_POOL_SIZE", IsPostgresUri(db_path)
                            ? std::to_string(db_pool_size)
                            : std::to_string(db_pool_size) + " (PostgreSQL only)"},
       {"ADMIN_IDS", admins.empty() ? "(none)" : admins},

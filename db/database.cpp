@@ -3,6 +3,7 @@
 #include <atomic>
 #include <vector>
 
+#include "common/database_target.h"
 #include "common/log.h"
 #include "db/connection.h"
 
@@ -51,34 +52,9 @@ Error NoConnection(const Database& db) {
 int64_t Database::CommitsInProcess() { return g_commits.load(std::memory_order_relaxed); }
 void Database::CountCommit() { g_commits.fetch_add(1, std::memory_order_relaxed); }
 
-bool Database::IsPostgresTarget(std::string_view target) {
-  return target.rfind("postgresql://", 0) == 0 || target.rfind("postgres://", 0) == 0;
-}
+bool Database::IsPostgresTarget(std::string_view target) { return IsPostgresUri(target); }
 
-std::string Database::Redacted(std::string_view target) {
-  if (!IsPostgresTarget(target)) return std::string(target);
-  // postgresql://user:password@host/...: the password sits between the first ':' after the
-  // scheme and the last '@' of the authority.
-  size_t start = target.find("://") + 3;
-  size_t end = target.find_first_of("/?", start);
-  std::string_view authority =
-      target.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-  size_t at = authority.rfind('@');
-  std::string out(target);
-  if (at != std::string_view::npos) {
-    size_t colon = authority.find(':');
-    if (colon != std::string_view::npos && colon < at) {
-      out.replace(start + colon + 1, at - colon - 1, "***");
-    }
-  }
-  // A password may also come as a query parameter.
-  size_t p = out.find("password=");
-  if (p != std::string::npos && (out[p - 1] == '?' || out[p - 1] == '&')) {
-    size_t stop = out.find('&', p);
-    out.replace(p + 9, stop == std::string::npos ? std::string::npos : stop - p - 9, "***");
-  }
-  return out;
-}
+std::string Database::Redacted(std::string_view target) { return RedactedDatabaseTarget(target); }
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& target, Options options) {
   if (IsPostgresTarget(target)) {

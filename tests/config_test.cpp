@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/database_target.h"
 #include "registrar/namecheap_registrar.h"
 #include "tests/fakes/ledger_builder.h"
 #include "tests/fakes/process_runner.h"
@@ -441,4 +442,17 @@ TEST_CASE("a number from the command line outside its range is refused before an
     CHECK_FALSE(std::filesystem::exists(dir + "/never.db"));
   }
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a PostgreSQL URI is shown without its password, wherever the password is written") {
+  CHECK(RedactedDatabaseTarget("postgresql://bot:s3cret@db.example:5432/books") ==
+        "postgresql://bot:***@db.example:5432/books");
+  CHECK(RedactedDatabaseTarget(
+            "postgres://bot@/books?host=/run/pg&password=s3cret&sslmode=require") ==
+        "postgres://bot@/books?host=/run/pg&password=***&sslmode=require");
+  CHECK(RedactedDatabaseTarget("postgresql://bot@db.example/books") ==
+        "postgresql://bot@db.example/books");
+  CHECK(RedactedDatabaseTarget("./my:file@x.db") == "./my:file@x.db");  // a SQLite path as given
+  CHECK(IsPostgresUri("postgresql://x"));
+  CHECK_FALSE(IsPostgresUri("./postgresql.db"));
 }
