@@ -207,6 +207,19 @@ TEST_CASE("arguments that are not JSON are answered with a short parser message"
   CHECK(message.size() < 250);
 }
 
+TEST_CASE("a number too large for any type is refused as invalid JSON, not thrown") {
+  // Found by fuzz_tool_arguments: nlohmann throws out_of_range (not parse_error) for it.
+  QuietLogs quiet;
+  ToolRegistry r = MakeRegistry();
+  ToolResult res = r.Invoke(User(), "manage_deposit", R"({"action":"deposit","amount":5e5555})");
+  CHECK_FALSE(res.ok);
+  json c = Content(res);
+  CHECK(c["error"] == "invalid_json");
+  const std::string message = c["message"];
+  CHECK(message.rfind("the arguments are not valid JSON: ", 0) == 0);
+  CHECK(message.find("[json.exception") == std::string::npos);
+}
+
 TEST_CASE("empty or blank arguments text means an empty object") {
   QuietLogs quiet;
   ToolRegistry r = MakeRegistry();

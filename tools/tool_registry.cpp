@@ -191,7 +191,8 @@ ToolResult ToolRegistry::Invoke(const ToolContext& ctx, std::string_view name,
     // nlohmann reports where the text broke only through its exception; caught right here.
     try {
       args = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+      // parse_error, and out_of_range for a number no double holds ({"amount": 5e5555}).
       Log(LogLevel::kInfo, "tool_invalid_json",
           {{"tool", tool->name}, {"user_id", std::to_string(ctx.user_id)}});
       return ToolResult::Failure(
