@@ -124,7 +124,7 @@ Result<json> ReadFile(const std::string& path) {
     try {
       json again = json::parse(buf.str());
       (void)again;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e999
       return Error::Invalid(path + ": not valid JSON: " + e.what());
     }
     return Error::Invalid(path + ": not valid JSON");

@@ -327,12 +327,14 @@ TEST_CASE("an integer past the int64 range is refused naming its path, not wrapp
 TEST_CASE("the binary reports a file that is not JSON as a failed fixture naming the file") {
   std::string dir = testing::MakeTempDir();
   WriteFile(dir + "/broken.json", "{\"users\": [");
+  WriteFile(dir + "/huge.json", R"({"users": [], "turns": [{"advance_seconds": 1e999}]})");
   WriteFile(dir + "/bad-key.json",
             R"({"users": [], "turns": [{"advance_seconds": 1}], "extra": 1})");
   Run run = Depositbot(dir, {"replay", dir});
   CHECK(run.exit_code == 1);
   CHECK(Contains(run.out, "FAIL broken"));
   CHECK(Contains(run.out, dir + "/broken.json: not valid JSON"));
+  CHECK(Contains(run.out, dir + "/huge.json: not valid JSON"));  // a number no double holds
   CHECK(Contains(run.out, "FAIL bad-key"));
   CHECK(Contains(run.out, "$: unknown key \"extra\""));
   std::filesystem::remove_all(dir);
