@@ -231,8 +231,12 @@ TEST_CASE(
   auto quote = p.WaitFor(kAlice.id, "Buy <b>handover-test.com</b>");
   const int64_t order =
       QueryInt(p.t.db(), "SELECT id FROM domain_orders WHERE domain = 'handover-test.com'");
-  p.Deliver(a, p.telegram.BuildCallbackUpdate(kAlice, quote.message_id,
-                                              "buy:c:" + std::to_string(order)));
+  // A may die before its answer to this delivery is written: no answer (0) is what Telegram
+  // would see then, and it would deliver the update again (recorded already: skipped).
+  const int code = p.telegram.DeliverViaWebhook(
+      a.Url(), kSecret,
+      p.telegram.BuildCallbackUpdate(kAlice, quote.message_id, "buy:c:" + std::to_string(order)));
+  CHECK((code == 200 || code == 0));
   const auto died = std::chrono::steady_clock::now();
   CHECK(a.proc->Wait().exit_code == kFailpointExitCode);
   CHECK(QueryInt(p.t.db(), "SELECT COUNT(*) FROM domain_orders WHERE state = 'charged'") == 1);
