@@ -543,11 +543,11 @@ void TelegramBot::HandleMessage(const TelegramMessage& m) {
   for (const auto& ui : turn.ui) ShowUi(m.chat.id, ui);
 }
 
-void TelegramBot::ShowUi(int64_t chat_id, const UiEvent& ui) {
+void TelegramBot::ShowUi(int64_t chat_id, const UiEvent& ui, int64_t pressed_message_id) {
   if (const auto* requested = std::get_if<DepositRequestedUi>(&ui)) {
     NotifyAdminsOfDeposit(*requested);
   } else if (const auto* decided = std::get_if<DepositDecidedUi>(&ui)) {
-    AnnounceDecision(*decided);
+    AnnounceDecision(*decided, chat_id, pressed_message_id);
   } else if (const auto* quote = std::get_if<PurchaseQuoteUi>(&ui)) {
     OfferQuote(chat_id, *quote);
   }
@@ -592,13 +592,21 @@ void TelegramBot::NotifyAdminsOfDeposit(const DepositRequestedUi& ui) {
   }
 }
 
-void TelegramBot::AnnounceDecision(const DepositDecidedUi& ui) {
+void TelegramBot::AnnounceDecision(const DepositDecidedUi& ui, int64_t pressed_chat,
+                                   int64_t pressed_message_id) {
   const int64_t tx = ui.transaction_id;
   std::string outcome = (ui.confirmed ? "✅ Confirmed by " : "✖ Rejected by ") +
                         HtmlEscape(ui.admin_name) + " (Telegram " +
                         std::to_string(ui.admin_telegram_id) + ")";
-  if (auto copies = deps_.notifications.ForTransaction(tx)) {
-    for (const auto& [chat, message] : *copies) {
+  // The admins' copies of the request, and the one whose button was pressed: an admin may press
+  // it before the bot has recorded that copy (the message reaches Telegram first).
+  std::set<std::pair<int64_t, int64_t>> copies;
+  if (auto recorded = deps_.notifications.ForTransaction(tx)) {
+    copies.insert(recorded->begin(), recorded->end());
+  }
+  if (pressed_message_id != 0) copies.insert({pressed_chat, pressed_message_id});
+  {
+    for (const auto& [chat, message] : copies) {
       std::string text = "Deposit request <b>#" + std::to_string(tx) + "</b> of " +
                          HtmlEscape(ui.amount_formatted) + " from " + HtmlEscape(ui.user_name) +
                          "\n" + outcome;
@@ -678,7 +686,7 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
     (void)deps_.telegram.EditMessageReplyMarkup(chat, message_id, std::nullopt);
   }
   if (outcome.ok && !deposit) Send(chat, outcome.reply);
-  if (outcome.ui) ShowUi(chat, *outcome.ui);
+  if (outcome.ui) ShowUi(chat, *outcome.ui, message_id);
 }
 
 }  // namespace depositbot

@@ -120,9 +120,11 @@ class TelegramBot {
   void HandleCallback(const TelegramCallbackQuery& query);
   // Shows what a turn or a decision asked for: admin notifications, quote buttons, the
   // decided deposit told to its user.
-  void ShowUi(int64_t chat_id, const UiEvent& ui);
+  // `pressed_message_id`: the message whose button led here (0 for a typed message).
+  void ShowUi(int64_t chat_id, const UiEvent& ui, int64_t pressed_message_id = 0);
   void NotifyAdminsOfDeposit(const DepositRequestedUi& ui);
-  void AnnounceDecision(const DepositDecidedUi& ui);
+  void AnnounceDecision(const DepositDecidedUi& ui, int64_t pressed_chat,
+                        int64_t pressed_message_id);
   void OfferQuote(int64_t chat_id, const PurchaseQuoteUi& ui);
   Result<ToolContext> ContextFor(const TelegramUser& from);
   void Send(int64_t chat_id, const std::string& plain_text);
