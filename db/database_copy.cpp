@@ -28,7 +28,9 @@ constexpr std::string_view kCopyOrder[] = {"users",
                                            "telegram_updates",
                                            "admin_alerts",
                                            "admin_alert_deliveries",
-                                           "model_usage"};
+                                           "model_usage",
+                                           "bank_notifications",
+                                           "bank_notification_messages"};
 
 // Rows fetched at a time from a PostgreSQL cursor: a large table never sits whole in memory.
 constexpr int kFetchRows = 1000;

@@ -36,7 +36,9 @@ const std::vector<std::string> kAllTables = {"users",
                                              "telegram_updates",
                                              "admin_alerts",
                                              "admin_alert_deliveries",
-                                             "model_usage"};
+                                             "model_usage",
+                                             "bank_notifications",
+                                             "bank_notification_messages"};
 
 void Exec(Database& db, const std::string& sql) {
   auto st = db.Exec(sql);
@@ -47,7 +49,8 @@ void Exec(Database& db, const std::string& sql) {
 // A bot's books with a row in every table: users with confirmed, pending and rejected deposits,
 // a registered and a refunded purchase with their orders, a reconciliation run with a finding of
 // its day, conversation messages (NULLs, quotes, newlines, non-ASCII), Telegram updates, deposit
-// notifications, alerts and their deliveries, model usage.
+// notifications, alerts and their deliveries, model usage, a bank notification and its admin
+// message.
 struct Books {
   TestDb src{TestDb::kFile};
   BuiltUser alice, bob;
@@ -91,6 +94,14 @@ struct Books {
          "'HTTP 502')");
     Exec(db, "INSERT INTO model_usage(user_id, day, tokens, turns, updated_at) VALUES (" +
                  std::to_string(alice.id) + ", '2026-01-01', 1234, 3, 8)");
+    Exec(db,
+         "INSERT INTO bank_notifications(reference, amount, currency, depositor_name, "
+         "depositor_key, received_at, recorded_at, state, transaction_id, decided_by, decided_at, "
+         "body) VALUES ('BANK-1', 30000, 'USD', 'Kim Minji', 'KIMMINJI', 10, 11, 'unmatched', "
+         "NULL, NULL, NULL, '{\"reference\":\"BANK-1\"}')");
+    Exec(db,
+         "INSERT INTO bank_notification_messages(notification_id, chat_id, message_id) VALUES "
+         "(1, 77, 502)");
   }
 };
 
