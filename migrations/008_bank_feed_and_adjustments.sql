@@ -1,5 +1,5 @@
--- 008: bank-transfer notifications matched to pending deposits, and adjustments an
--- admin asks for and confirms with a button.
+-- 008: bank-transfer notifications matched to pending deposits, adjustments an
+-- admin asks for and confirms with a button, and users found by @username.
 --
 -- deposit_transactions.decided_via: who decided when it was not a person. NULL for a
 -- decision by the admin in decided_by; 'bank-feed' for a deposit confirmed by a
@@ -9,6 +9,11 @@ ALTER TABLE deposit_transactions ADD COLUMN decided_via TEXT;
 -- deposit_transactions.requested_by: for an adjustment, the Telegram id of the admin
 -- who asked for it (decided_by is the admin who confirmed it; reason says why).
 ALTER TABLE deposit_transactions ADD COLUMN requested_by INTEGER;
+
+-- users.username: the Telegram @username (without @, lower case) last seen on a message,
+-- so an admin can look a user up by it; NULL when the user has none.
+ALTER TABLE users ADD COLUMN username TEXT;
+CREATE INDEX idx_users_username ON users(username);
 
 -- bank_notifications: every signed "transfer received" notice the bank sent, kept
 -- whatever became of it. `reference` is the bank's own id: a second notice with the
