@@ -6,6 +6,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "app/backup.h"
 #include "app/config.h"
 #include "app/copy_db.h"
 #include "app/recorder.h"
@@ -294,6 +295,20 @@ int main(int argc, char** argv) {
   copy_db->add_option("--to", copy_to, "target: an empty SQLite file or PostgreSQL database")
       ->required();
 
+  auto* backup = app.add_subcommand(
+      "backup",
+      "copy the SQLite database consistently while the bot runs, check the copy (integrity, "
+      "reconciliation) and print what it holds; exit 1 if its books have discrepancies");
+  std::string backup_file;
+  backup->add_option("file", backup_file, "the new backup file (never overwritten)")->required();
+
+  auto* restore = app.add_subcommand(
+      "restore",
+      "replace the stopped bot's SQLite database with a checked backup, keeping the old one "
+      "beside it; refused while any depositbot uses the database");
+  std::string restore_file;
+  restore->add_option("file", restore_file, "a file `depositbot backup` wrote")->required();
+
   app.add_subcommand("config",
                      "print the effective configuration, secrets redacted; exit 2 on a bad one");
 
@@ -327,6 +342,8 @@ int main(int argc, char** argv) {
   if (*serve) return RunServe(*config, serve_flags);
   if (*migrate) return RunMigrate(*config, migrate_status);
   if (*copy_db) return RunCopyDb(*config, copy_from, copy_to);
+  if (*backup) return RunBackup(*config, backup_file);
+  if (*restore) return RunRestore(*config, restore_file);
   if (*reconcile) {
     if (reconcile_alert) return RunReconcileAlert(*config, reconcile_json);
     return RunReconcile(*config, reconcile_json);

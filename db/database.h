@@ -35,6 +35,9 @@ class Database {
     int busy_timeout_ms = 5000;
     bool create = true;  // SQLite: create a missing file
     int pool_size = 16;  // PostgreSQL: connections at most (1..1000)
+    // SQLite: open the file only to read it (a backup being checked): nothing is written to it
+    // or beside it, and it does not count as in use (InUseLockPath).
+    bool read_only = false;
   };
 
   // Opens `target`: a "postgresql://" (or "postgres://") URI, else a SQLite path (":memory:" for
@@ -48,6 +51,11 @@ class Database {
   static bool IsPostgresTarget(std::string_view target);
   // The target with any password replaced by "***", for logs and messages.
   static std::string Redacted(std::string_view target);
+  // SQLite: the file beside the database on which every process that opened it holds a shared
+  // flock() while it runs; `depositbot restore` takes it exclusively. "<path>.in-use.lock".
+  static std::string InUseLockPath(std::string_view sqlite_path) {
+    return std::string(sqlite_path) + ".in-use.lock";
+  }
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

@@ -6,7 +6,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -83,6 +85,27 @@ class SqliteConnection final : public Connection, public ConnectionPool {
   ~SqliteConnection() override {
     for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
     sqlite3_close_v2(db_);
+    if (in_use_fd_ >= 0) close(in_use_fd_);
+  }
+
+  // Marks the file in use by this process until the connection closes: a shared flock() on
+  // InUseLockPath(path), which `depositbot restore` takes exclusively. Refused while a restore
+  // holds it, so no process starts on a database being overwritten.
+  Status MarkInUse() {
+    std::string lock_path = Database::InUseLockPath(path_);
+    int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return Error::Internal("cannot create \"" + lock_path +
+                             "\" beside the database: " + std::strerror(errno));
+    }
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+      close(fd);
+      return Error::Unavailable("database \"" + path_ +
+                                "\" is being restored (`depositbot restore` holds it); start "
+                                "again when the restore has finished");
+    }
+    in_use_fd_ = fd;
+    return Status::Ok();
   }
 
   // Connection
@@ -190,6 +213,7 @@ class SqliteConnection final : public Connection, public ConnectionPool {
   Database::PoolStats stats_;
   std::mutex cache_mu_;  // the cache only: Statements may end on any thread
   std::unordered_multimap<std::string, sqlite3_stmt*> cache_;  // idle prepared statements
+  int in_use_fd_ = -1;                                         // MarkInUse's shared lock
 };
 
 SqliteStatement::~SqliteStatement() { conn_->Release(stmt_); }
@@ -206,8 +230,13 @@ Result<bool> SqliteStatement::Step() {
 Result<std::unique_ptr<ConnectionPool>> OpenSqlite(const std::string& path,
                                                    const Database::Options& options) {
   sqlite3* raw = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  if (options.create) flags |= SQLITE_OPEN_CREATE;
+  int flags = SQLITE_OPEN_NOMUTEX;
+  if (options.read_only) {
+    flags |= SQLITE_OPEN_READONLY;
+  } else {
+    flags |= SQLITE_OPEN_READWRITE;
+    if (options.create) flags |= SQLITE_OPEN_CREATE;
+  }
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
@@ -244,6 +273,13 @@ Result<std::unique_ptr<ConnectionPool>> OpenSqlite(const std::string& path,
   if (auto st = db->Exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"); !st) {
     return unusable(st.error());
   }
+  if (options.read_only) {
+    if (auto st = db->Exec("SELECT COUNT(*) FROM sqlite_master"); !st) {
+      return Error::Internal("\"" + path +
+                             "\" is not a usable SQLite database: " + st.error().message);
+    }
+    return std::unique_ptr<ConnectionPool>(std::move(db));
+  }
   if (path != ":memory:") {
     auto mode = db->Prepare("PRAGMA journal_mode = WAL");
     if (!mode) return Error::Internal("\"" + path + "\": " + mode.error().message);
@@ -257,6 +293,9 @@ Result<std::unique_ptr<ConnectionPool>> OpenSqlite(const std::string& path,
   // A read-only file opens fine and fails only at the first write; find out now.
   if (sqlite3_db_readonly(raw, "main") == 1) {
     return Error::Internal("database \"" + path + "\" is read-only; depositbot needs to write it");
+  }
+  if (path != ":memory:" && !path.empty()) {
+    if (auto st = db->MarkInUse(); !st) return st.error();
   }
   return std::unique_ptr<ConnectionPool>(std::move(db));
 }
