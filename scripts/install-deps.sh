@@ -7,6 +7,7 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libpq-dev postgresql libssl-dev
   libpugixml-dev libcli11-dev doctest-dev librapidcheck-dev
   clang clang-format libclang-rt-14-dev llvm
+  systemd
 )
 missing=()
 for p in "${packages[@]}"; do

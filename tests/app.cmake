@@ -93,3 +93,10 @@ if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
   add_dependencies(multi_instance_test depositbot)
   set_tests_properties(multi_instance_test multi_instance_test_pg PROPERTIES TIMEOUT 300)
 endif()
+
+# deploy/: the systemd unit passes `systemd-analyze verify`, and the env example lists every
+# setting the binary knows (scripts/check-deploy.sh).
+if(TARGET depositbot)
+  add_test(NAME deploy_test
+           COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/check-deploy.sh $<TARGET_FILE:depositbot>)
+endif()
