@@ -35,6 +35,7 @@ struct ChatFlags {
   std::string dry_run;
   std::string record;
   bool verbose = false;
+  std::string log_file;
 };
 
 // Prints the request one message would send to the model, its size and a
@@ -60,7 +61,22 @@ int PrintDryRun(Services& s, const TerminalChat::Identity& who, const std::strin
 }
 
 int RunChat(const Config& config, const ChatFlags& flags) {
-  if (!flags.verbose) SetLogLevel(LogLevel::kWarn);
+  // The terminal shows the conversation only: log lines go to stderr with --verbose, to a file
+  // with --log-file, and nowhere otherwise.
+  std::shared_ptr<std::FILE> log_file;
+  if (!flags.log_file.empty()) {
+    log_file.reset(std::fopen(flags.log_file.c_str(), "a"), [](std::FILE* f) {
+      if (f) std::fclose(f);
+    });
+    if (!log_file) return Fail("cannot open the log file " + flags.log_file);
+    SetLogSink([log_file](std::string_view line) {
+      std::fwrite(line.data(), 1, line.size(), log_file.get());
+      std::fputc('\n', log_file.get());
+      std::fflush(log_file.get());
+    });
+  } else if (!flags.verbose) {
+    SetLogEnabled(false);
+  }
   std::unique_ptr<SessionRecorder> recorder;
   ServiceHooks hooks;
   if (!flags.record.empty()) {
@@ -232,6 +248,7 @@ int main(int argc, char** argv) {
   chat->add_option("--dry-run", chat_flags.dry_run,
                    "print the model request for this message and its size, then exit");
   chat->add_flag("--verbose", chat_flags.verbose, "log every event to stderr");
+  chat->add_option("--log-file", chat_flags.log_file, "append every log line to this file");
   chat->add_option("--record", chat_flags.record,
                    "write the session as a conversation fixture to this file");
 

@@ -236,12 +236,263 @@ std::string Join(const std::vector<std::string_view>& g, size_t from, size_t to)
   return out;
 }
 
+// ---- Korean units: 5만원, 3만5천원, 1억 2천만, 2.5만, 오만원 ----
+
+// A unit word and its power of ten. 십 백 천 multiply within a group of four digits; 만 억 조
+// close a group.
+struct KoreanUnit {
+  std::string_view text;
+  int power;
+};
+constexpr std::array<KoreanUnit, 6> kKoreanUnits = {{
+    {"\xEC\xA1\xB0", 12},  // 조
+    {"\xEC\x96\xB5", 8},   // 억
+    {"\xEB\xA7\x8C", 4},   // 만
+    {"\xEC\xB2\x9C", 3},   // 천
+    {"\xEB\xB0\xB1", 2},   // 백
+    {"\xEC\x8B\xAD", 1},   // 십
+}};
+// Sino-Korean digits 일..구, read as digits only right before a unit (오만원, 삼천).
+constexpr std::array<std::string_view, 9> kKoreanDigits = {
+    "\xEC\x9D\xBC", "\xEC\x9D\xB4", "\xEC\x82\xBC", "\xEC\x82\xAC", "\xEC\x98\xA4",
+    "\xEC\x9C\xA1", "\xEC\xB9\xA0", "\xED\x8C\x94", "\xEA\xB5\xAC"};
+
+std::optional<KoreanUnit> KoreanUnitAt(std::string_view s) {
+  for (const auto& u : kKoreanUnits) {
+    if (s.substr(0, u.text.size()) == u.text) return u;
+  }
+  return std::nullopt;
+}
+
+// The length of a Sino-Korean digit that starts `s` and is followed by a unit; 0 otherwise.
+size_t KoreanDigitBeforeUnit(std::string_view s) {
+  for (auto d : kKoreanDigits) {
+    if (s.substr(0, d.size()) == d && KoreanUnitAt(s.substr(d.size()))) return d.size();
+  }
+  return 0;
+}
+
+bool HasKoreanUnit(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (KoreanUnitAt(s.substr(i))) return true;
+  }
+  return false;
+}
+
+// One number of a Korean amount as written: digits (grouped by commas in threes, at most one
+// '.' with its fraction), or one Sino-Korean digit, or nothing (만 alone is 10,000).
+struct KoreanNumber {
+  std::string whole = "1";
+  std::string fraction;
+  bool dot_could_group = false;  // "1.000만": the dot may group thousands or mark decimals
+};
+
+// Reads a Korean-unit amount (`all` trimmed, and holding at least one unit). Every number is
+// multiplied exactly; units must fall within a group (천 > 백 > 십) and between groups
+// (조 > 억 > 만); what precedes 만/억/조 is below 10,000, and what follows a group is below it.
+UserAmount ReadKoreanAmount(std::string_view all, const Currency& currency, AmountRule rule) {
+  const std::string shown = Quoted(all);
+  const std::string unreadable =
+      shown + " is not an amount I can read; write it as 35000 or as 3만5천";
+  std::string_view s = all;
+  // Currency marks: one before (₩, KRW) and one after (원, won, KRW), as in ReadUserAmount.
+  std::vector<FoundMark> marks;
+  if (auto m = MarkAtFront(s); m && !m->codes.empty()) {
+    marks.push_back(*m);
+    s.remove_prefix(m->length);
+  }
+  s = TrimSpaces(s);
+  if (auto m = MarkAtBack(s); m && !m->codes.empty()) {
+    marks.push_back(*m);
+    s.remove_suffix(m->length);
+  }
+  s = TrimSpaces(s);
+  for (const auto& m : marks) {
+    if (!ListHas(m.codes, currency.code)) {
+      return Refusal(shown + " names another currency (" + m.text + "); deposits are kept in " +
+                     currency.code + ", so write the amount in " + currency.code);
+    }
+  }
+  if (!s.empty() && (s.front() == '-' || s.substr(0, 3) == "\xE2\x88\x92")) {
+    return Refusal("the amount must not be negative");
+  }
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+
+  // Terms: (number, power of ten); a group's small terms are summed, then multiplied by its
+  // group unit. Values are kept as (digits, fraction) to stay exact.
+  struct Term {
+    KoreanNumber number;
+    int power = 0;
+  };
+  std::vector<std::vector<Term>> groups(1);
+  std::vector<int> group_powers;  // the 만/억/조 closing each finished group
+  bool first_number = true;
+  bool question = false;
+  while (true) {
+    while (size_t n = SpaceLength(s)) s.remove_prefix(n);
+    if (s.empty()) break;
+    KoreanNumber number;
+    bool had_number = false;
+    if (IsDigit(s.front())) {
+      // Digits, commas grouping in threes, and at most one '.', after every comma.
+      std::vector<std::string_view> parts;
+      size_t i = 0, start = 0, dots = 0;
+      for (; i < s.size(); ++i) {
+        const char c = s[i];
+        if (IsDigit(c)) continue;
+        if ((c == ',' || c == '.') && i > start && i + 1 < s.size() && IsDigit(s[i + 1])) {
+          if (dots > 0) return Refusal(unreadable);  // "1.5.0만", "1.000,5만"
+          parts.push_back(s.substr(start, i - start));
+          dots += c == '.';
+          start = i + 1;
+          continue;
+        }
+        break;
+      }
+      parts.push_back(s.substr(start, i - start));
+      s.remove_prefix(i);
+      if (dots == 1) {
+        if (!first_number) return Refusal(unreadable);  // a fraction only leads: "3만2.5천"
+        number.fraction = std::string(parts.back());
+        number.dot_could_group =
+            parts.size() == 2 && parts[1].size() == 3 && parts[0].size() <= 3 && parts[0][0] != '0';
+        parts.pop_back();
+      }
+      if (parts.size() > 1 && !ValidGrouping(parts, 0, parts.size())) return Refusal(unreadable);
+      number.whole = Join(parts, 0, parts.size());
+      had_number = true;
+    } else {
+      if (size_t n = KoreanDigitBeforeUnit(s)) {
+        for (size_t d = 0; d < kKoreanDigits.size(); ++d) {
+          if (s.substr(0, n) == kKoreanDigits[d]) number.whole = std::to_string(d + 1);
+        }
+        s.remove_prefix(n);
+        had_number = true;
+      }
+    }
+    while (size_t n = SpaceLength(s)) s.remove_prefix(n);
+    auto unit = KoreanUnitAt(s);
+    if (!unit && !had_number) return Refusal(unreadable);
+    if (unit) s.remove_prefix(unit->text.size());
+    first_number = false;
+    question = question || number.dot_could_group;
+    const int power = unit ? unit->power : 0;
+    if (power >= 4) {
+      // Closes a group: the small terms before it (or just this number) times 10^power.
+      if (!group_powers.empty() && power >= group_powers.back()) return Refusal(unreadable);
+      if (had_number && !groups.back().empty() && groups.back().back().power == 0) {
+        return Refusal(unreadable);  // "5 5만"
+      }
+      if (had_number || groups.back().empty()) groups.back().push_back({number, 0});
+      group_powers.push_back(power);
+      groups.emplace_back();
+    } else {
+      auto& g = groups.back();
+      if (!g.empty() && power >= g.back().power) return Refusal(unreadable);  // "5천5천"
+      g.push_back({number, power});
+    }
+  }
+  if (groups.back().empty()) groups.pop_back();
+  if (groups.empty()) return Refusal(unreadable);
+
+  // The value, read once with the dot as the decimal mark and, for "1.000만", once as grouping.
+  auto value = [&](bool dot_groups) -> std::optional<Scaled> {
+    const Scaled too_large{Scaled::Problem::kTooLarge, 0};
+    int64_t total = 0;  // minor units
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+      const int group_power = gi < group_powers.size() ? group_powers[gi] : 0;
+      int64_t group_units = 0;  // the group's number before its 만/억/조, whole units
+      for (const auto& t : groups[gi]) {
+        std::string whole = t.number.whole, fraction = t.number.fraction;
+        if (dot_groups) {
+          whole += fraction;
+          fraction.clear();
+        }
+        if (whole.size() + fraction.size() > 18) return too_large;
+        int64_t digits = 0;
+        for (char c : whole + fraction) digits = digits * 10 + (c - '0');
+        // The term in minor units: digits x 10^(power + group power + exponent - fraction).
+        const int scale =
+            t.power + group_power + currency.exponent - static_cast<int>(fraction.size());
+        int64_t minor = digits;
+        if (scale >= 0) {
+          if (scale > 18 || __builtin_mul_overflow(minor, Pow10(scale), &minor)) return too_large;
+        } else {
+          const int64_t div = Pow10(-scale);
+          if (minor % div != 0) {
+            return Scaled{currency.exponent == 0 ? Scaled::Problem::kFractionInWholeCurrency
+                                                 : Scaled::Problem::kTooFine,
+                          0};
+          }
+          minor /= div;
+        }
+        if (__builtin_add_overflow(total, minor, &total)) return too_large;
+        int64_t units = whole.size() > 12 ? 10000 : std::stoll(whole.empty() ? "0" : whole);
+        if (t.power > 0 && __builtin_mul_overflow(units, Pow10(t.power), &units)) units = 10000;
+        group_units += units;
+      }
+      // The pieces nest: what comes before 만/억/조, and what follows one, is below 10,000
+      // ("12000만" and "5만 30000" are refused, not read).
+      if ((gi > 0 || gi < group_powers.size()) && group_units >= 10000) return std::nullopt;
+    }
+    return Scaled{Scaled::Problem::kNone, total};
+  };
+
+  auto report = [&](const Scaled& v) -> UserAmount {
+    switch (v.problem) {
+      case Scaled::Problem::kFractionInWholeCurrency:
+        return Refusal(shown + " is not a whole amount: " + Places(currency));
+      case Scaled::Problem::kTooFine: {
+        UserAmount a;
+        a.kind = UserAmount::Kind::kQuestion;
+        a.message = "How much exactly did you send? " + Places(currency) + ", so " + shown +
+                    " is finer than the smallest " + currency.code +
+                    " unit and I will not round it; please send the amount again.";
+        return a;
+      }
+      case Scaled::Problem::kTooLarge:
+        return Refusal("the amount is too large");
+      case Scaled::Problem::kNone:
+        break;
+    }
+    if (v.minor == 0 && rule == AmountRule::kPositive) {
+      return Refusal("the amount must be greater than zero");
+    }
+    UserAmount a;
+    a.kind = UserAmount::Kind::kAmount;
+    a.minor = v.minor;
+    return a;
+  };
+
+  auto as_decimal = value(false);
+  if (!question) {
+    if (!as_decimal) return Refusal(unreadable);
+    return report(*as_decimal);
+  }
+  // "1.000만": the dot groups (10,000,000) or marks decimals (10,000). Ask, never guess.
+  auto as_grouping = value(true);
+  UserAmount a;
+  a.kind = UserAmount::Kind::kQuestion;
+  for (const auto& v : {as_grouping, as_decimal}) {
+    if (v && v->problem == Scaled::Problem::kNone && v->minor > 0) a.readings.push_back(v->minor);
+  }
+  if (a.readings.empty()) return Refusal(unreadable);
+  a.message = "Did you mean " + FormatAmount(a.readings[0], currency);
+  if (a.readings.size() == 2) a.message += " or " + FormatAmount(a.readings[1], currency);
+  a.message += "? In " + shown +
+               " the dot can separate thousands or mark the decimals, so I will not guess; "
+               "please send the amount again in digits, such as " +
+               PlainMinor(a.readings[0], currency.exponent) + ".";
+  return a;
+}
+
 }  // namespace
 
 UserAmount ReadUserAmount(std::string_view text, const Currency& currency, AmountRule rule) {
   const std::string_view all = TrimSpaces(text);
   const std::string shown = Quoted(all);
   if (all.empty()) return Refusal("the amount is empty; write a number such as 30000");
+  if (HasKoreanUnit(all)) return ReadKoreanAmount(all, currency, rule);
   const std::string not_a_number =
       shown + " is not a number; write the amount in digits, for example 30000";
 
@@ -472,13 +723,17 @@ bool HasDigit(std::string_view w) {
 // A word that is a number as people write it: digits, separators, signs, and at most one
 // currency mark glued to either end ("30,000", "1.000,50", "-5", "$12.50", "30,000원").
 bool IsNumberWord(std::string_view w) {
-  if (!HasDigit(w)) return false;
+  if (!HasDigit(w) && !HasKoreanUnit(w)) return false;
   if (auto m = MarkAtFront(w); m && !m->codes.empty()) w.remove_prefix(m->length);
   if (auto m = MarkAtBack(w); m && !m->codes.empty()) w.remove_suffix(m->length);
   while (!w.empty()) {
     char c = w.front();
     if (IsDigit(c) || c == '.' || c == ',' || c == '+' || c == '-') {
       w.remove_prefix(1);
+    } else if (auto unit = KoreanUnitAt(w)) {  // "3만", "5천원", "오만원"
+      w.remove_prefix(unit->text.size());
+    } else if (auto digit = KoreanDigitBeforeUnit(w)) {
+      w.remove_prefix(digit);
     } else if (size_t n = SpaceLength(w)) {
       w.remove_prefix(n);
     } else if (w.substr(0, 3) == "\xE2\x88\x92") {

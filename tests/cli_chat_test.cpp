@@ -86,6 +86,33 @@ TEST_CASE("chat on the embedded defaults answers and leaves a pending deposit") 
   CHECK(b.Query("SELECT balance FROM user_deposits") == 0);
 }
 
+TEST_CASE("chat shows the conversation only: log lines go to stderr with --verbose or to a file") {
+  Box b;
+  // A refused tool call logs a warning; a Korean amount with units is read (issue 16).
+  const std::string input =
+      "/deposit 1.000\xEB\xA7\x8C KIM\n/deposit 3\xEB\xA7\x8C 5\xEC\xB2\x9C"
+      "\xEC\x9B\x90 KIM MINJI\n";
+  const std::map<std::string, std::string> krw{{"CURRENCY", "KRW"}, {"USD_EXCHANGE_RATE", "1400"}};
+  auto quiet = b.Chat(input, krw);
+  CAPTURE(quiet.out);
+  CAPTURE(quiet.err);
+  CHECK(quiet.exit_code == 0);
+  CHECK(Contains(quiet.out, "Did you mean 10,000,000 KRW or 10,000 KRW?"));
+  CHECK(Contains(quiet.out, "Deposit #1 of 35,000 KRW from KIM MINJI"));
+  CHECK_FALSE(Contains(quiet.out, "level="));
+  CHECK_FALSE(Contains(quiet.err, "level="));
+
+  auto verbose = b.Chat(input, krw, {"--verbose"});
+  CHECK(Contains(verbose.err, "event=agent.tool_call"));
+  CHECK_FALSE(Contains(verbose.out, "level="));
+
+  auto to_file = b.Chat(input, krw, {"--log-file", b.dir + "/chat.log"});
+  CHECK_FALSE(Contains(to_file.out + to_file.err, "level="));
+  std::ifstream log(b.dir + "/chat.log");
+  std::string logged((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK(Contains(logged, "event=agent.tool_call"));
+}
+
 TEST_CASE("chat: a bad configuration value stops start-up with one line naming it") {
   Box b;
   auto r = b.Chat("", {{"CURRENCY", "DOGE"}});

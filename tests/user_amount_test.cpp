@@ -22,6 +22,15 @@ using Kind = UserAmount::Kind;
 #define WON_HANGUL "\xEC\x9B\x90"  // 원
 #define YEN "\xC2\xA5"             // ¥
 #define YEN_KANJI "\xE5\x86\x86"   // 円
+#define MAN "\xEB\xA7\x8C"         // 만 (10^4)
+#define CHEON "\xEC\xB2\x9C"       // 천 (10^3)
+#define BAEK "\xEB\xB0\xB1"        // 백 (10^2)
+#define SIP "\xEC\x8B\xAD"         // 십 (10)
+#define EOK "\xEC\x96\xB5"         // 억 (10^8)
+#define JO "\xEC\xA1\xB0"          // 조 (10^12)
+#define HANGUL_O "\xEC\x98\xA4"    // 오 (5)
+#define HANGUL_SAM "\xEC\x82\xBC"  // 삼 (3)
+#define SU "\xEC\x88\x98"          // 수 (in the name 만수)
 
 // One user string and what it must become: minor units, a question (with the exact readings it
 // offers, largest first) or a refusal; `says` is a piece of the sentence the user reads.
@@ -77,6 +86,44 @@ const std::vector<Row> kTable = {
     {"KRW", "$30", Kind::kRefusal, {}, "deposits are kept in KRW"},
     {"KRW", "30 USD", Kind::kRefusal, {}, "deposits are kept in KRW"},
     {"KRW", "9223372036854775808", Kind::kRefusal, {}, "too large"},
+    // KRW written with Korean units (issue 16): 만 10^4, 천 10^3, 백 10^2, 십 10, 억 10^8.
+    {"KRW", "5" MAN WON_HANGUL, Kind::kAmount, {50000}, ""},
+    {"KRW", "5" MAN " " WON_HANGUL, Kind::kAmount, {50000}, ""},
+    {"KRW", "3" MAN "5" CHEON WON_HANGUL, Kind::kAmount, {35000}, ""},
+    {"KRW", "3" MAN " 5" CHEON, Kind::kAmount, {35000}, ""},
+    {"KRW", "1" EOK, Kind::kAmount, {100000000}, ""},
+    {"KRW", "2.5" MAN, Kind::kAmount, {25000}, ""},
+    {"KRW", "1" EOK " 2" CHEON MAN WON_HANGUL, Kind::kAmount, {120000000}, ""},
+    {"KRW", "5" MAN "3,000" WON_HANGUL, Kind::kAmount, {53000}, ""},
+    {"KRW", "5" MAN " 3000" WON_HANGUL, Kind::kAmount, {53000}, ""},
+    {"KRW", "1,500" MAN WON_HANGUL, Kind::kAmount, {15000000}, ""},
+    {"KRW", WON_SIGN "5" MAN, Kind::kAmount, {50000}, ""},
+    {"KRW", "5" MAN " won", Kind::kAmount, {50000}, ""},
+    {"KRW", MAN WON_HANGUL, Kind::kAmount, {10000}, ""},
+    {"KRW", "O" MAN WON_HANGUL, Kind::kRefusal, {}, "not an amount I can read"},
+    {"KRW", HANGUL_O MAN WON_HANGUL, Kind::kAmount, {50000}, ""},
+    {"KRW", HANGUL_SAM CHEON WON_HANGUL, Kind::kAmount, {3000}, ""},
+    {"KRW", "5" CHEON MAN, Kind::kAmount, {50000000}, ""},
+    {"KRW", "3" BAEK "5" SIP, Kind::kAmount, {350}, ""},
+    {"KRW",
+     "1.000" MAN,
+     Kind::kQuestion,
+     {10000000, 10000},
+     "Did you mean 10,000,000 KRW or 10,000 KRW?"},
+    {"KRW", "2.55555" MAN, Kind::kRefusal, {}, "KRW has no fractions"},
+    {"KRW", "5" MAN "5" MAN, Kind::kRefusal, {}, "not an amount I can read"},
+    {"KRW", "5" CHEON "5" CHEON, Kind::kRefusal, {}, "not an amount I can read"},
+    {"KRW", "5" MAN " 30000", Kind::kRefusal, {}, "not an amount I can read"},
+    {"KRW", "12000" MAN, Kind::kRefusal, {}, "not an amount I can read"},
+    {"KRW", "3" MAN "2.5" CHEON, Kind::kRefusal, {}, "not an amount I can read"},
+    {"KRW", "-5" MAN, Kind::kRefusal, {}, "must not be negative"},
+    {"KRW", "5" MAN " dollars", Kind::kRefusal, {}, "deposits are kept in KRW"},
+    {"KRW", "100000" EOK, Kind::kRefusal, {}, "not an amount I can read"},
+    {"KRW", "9000" JO, Kind::kAmount, {9000000000000000}, ""},
+    {"KRW", "9999" JO " 9999" EOK, Kind::kAmount, {9999999900000000}, ""},
+    {"BHD", "9999" JO, Kind::kRefusal, {}, "too large"},
+    {"USD", "5" MAN " dollars", Kind::kAmount, {5000000}, ""},
+    {"USD", "1.25" MAN, Kind::kAmount, {1250000}, ""},
     // EUR: ',' and '.' may each be the decimal mark; spaces group.
     {"EUR", "1" NBSP "000", Kind::kAmount, {100000}, ""},
     {"EUR", "1 000", Kind::kAmount, {100000}, ""},
@@ -229,6 +276,9 @@ TEST_CASE("a command's amount keeps every word of the number, so its tail never 
            {"30000 2 KIM", "30000 2", "KIM"},  // two numbers: the reader refuses them
            {"KIM 30000", "KIM", "30000"},      // no number first: the reader refuses "KIM"
            {"30000", "30000", ""},
+           {"3" MAN " 5" CHEON WON_HANGUL " KIM MINJI", "3" MAN " 5" CHEON WON_HANGUL, "KIM MINJI"},
+           {"5" MAN WON_HANGUL " " MAN SU, "5" MAN WON_HANGUL, MAN SU},  // 만수: a name
+           {HANGUL_O MAN WON_HANGUL " KIM", HANGUL_O MAN WON_HANGUL, "KIM"},
        }) {
     CAPTURE(c.text);
     auto split = SplitLeadingAmount(c.text);
