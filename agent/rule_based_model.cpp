@@ -6,6 +6,7 @@
 #include <regex>
 #include <sstream>
 
+#include "agent/offline_intent.h"
 #include "common/text.h"
 #include "common/user_amount.h"
 
@@ -228,23 +229,6 @@ std::string RenderOther(const json& r) {
   return r.dump();
 }
 
-const std::regex kBalance(
-    R"(\b(balance|how much (money )?(do i have|have i got|is left|is on my account)|my money)\b)",
-    std::regex::icase);
-// The amount is everything between the verb and "as NAME" ("30.000 won", "1 000 EUR"), passed on
-// as written for the amount reader to accept, refuse or ask about; it must hold a digit.
-const std::regex kDeposit(
-    R"(\b(?:sent|send|transferred|deposited|paid|wired)\s+(?:you\s+)?(\S.{0,39}?)\s+(?:as|from|under(?:\s+the\s+name)?|by|named?)\s+(.+))",
-    std::regex::icase);
-const std::regex kDomain(R"(\b((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63})\b)",
-                         std::regex::icase);
-const std::regex kBuy(R"(\b(buy|register|purchase|get me)\b)", std::regex::icase);
-const std::regex kHistory(R"(\b(history|transactions|statement)\b)", std::regex::icase);
-const std::regex kCancel(R"(\bcancel\b\D*#?([0-9]+))", std::regex::icase);
-const std::regex kPending(R"(\bpending\b)", std::regex::icase);
-const std::regex kMyDomains(R"(\bmy (domains|orders)\b)", std::regex::icase);
-const std::regex kGreeting(R"(^\s*(hi|hello|hey|help|start)\b)", std::regex::icase);
-
 }  // namespace
 
 bool RuleBasedModel::IsCommand(std::string_view text) {
@@ -267,6 +251,21 @@ std::string RuleBasedModel::HelpText(bool for_admin) {
   if (for_admin) {
     out += "\nAdmin: /pending — deposits awaiting confirmation; /confirm ID; /reject ID REASON";
   }
+  return out;
+}
+
+std::string RuleBasedModel::HelpTextKorean(bool for_admin) {
+  std::string out =
+      "저는 선불 예치금을 보관하고, 그 돈으로 도메인을 사 드립니다. 이렇게 말씀해 보세요:\n"
+      "잔액 얼마예요? — 잔액\n"
+      "김민지 이름으로 3만원 보냈어요 — 입금 알림 (관리자가 확인하면 반영)\n"
+      "내역 보여줘 — 최근 거래\n"
+      "12번 취소 — 대기 중인 입금 취소\n"
+      "example.com 있어요? — 도메인 확인과 가격\n"
+      "example.com 살래요 — 잔액으로 도메인 구매 (구매 전에 확인)\n"
+      "내 도메인 목록 — 내 도메인 주문\n"
+      "명령어도 됩니다: /balance /deposit /history /cancel /domain /buy /domains";
+  if (for_admin) out += "\n관리자: /pending /confirm ID /reject ID 사유";
   return out;
 }
 
@@ -370,49 +369,40 @@ ChatResponse RuleBasedModel::Interpret(const ChatRequest& req, const std::string
     return Text("I don't know the command " + words[0] + ".\n" + HelpText(admin));
   }
 
-  std::smatch m;
-  if (std::regex_search(text, m, kDeposit) &&
-      m[1].str().find_first_of("0123456789") != std::string::npos) {
-    std::string name = m[2].str();
-    while (!name.empty() && std::string(".!?,").find(name.back()) != std::string::npos) {
-      name.pop_back();
-    }
-    return Call("manage_deposit",
-                {{"action", "request_deposit"}, {"amount", m[1].str()}, {"depositor_name", name}});
+  // Plain language, English or Korean; a reply to one of its questions completes the request
+  // the question interrupted (the conversation before this message is in the request).
+  OfflineContext context;
+  context.admin = admin;
+  size_t last = req.messages.size() - 1;
+  if (last >= 2 && req.messages[last - 1].role == ChatMessage::Role::kAssistant &&
+      req.messages[last - 1].tool_calls.empty() &&
+      req.messages[last - 2].role == ChatMessage::Role::kUser) {
+    context.previous_assistant = req.messages[last - 1].content;
+    context.previous_user = req.messages[last - 2].content;
   }
-  if (std::regex_search(text, m, kCancel)) {
-    return Call("manage_deposit", {{"action", "cancel"}, {"transaction_id", *ParseId(m[1].str())}});
+  OfflineIntent intent = UnderstandMessage(text, context);
+  switch (intent.kind) {
+    case OfflineIntent::Kind::kCall:
+      if (intent.tool == "check_domain" && !Offers(req, "check_domain")) {
+        return Text("Domain look-ups are not available here.");
+      }
+      if (intent.tool == "register_domain" && !Offers(req, "register_domain")) {
+        return Text("Domain purchases are not available here.");
+      }
+      if (intent.tool == "list_domains" && !Offers(req, "list_domains")) {
+        return Text("Domain orders are not available here.");
+      }
+      return Call(intent.tool, intent.args);
+    case OfflineIntent::Kind::kQuestion:
+      return Text(intent.question);
+    case OfflineIntent::Kind::kHelp:
+      return Text(HasHangul(text) ? HelpTextKorean(admin) : HelpText(admin));
+    case OfflineIntent::Kind::kNone:
+      break;
   }
-  std::smatch d;
-  bool has_domain = std::regex_search(text, d, kDomain);
-  if (has_domain && std::regex_search(text, kBuy) && Offers(req, "register_domain")) {
-    return Call("register_domain", {{"domain", AsciiLower(d[1].str())}, {"years", 1}});
-  }
-  if (has_domain && Offers(req, "check_domain")) {
-    json names = json::array();
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), kDomain);
-         it != std::sregex_iterator() && names.size() < 10; ++it) {
-      names.push_back(AsciiLower((*it)[1].str()));
-    }
-    return Call("check_domain", {{"domains", names}});
-  }
-  if (std::regex_search(text, kMyDomains) && Offers(req, "list_domains")) {
-    return Call("list_domains", json::object());
-  }
-  if (std::regex_search(text, kBalance) ||
-      text.find("\xEC\x9E\x94\xEC\x95\xA1") != std::string::npos ||
-      text.find("\xEC\x9E\x94\xEA\xB3\xA0") != std::string::npos) {  // 잔액, 잔고
-    return Call("manage_deposit", {{"action", "balance"}});
-  }
-  if (std::regex_search(text, kPending) && admin) {
-    return Call("manage_deposit", {{"action", "pending"}});
-  }
-  if (std::regex_search(text, kHistory) || std::regex_search(text, kPending) ||
-      text.find("\xEB\x82\xB4\xEC\x97\xAD") != std::string::npos) {  // 내역
-    return Call("manage_deposit", {{"action", "history"}});
-  }
-  if (std::regex_search(text, kGreeting)) return Text(HelpText(admin));
-  return Text("I'm the offline assistant and understood no request in that. " + HelpText(admin));
+  return Text(HasHangul(text) ? "무슨 말씀인지 이해하지 못했어요. " + HelpTextKorean(admin)
+                              : "I'm the offline assistant and understood no request in that. " +
+                                    HelpText(admin));
 }
 
 ChatResponse RuleBasedModel::Render(const ChatRequest& req) {

@@ -24,6 +24,8 @@ class RuleBasedModel final : public ChatModel {
   static bool IsCommand(std::string_view text);
   // The help text listing what the offline model understands.
   static std::string HelpText(bool for_admin);
+  // The same in Korean, for a user who writes Korean.
+  static std::string HelpTextKorean(bool for_admin);
 
  private:
   ChatResponse Interpret(const ChatRequest& request, const std::string& text);

@@ -763,6 +763,8 @@ bool IsCurrencyWord(std::string_view w) {
 
 }  // namespace
 
+bool IsAmountWord(std::string_view word) { return IsNumberWord(word); }
+
 AmountAndRest SplitLeadingAmount(std::string_view text) {
   std::vector<std::string_view> words;
   size_t i = 0;

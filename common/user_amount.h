@@ -74,4 +74,9 @@ struct AmountAndRest {
 };
 AmountAndRest SplitLeadingAmount(std::string_view text);
 
+// A word that is a number as people write it: digits with separators and signs, Korean units
+// ("3만", "오만원"), at most one currency mark glued to either end ("30,000원", "$12.50"). What
+// SplitLeadingAmount takes as the start of an amount; not checked as an amount.
+bool IsAmountWord(std::string_view word);
+
 }  // namespace depositbot
