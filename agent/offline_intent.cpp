@@ -59,7 +59,9 @@ std::string TrimPunctuation(std::string w) {
 
 // Korean particles and endings that may stick to a number, a name or a domain ("5만원을",
 // "김민지로", "example.com을"), longest first.
-constexpr std::array<std::string_view, 21> kParticles = {
+constexpr std::array<std::string_view, 23> kParticles = {
+    "이고",  // "이름은 한지민이고"
+    "이며",
     "\xEC\x9D\xB4\xEC\x97\x90\xEC\x9A\x94",  // 이에요
     "\xEC\x9E\x85\xEB\x8B\x88\xEB\x8B\xA4",  // 입니다
     "\xEC\x9C\xBC\xEB\xA1\x9C\xEC\x9A\x94",  // 으로요
@@ -333,7 +335,13 @@ Pieces Read(std::string_view text) {
     if (w.rfind(ireum, 0) == 0 && w.size() > ireum.size() && i > 0 && !used[i - 1]) {
       // "김민지 이름으로"
       std::string before = StripParticle(p.words[i - 1]);
-      if (HangulSyllables(before) >= 2 || IsUpperWord(before)) p.name = before;
+      if (IsUpperWord(before)) {
+        size_t k = i - 1;  // "KIM MINJI 이름으로": the whole upper-case run
+        while (k > 0 && !used[k - 1] && IsUpperWord(p.words[k - 1])) --k;
+        p.name = Join(p.words, k, i);
+      } else if (HangulSyllables(before) >= 2) {
+        p.name = before;
+      }
     } else if (EndsWith(StripParticle(w), ireum) && w.size() > ireum.size() + 3 &&
                w.rfind(ireum, 0) != 0) {
       // "김민지이름으로"
@@ -600,6 +608,11 @@ OfflineIntent Understand(std::string_view text, bool admin) {
     }
     return CallOf("check_domain", {{"domains", names}});
   }
+  // Pending deposits: an admin's list; a user asking about theirs gets their history.
+  const bool pending = std::regex_search(s, kPendingEn) || HasAny(s, kPendingKo);
+  if (pending && p.amount.empty()) {
+    return CallOf("manage_deposit", {{"action", admin ? "pending" : "history"}});
+  }
   // A deposit announcement: amount and name in any order.
   const bool deposit = std::regex_search(s, kDepositEn) || HasAny(s, kDepositKo);
   if (deposit && !std::regex_search(s, kHistoryEn) && !HasAny(s, kHistoryKo)) {
@@ -643,9 +656,14 @@ bool HasHangul(std::string_view text) {
 OfflineIntent UnderstandMessage(std::string_view text, const OfflineContext& context) {
   OfflineIntent now = Understand(text, context.admin);
   const std::string& asked = context.previous_assistant;
-  if (asked.empty() || context.previous_user.empty() || now.kind == OfflineIntent::Kind::kCall) {
-    return now;
+  if (asked.empty() || context.previous_user.empty()) return now;
+  // "Which domain should I buy?" answered with a name: buy that one.
+  if ((Has(asked, kAskDomainEn) || Has(asked, kAskDomainKo)) &&
+      now.kind == OfflineIntent::Kind::kCall && now.tool == "check_domain" &&
+      now.args["domains"].size() == 1) {
+    return CallOf("register_domain", {{"domain", now.args["domains"][0]}, {"years", 1}});
   }
+  if (now.kind == OfflineIntent::Kind::kCall) return now;
   // The reply to one of the questions above completes the request it interrupted.
   Pieces before = Read(context.previous_user);
   const bool korean = HasHangul(context.previous_user) || HasHangul(text);
@@ -673,7 +691,7 @@ OfflineIntent UnderstandMessage(std::string_view text, const OfflineContext& con
   }
   if (Has(asked, kAskCancelEn) || Has(asked, kAskCancelKo)) {
     for (const auto& w : Read(text).words) {
-      if (auto id = IdOf(w)) {
+      if (auto id = IdOf(StripParticle(w))) {
         return CallOf("manage_deposit", {{"action", "cancel"}, {"transaction_id", *id}});
       }
     }

@@ -8,6 +8,11 @@ if(TARGET depositbot_agent AND TARGET ledger_builder)
                   LIBS depositbot_agent ledger_builder)
   depositbot_test(NAME model_usage_test SOURCES model_usage_test.cpp
                   LIBS depositbot_agent ledger_builder)
+  # The offline model's phrase corpus; the binary prints every phrasing with its outcome.
+  depositbot_test(NAME offline_corpus_test SOURCES offline_corpus_test.cpp
+                  LIBS depositbot_agent nlohmann_json::nlohmann_json)
+  target_compile_definitions(offline_corpus_test PRIVATE
+    DEPOSITBOT_CORPUS_PATH="${PROJECT_SOURCE_DIR}/tests/data/offline_corpus.json")
 endif()
 
 if(TARGET depositbot_tools AND TARGET ledger_builder)

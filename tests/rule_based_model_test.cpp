@@ -188,3 +188,33 @@ TEST_CASE("\"I sent\" without any number is not taken as a deposit request") {
   auto i = Interpret("I sent you a letter as a gift");
   CHECK(i.tool != "manage_deposit");
 }
+
+TEST_CASE("a half-given deposit is completed over two turns; the question records nothing") {
+  RuleBasedModel offline;
+  AgentFixture f(&offline);
+  auto asked = f.Say(f.alice, "I want to deposit 50 dollars");
+  CHECK(asked.reply.find("Under which name did you send 50 dollars?") != std::string::npos);
+  CHECK(asked.calls.empty());
+  CHECK(f.deposits.History(f.alice.user_id, 10)->empty());
+  auto done = f.Say(f.alice, "KIM MINJI");
+  CHECK(done.reply.find("Deposit #1 of 50.00 USD from KIM MINJI") != std::string::npos);
+  auto ledger = f.deposits.History(f.alice.user_id, 10);
+  REQUIRE(ledger->size() == 1);
+  CHECK(ledger->front().amount == 5000);
+  CHECK(ledger->front().depositor_name == "KIM MINJI");
+
+  // In Korean, the name first and the amount in the answer.
+  auto ko = f.Say(f.bob, "김민지 이름으로 입금했어요");
+  CHECK(ko.reply.find("김민지 이름으로 얼마를 보내셨나요?") != std::string::npos);
+  auto ko_done = f.Say(f.bob, "50");
+  CHECK(ko_done.reply.find("Deposit #2 of 50.00 USD from 김민지") != std::string::npos);
+}
+
+TEST_CASE("a message after the question that is no answer is read on its own") {
+  RuleBasedModel offline;
+  AgentFixture f(&offline);
+  f.Say(f.alice, "I want to deposit 50 dollars");
+  auto balance = f.Say(f.alice, "what is my balance?");
+  CHECK(balance.reply == "Your balance is 0.00 USD.");
+  CHECK(f.deposits.History(f.alice.user_id, 10)->empty());
+}
