@@ -114,8 +114,14 @@ class Parser {
   void Settings(const json& j, const std::string& path) {
     Object o(j, path,
              {"currency", "usd_exchange_rate", "price_markup_percent", "start", "max_model_calls",
-              "quote_ttl_seconds", "max_deposit", "fair_use"});
+              "quote_ttl_seconds", "max_deposit", "fair_use", "model"});
     FixtureSettings& s = fixture_.settings;
+    if (auto model = o.Str("model")) {
+      if (*model != "offline" && *model != "scripted") {
+        Fail(o.PathOf("model"), "must be \"offline\" or \"scripted\"");
+      }
+      s.offline_model = *model == "offline";
+    }
     if (auto code = o.Str("currency")) {
       auto c = Currency::FromCode(*code);
       if (!c) Fail(o.PathOf("currency"), c.error().message);
@@ -476,6 +482,10 @@ class Parser {
     }
     only_for("min_age_seconds", t.kind == FixtureTurn::Kind::kRecovery, "\"run\": \"recovery\"");
     if (o.Has("model")) {
+      if (fixture_.settings.offline_model) {
+        Fail(o.PathOf("model"), "the fixture runs the offline model (settings.model), which "
+                                "takes no scripted replies");
+      }
       if (t.kind != FixtureTurn::Kind::kMessage) {
         Fail(o.PathOf("model"), "only a \"say\" turn reaches the model");
       }

@@ -31,6 +31,9 @@ struct FixtureSettings {
   int64_t user_message_burst = 10;
   int64_t user_daily_model_tokens = 0;
   bool admins_exempt_from_limits = true;
+  // "model": "offline": every message goes to the rule-based model, as `depositbot chat` on the
+  // embedded defaults does; turns then carry no scripted replies. Default: the scripted model.
+  bool offline_model = false;
 };
 
 // A starting ledger row, written through DepositRepository so the books start reconciled.

@@ -29,7 +29,7 @@ Status ReplayStack::Build(const Fixture& f) {
   ServiceHooks hooks;
   hooks.environment = &environment;
   hooks.registrar = &registrar;
-  hooks.model = &scripted;
+  hooks.model = f.settings.offline_model ? nullptr : &scripted;  // null: the rule-based model
   hooks.max_deposit_minor = f.settings.max_deposit_minor;
   hooks.quote_ttl_seconds = f.settings.quote_ttl_seconds;
   hooks.max_model_calls = f.settings.max_model_calls;
