@@ -98,7 +98,8 @@ std::string RenderFailure(const std::string& tool, const json& args, const json&
       if (Str(d, "field") == "action") return "Sorry, only admins can do that.";
     }
     std::string out = "Sorry, I could not do that:";
-    for (const auto& d : r["details"]) out += " " + Str(d, "field") + " " + Str(d, "problem") + ".";
+    for (const auto& d : r["details"])
+      out += " " + EndSentence(Str(d, "field") + " " + Str(d, "problem"));
     return out;
   }
   if (r.value("question", false)) {
@@ -111,7 +112,7 @@ std::string RenderFailure(const std::string& tool, const json& args, const json&
   }
   std::string msg = Str(r, "message", code);
   if (!msg.empty()) msg[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(msg[0])));
-  std::string out = "Sorry, that did not work: " + msg + ".";
+  std::string out = EndSentence("Sorry, that did not work: " + msg);
   if (tool == "manage_deposit" && action == "request_deposit") {
     out += "\nUsage: /deposit AMOUNT NAME — e.g. /deposit 30000 KIM MINJI";
   }
@@ -183,7 +184,7 @@ std::string RenderCheckDomain(const json& r) {
     if (!out.empty()) out += "\n";
     std::string name = Str(d, "domain");
     if (d.contains("valid") && d["valid"] == false) {
-      out += name + ": " + Str(d, "problem") + ".";
+      out += EndSentence(name + ": " + Str(d, "problem"));
     } else if (!d.contains("available") || d["available"].is_null()) {
       out += "I could not find out whether " + name + " is free (" + Str(d, "problem") +
              "); please try again later.";

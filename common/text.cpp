@@ -125,4 +125,15 @@ std::string FirstCodePoints(std::string_view s, size_t limit) {
   return std::string(s);
 }
 
+std::string EndSentence(std::string_view s) {
+  std::string out(s);
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\n')) out.pop_back();
+  for (std::string_view end : {".", "!", "?", "\xE2\x80\xA6", "\xE3\x80\x82"}) {  // … 。
+    if (out.size() >= end.size() && out.compare(out.size() - end.size(), end.size(), end) == 0) {
+      return out;
+    }
+  }
+  return out + ".";
+}
+
 }  // namespace depositbot

@@ -11,6 +11,10 @@ namespace depositbot {
 // Text helpers shared by every layer. ASCII case only: bytes outside 'A'-'Z' / 'a'-'z' (UTF-8
 // included) are kept as they are, whatever the process locale.
 
+// `s` ending a sentence: a full stop added unless it already ends with one (or '!', '?', '…',
+// '。'), so that a quoted reason never ends "..".
+std::string EndSentence(std::string_view s);
+
 std::string AsciiLower(std::string_view s);
 std::string AsciiUpper(std::string_view s);
 // Whether `a` and `b` are equal when ASCII letters are compared without regard to case.

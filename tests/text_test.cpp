@@ -85,3 +85,12 @@ TEST_CASE("the first code points of a text end on a character boundary") {
   CHECK(FirstCodePoints("ab", 5) == "ab");
   CHECK(FirstCodePoints("ab", 0) == "");
 }
+
+TEST_CASE("a quoted reason ends with one full stop, never two") {
+  CHECK(EndSentence("the name is taken") == "the name is taken.");
+  CHECK(EndSentence("the name is taken.") == "the name is taken.");
+  CHECK(EndSentence("is it taken?") == "is it taken?");
+  CHECK(EndSentence("이미 등록된 이름입니다。") == "이미 등록된 이름입니다。");
+  CHECK(EndSentence("trailing space. ") == "trailing space.");
+  CHECK(EndSentence("") == ".");
+}
