@@ -49,6 +49,12 @@ std::string Trimmed(std::string_view s) {
 
 std::string TxLabel(int64_t id) { return "transaction #" + std::to_string(id); }
 
+// "a deposit", "an adjustment".
+std::string WithArticle(TransactionType type) {
+  std::string name(ToString(type));
+  return (name.front() == 'a' ? "an " : "a ") + name;
+}
+
 }  // namespace
 
 DepositRepository::DepositRepository(Database& db, const Clock& clock, RetryPolicy retry,
@@ -268,8 +274,7 @@ Result<DepositTransaction> DepositRepository::Confirm(int64_t transaction_id,
   auto t = GetTransaction(transaction_id);
   if (!t) return t.error();
   if (t->type != TransactionType::kDeposit) {
-    return Error::FailedPrecondition(TxLabel(transaction_id) + " is a " +
-                                     std::string(ToString(t->type)) +
+    return Error::FailedPrecondition(TxLabel(transaction_id) + " is " + WithArticle(t->type) +
                                      ", only deposits are confirmed");
   }
   if (t->status != TransactionStatus::kPending) {
@@ -315,9 +320,8 @@ Result<DepositTransaction> DepositRepository::Decide(int64_t transaction_id, Tra
     return Error::Forbidden(TxLabel(transaction_id) + " is not yours; nothing was changed");
   }
   if (t->type != type) {
-    return Error::FailedPrecondition(TxLabel(transaction_id) + " is a " +
-                                     std::string(ToString(t->type)) + ", only pending " +
-                                     std::string(ToString(type)) + "s can be " +
+    return Error::FailedPrecondition(TxLabel(transaction_id) + " is " + WithArticle(t->type) +
+                                     ", only pending " + std::string(ToString(type)) + "s can be " +
                                      std::string(ToString(to)) + " here");
   }
   if (t->status != TransactionStatus::kPending) {
@@ -523,8 +527,7 @@ Result<DepositTransaction> DepositRepository::ConfirmAdjustment(int64_t transact
   auto t = GetTransaction(transaction_id);
   if (!t) return t.error();
   if (t->type != TransactionType::kAdjustment) {
-    return Error::FailedPrecondition(TxLabel(transaction_id) + " is a " +
-                                     std::string(ToString(t->type)) +
+    return Error::FailedPrecondition(TxLabel(transaction_id) + " is " + WithArticle(t->type) +
                                      ", not an adjustment; nothing was changed");
   }
   if (t->status != TransactionStatus::kPending) {

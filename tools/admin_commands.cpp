@@ -216,8 +216,8 @@ std::optional<AdminCommandResult> AdminCommands::Handle(const ToolContext& who,
   const std::string cmd = CommandOf(text);
   ExecutedCall call;
   call.name = "admin_" + cmd.substr(1);
-  call.arguments = json{{"text", std::string(text)}}.dump(-1, ' ', false,
-                                                          json::error_handler_t::replace);
+  call.arguments =
+      json{{"text", std::string(text)}}.dump(-1, ' ', false, json::error_handler_t::replace);
   if (!who.is_admin) {
     Log(LogLevel::kWarn, "admin.not_admin",
         {{"command", cmd}, {"telegram_id", std::to_string(who.telegram_id)}});
@@ -284,8 +284,8 @@ AdminCommandResult AdminCommands::UserInfo(const std::vector<std::string>& words
     if (pending.empty()) {
       out += "\nPending deposits: none.";
     } else {
-      out += "\nPending deposits: " + std::to_string(pending.size()) + " (" +
-             Money(pending_total) + "):";
+      out += "\nPending deposits: " + std::to_string(pending.size()) + " (" + Money(pending_total) +
+             "):";
       for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
         out += "\n" + TxLine(**it, Money((*it)->amount));
       }
@@ -399,8 +399,7 @@ AdminCommandResult AdminCommands::RequestAdjustment(const ToolContext& who, std:
   // Checked again when it is confirmed (the balance may change in between): a debit that would
   // take the balance below zero is refused both times.
   if (signed_amount < 0 && account->balance < amount.minor) {
-    return Refused(std::move(call),
-                   Error::InsufficientFunds("the balance is less than the debit"),
+    return Refused(std::move(call), Error::InsufficientFunds("the balance is less than the debit"),
                    user->display_name + "'s balance is " + Money(account->balance) +
                        "; a debit of " + Money(amount.minor) +
                        " would take it below zero. Nothing was recorded.");
@@ -447,8 +446,8 @@ DecisionOutcome AdminCommands::ConfirmAdjustment(const ToolContext& who,
     return DecisionRefused(std::move(call), Error::Forbidden("only admins may confirm adjustments"),
                            "Only admins can confirm adjustments.");
   }
-  auto t = deposits_.ConfirmAdjustment(transaction_id, who.telegram_id,
-                                       options_.adjustment_ttl_seconds);
+  auto t =
+      deposits_.ConfirmAdjustment(transaction_id, who.telegram_id, options_.adjustment_ttl_seconds);
   if (!t) {
     std::string reply = "Sorry, that did not work: " + Capitalised(t.error().message) + ".";
     if (t.code() == ErrorCode::kInsufficientFunds) {
@@ -483,11 +482,10 @@ DecisionOutcome AdminCommands::ConfirmAdjustment(const ToolContext& who,
   ui.reason = t->reason.value_or("");
   ui.admin_telegram_id = who.telegram_id;
   ui.admin_name = who.display_name;
-  std::string reply = "Adjustment #" + std::to_string(t->id) + " of " + ui.amount_formatted +
-                      " applied";
-  json payload = {{"transaction_id", t->id},
-                  {"status", "confirmed"},
-                  {"signed_amount", t->SignedAmount()}};
+  std::string reply =
+      "Adjustment #" + std::to_string(t->id) + " of " + ui.amount_formatted + " applied";
+  json payload = {
+      {"transaction_id", t->id}, {"status", "confirmed"}, {"signed_amount", t->SignedAmount()}};
   if (auto u = users_.FindById(t->user_id)) {
     ui.user_telegram_id = u->telegram_id;
     ui.user_name = u->display_name;
@@ -552,9 +550,9 @@ AdminCommandResult AdminCommands::ExportLedger(const std::vector<std::string>& w
     auto a = ParseDay(words[1]);
     auto b = ParseDay(words[2]);
     if (!a || !b) {
-      return Refused(std::move(call), Error::Invalid("a date is not YYYY-MM-DD"),
-                     "Sorry, " + (!a ? words[1] : words[2]) + " is not a date I can read.\n" +
-                         kExportUsage);
+      return Refused(
+          std::move(call), Error::Invalid("a date is not YYYY-MM-DD"),
+          "Sorry, " + (!a ? words[1] : words[2]) + " is not a date I can read.\n" + kExportUsage);
     }
     if (*a > *b) {
       return Refused(std::move(call), Error::Invalid("the range starts after it ends"),
@@ -640,9 +638,10 @@ AdminCommandResult AdminCommands::ShowStats(ExecutedCall call) const {
                    "Sorry, I could not read the figures: " + s.error().message + ".");
   }
   const bool agree = s->balance_sum == s->ledger_sum;
-  std::string out = "Users: " + std::to_string(s->users) + ".\nBalances: " +
-                    Money(s->balance_sum) + " in total; the ledger (confirmed credits minus "
-                    "debits): " + Money(s->ledger_sum) + " — " +
+  std::string out = "Users: " + std::to_string(s->users) + ".\nBalances: " + Money(s->balance_sum) +
+                    " in total; the ledger (confirmed credits minus "
+                    "debits): " +
+                    Money(s->ledger_sum) + " — " +
                     (agree ? "they agree."
                            : "they DIFFER by " + Money(s->balance_sum - s->ledger_sum) +
                                  ": run depositbot reconcile to see whose.");
@@ -654,9 +653,8 @@ AdminCommandResult AdminCommands::ShowStats(ExecutedCall call) const {
   }
   out += "\nToday (" + DayOf(day_start) + ", UTC): " + std::to_string(s->deposits_today) +
          " deposit" + (s->deposits_today == 1 ? "" : "s") + " confirmed, " +
-         Money(s->deposits_today_total) + "; " + std::to_string(s->purchases_today) +
-         " purchase" + (s->purchases_today == 1 ? "" : "s") + ", " +
-         Money(s->purchases_today_total) + ".";
+         Money(s->deposits_today_total) + "; " + std::to_string(s->purchases_today) + " purchase" +
+         (s->purchases_today == 1 ? "" : "s") + ", " + Money(s->purchases_today_total) + ".";
   return Answered(std::move(call),
                   {{"users", s->users},
                    {"balance_sum", s->balance_sum},

@@ -14,8 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kKindNames[] = {"confirm_deposit",  "reject_deposit",
-                                           "confirm_purchase", "cancel_purchase",
+constexpr std::string_view kKindNames[] = {"confirm_deposit", "reject_deposit", "confirm_purchase",
+                                           "cancel_purchase",
                                            // Admin tools in chat.
                                            "confirm_adjustment", "cancel_adjustment"};
 

@@ -40,14 +40,10 @@ json ToJson(const PurchaseQuoteUi& e) {
 }
 
 json ToJson(const AdjustmentRequestedUi& e) {
-  return {{"kind", "adjustment_requested"},
-          {"transaction_id", e.transaction_id},
-          {"user_telegram_id", e.user_telegram_id},
-          {"user_name", e.user_name},
-          {"amount_formatted", e.amount_formatted},
-          {"reason", e.reason},
-          {"requested_by", e.requested_by},
-          {"expires_at", e.expires_at}};
+  return {{"kind", "adjustment_requested"},         {"transaction_id", e.transaction_id},
+          {"user_telegram_id", e.user_telegram_id}, {"user_name", e.user_name},
+          {"amount_formatted", e.amount_formatted}, {"reason", e.reason},
+          {"requested_by", e.requested_by},         {"expires_at", e.expires_at}};
 }
 
 json ToJson(const AdjustmentDecidedUi& e) {
@@ -65,8 +61,8 @@ json ToJson(const AdjustmentDecidedUi& e) {
 }
 
 json ToJson(const DocumentUi& e) {
-  return {{"kind", "document"},          {"filename", e.filename}, {"mime_type", e.mime_type},
-          {"caption", e.caption},        {"rows", e.rows},         {"bytes", e.content.size()},
+  return {{"kind", "document"},   {"filename", e.filename}, {"mime_type", e.mime_type},
+          {"caption", e.caption}, {"rows", e.rows},         {"bytes", e.content.size()},
           {"content", e.content}};
 }
 
