@@ -23,7 +23,8 @@ Status ReadInts(Database& db, const std::string& sql, const std::vector<int64_t>
 
 }  // namespace
 
-Result<LedgerStats> LedgerReportRepository::Stats(int64_t day_start, int64_t day_end) {
+Result<LedgerStats> LedgerReportRepository::Stats(int64_t day_start, int64_t day_end,
+                                                  int64_t adjustments_since) {
   LedgerStats s;
   auto lock = db_.Lock();
   // One snapshot (PostgreSQL: REPEATABLE READ), so the balances and the ledger are compared as
@@ -54,8 +55,8 @@ Result<LedgerStats> LedgerReportRepository::Stats(int64_t day_start, int64_t day
   }
   if (auto st = ReadInts(db_,
                          "SELECT COUNT(*) FROM deposit_transactions "
-                         "WHERE type = 'adjustment' AND status = 'pending'",
-                         {}, {&s.pending_adjustments});
+                         "WHERE type = 'adjustment' AND status = 'pending' AND created_at >= ?",
+                         {adjustments_since}, {&s.pending_adjustments});
       !st) {
     return st.error();
   }

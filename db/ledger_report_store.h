@@ -18,7 +18,8 @@ struct LedgerStats {
   int64_t ledger_sum = 0;   // SUM(confirmed amount * direction): what the balances must add to
   int64_t pending_deposits = 0;
   int64_t pending_deposit_total = 0;
-  int64_t pending_adjustments = 0;  // asked for, not yet confirmed: no money moved
+  // Asked for at or after the `adjustments_since` given and not yet decided: no money moved.
+  int64_t pending_adjustments = 0;
   int64_t deposits_today = 0;       // deposits confirmed today
   int64_t deposits_today_total = 0;
   int64_t purchases_today = 0;  // purchases charged today
@@ -37,7 +38,8 @@ class LedgerReportStore {
  public:
   virtual ~LedgerReportStore() = default;
 
-  virtual Result<LedgerStats> Stats(int64_t day_start, int64_t day_end) = 0;
+  virtual Result<LedgerStats> Stats(int64_t day_start, int64_t day_end,
+                                    int64_t adjustments_since) = 0;
   // Every ledger row created in [from, to) (unix seconds), by id, handed to `row` one at a time
   // from one statement (a consistent read); `row` returns false to stop early. `row` runs with
   // the store's connection held: it must not call a store.

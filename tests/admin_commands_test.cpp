@@ -560,6 +560,9 @@ TEST_CASE("/stats agrees with the books the builder wrote, read in one snapshot"
   auto tomorrow = d.Say(admin, "/stats").calls.at(0).result.payload;
   CHECK(tomorrow["deposits_today"] == 0);
   CHECK(tomorrow["purchases_today"] == 0);
+  // The adjustment can no longer be confirmed: it waits for no one.
+  CHECK(tomorrow["pending_adjustments"] == 0);
+  CHECK(tomorrow["pending_deposits"] == 2);
 }
 
 TEST_CASE("/adjust reads its amount by the money-safety rules and needs a reason") {

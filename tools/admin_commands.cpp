@@ -632,7 +632,9 @@ AdminCommandResult AdminCommands::ExportLedger(const std::vector<std::string>& w
 AdminCommandResult AdminCommands::ShowStats(ExecutedCall call) const {
   const int64_t now = clock_.NowSeconds();
   const int64_t day_start = now - ((now % kDaySeconds) + kDaySeconds) % kDaySeconds;
-  auto s = reports_.Stats(day_start, day_start + kDaySeconds);
+  // An adjustment past its time can no longer be confirmed: it is not waiting for anyone.
+  auto s = reports_.Stats(day_start, day_start + kDaySeconds,
+                          now - options_.adjustment_ttl_seconds);
   if (!s) {
     return Refused(std::move(call), s.error(),
                    "Sorry, I could not read the figures: " + s.error().message + ".");
@@ -648,8 +650,8 @@ AdminCommandResult AdminCommands::ShowStats(ExecutedCall call) const {
   out += "\nPending deposits: " + std::to_string(s->pending_deposits) + ", " +
          Money(s->pending_deposit_total) + ".";
   if (s->pending_adjustments > 0) {
-    out += "\nPending adjustments: " + std::to_string(s->pending_adjustments) +
-           " (no money moved until confirmed).";
+    out += "\nAdjustments awaiting confirmation: " + std::to_string(s->pending_adjustments) +
+           " (no money moved yet).";
   }
   out += "\nToday (" + DayOf(day_start) + ", UTC): " + std::to_string(s->deposits_today) +
          " deposit" + (s->deposits_today == 1 ? "" : "s") + " confirmed, " +
