@@ -11,8 +11,7 @@ class LedgerReportRepository final : public LedgerReportStore {
  public:
   explicit LedgerReportRepository(Database& db) : db_(db) {}
 
-  Result<LedgerStats> Stats(int64_t day_start, int64_t day_end,
-                            int64_t adjustments_since) override;
+  Result<LedgerStats> Stats(int64_t day_start, int64_t day_end, int64_t adjustments_since) override;
   Status ForEachLedgerRow(int64_t from, int64_t to,
                           const std::function<bool(const LedgerExportRow&)>& row) override;
 

@@ -20,7 +20,7 @@ struct LedgerStats {
   int64_t pending_deposit_total = 0;
   // Asked for at or after the `adjustments_since` given and not yet decided: no money moved.
   int64_t pending_adjustments = 0;
-  int64_t deposits_today = 0;       // deposits confirmed today
+  int64_t deposits_today = 0;  // deposits confirmed today
   int64_t deposits_today_total = 0;
   int64_t purchases_today = 0;  // purchases charged today
   int64_t purchases_today_total = 0;

@@ -597,3 +597,15 @@ TEST_CASE("/adjust reads its amount by the money-safety rules and needs a reason
         1);
   CHECK(d.Balance(alice.id) == 5000);
 }
+
+TEST_CASE("the admins' help lists the admin commands and a user's help does not") {
+  Desk d;
+  const std::string admin_help = d.Say(d.Admin(), "/help").reply;
+  const std::string user_help = d.Say(d.As(1001, false), "/help").reply;
+  for (const char* command :
+       {"/user ID-or-@name", "/adjust ID AMOUNT REASON", "/export [FROM TO]", "/stats"}) {
+    CAPTURE(command);
+    CHECK(Contains(admin_help, command));
+    CHECK(!Contains(user_help, command));
+  }
+}

@@ -633,8 +633,8 @@ AdminCommandResult AdminCommands::ShowStats(ExecutedCall call) const {
   const int64_t now = clock_.NowSeconds();
   const int64_t day_start = now - ((now % kDaySeconds) + kDaySeconds) % kDaySeconds;
   // An adjustment past its time can no longer be confirmed: it is not waiting for anyone.
-  auto s = reports_.Stats(day_start, day_start + kDaySeconds,
-                          now - options_.adjustment_ttl_seconds);
+  auto s =
+      reports_.Stats(day_start, day_start + kDaySeconds, now - options_.adjustment_ttl_seconds);
   if (!s) {
     return Refused(std::move(call), s.error(),
                    "Sorry, I could not read the figures: " + s.error().message + ".");
