@@ -230,6 +230,7 @@ TEST_CASE("/adjust moves money only after Confirm, with who asked and who confir
   // Pressed again: refused, and applied once.
   DecisionOutcome again = d.decisions.Decide(admin, {Decision::Kind::kConfirmAdjustment, tx, ""});
   CHECK(!again.ok);
+  CHECK(!again.buttons_stay);
   CHECK(d.Balance(alice.id) == 7500);
 }
 
@@ -270,6 +271,10 @@ TEST_CASE("an adjustment confirmed after its 15 minutes is refused and changes n
     CHECK(Contains(late.reply, "expired"));
     CHECK(d.Balance(alice.id) == 5000);
     CHECK(d.Ledger() == before);
+    // Its Cancel button still closes it.
+    CHECK(late.buttons_stay);
+    CHECK(d.decisions.Decide(pressing, {Decision::Kind::kCancelAdjustment, tx, ""}).ok);
+    CHECK(d.Balance(alice.id) == 5000);
   }
   d.ExpectBooksClean();
 }

@@ -467,8 +467,11 @@ DecisionOutcome AdminCommands::ConfirmAdjustment(const ToolContext& who,
          {"admin", std::to_string(who.telegram_id)},
          {"reason", t.error().message}});
     DecisionOutcome out = DecisionRefused(std::move(call), t.error(), std::move(reply));
-    // Short of funds: a top-up makes the same button work (until it expires).
-    out.buttons_stay = t.code() == ErrorCode::kInsufficientFunds;
+    // Still pending (short of funds, or past its time): Cancel still closes it, and a top-up
+    // makes Confirm work until it expires. Decided already: the buttons mean nothing now.
+    auto row = deposits_.GetTransaction(transaction_id);
+    out.buttons_stay = row && row->type == TransactionType::kAdjustment &&
+                       row->status == TransactionStatus::kPending;
     return out;
   }
   Log(LogLevel::kInfo, "admin.adjustment_confirmed",
