@@ -621,7 +621,7 @@ AdminCommandResult AdminCommands::ExportLedger(const std::vector<std::string>& w
                 (rows == 1 ? "" : "s") + ", " + code + ".";
   std::string reply = "Ledger export of " + range_text + ": " + std::to_string(rows) + " row" +
                       (rows == 1 ? "" : "s") + "; the confirmed rows sum to " +
-                      SignedMoney(confirmed_sum) + ". The file is " + doc.filename + ".";
+                      SignedMoney(confirmed_sum) + ".";
   AdminCommandResult out = Answered(std::move(call),
                                     {{"rows", rows},
                                      {"confirmed_sum", confirmed_sum},
