@@ -10,6 +10,7 @@
 #include "agent/rule_based_model.h"
 #include "common/log.h"
 #include "db/conversation_store.h"
+#include "tools/admin_commands.h"
 #include "tools/tool_registry.h"
 
 namespace depositbot {
@@ -138,6 +139,16 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
     }
     out.reply = "Done: I forgot our conversation. Your balance and transactions are unchanged.";
     return out;
+  }
+
+  if (options_.admin_commands) {
+    if (auto admin = options_.admin_commands->Handle(ctx, text)) {
+      out.model_name = "admin";
+      out.reply = std::move(admin->reply);
+      out.ui = std::move(admin->ui);
+      out.calls.push_back(std::move(admin->call));
+      return out;
+    }
   }
 
   ChatModel& model = ModelFor(text);

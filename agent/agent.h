@@ -13,6 +13,7 @@
 
 namespace depositbot {
 
+class AdminCommands;
 class ConversationStore;
 class FairUse;
 class ToolRegistry;
@@ -51,6 +52,9 @@ struct TurnResult {
 // budget is spent; a refused message gets FairUse's sentence and changes nothing (no model
 // call, no tool, no history). The turn's tokens are stored with its messages in one
 // transaction (ConversationStore::AppendTurn), also for a turn that is not remembered.
+// With Options::admin_commands, the admin commands (AdminCommands::IsAdminCommand) are handled
+// there, after the rate limit and before any model: no model call, nothing stored in the
+// history (the model never learns of them); the turn reports the one call they made.
 class Agent {
  public:
   struct Options {
@@ -61,6 +65,9 @@ class Agent {
     size_t max_reply_units = kMaxReplyUnits;  // see LimitReply
     // Not owned, must outlive the agent; null: no limits, and tokens are not recorded.
     FairUse* fair_use = nullptr;
+    // Not owned, must outlive the agent; null: /user, /adjust, /export and /stats go to the
+    // rule-based model like any other command (which does not know them).
+    const AdminCommands* admin_commands = nullptr;
   };
 
   // `env` draws the ids generated for calls that came without one; it must outlive the agent.

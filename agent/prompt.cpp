@@ -30,7 +30,10 @@ std::string RenderSystemPrompt(const PromptVars& v) {
       text, "{{role_line}}",
       v.is_admin ? "This user is an admin of the deposit desk." : "This user is a customer.");
   ReplaceAll(text, "{{admin_line}}",
-             v.is_admin ? " As an admin: list pending deposits, confirm or reject them." : "");
+             v.is_admin ? " As an admin: list pending deposits, confirm or reject them. The admin "
+                          "commands /user, /adjust, /export and /stats are handled outside this "
+                          "conversation: when asked for them, tell the admin to type the command."
+                        : "");
   ReplaceAll(text, "{{currency}}", v.currency);
   ReplaceAll(text, "{{user_name}}", OneLine(v.user_name.empty() ? "a user" : v.user_name));
   return text;

@@ -9,6 +9,7 @@
 #include "agent/offline_intent.h"
 #include "common/text.h"
 #include "common/user_amount.h"
+#include "tools/admin_commands.h"
 
 namespace depositbot {
 namespace {
@@ -250,7 +251,8 @@ std::string RuleBasedModel::HelpText(bool for_admin) {
       "/domains — your domain orders\n"
       "/reset — forget this conversation";
   if (for_admin) {
-    out += "\nAdmin: /pending — deposits awaiting confirmation; /confirm ID; /reject ID REASON";
+    out += "\nAdmin: /pending — deposits awaiting confirmation; /confirm ID; /reject ID REASON\n" +
+           AdminCommands::HelpLines();
   }
   return out;
 }

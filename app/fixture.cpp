@@ -1,6 +1,7 @@
 #include "app/fixture.h"
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <iomanip>
 #include <regex>
@@ -178,7 +179,8 @@ class Parser {
   }
 
   void User(const json& j, const std::string& path) {
-    Object o(j, path, {"telegram_id", "name", "admin", "balance", "ledger", "tampered_balance"});
+    Object o(j, path,
+             {"telegram_id", "name", "admin", "username", "balance", "ledger", "tampered_balance"});
     FixtureUser u;
     if (!o.Has("telegram_id")) Fail(path, "\"telegram_id\" is required");
     u.telegram_id = *o.Int("telegram_id");
@@ -189,6 +191,14 @@ class Parser {
     u.name = o.NeedStr("name");
     if (u.name.empty()) Fail(o.PathOf("name"), "must not be empty");
     u.admin = o.Bool("admin").value_or(false);
+    u.username = o.Str("username").value_or("");
+    if (!u.username.empty() && u.username.front() == '@') u.username.erase(0, 1);
+    for (char c : u.username) {
+      if (!(std::islower(static_cast<unsigned char>(c)) ||
+            std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
+        Fail(o.PathOf("username"), "a username is lower-case letters, digits and '_'");
+      }
+    }
     if (o.Has("balance")) {
       int64_t b = Amount(o.At("balance"), o.PathOf("balance"), currency(), false);
       if (b > 0) {
@@ -436,20 +446,26 @@ class Parser {
       t.kind = FixtureTurn::Kind::kPress;
       std::string b = *o.Str("press");
       using B = FixtureTurn::Button;
-      static const std::map<std::string, B> kButtons = {{"confirm_purchase", B::kConfirmPurchase},
-                                                        {"cancel_purchase", B::kCancelPurchase},
-                                                        {"confirm_deposit", B::kConfirmDeposit},
-                                                        {"reject_deposit", B::kRejectDeposit}};
+      static const std::map<std::string, B> kButtons = {
+          {"confirm_purchase", B::kConfirmPurchase},
+          {"cancel_purchase", B::kCancelPurchase},
+          {"confirm_deposit", B::kConfirmDeposit},
+          {"reject_deposit", B::kRejectDeposit},
+          // Admin tools in chat.
+          {"confirm_adjustment", B::kConfirmAdjustment},
+          {"cancel_adjustment", B::kCancelAdjustment}};
       auto it = kButtons.find(b);
       if (it == kButtons.end()) {
         Fail(o.PathOf("press"), "\"" + b +
                                     "\": expected confirm_purchase, cancel_purchase, "
-                                    "confirm_deposit or reject_deposit");
+                                    "confirm_deposit, reject_deposit, confirm_adjustment or "
+                                    "cancel_adjustment");
       }
       t.button = it->second;
       bool purchase = t.button == B::kConfirmPurchase || t.button == B::kCancelPurchase;
       only_for("order", purchase, "confirm_purchase / cancel_purchase");
-      only_for("transaction", !purchase, "confirm_deposit / reject_deposit");
+      only_for("transaction", !purchase,
+               "confirm_deposit / reject_deposit / confirm_adjustment / cancel_adjustment");
       only_for("reason", t.button == B::kRejectDeposit, "reject_deposit");
       const char* key = purchase ? "order" : "transaction";
       if (o.Has(key)) {
@@ -508,11 +524,28 @@ class Parser {
   }
 
   TurnExpectation Expect(const json& j, const std::string& path, FixtureTurn::Kind kind) {
-    Object o(
-        j, path,
-        {"reply", "reply_contains", "reply_not_contains", "reply_matches", "ok", "refused", "calls",
-         "ui", "model_calls", "tools_offered", "actions_offered", "recovery", "balances", "ledger",
-         "orders", "order_states", "reconciliation", "registrar_creates", "registered"});
+    Object o(j, path,
+             {"reply",
+              "reply_contains",
+              "reply_not_contains",
+              "reply_matches",
+              "ok",
+              "refused",
+              "calls",
+              "ui",
+              "model_calls",
+              "tools_offered",
+              "actions_offered",
+              "recovery",
+              "balances",
+              "ledger",
+              "orders",
+              "order_states",
+              "reconciliation",
+              "registrar_creates",
+              "registered",
+              "document_contains",
+              "document_not_contains"});
     TurnExpectation e;
     e.reply = o.Str("reply");
     if (o.Has("reply_contains")) {
@@ -569,6 +602,14 @@ class Parser {
         list.push_back(ui[i]);
       }
       e.ui = std::move(list);
+    }
+    if (o.Has("document_contains")) {
+      e.document_contains =
+          StringOrStrings(o.At("document_contains"), o.PathOf("document_contains"));
+    }
+    if (o.Has("document_not_contains")) {
+      e.document_not_contains =
+          StringOrStrings(o.At("document_not_contains"), o.PathOf("document_not_contains"));
     }
     if (auto n = o.Int("model_calls")) e.model_calls = static_cast<int>(*n);
     if (o.Has("tools_offered")) {

@@ -50,7 +50,8 @@ struct FixtureUser {
   int64_t telegram_id = 0;
   std::string name;
   bool admin = false;
-  std::vector<FixtureLedgerRow> ledger;     // in creation order (ids count from 1 overall)
+  std::string username;                  // the Telegram @username (lower case, no '@'); empty: none
+  std::vector<FixtureLedgerRow> ledger;  // in creation order (ids count from 1 overall)
   std::optional<int64_t> tampered_balance;  // written past the repository: books disagree
 };
 
@@ -88,12 +89,24 @@ struct TurnExpectation {
   std::optional<std::vector<std::string>> tools_offered;    // first model request of the turn
   std::optional<std::vector<std::string>> actions_offered;  // manage_deposit's action enum
   std::optional<nlohmann::json> recovery;  // subset of {checked, registered, refunded, ...}
+  // Admin tools in chat: the turn sent a document (DocumentUi) whose content holds each string
+  // (does not hold each string).
+  std::vector<std::string> document_contains;
+  std::vector<std::string> document_not_contains;
   BooksExpectation books;
 };
 
 struct FixtureTurn {
   enum class Kind { kMessage, kPress, kRecovery, kAdvance };
-  enum class Button { kConfirmPurchase, kCancelPurchase, kConfirmDeposit, kRejectDeposit };
+  enum class Button {
+    kConfirmPurchase,
+    kCancelPurchase,
+    kConfirmDeposit,
+    kRejectDeposit,
+    // Admin tools in chat: the buttons of an /adjust.
+    kConfirmAdjustment,
+    kCancelAdjustment,
+  };
   Kind kind = Kind::kMessage;
   std::string path;             // "$.turns[3]", for messages
   int64_t advance_seconds = 0;  // the fixed clock moves first

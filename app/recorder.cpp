@@ -170,11 +170,12 @@ std::unique_ptr<Registrar> SessionRecorder::WrapRegistrar(Registrar& inner) {
 }
 
 void SessionRecorder::AddUser(int64_t telegram_id, const std::string& name, bool admin,
-                              int64_t balance) {
+                              int64_t balance, const std::string& username) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!users_.insert(telegram_id).second) return;
   json u = {{"telegram_id", telegram_id}, {"name", name.empty() ? "user" : name}};
   if (admin) u["admin"] = true;
+  if (!username.empty()) u["username"] = username;
   if (balance > 0) u["balance"] = balance;
   fixture_["users"].push_back(u);
 }
@@ -304,22 +305,25 @@ Result<std::map<int64_t, int64_t>> BalancesByTelegramId(Database& db) {
 Status RecordStartingUsers(SessionRecorder& recorder, Database& db,
                            const std::set<int64_t>& admin_ids,
                            const std::map<int64_t, std::string>& extra) {
-  std::map<int64_t, std::string> names;
+  std::map<int64_t, std::string> names, usernames;
   {
     auto lock = db.Lock();
-    auto q = db.Prepare("SELECT telegram_id, display_name FROM users ORDER BY id LIMIT 1000");
+    auto q = db.Prepare(
+        "SELECT telegram_id, display_name, COALESCE(username, '') FROM users ORDER BY id "
+        "LIMIT 1000");
     if (!q) return q.error();
     while (true) {
       auto row = q->Step();
       if (!row) return row.error();
       if (!*row) break;
       names[q->ColumnInt(0)] = q->ColumnText(1);
+      usernames[q->ColumnInt(0)] = q->ColumnText(2);
     }
   }
   auto balances = BalancesByTelegramId(db);
   if (!balances) return balances.error();
   for (const auto& [tg, name] : names) {
-    recorder.AddUser(tg, name, admin_ids.count(tg) > 0, (*balances)[tg]);
+    recorder.AddUser(tg, name, admin_ids.count(tg) > 0, (*balances)[tg], usernames[tg]);
   }
   for (const auto& [tg, name] : extra) {
     if (!names.count(tg)) recorder.AddUser(tg, name, admin_ids.count(tg) > 0, 0);

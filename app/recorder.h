@@ -36,8 +36,10 @@ class SessionRecorder final : public TurnObserver {
   std::unique_ptr<ChatModel> WrapModel(ChatModel& inner);
   std::unique_ptr<Registrar> WrapRegistrar(Registrar& inner);
 
-  // A user present at the start, with their balance then (minor units).
-  void AddUser(int64_t telegram_id, const std::string& name, bool admin, int64_t balance);
+  // A user present at the start, with their balance then (minor units) and their Telegram
+  // @username (empty: none).
+  void AddUser(int64_t telegram_id, const std::string& name, bool admin, int64_t balance,
+               const std::string& username = "");
   // The current thread starts a turn: model replies from now on belong to it.
   // Adds a user first seen during the session (with a zero balance: a user
   // unknown at the start has no money yet).

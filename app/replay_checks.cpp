@@ -111,6 +111,28 @@ void ExpectationChecker::CheckTurn(const TurnExpectation& e, const StepResult& a
       }
     }
   }
+  if (!e.document_contains.empty() || !e.document_not_contains.empty()) {
+    const DocumentUi* doc = nullptr;
+    for (const auto& ui : a.turn.ui) {
+      if (const auto* d = std::get_if<DocumentUi>(&ui)) doc = d;
+    }
+    if (!doc) {
+      diffs.push_back("document_contains: expected the turn to send a document, it sent none");
+    } else {
+      for (const auto& s : e.document_contains) {
+        if (doc->content.find(s) == std::string::npos) {
+          diffs.push_back("document_contains: expected " + doc->filename + " to contain " +
+                          QuoteForReport(s) + "\n      got " + QuoteForReport(doc->content));
+        }
+      }
+      for (const auto& s : e.document_not_contains) {
+        if (doc->content.find(s) != std::string::npos) {
+          diffs.push_back("document_not_contains: expected " + doc->filename + " NOT to contain " +
+                          QuoteForReport(s) + "\n      got " + QuoteForReport(doc->content));
+        }
+      }
+    }
+  }
   if (e.model_calls && *e.model_calls != a.turn.model_calls) {
     diffs.push_back("model_calls: expected " + std::to_string(*e.model_calls) + ", got " +
                     std::to_string(a.turn.model_calls));

@@ -56,6 +56,12 @@ Status ReplayStack::Seed(const Fixture& f) {
   for (const auto& fu : f.users) {
     auto u = users->FindOrCreate(fu.telegram_id, fu.name);
     if (!u) return u.error();
+    if (!fu.username.empty()) {
+      if (auto st = users->RecordUsername(u->id, fu.username); !st) {
+        return Error{st.error().code, "user " + std::to_string(fu.telegram_id) +
+                                          ": username: " + st.error().message};
+      }
+    }
     contexts[fu.telegram_id] = ToolContext{u->id, fu.telegram_id, fu.name, fu.admin};
     telegram_of[u->id] = fu.telegram_id;
     for (const auto& row : fu.ledger) {

@@ -33,8 +33,8 @@ std::string TurnRunner::Describe(const FixtureTurn& t) const {
     case FixtureTurn::Kind::kMessage:
       return stack_.Who(t.from) + " said: " + QuoteForReport(t.text) + adv;
     case FixtureTurn::Kind::kPress: {
-      static const char* kNames[] = {"confirm_purchase", "cancel_purchase", "confirm_deposit",
-                                     "reject_deposit"};
+      static const char* kNames[] = {"confirm_purchase", "cancel_purchase",    "confirm_deposit",
+                                     "reject_deposit",   "confirm_adjustment", "cancel_adjustment"};
       std::string target = t.target ? "#" + std::to_string(*t.target) : "the last one";
       return stack_.Who(t.from) + " pressed " + kNames[static_cast<int>(t.button)] + " (" + target +
              ")" + adv;
@@ -83,6 +83,9 @@ StepResult TurnRunner::Run(const FixtureTurn& t, std::vector<std::string>& diffs
     if (const auto* quote = std::get_if<PurchaseQuoteUi>(&ui)) last_quote_ = quote->order_id;
     if (const auto* request = std::get_if<DepositRequestedUi>(&ui)) {
       last_deposit_ = request->transaction_id;
+    }
+    if (const auto* adjustment = std::get_if<AdjustmentRequestedUi>(&ui)) {
+      last_adjustment_ = adjustment->transaction_id;
     }
   }
   return a;
@@ -137,16 +140,22 @@ TurnResult TurnRunner::Press(const FixtureTurn& t, std::vector<std::string>& dif
   const ToolContext& ctx = stack_.contexts.at(t.from);
   using B = FixtureTurn::Button;
   bool purchase = t.button == B::kConfirmPurchase || t.button == B::kCancelPurchase;
-  int64_t id = t.target.value_or(purchase ? last_quote_ : last_deposit_);
+  bool adjustment = t.button == B::kConfirmAdjustment || t.button == B::kCancelAdjustment;
+  int64_t id = t.target.value_or(purchase     ? last_quote_
+                                 : adjustment ? last_adjustment_
+                                              : last_deposit_);
   if (id == 0) {
     diffs.push_back(std::string("press: there is no ") +
-                    (purchase ? "purchase quote" : "deposit request") +
+                    (purchase     ? "purchase quote"
+                     : adjustment ? "adjustment request"
+                                  : "deposit request") +
                     " from an earlier turn to press the button of; name it by id");
     return r;
   }
   static constexpr Decision::Kind kKinds[] = {
-      Decision::Kind::kConfirmPurchase, Decision::Kind::kCancelPurchase,
-      Decision::Kind::kConfirmDeposit, Decision::Kind::kRejectDeposit};
+      Decision::Kind::kConfirmPurchase,   Decision::Kind::kCancelPurchase,
+      Decision::Kind::kConfirmDeposit,    Decision::Kind::kRejectDeposit,
+      Decision::Kind::kConfirmAdjustment, Decision::Kind::kCancelAdjustment};
   DecisionOutcome outcome =
       stack_.decisions->Decide(ctx, Decision{kKinds[static_cast<int>(t.button)], id, t.reason});
   r.reply = std::move(outcome.reply);

@@ -45,6 +45,7 @@ class TurnRunner {
   ReplayStack& stack_;
   int64_t last_quote_ = 0;
   int64_t last_deposit_ = 0;
+  int64_t last_adjustment_ = 0;  // admin tools in chat: the last adjustment_requested
 };
 
 // The reply and calls a turn produced, indented for a failure report.

@@ -84,7 +84,14 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
                                         DomainNameRules{}, purchase_options);
   RegisterBotTools(s->tools_, *s->deposits_, *s->users_, *s->orders_, *s->purchases_,
                    deposit_options);
-  s->decisions_ = std::make_unique<DecisionHandler>(s->tools_, *s->purchases_);
+  s->reports_ = std::make_unique<LedgerReportRepository>(*s->db_);
+  AdminCommandOptions admin_options;
+  admin_options.currency = config.currency;
+  admin_options.max_adjustment_minor = deposit_options.max_deposit_minor;
+  s->admin_commands_ = std::make_unique<AdminCommands>(*s->deposits_, *s->users_, *s->orders_,
+                                                       *s->reports_, clock, admin_options);
+  s->decisions_ =
+      std::make_unique<DecisionHandler>(s->tools_, *s->purchases_, s->admin_commands_.get());
 
   if (config.llm_configured && !hooks.model) {
     OpenAiChatModel::Config mc;
@@ -107,6 +114,7 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   ao.currency_code = config.currency.code;
   if (hooks.max_model_calls > 0) ao.max_model_calls = hooks.max_model_calls;
   ao.fair_use = s->fair_use_.get();
+  ao.admin_commands = s->admin_commands_.get();
   ChatModel* model = hooks.model ? hooks.model
                      : s->llm_   ? s->llm_.get()
                                  : static_cast<ChatModel*>(&s->rules_);

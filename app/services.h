@@ -15,10 +15,12 @@
 #include "db/conversation_repository.h"
 #include "db/database.h"
 #include "db/deposit_repository.h"
+#include "db/ledger_report_repository.h"
 #include "db/model_usage_repository.h"
 #include "db/order_repository.h"
 #include "db/user_repository.h"
 #include "registrar/registrar.h"
+#include "tools/admin_commands.h"
 #include "tools/decision_handler.h"
 #include "tools/purchase_service.h"
 #include "tools/tool_registry.h"
@@ -71,6 +73,8 @@ class Services {
   PurchaseService& purchases() { return *purchases_; }
   // The one handler of buttons and y/N answers, for every transport and for replay.
   const DecisionHandler& decisions() const { return *decisions_; }
+  // The admins' chat commands (/user, /adjust, /export, /stats), which the agent runs.
+  const AdminCommands& admin_commands() const { return *admin_commands_; }
   Registrar& registrar() { return registrar_wrapper_ ? *registrar_wrapper_ : *registrar_; }
   Agent& agent() { return *agent_; }
   // The per-user rate limit and daily model budget the agent applies (its stats feed /metrics).
@@ -97,6 +101,8 @@ class Services {
   std::unique_ptr<ChatModel> model_wrapper_;
   std::unique_ptr<PurchaseService> purchases_;
   ToolRegistry tools_;
+  std::unique_ptr<LedgerReportRepository> reports_;
+  std::unique_ptr<AdminCommands> admin_commands_;
   std::unique_ptr<DecisionHandler> decisions_;
   RuleBasedModel rules_;
   std::unique_ptr<ModelGate> model_gate_;  // with llm_; declared first, so it outlives it

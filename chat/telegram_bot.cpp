@@ -8,6 +8,7 @@
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/text.h"
 #include "db/inbox_store.h"
 #include "db/notification_store.h"
 #include "db/user_store.h"
@@ -479,6 +480,14 @@ Result<int> TelegramBot::ClaimStranded(int64_t grace_seconds) {
 Result<ToolContext> TelegramBot::ContextFor(const TelegramUser& from) {
   auto user = deps_.users.FindOrCreate(from.id, DisplayName(from));
   if (!user) return user.error();
+  // Kept so an admin can look the user up by @username (/user @name); none clears it.
+  const std::string username = AsciiLower(from.username);
+  if (user->username.value_or("") != username) {
+    if (auto st = deps_.users.RecordUsername(user->id, username); !st) {
+      Log(LogLevel::kWarn, "telegram.username_not_recorded",
+          {{"telegram_id", std::to_string(from.id)}, {"error", st.error().message}});
+    }
+  }
   return ToolContext{user->id, from.id, user->display_name, options_.admin_ids.count(from.id) > 0};
 }
 
@@ -550,6 +559,67 @@ void TelegramBot::ShowUi(int64_t chat_id, const UiEvent& ui, int64_t pressed_mes
     AnnounceDecision(*decided, chat_id, pressed_message_id);
   } else if (const auto* quote = std::get_if<PurchaseQuoteUi>(&ui)) {
     OfferQuote(chat_id, *quote);
+  } else if (const auto* adjustment = std::get_if<AdjustmentRequestedUi>(&ui)) {
+    OfferAdjustment(chat_id, *adjustment);
+  } else if (const auto* adjusted = std::get_if<AdjustmentDecidedUi>(&ui)) {
+    AnnounceAdjustment(*adjusted, chat_id, pressed_message_id);
+  } else if (const auto* document = std::get_if<DocumentUi>(&ui)) {
+    SendDocumentTo(chat_id, *document);
+  }
+}
+
+void TelegramBot::OfferAdjustment(int64_t chat_id, const AdjustmentRequestedUi& ui) {
+  TelegramSendOptions send;
+  send.keyboard =
+      Buttons("✅ Confirm", {CallbackData::Action::kConfirmAdjustment, ui.transaction_id},
+              "✖ Cancel", {CallbackData::Action::kCancelAdjustment, ui.transaction_id});
+  std::string text = "⚖ Adjustment <b>#" + std::to_string(ui.transaction_id) + "</b>: <b>" +
+                     HtmlEscape(ui.amount_formatted) + "</b> for " + HtmlEscape(ui.user_name) +
+                     " (Telegram " + std::to_string(ui.user_telegram_id) +
+                     ")\nReason: " + HtmlEscape(ui.reason) +
+                     "\nNothing has changed yet. Confirm before " + FormatUtc(ui.expires_at) + ".";
+  auto r = deps_.telegram.SendMessage(chat_id, text, send);
+  if (!r) Log(LogLevel::kWarn, "telegram.adjustment_send_failed", {{"error", r.error().message}});
+}
+
+void TelegramBot::AnnounceAdjustment(const AdjustmentDecidedUi& ui, int64_t pressed_chat,
+                                     int64_t pressed_message_id) {
+  if (pressed_message_id != 0) {
+    std::string text = "Adjustment <b>#" + std::to_string(ui.transaction_id) + "</b> of " +
+                       HtmlEscape(ui.amount_formatted) + " for " + HtmlEscape(ui.user_name) +
+                       "\nReason: " + HtmlEscape(ui.reason) + "\n" +
+                       (ui.confirmed ? "✅ Applied by " : "✖ Cancelled by ") +
+                       HtmlEscape(ui.admin_name) + " (Telegram " +
+                       std::to_string(ui.admin_telegram_id) + ")";
+    if (ui.confirmed && !ui.user_balance_formatted.empty()) {
+      text += "; balance now " + HtmlEscape(ui.user_balance_formatted);
+    }
+    auto r = deps_.telegram.EditMessageText(pressed_chat, pressed_message_id, text);
+    if (!r && !r.error().IsNotModified()) {
+      Log(LogLevel::kWarn, "telegram.edit_failed", {{"error", r.error().message}});
+    }
+  }
+  if (ui.confirmed && ui.user_telegram_id != 0) {
+    std::string text = "An admin adjusted your balance by " + ui.amount_formatted +
+                       " (reason: " + ui.reason + ").";
+    if (!ui.user_balance_formatted.empty()) {
+      text += " Your balance is now " + ui.user_balance_formatted + ".";
+    }
+    Send(ui.user_telegram_id, text);
+  }
+}
+
+void TelegramBot::SendDocumentTo(int64_t chat_id, const DocumentUi& doc) {
+  auto r =
+      deps_.telegram.SendDocument(chat_id, doc.filename, doc.content, doc.mime_type, doc.caption);
+  if (!r) {
+    deps_.metrics.Add(
+        "depositbot_telegram_send_errors_total",
+        "method=\"sendDocument\",code=\"" + std::to_string(r.error().http_status) + "\"");
+    Log(LogLevel::kWarn, "telegram.document_send_failed",
+        {{"chat_id", std::to_string(chat_id)}, {"error", r.error().message}});
+    Send(chat_id, "Sorry, I could not send the file " + doc.filename + ": " + r.error().message +
+                      ". Nothing was changed; try again.");
   }
 }
 
@@ -657,6 +727,13 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
     case A::kCancelPurchase:
       decision.kind = Decision::Kind::kCancelPurchase;
       break;
+    // Admin tools in chat.
+    case A::kConfirmAdjustment:
+      decision.kind = Decision::Kind::kConfirmAdjustment;
+      break;
+    case A::kCancelAdjustment:
+      decision.kind = Decision::Kind::kCancelAdjustment;
+      break;
   }
   DecisionOutcome outcome = deps_.decisions.Decide(*ctx, decision);
   if (options_.observer) options_.observer->EndDecision(ctx->telegram_id, decision, outcome);
@@ -668,24 +745,29 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
                           (outcome.ok ? std::string("ok") : outcome.call.result.error_code()) +
                           "\"");
   }
+  const bool adjustment = decision.kind == Decision::Kind::kConfirmAdjustment ||
+                          decision.kind == Decision::Kind::kCancelAdjustment;
   if (!outcome.ok && outcome.code == ErrorCode::kForbidden) {
-    deps_.metrics.Add("depositbot_refusals_total",
-                      deposit ? "reason=\"not_admin\"" : "reason=\"not_quote_owner\"");
+    deps_.metrics.Add("depositbot_refusals_total", deposit || adjustment
+                                                       ? "reason=\"not_admin\""
+                                                       : "reason=\"not_quote_owner\"");
   }
   const int64_t chat = q.message ? q.message->chat.id : q.from.id;
   const int64_t message_id = q.message ? q.message->message_id : 0;
-  // A deposit's decision is told to the admin on the button (the admins' copies of the request
-  // are edited, the user is messaged); a purchase's outcome is a message in the buyer's chat.
-  if (!outcome.ok || deposit) {
+  // A deposit's or an adjustment's decision is told to the admin on the button (the request's
+  // message is edited, the user is messaged); a purchase's outcome is a message in the buyer's
+  // chat.
+  const bool on_button = deposit || adjustment;
+  if (!outcome.ok || on_button) {
     (void)deps_.telegram.AnswerCallbackQuery(q.id, outcome.reply, !outcome.ok);
   } else {
     (void)deps_.telegram.AnswerCallbackQuery(
         q.id, decision.kind == Decision::Kind::kConfirmPurchase ? "Done." : "Cancelled.");
   }
-  if (!outcome.buttons_stay && message_id != 0 && !(outcome.ok && deposit)) {
+  if (!outcome.buttons_stay && message_id != 0 && !(outcome.ok && on_button)) {
     (void)deps_.telegram.EditMessageReplyMarkup(chat, message_id, std::nullopt);
   }
-  if (outcome.ok && !deposit) Send(chat, outcome.reply);
+  if (outcome.ok && !on_button) Send(chat, outcome.reply);
   if (outcome.ui) ShowUi(chat, *outcome.ui, message_id);
 }
 

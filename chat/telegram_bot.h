@@ -126,6 +126,12 @@ class TelegramBot {
   void AnnounceDecision(const DepositDecidedUi& ui, int64_t pressed_chat,
                         int64_t pressed_message_id);
   void OfferQuote(int64_t chat_id, const PurchaseQuoteUi& ui);
+  // Admin tools in chat: an adjustment's Confirm/Cancel buttons in the admin's chat, its
+  // decision on the pressed message (and to its user when applied), an export as a document.
+  void OfferAdjustment(int64_t chat_id, const AdjustmentRequestedUi& ui);
+  void AnnounceAdjustment(const AdjustmentDecidedUi& ui, int64_t pressed_chat,
+                          int64_t pressed_message_id);
+  void SendDocumentTo(int64_t chat_id, const DocumentUi& doc);
   Result<ToolContext> ContextFor(const TelegramUser& from);
   void Send(int64_t chat_id, const std::string& plain_text);
 

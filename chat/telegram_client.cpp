@@ -18,6 +18,7 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr size_t kCallbackAnswerLimit = 200;  // characters of answerCallbackQuery's text
+constexpr size_t kCaptionLimit = 1024;        // characters of a document's caption
 
 std::string Dump(const json& j) {
   // Invalid UTF-8 (from a model, say) must not throw: send U+FFFD instead.
@@ -216,6 +217,33 @@ class HttpTelegramClient final : public TelegramClient {
     return Done(Call("answerCallbackQuery", params, ReadPolicy()));
   }
 
+  TelegramResult<int64_t> SendDocument(int64_t chat_id, const std::string& filename,
+                                       const std::string& content, const std::string& mime_type,
+                                       const std::string& caption) override {
+    if (content.empty()) return Invalid("sendDocument", "the file is empty");
+    if (content.size() > kTelegramDocumentLimit) {
+      return Invalid("sendDocument", "the file is larger than Telegram's 50 MB limit for bots");
+    }
+    if (filename.empty() || filename.size() > 255 ||
+        filename.find_first_of("/\\\"\r\n") != std::string::npos) {
+      return Invalid("sendDocument",
+                     "the file name is empty, too long or has / \\ \" or a line break");
+    }
+    json params = {{"chat_id", chat_id}};
+    std::vector<HttpFormPart> parts{{"chat_id", std::to_string(chat_id), "", ""}};
+    if (!caption.empty()) {
+      params["caption"] = FirstCodePoints(caption, kCaptionLimit);
+      parts.push_back({"caption", params["caption"].get<std::string>(), "", ""});
+    }
+    parts.push_back({"document", content, filename, mime_type});
+    auto r = Call("sendDocument", params, SendPolicy(chat_id), &parts);
+    if (!r) return r.error();
+    if (!r->is_object() || !r->contains("message_id") || !(*r)["message_id"].is_number_integer()) {
+      return Malformed("sendDocument", "result has no message_id", ErrorCode::kUnknownOutcome);
+    }
+    return (*r)["message_id"].get<int64_t>();
+  }
+
   TelegramStatus SendChatAction(int64_t chat_id, const std::string& action) override {
     return Done(Call("sendChatAction", {{"chat_id", chat_id}, {"action", action}}, ReadPolicy()));
   }
@@ -245,7 +273,10 @@ class HttpTelegramClient final : public TelegramClient {
     return p;
   }
 
-  TelegramResult<json> Call(std::string_view method, const json& params, const Policy& policy) {
+  // `upload`: send these parts as multipart/form-data instead of `params` as JSON (`params`
+  // then only names the call in logs).
+  TelegramResult<json> Call(std::string_view method, const json& params, const Policy& policy,
+                            const std::vector<HttpFormPart>* upload = nullptr) {
     HttpOptions options;
     options.connect_timeout = config_.connect_timeout;
     options.read_timeout = policy.read_timeout;
@@ -259,7 +290,8 @@ class HttpTelegramClient final : public TelegramClient {
         milliseconds wait = pacer_->Reserve(*policy.pace_chat);
         if (wait.count() > 0) env_.Sleep(wait);
       }
-      auto answer = http.Post(path, body, "application/json");
+      auto answer =
+          upload ? http.PostMultipart(path, *upload) : http.Post(path, body, "application/json");
       if (policy.cancel && policy.cancel->cancelled() && !answer) {
         // Stopping: no retry, no warning; the caller asked for this.
         TelegramError e =

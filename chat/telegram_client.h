@@ -38,6 +38,9 @@ struct TelegramClientConfig {
 
 enum class TelegramParseMode { kHtml, kPlain };
 
+// The largest file a bot may upload with sendDocument: 50 MB.
+inline constexpr size_t kTelegramDocumentLimit = 50u * 1000u * 1000u;
+
 struct TelegramSendOptions {
   TelegramParseMode parse_mode = TelegramParseMode::kHtml;
   // Attached to the last part only (a long text becomes several messages).
@@ -145,6 +148,17 @@ class TelegramClient {
   virtual TelegramStatus AnswerCallbackQuery(const std::string& callback_query_id,
                                              const std::string& text = "",
                                              bool show_alert = false) = 0;
+
+  // Uploads `content` as a document named `filename` to `chat_id` (sendDocument as
+  // multipart/form-data, the encoding Telegram requires for uploads) with a plain-text
+  // `caption` (cut to 1024 characters); returns the message id. An empty file, one over
+  // kTelegramDocumentLimit bytes (Telegram's limit for bots) or a bad filename is
+  // kInvalidArgument, nothing sent. Like sendMessage it is never resent after a read timeout
+  // (it may have arrived). Paced as a message to the chat.
+  virtual TelegramResult<int64_t> SendDocument(int64_t chat_id, const std::string& filename,
+                                               const std::string& content,
+                                               const std::string& mime_type,
+                                               const std::string& caption = "") = 0;
 
   // "typing" etc.; lasts about 5 s or until the next message. Not paced.
   virtual TelegramStatus SendChatAction(int64_t chat_id, const std::string& action = "typing") = 0;

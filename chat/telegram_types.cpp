@@ -258,6 +258,13 @@ std::string MakeCallbackData(CallbackData data) {
     case CallbackData::Action::kCancelPurchase:
       prefix = "buy:x:";
       break;
+    // Admin tools in chat.
+    case CallbackData::Action::kConfirmAdjustment:
+      prefix = "adj:c:";
+      break;
+    case CallbackData::Action::kCancelAdjustment:
+      prefix = "adj:x:";
+      break;
   }
   return prefix + std::to_string(data.id);
 }
@@ -277,6 +284,10 @@ Result<CallbackData> ParseCallbackData(std::string_view data) {
     out.action = CallbackData::Action::kConfirmPurchase;
   } else if (head == "buy:x:") {
     out.action = CallbackData::Action::kCancelPurchase;
+  } else if (head == "adj:c:") {  // admin tools in chat
+    out.action = CallbackData::Action::kConfirmAdjustment;
+  } else if (head == "adj:x:") {
+    out.action = CallbackData::Action::kCancelAdjustment;
   } else {
     return Error::Invalid("unknown callback action");
   }

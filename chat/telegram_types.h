@@ -117,9 +117,18 @@ inline constexpr size_t kCallbackDataLimit = 64;
 // What an inline button of the bot asks for, packed into callback_data as "<scope>:<verb>:<id>":
 //   dep:c:123  confirm deposit 123      dep:r:123  reject deposit 123
 //   buy:c:45   confirm purchase 45      buy:x:45   cancel purchase 45
+//   adj:c:7    confirm adjustment 7     adj:x:7    cancel adjustment 7
 // The id is a positive decimal int64 without leading zeros or sign.
 struct CallbackData {
-  enum class Action { kConfirmDeposit, kRejectDeposit, kConfirmPurchase, kCancelPurchase };
+  enum class Action {
+    kConfirmDeposit,
+    kRejectDeposit,
+    kConfirmPurchase,
+    kCancelPurchase,
+    // Admin tools in chat.
+    kConfirmAdjustment,
+    kCancelAdjustment,
+  };
   Action action = Action::kConfirmDeposit;
   int64_t id = 0;
 

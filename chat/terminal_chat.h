@@ -13,8 +13,10 @@ class UserStore;
 
 // The terminal transport: one user (chosen with --as/--name) talks to the
 // agent line by line. The session authenticates the user, so the agent's
-// tools act for exactly this Telegram id. A purchase quote is answered with
-// y/N, which DecisionHandler decides as it decides a Telegram button. Ctrl-D
+// tools act for exactly this Telegram id. A purchase quote (and an admin's
+// adjustment) is answered with y/N, which DecisionHandler decides as it
+// decides a Telegram button; an admin's /export is written into the current
+// directory, and its path printed. Ctrl-D
 // (end of input) ends it. The references are not owned and must outlive it.
 class TerminalChat {
  public:

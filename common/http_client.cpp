@@ -182,6 +182,18 @@ Result<HttpResponse> HttpClient::Post(std::string_view path, const std::string& 
   });
 }
 
+Result<HttpResponse> HttpClient::PostMultipart(
+    std::string_view path, const std::vector<HttpFormPart>& parts,
+    const std::map<std::string, std::string>& headers) const {
+  httplib::Headers h(headers.begin(), headers.end());
+  std::string full = base_.base_path + std::string(path);
+  httplib::MultipartFormDataItems items;
+  items.reserve(parts.size());
+  for (const auto& p : parts) items.push_back({p.name, p.content, p.filename, p.content_type});
+  return Send(base_, options_, path,
+              [&](httplib::Client& cli) { return cli.Post(full, h, items); });
+}
+
 Result<HttpResponse> HttpClient::Get(std::string_view path_and_query,
                                      const std::map<std::string, std::string>& headers) const {
   httplib::Headers h(headers.begin(), headers.end());

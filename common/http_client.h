@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -60,6 +61,14 @@ class HttpCancel {
   std::map<uint64_t, std::function<void()>> in_flight_;  // guarded by mu_
 };
 
+// One part of a multipart/form-data body: a field, or a file when `filename` is set.
+struct HttpFormPart {
+  std::string name;
+  std::string content;
+  std::string filename;      // empty: a plain field
+  std::string content_type;  // empty: none sent
+};
+
 struct HttpOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds read_timeout{30000};
@@ -83,6 +92,9 @@ class HttpClient {
   Result<HttpResponse> Post(std::string_view path, const std::string& body,
                             const std::string& content_type,
                             const std::map<std::string, std::string>& headers = {}) const;
+  // The same as a multipart/form-data upload (RFC 7578), e.g. a file with its fields.
+  Result<HttpResponse> PostMultipart(std::string_view path, const std::vector<HttpFormPart>& parts,
+                                     const std::map<std::string, std::string>& headers = {}) const;
   // `path_and_query` is appended to the base path ("/xml.response?ApiUser=...").
   Result<HttpResponse> Get(std::string_view path_and_query,
                            const std::map<std::string, std::string>& headers = {}) const;

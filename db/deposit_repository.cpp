@@ -20,7 +20,7 @@ constexpr size_t kMaxReasonLength = 500;
 
 constexpr const char* kSelectTransaction =
     "SELECT id, user_id, type, amount, direction, status, depositor_name, reason, reference, "
-    "created_at, decided_at, decided_by FROM deposit_transactions ";
+    "created_at, decided_at, decided_by, requested_by, decided_via FROM deposit_transactions ";
 
 DepositTransaction RowToTransaction(const Statement& q) {
   DepositTransaction t;
@@ -36,6 +36,8 @@ DepositTransaction RowToTransaction(const Statement& q) {
   t.created_at = q.ColumnInt(9);
   t.decided_at = q.ColumnOptionalInt(10);
   t.decided_by = q.ColumnOptionalInt(11);
+  t.requested_by = q.ColumnOptionalInt(12);
+  t.decided_via = q.ColumnOptionalText(13);
   return t;
 }
 
@@ -46,6 +48,12 @@ std::string Trimmed(std::string_view s) {
 }
 
 std::string TxLabel(int64_t id) { return "transaction #" + std::to_string(id); }
+
+// "a deposit", "an adjustment".
+std::string WithArticle(TransactionType type) {
+  std::string name(ToString(type));
+  return (name.front() == 'a' ? "an " : "a ") + name;
+}
 
 }  // namespace
 
@@ -93,8 +101,8 @@ Result<std::optional<int64_t>> DepositRepository::FindByReference(TransactionTyp
 Result<int64_t> DepositRepository::InsertRow(const DepositTransaction& r) {
   auto q = db_.Prepare(
       "INSERT INTO deposit_transactions(user_id, type, amount, direction, status, "
-      "depositor_name, reason, reference, created_at, decided_at, decided_by) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "depositor_name, reason, reference, created_at, decided_at, decided_by, requested_by) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!q) return q.error();
   q->Bind(1, r.user_id)
       .Bind(2, ToString(r.type))
@@ -106,7 +114,8 @@ Result<int64_t> DepositRepository::InsertRow(const DepositTransaction& r) {
       .Bind(8, r.reference)
       .Bind(9, r.created_at)
       .Bind(10, r.decided_at)
-      .Bind(11, r.decided_by);
+      .Bind(11, r.decided_by)
+      .Bind(12, r.requested_by);
   if (auto st = q->Run(); !st) return st.error();
   return db_.LastInsertRowId();
 }
@@ -141,7 +150,7 @@ Result<std::vector<DepositTransaction>> DepositRepository::History(int64_t user_
 Result<std::vector<DepositTransaction>> DepositRepository::Pending(int limit) {
   auto lock = db_.Lock();
   auto q = db_.Prepare(std::string(kSelectTransaction) +
-                       "WHERE status = 'pending' ORDER BY id ASC LIMIT ?");
+                       "WHERE type = 'deposit' AND status = 'pending' ORDER BY id ASC LIMIT ?");
   if (!q) return q.error();
   q->Bind(1, int64_t{std::clamp(limit, 1, 100)});
   std::vector<DepositTransaction> out;
@@ -265,8 +274,7 @@ Result<DepositTransaction> DepositRepository::Confirm(int64_t transaction_id,
   auto t = GetTransaction(transaction_id);
   if (!t) return t.error();
   if (t->type != TransactionType::kDeposit) {
-    return Error::FailedPrecondition(TxLabel(transaction_id) + " is a " +
-                                     std::string(ToString(t->type)) +
+    return Error::FailedPrecondition(TxLabel(transaction_id) + " is " + WithArticle(t->type) +
                                      ", only deposits are confirmed");
   }
   if (t->status != TransactionStatus::kPending) {
@@ -281,7 +289,8 @@ Result<DepositTransaction> DepositRepository::Confirm(int64_t transaction_id,
             amount, [&]() -> Result<int64_t> {
               auto q = db_.Prepare(
                   "UPDATE deposit_transactions SET status = 'confirmed', "
-                  "decided_at = ?, decided_by = ? WHERE id = ? AND status = 'pending'");
+                  "decided_at = ?, decided_by = ? WHERE id = ? AND status = 'pending' "
+                  "AND type = 'deposit'");
               if (!q) return q.error();
               q->Bind(1, clock_.NowSeconds()).Bind(2, admin_telegram_id).Bind(3, transaction_id);
               if (auto st = q->Run(); !st) return st.error();
@@ -300,7 +309,8 @@ Result<DepositTransaction> DepositRepository::Confirm(int64_t transaction_id,
 Result<DepositTransaction> DepositRepository::Decide(int64_t transaction_id, TransactionStatus to,
                                                      int64_t decided_by,
                                                      std::optional<std::string> reason,
-                                                     std::optional<int64_t> owner_user_id) {
+                                                     std::optional<int64_t> owner_user_id,
+                                                     TransactionType type) {
   auto lock = db_.Lock();
   auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
   if (!tx) return tx.error();
@@ -309,10 +319,10 @@ Result<DepositTransaction> DepositRepository::Decide(int64_t transaction_id, Tra
   if (owner_user_id && t->user_id != *owner_user_id) {
     return Error::Forbidden(TxLabel(transaction_id) + " is not yours; nothing was changed");
   }
-  if (t->type != TransactionType::kDeposit) {
-    return Error::FailedPrecondition(TxLabel(transaction_id) + " is a " +
-                                     std::string(ToString(t->type)) +
-                                     ", only pending deposits can be " + std::string(ToString(to)));
+  if (t->type != type) {
+    return Error::FailedPrecondition(TxLabel(transaction_id) + " is " + WithArticle(t->type) +
+                                     ", only pending " + std::string(ToString(type)) + "s can be " +
+                                     std::string(ToString(to)) + " here");
   }
   if (t->status != TransactionStatus::kPending) {
     return Error::FailedPrecondition(TxLabel(transaction_id) + " is already " +
@@ -320,13 +330,14 @@ Result<DepositTransaction> DepositRepository::Decide(int64_t transaction_id, Tra
   }
   auto q = db_.Prepare(
       "UPDATE deposit_transactions SET status = ?, decided_at = ?, decided_by = ?, "
-      "reason = COALESCE(?, reason) WHERE id = ? AND status = 'pending'");
+      "reason = COALESCE(?, reason) WHERE id = ? AND status = 'pending' AND type = ?");
   if (!q) return q.error();
   q->Bind(1, ToString(to))
       .Bind(2, clock_.NowSeconds())
       .Bind(3, decided_by)
       .Bind(4, reason)
-      .Bind(5, transaction_id);
+      .Bind(5, transaction_id)
+      .Bind(6, ToString(type));
   if (auto st = q->Run(); !st) return st.error();
   if (db_.Changes() != 1) {
     // Decided by another connection after our read (PostgreSQL's READ COMMITTED lets the two
@@ -345,7 +356,8 @@ Result<DepositTransaction> DepositRepository::Reject(int64_t transaction_id,
   std::string r = Trimmed(reason);
   if (r.size() > kMaxReasonLength) return Error::Invalid("the reason is too long");
   return Decide(transaction_id, TransactionStatus::kRejected, admin_telegram_id,
-                r.empty() ? std::nullopt : std::optional<std::string>(r), std::nullopt);
+                r.empty() ? std::nullopt : std::optional<std::string>(r), std::nullopt,
+                TransactionType::kDeposit);
 }
 
 Result<DepositTransaction> DepositRepository::Cancel(int64_t transaction_id,
@@ -362,7 +374,7 @@ Result<DepositTransaction> DepositRepository::Cancel(int64_t transaction_id,
     owner_telegram = q->ColumnInt(0);
   }
   return Decide(transaction_id, TransactionStatus::kCancelled, owner_telegram, std::nullopt,
-                owner_user_id);
+                owner_user_id, TransactionType::kDeposit);
 }
 
 Result<DepositTransaction> DepositRepository::Purchase(int64_t user_id, int64_t amount,
@@ -479,6 +491,90 @@ Result<DepositTransaction> DepositRepository::Adjust(int64_t user_id, int64_t si
                       }};
       },
       {});
+}
+
+Result<DepositTransaction> DepositRepository::RequestAdjustment(int64_t user_id,
+                                                                int64_t signed_amount,
+                                                                std::string_view reason,
+                                                                int64_t requested_by) {
+  if (signed_amount == 0) return Error::Invalid("an adjustment must not be zero");
+  if (signed_amount == INT64_MIN) return Error::Invalid("the adjustment is out of range");
+  std::string why = Trimmed(reason);
+  if (why.empty()) return Error::Invalid("an adjustment needs a reason");
+  if (why.size() > kMaxReasonLength) return Error::Invalid("the reason is too long");
+  auto lock = db_.Lock();
+  if (auto a = ReadAccount(user_id); !a) return a.error();
+  auto tx = Transaction::Begin(db_, Transaction::Kind::kImmediate);
+  if (!tx) return tx.error();
+  DepositTransaction row;
+  row.user_id = user_id;
+  row.type = TransactionType::kAdjustment;
+  row.amount = signed_amount > 0 ? signed_amount : -signed_amount;
+  row.direction = signed_amount > 0 ? 1 : -1;
+  row.status = TransactionStatus::kPending;
+  row.reason = why;
+  row.created_at = clock_.NowSeconds();
+  row.requested_by = requested_by;
+  auto id = InsertRow(row);
+  if (!id) return id.error();
+  if (auto st = tx->Commit(); !st) return st.error();
+  return ReadTransaction(*id);
+}
+
+Result<DepositTransaction> DepositRepository::ConfirmAdjustment(int64_t transaction_id,
+                                                                int64_t admin_telegram_id,
+                                                                int64_t valid_seconds) {
+  auto t = GetTransaction(transaction_id);
+  if (!t) return t.error();
+  if (t->type != TransactionType::kAdjustment) {
+    return Error::FailedPrecondition(TxLabel(transaction_id) + " is " + WithArticle(t->type) +
+                                     ", not an adjustment; nothing was changed");
+  }
+  if (t->status != TransactionStatus::kPending) {
+    return Error::FailedPrecondition(TxLabel(transaction_id) + " is already " +
+                                     std::string(ToString(t->status)) + "; nothing was changed");
+  }
+  const int64_t deadline = t->created_at + std::max<int64_t>(valid_seconds, 0);
+  if (clock_.NowSeconds() > deadline) {
+    return Error::FailedPrecondition("adjustment #" + std::to_string(transaction_id) +
+                                     " expired at " + FormatUtc(deadline) +
+                                     "; nothing was changed, ask for it again with /adjust");
+  }
+  const int64_t delta = t->SignedAmount();
+  return ApplyVersioned(
+      t->user_id,
+      [&](const Account&) -> Result<Change> {
+        return Change{
+            delta, [&]() -> Result<int64_t> {
+              // The status, the type and the deadline again, inside the transaction: another
+              // admin may have pressed at the same moment, and the clock moved since the read.
+              auto q = db_.Prepare(
+                  "UPDATE deposit_transactions SET status = 'confirmed', decided_at = ?, "
+                  "decided_by = ? WHERE id = ? AND status = 'pending' AND type = 'adjustment' "
+                  "AND created_at >= ?");
+              if (!q) return q.error();
+              const int64_t now = clock_.NowSeconds();
+              q->Bind(1, now)
+                  .Bind(2, admin_telegram_id)
+                  .Bind(3, transaction_id)
+                  .Bind(4, now - std::max<int64_t>(valid_seconds, 0));
+              if (auto st = q->Run(); !st) return st.error();
+              if (db_.Changes() != 1) {
+                return Error::FailedPrecondition(
+                    "adjustment #" + std::to_string(transaction_id) +
+                    " was decided by someone else or expired at the same moment; nothing was "
+                    "changed");
+              }
+              return transaction_id;
+            }};
+      },
+      {});
+}
+
+Result<DepositTransaction> DepositRepository::CancelAdjustment(int64_t transaction_id,
+                                                               int64_t admin_telegram_id) {
+  return Decide(transaction_id, TransactionStatus::kCancelled, admin_telegram_id, std::nullopt,
+                std::nullopt, TransactionType::kAdjustment);
 }
 
 }  // namespace depositbot

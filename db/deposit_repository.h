@@ -69,6 +69,13 @@ class DepositRepository final : public DepositStore {
                                     InTransaction also = {}) override;
   Result<DepositTransaction> Adjust(int64_t user_id, int64_t signed_amount, std::string_view reason,
                                     int64_t admin_telegram_id) override;
+  Result<DepositTransaction> RequestAdjustment(int64_t user_id, int64_t signed_amount,
+                                               std::string_view reason,
+                                               int64_t requested_by) override;
+  Result<DepositTransaction> ConfirmAdjustment(int64_t transaction_id, int64_t admin_telegram_id,
+                                               int64_t valid_seconds) override;
+  Result<DepositTransaction> CancelAdjustment(int64_t transaction_id,
+                                              int64_t admin_telegram_id) override;
 
   RepositoryStats stats() const;
   Database& database() { return db_; }
@@ -91,7 +98,7 @@ class DepositRepository final : public DepositStore {
                                                  const std::string& reference);
   Result<DepositTransaction> Decide(int64_t transaction_id, TransactionStatus to,
                                     int64_t decided_by, std::optional<std::string> reason,
-                                    std::optional<int64_t> owner_user_id);
+                                    std::optional<int64_t> owner_user_id, TransactionType type);
   void Backoff(int attempt);
 
   Database& db_;

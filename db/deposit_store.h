@@ -32,7 +32,8 @@ class DepositStore {
   virtual Result<DepositTransaction> GetTransaction(int64_t transaction_id) = 0;
   // Newest first; limit is clamped to 1..100.
   virtual Result<std::vector<DepositTransaction>> History(int64_t user_id, int limit) = 0;
-  // Pending deposits of all users, oldest first; limit clamped to 1..100.
+  // Pending deposits of all users (never pending adjustments), oldest first; limit clamped to
+  // 1..100.
   virtual Result<std::vector<DepositTransaction>> Pending(int limit) = 0;
 
   // A user announces a bank transfer: a pending deposit, no balance change.
@@ -56,6 +57,23 @@ class DepositStore {
   // An admin's correction: positive credits, negative debits (never below 0).
   virtual Result<DepositTransaction> Adjust(int64_t user_id, int64_t signed_amount,
                                             std::string_view reason, int64_t admin_telegram_id) = 0;
+
+  // An admin's correction in two steps (the chat's /adjust, then a button). RequestAdjustment
+  // records a pending adjustment row (type 'adjustment', requested_by, reason; positive
+  // credits, negative debits) and changes no balance. ConfirmAdjustment applies it, version-
+  // checked like every change, with decided_by = the confirming admin; refused (nothing
+  // changed) once `valid_seconds` have passed since it was requested, when it is not a pending
+  // adjustment, or with kInsufficientFunds when a debit would take the balance below zero.
+  // CancelAdjustment closes a pending adjustment as cancelled. Deposits' Confirm, Reject and
+  // Cancel refuse adjustment rows, and these refuse deposit rows.
+  virtual Result<DepositTransaction> RequestAdjustment(int64_t user_id, int64_t signed_amount,
+                                                       std::string_view reason,
+                                                       int64_t requested_by) = 0;
+  virtual Result<DepositTransaction> ConfirmAdjustment(int64_t transaction_id,
+                                                       int64_t admin_telegram_id,
+                                                       int64_t valid_seconds) = 0;
+  virtual Result<DepositTransaction> CancelAdjustment(int64_t transaction_id,
+                                                      int64_t admin_telegram_id) = 0;
 };
 
 }  // namespace depositbot

@@ -12,6 +12,8 @@ struct User {
   int64_t telegram_id = 0;
   std::string display_name;
   int64_t created_at = 0;
+  // The Telegram @username last seen on a message (lower case, without '@'); nullopt: none.
+  std::optional<std::string> username;
 };
 
 // A user's balance row with its optimistic-locking version.
@@ -43,6 +45,10 @@ struct DepositTransaction {
   int64_t created_at = 0;
   std::optional<int64_t> decided_at;
   std::optional<int64_t> decided_by;  // Telegram id of the admin who decided
+  // An adjustment: the Telegram id of the admin who asked for it (decided_by confirmed it).
+  std::optional<int64_t> requested_by;
+  // Who decided when it was not a person ("bank-feed"); nullopt for an admin's decision.
+  std::optional<std::string> decided_via;
 
   int64_t SignedAmount() const { return amount * direction; }
 };

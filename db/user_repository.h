@@ -20,6 +20,8 @@ class UserRepository final : public UserStore {
   Result<User> FindOrCreate(int64_t telegram_id, std::string_view display_name) override;
   Result<User> FindByTelegramId(int64_t telegram_id) override;
   Result<User> FindById(int64_t user_id) override;
+  Status RecordUsername(int64_t user_id, std::string_view username) override;
+  Result<User> FindByUsername(std::string_view username) override;
 
  private:
   Database& db_;

@@ -20,6 +20,13 @@ class UserStore {
   virtual Result<User> FindOrCreate(int64_t telegram_id, std::string_view display_name) = 0;
   virtual Result<User> FindByTelegramId(int64_t telegram_id) = 0;
   virtual Result<User> FindById(int64_t user_id) = 0;
+
+  // Users by the Telegram @username a transport last saw on their messages (lower case,
+  // without '@'). RecordUsername stores it for `user_id` (empty: they have none now) and takes
+  // it from any other user who had it, as Telegram moves a username only by freeing it.
+  // FindByUsername is kNotFound when nobody has it.
+  virtual Status RecordUsername(int64_t user_id, std::string_view username) = 0;
+  virtual Result<User> FindByUsername(std::string_view username) = 0;
 };
 
 }  // namespace depositbot

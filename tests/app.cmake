@@ -105,3 +105,11 @@ if(TARGET depositbot)
   add_test(NAME deploy_test
            COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/check-deploy.sh $<TARGET_FILE:depositbot>)
 endif()
+
+# The admins' chat commands with serve as a real process (sendDocument, adjustment buttons).
+if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
+  depositbot_test(NAME admin_serve_test POSTGRES SOURCES admin_serve_test.cpp
+                  LIBS process_runner ledger_builder fake_telegram fake_llm_server
+                       PkgConfig::HTTPLIB)
+  add_dependencies(admin_serve_test depositbot)
+endif()

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "db/database.h"
@@ -369,4 +370,33 @@ TEST_CASE("a message refused by the rate limit is left out of a recording, which
   CAPTURE(replay.out);
   CHECK(replay.exit_code == 0);
   CHECK(Contains(replay.out, "1 passed, 0 failed"));
+}
+
+TEST_CASE("chat: an admin's adjustment waits for y, and /export writes a CSV file here") {
+  Box b;
+  Fund(b, "30");
+  std::map<std::string, std::string> admin{{"ADMIN_IDS", "1"}};
+  auto no = b.Chat("/adjust 2 +5 goodwill\nn\n", admin, {"--as", "1"});
+  CAPTURE(no.out);
+  CHECK(Contains(no.out, "Apply adjustment #2 of +5.00 USD for Two? [y/N]"));
+  CHECK(Contains(no.out, "was cancelled; the balance is unchanged"));
+  CHECK(b.BalanceOf(2) == 3000);
+  auto yes = b.Chat("/adjust 2 -1.25 bank fee\ny\n/export\n", admin, {"--as", "1"});
+  CAPTURE(yes.out);
+  CHECK(Contains(yes.out, "Adjustment #3 of -1.25 USD applied for Two."));
+  CHECK(b.BalanceOf(2) == 3000 - 125);
+  std::smatch m;
+  const std::string out = yes.out;
+  REQUIRE(std::regex_search(out, m, std::regex("Wrote (/\\S+\\.csv) \\(3 rows")));
+  std::ifstream file(m[1].str(), std::ios::binary);
+  REQUIRE(file);
+  std::string csv((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  CHECK(m[1].str().rfind(b.dir + "/ledger-all-", 0) == 0);
+  CHECK(Contains(csv, ",2,Two,adjustment,confirmed,debit,-1.25,USD,,,bank fee,1,,1\r\n"));
+  CHECK(Contains(csv, ",2,Two,adjustment,cancelled,credit,5.00,USD,,,goodwill,1,,1\r\n"));
+  // A user is refused and nothing is written.
+  auto user = b.Chat("/export\n", admin, {"--as", "2"});
+  CHECK(Contains(user.out, "Sorry, only admins can do that."));
+  CHECK(!Contains(user.out, "Wrote"));
+  b.ExpectBooksClean();
 }

@@ -277,7 +277,13 @@ TEST_CASE("a source that is missing, not a database or not fully migrated is ref
   auto migrator = Migrator::ForEmbedded(old.db());
   REQUIRE(migrator);
   REQUIRE(migrator->Apply(5));
-  LedgerBuilder(old.db(), old.clock()).User(5, "Five").Deposit(100).Build();
+  // Written as SQL of that schema: today's repositories read columns it does not have yet.
+  Exec(old.db(),
+       "INSERT INTO users(id, telegram_id, display_name, created_at) VALUES (1, 5, 'Five', 0);"
+       "INSERT INTO user_deposits(user_id, balance, updated_at) VALUES (1, 100, 0);"
+       "INSERT INTO deposit_transactions(user_id, type, amount, direction, status, "
+       "depositor_name, created_at, decided_at, decided_by) "
+       "VALUES (1, 'deposit', 100, 1, 'confirmed', 'Five', 0, 0, 9);");
   auto behind = CopyDb(old.path(), target, dir);
   CAPTURE(behind.err);
   CHECK(behind.exit_code == 2);

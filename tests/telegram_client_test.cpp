@@ -79,6 +79,50 @@ struct Fixture {
 
 }  // namespace
 
+// ---- sendDocument (admin tools in chat: /export) ----
+
+TEST_CASE("a document is uploaded as multipart/form-data with its name, type and caption") {
+  Fixture f;
+  const std::string csv = "id,amount\r\n1,\"1,234.50\"\r\n";
+  auto id = f.client->SendDocument(kChat, "ledger-all.csv", csv, "text/csv", "Ledger: 1 row");
+  REQUIRE(id);
+  auto docs = f.fake.SentDocuments();
+  REQUIRE(docs.size() == 1);
+  CHECK(docs[0].message_id == *id);
+  CHECK(docs[0].chat_id == kChat);
+  CHECK(docs[0].file_name == "ledger-all.csv");
+  CHECK(docs[0].mime_type == "text/csv");
+  CHECK(docs[0].content == csv);
+  CHECK(docs[0].caption == "Ledger: 1 row");
+  CHECK(f.fake.SentMessages().empty());
+}
+
+TEST_CASE("an empty, oversized or badly named document is refused before anything is sent") {
+  Fixture f;
+  for (auto [name, content] : std::vector<std::pair<std::string, std::string>>{
+           {"empty.csv", ""},
+           {"big.csv", std::string(kTelegramDocumentLimit + 1, 'x')},
+           {"../escape.csv", "a"},
+           {"", "a"}}) {
+    CAPTURE(name);
+    auto r = f.client->SendDocument(kChat, name, content, "text/csv");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == Kind::kInvalidArgument);
+  }
+  CHECK(f.fake.CallCount("sendDocument") == 0);
+}
+
+TEST_CASE("a document to a chat that blocked the bot is kForbidden, and a caption is cut to 1024") {
+  Fixture f;
+  f.fake.BlockChat(kChat);
+  auto blocked = f.client->SendDocument(kChat, "a.csv", "x", "text/csv");
+  REQUIRE_FALSE(blocked);
+  CHECK(blocked.error().kind == Kind::kForbidden);
+  auto cut = f.client->SendDocument(kMinji.id, "a.csv", "x", "text/csv", Repeat("가", 2000));
+  REQUIRE(cut);
+  CHECK(Utf16Length(f.fake.SentDocuments().at(0).caption) == 1024);
+}
+
 // ---- getMe and the token ----
 
 TEST_CASE("getMe returns the bot's own user") {

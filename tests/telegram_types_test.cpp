@@ -132,6 +132,22 @@ TEST_CASE("callback data round-trips for every action") {
   CHECK(MakeCallbackData({CallbackData::Action::kCancelPurchase, 45}) == "buy:x:45");
 }
 
+TEST_CASE("an adjustment's buttons round-trip and are not a deposit's") {
+  for (auto action :
+       {CallbackData::Action::kConfirmAdjustment, CallbackData::Action::kCancelAdjustment}) {
+    CallbackData d{action, 7};
+    auto back = ParseCallbackData(MakeCallbackData(d));
+    REQUIRE(back);
+    CHECK(*back == d);
+  }
+  CHECK(MakeCallbackData({CallbackData::Action::kConfirmAdjustment, 7}) == "adj:c:7");
+  CHECK(MakeCallbackData({CallbackData::Action::kCancelAdjustment, 7}) == "adj:x:7");
+  for (const char* junk : {"adj:r:7", "adj:c:0", "adj:c:", "ADJ:C:7", "adj:c:7x"}) {
+    CAPTURE(junk);
+    CHECK_FALSE(ParseCallbackData(junk));
+  }
+}
+
 TEST_CASE("junk and oversized callback data are refused") {
   for (const char* junk :
        {"", "dep", "dep:c:", "dep:c:0", "dep:c:-1", "dep:c:+1", "dep:c:01", "dep:c:1 ", " dep:c:1",

@@ -1,9 +1,11 @@
 #include "tools/decision_handler.h"
 
 #include <cctype>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "tools/admin_commands.h"
 #include "tools/purchase_service.h"
 #include "tools/tool_registry.h"
 
@@ -13,7 +15,9 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kKindNames[] = {"confirm_deposit", "reject_deposit", "confirm_purchase",
-                                           "cancel_purchase"};
+                                           "cancel_purchase",
+                                           // Admin tools in chat.
+                                           "confirm_adjustment", "cancel_adjustment"};
 
 // The admin's view of a decided deposit, the same sentence a typed /confirm or /reject gets.
 std::string DecidedReply(const DepositDecidedUi& d) {
@@ -73,14 +77,15 @@ DecisionOutcome Succeeded(ExecutedCall call, json payload, std::string reply) {
 std::string_view ToString(Decision::Kind kind) { return kKindNames[static_cast<int>(kind)]; }
 
 std::optional<Decision::Kind> DecisionKindFromString(std::string_view name) {
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < static_cast<int>(std::size(kKindNames)); ++i) {
     if (kKindNames[i] == name) return static_cast<Decision::Kind>(i);
   }
   return std::nullopt;
 }
 
-DecisionHandler::DecisionHandler(const ToolRegistry& tools, PurchaseService& purchases)
-    : tools_(tools), purchases_(purchases) {}
+DecisionHandler::DecisionHandler(const ToolRegistry& tools, PurchaseService& purchases,
+                                 const AdminCommands* admin)
+    : tools_(tools), purchases_(purchases), admin_(admin) {}
 
 DecisionOutcome DecisionHandler::Decide(const ToolContext& who, const Decision& decision) const {
   DecisionOutcome out;
@@ -94,6 +99,10 @@ DecisionOutcome DecisionHandler::Decide(const ToolContext& who, const Decision& 
       break;
     case Decision::Kind::kCancelPurchase:
       out = CancelPurchase(who, decision.id);
+      break;
+    case Decision::Kind::kConfirmAdjustment:
+    case Decision::Kind::kCancelAdjustment:
+      out = DecideAdjustment(who, decision);
       break;
   }
   // Someone else's decision (an admin's button, another user's quote) is refused and kept for
@@ -159,6 +168,20 @@ DecisionOutcome DecisionHandler::CancelPurchase(const ToolContext& who, int64_t 
   }
   return Succeeded(PurchaseCall("cancel_purchase", order_id), OrderPayload(*cancelled),
                    std::move(reply));
+}
+
+DecisionOutcome DecisionHandler::DecideAdjustment(const ToolContext& who,
+                                                  const Decision& decision) const {
+  const bool confirm = decision.kind == Decision::Kind::kConfirmAdjustment;
+  if (!admin_) {
+    ExecutedCall call;
+    call.name = std::string(ToString(decision.kind));
+    call.arguments = json{{"transaction_id", decision.id}}.dump();
+    return Refused(std::move(call), Error::Unavailable("admin tools are not set up here"),
+                   "Sorry, adjustments cannot be decided here.");
+  }
+  return confirm ? admin_->ConfirmAdjustment(who, decision.id)
+                 : admin_->CancelAdjustment(who, decision.id);
 }
 
 }  // namespace depositbot

@@ -12,6 +12,7 @@
 
 namespace depositbot {
 
+class AdminCommands;
 class PurchaseService;
 class ToolRegistry;
 
@@ -19,14 +20,23 @@ class ToolRegistry;
 // fixture's "press". Every transport turns its input into one of these and hands it to the
 // one DecisionHandler, so a replayed press runs the code a Telegram press runs.
 struct Decision {
-  enum class Kind { kConfirmDeposit, kRejectDeposit, kConfirmPurchase, kCancelPurchase };
+  enum class Kind {
+    kConfirmDeposit,
+    kRejectDeposit,
+    kConfirmPurchase,
+    kCancelPurchase,
+    // Admin tools in chat: an adjustment an admin asked for with /adjust (AdminCommands).
+    kConfirmAdjustment,
+    kCancelAdjustment,
+  };
   Kind kind = Kind::kConfirmDeposit;
-  int64_t id = 0;      // the deposit transaction or the purchase order
+  int64_t id = 0;      // the deposit or adjustment transaction, or the purchase order
   std::string reason;  // a rejection's reason; empty: "rejected by an admin"
 };
 
-// "confirm_deposit", "reject_deposit", "confirm_purchase", "cancel_purchase" (the fixture and
-// recording vocabulary); FromString is its inverse, nullopt for anything else.
+// "confirm_deposit", "reject_deposit", "confirm_purchase", "cancel_purchase",
+// "confirm_adjustment", "cancel_adjustment" (the fixture and recording vocabulary); FromString
+// is its inverse, nullopt for anything else.
 std::string_view ToString(Decision::Kind kind);
 std::optional<Decision::Kind> DecisionKindFromString(std::string_view name);
 
@@ -44,12 +54,14 @@ struct DecisionOutcome {
 
 // The one handler of decisions. Deposits go through the manage_deposit tool (as an admin's
 // typed /confirm would), purchases through PurchaseService, whose owner check decides who may
-// press a quote. Admin rights come from `who`, which the transport authenticated. Thread-safe
-// as its parts are; it keeps no state. Holds references to `tools` and `purchases`, which
-// must outlive it.
+// press a quote, adjustments through AdminCommands (admins only; without `admin` they are
+// refused as unavailable). Admin rights come from `who`, which the transport authenticated.
+// Thread-safe as its parts are; it keeps no state. Holds references to `tools`, `purchases` and
+// `admin`, which must outlive it.
 class DecisionHandler {
  public:
-  DecisionHandler(const ToolRegistry& tools, PurchaseService& purchases);
+  DecisionHandler(const ToolRegistry& tools, PurchaseService& purchases,
+                  const AdminCommands* admin = nullptr);
 
   DecisionOutcome Decide(const ToolContext& who, const Decision& decision) const;
 
@@ -57,9 +69,11 @@ class DecisionHandler {
   DecisionOutcome DecideDeposit(const ToolContext& who, const Decision& decision) const;
   DecisionOutcome ConfirmPurchase(const ToolContext& who, int64_t order_id) const;
   DecisionOutcome CancelPurchase(const ToolContext& who, int64_t order_id) const;
+  DecisionOutcome DecideAdjustment(const ToolContext& who, const Decision& decision) const;
 
   const ToolRegistry& tools_;
   PurchaseService& purchases_;
+  const AdminCommands* admin_;
 };
 
 }  // namespace depositbot

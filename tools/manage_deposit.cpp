@@ -154,7 +154,14 @@ class ManageDeposit {
     auto rows = deposits_.History(ctx.user_id, limit);
     if (!rows) return Refuse(ctx, "history", rows.error());
     json list = json::array();
-    for (const auto& t : *rows) list.push_back(TransactionJson(t, options_.currency));
+    for (const auto& t : *rows) {
+      // An adjustment an admin asked for but did not (yet) confirm never moved the user's money:
+      // it is the admins' business, not part of the user's statement.
+      if (t.type == TransactionType::kAdjustment && t.status != TransactionStatus::kConfirmed) {
+        continue;
+      }
+      list.push_back(TransactionJson(t, options_.currency));
+    }
     return ToolResult::Success({{"action", "history"}, {"transactions", list}});
   }
 

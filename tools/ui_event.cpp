@@ -39,6 +39,33 @@ json ToJson(const PurchaseQuoteUi& e) {
           {"expires_at", e.expires_at}};
 }
 
+json ToJson(const AdjustmentRequestedUi& e) {
+  return {{"kind", "adjustment_requested"},         {"transaction_id", e.transaction_id},
+          {"user_telegram_id", e.user_telegram_id}, {"user_name", e.user_name},
+          {"amount_formatted", e.amount_formatted}, {"reason", e.reason},
+          {"requested_by", e.requested_by},         {"expires_at", e.expires_at}};
+}
+
+json ToJson(const AdjustmentDecidedUi& e) {
+  json j = {{"kind", "adjustment_decided"},
+            {"transaction_id", e.transaction_id},
+            {"status", e.confirmed ? "confirmed" : "cancelled"},
+            {"amount_formatted", e.amount_formatted},
+            {"reason", e.reason},
+            {"admin_telegram_id", e.admin_telegram_id},
+            {"admin_name", e.admin_name}};
+  if (e.user_telegram_id != 0) j["user_telegram_id"] = e.user_telegram_id;
+  if (!e.user_name.empty()) j["user_name"] = e.user_name;
+  if (!e.user_balance_formatted.empty()) j["user_balance_formatted"] = e.user_balance_formatted;
+  return j;
+}
+
+json ToJson(const DocumentUi& e) {
+  return {{"kind", "document"},   {"filename", e.filename}, {"mime_type", e.mime_type},
+          {"caption", e.caption}, {"rows", e.rows},         {"bytes", e.content.size()},
+          {"content", e.content}};
+}
+
 }  // namespace
 
 json UiEventToJson(const UiEvent& event) {

@@ -43,11 +43,50 @@ struct PurchaseQuoteUi {
   int64_t expires_at = 0;  // unix seconds
 };
 
-using UiEvent = std::variant<DepositRequestedUi, DepositDecidedUi, PurchaseQuoteUi>;
+// Admin tools in chat (tools/admin_commands.h).
+
+// An admin asked for a balance adjustment (/adjust): nothing moved yet; the admin's chat gets
+// Confirm / Cancel buttons, which any admin may press until `expires_at`.
+struct AdjustmentRequestedUi {
+  int64_t transaction_id = 0;
+  int64_t user_telegram_id = 0;
+  std::string user_name;
+  std::string amount_formatted;  // signed: "+50.00 USD", "-12.50 USD"
+  std::string reason;
+  int64_t requested_by = 0;  // the admin's Telegram id
+  int64_t expires_at = 0;    // unix seconds
+};
+
+// An adjustment was applied (confirmed) or cancelled: the request's buttons go, and an applied
+// one is told to its user.
+struct AdjustmentDecidedUi {
+  int64_t transaction_id = 0;
+  bool confirmed = false;
+  std::string amount_formatted;  // signed
+  std::string reason;
+  int64_t admin_telegram_id = 0;
+  std::string admin_name;
+  int64_t user_telegram_id = 0;
+  std::string user_name;
+  std::string user_balance_formatted;  // empty when it could not be read back
+};
+
+// A file for the admin who asked (/export): Telegram sends it as a document, the terminal
+// writes it into the current directory, replay keeps it for the fixture to check.
+struct DocumentUi {
+  std::string filename;
+  std::string mime_type;
+  std::string content;
+  std::string caption;
+  int64_t rows = 0;
+};
+
+using UiEvent = std::variant<DepositRequestedUi, DepositDecidedUi, PurchaseQuoteUi,
+                             AdjustmentRequestedUi, AdjustmentDecidedUi, DocumentUi>;
 
 // The event as the JSON object fixtures compare and recordings keep: {"kind": "deposit_requested"
-// | "deposit_decided" | "purchase_quote", ...fields}; fields that are unknown (0 or empty, as
-// documented above) are left out.
+// | "deposit_decided" | "purchase_quote" | "adjustment_requested" | "adjustment_decided" |
+// "document", ...fields}; fields that are unknown (0 or empty, as documented above) are left out.
 nlohmann::json UiEventToJson(const UiEvent& event);
 
 }  // namespace depositbot

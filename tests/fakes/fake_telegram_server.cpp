@@ -193,9 +193,17 @@ bool ToInt(const json& v, int64_t& out) {
   return true;
 }
 
+// A multipart part that came with a filename: a file upload.
+struct UploadedFile {
+  std::string filename;
+  std::string content_type;
+  std::string content;
+};
+
 // Parameters arrive as JSON values or strings (query, form); these read both.
 struct Params {
   json j = json::object();
+  std::map<std::string, UploadedFile> files;  // multipart uploads, by parameter name
 
   bool Has(const char* key) const { return j.contains(key) && !j[key].is_null(); }
   bool Int(const char* key, int64_t& out) const { return Has(key) && ToInt(j[key], out); }
@@ -387,6 +395,7 @@ struct FakeTelegramServer::Impl {
   std::map<std::string, std::deque<Fault>> faults;
 
   std::vector<FakeSentMessage> sent;
+  std::vector<FakeSentDocument> documents;
   std::vector<FakeMessageEdit> edits;
   std::vector<FakeCallbackAnswer> answers;
   std::vector<FakeChatAction> actions;
@@ -400,6 +409,7 @@ struct FakeTelegramServer::Impl {
   Reply EditMessage(const std::string& method, const Params& p);
   Reply AnswerCallbackQuery(const Params& p);
   Reply SendChatAction(const Params& p);
+  Reply SendDocument(const Params& p);
   Reply SetWebhook(const Params& p);
   Reply DeleteWebhook(const Params& p);
   Reply GetWebhookInfo() const;
@@ -498,7 +508,15 @@ void FakeTelegramServer::Impl::Handle(const httplib::Request& req, httplib::Resp
   const std::string method = Lower(req.matches[2]);
   Params p;
   for (const auto& [k, v] : req.params) p.j[k] = v;
-  for (const auto& [k, f] : req.files) p.j[k] = f.content;
+  for (const auto& [k, f] : req.files) {
+    if (f.filename.empty()) {
+      p.j[k] = f.content;
+      continue;
+    }
+    // An upload: recorded in the calls by its name and size, not its bytes.
+    p.files[k] = UploadedFile{f.filename, f.content_type, f.content};
+    p.j[k] = {{"file_name", f.filename}, {"mime_type", f.content_type}, {"size", f.content.size()}};
+  }
   Reply reply;
   bool bad_body = false;
   if (req.get_header_value("Content-Type").find("application/json") == 0 && !req.body.empty()) {
@@ -580,6 +598,7 @@ Reply FakeTelegramServer::Impl::Dispatch(const std::string& method, const Params
   }
   if (method == "answercallbackquery") return AnswerCallbackQuery(p);
   if (method == "sendchataction") return SendChatAction(p);
+  if (method == "senddocument") return SendDocument(p);
   if (method == "setwebhook") return SetWebhook(p);
   if (method == "deletewebhook") return DeleteWebhook(p);
   if (method == "getwebhookinfo") return GetWebhookInfo();
@@ -671,6 +690,46 @@ Reply FakeTelegramServer::Impl::SendMessage(const Params& p) {
   if (reply_to != 0 && messages.count(reply_to)) {
     m["reply_to_message"] = MessageJson(reply_to, messages[reply_to]);
   }
+  return Ok(m);
+}
+
+Reply FakeTelegramServer::Impl::SendDocument(const Params& p) {
+  int64_t chat_id = 0;
+  if (!p.Has("chat_id")) return Err(400, "Bad Request: chat_id is empty");
+  if (!p.Int("chat_id", chat_id) || chat_id == 0) return Err(400, "Bad Request: chat not found");
+  if (blocked.count(chat_id)) return Err(403, "Forbidden: bot was blocked by the user");
+  auto file = p.files.find("document");
+  if (file == p.files.end()) {
+    if (p.Has("document")) return Err(400, "Bad Request: wrong file identifier/HTTP URL specified");
+    return Err(400, "Bad Request: there is no document in the request");
+  }
+  const UploadedFile& f = file->second;
+  if (f.content.empty()) return Err(400, "Bad Request: file must be non-empty");
+  if (f.content.size() > 50u * 1000u * 1000u) return Err(413, "Request Entity Too Large");
+  const std::string caption = p.Str("caption");
+  if (Utf16Units(caption) > 1024) return Err(400, "Bad Request: message caption is too long");
+
+  int64_t id = next_message_id++;
+  FakeSentDocument d;
+  d.message_id = id;
+  d.chat_id = chat_id;
+  d.file_name = f.filename;
+  d.mime_type = f.content_type;
+  d.content = f.content;
+  d.caption = caption;
+  d.params = p.j;
+  documents.push_back(std::move(d));
+  json m = {{"message_id", id},
+            {"from", options.bot.ToJson()},
+            {"chat", ChatJson(chat_id, nullptr)},
+            {"date", NowSeconds()},
+            {"document",
+             {{"file_id", "BQACAgIAAxkBAAI" + std::to_string(id)},
+              {"file_unique_id", "AgAD" + std::to_string(id)},
+              {"file_name", f.filename},
+              {"mime_type", f.content_type.empty() ? "application/octet-stream" : f.content_type},
+              {"file_size", f.content.size()}}}};
+  if (!caption.empty()) m["caption"] = caption;
   return Ok(m);
 }
 
@@ -967,6 +1026,16 @@ std::vector<FakeSentMessage> FakeTelegramServer::SentMessages() const {
 bool FakeTelegramServer::WaitForSentMessages(size_t n, std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(impl_->mu);
   return impl_->cv.wait_for(lock, timeout, [&] { return impl_->sent.size() >= n; });
+}
+
+std::vector<FakeSentDocument> FakeTelegramServer::SentDocuments() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->documents;
+}
+
+bool FakeTelegramServer::WaitForSentDocuments(size_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  return impl_->cv.wait_for(lock, timeout, [&] { return impl_->documents.size() >= n; });
 }
 
 std::vector<FakeMessageEdit> FakeTelegramServer::Edits() const {

@@ -44,6 +44,18 @@ struct FakeMessageEdit {
   nlohmann::json reply_markup;  // null: the keyboard was removed
 };
 
+// A sendDocument the fake accepted (a multipart/form-data upload, the only way to send a file
+// that Telegram does not hold yet).
+struct FakeSentDocument {
+  int64_t message_id = 0;
+  int64_t chat_id = 0;
+  std::string file_name;  // the upload's filename
+  std::string mime_type;  // the part's Content-Type
+  std::string content;
+  std::string caption;
+  nlohmann::json params;  // every other parameter as received
+};
+
 struct FakeCallbackAnswer {
   std::string callback_query_id;
   std::string text;
@@ -172,6 +184,12 @@ class FakeTelegramServer {
   std::vector<FakeSentMessage> SentMessages() const;
   // True once at least `n` messages were accepted; false after `timeout`.
   bool WaitForSentMessages(size_t n, std::chrono::milliseconds timeout) const;
+  // sendDocument, checked as Telegram does: chat_id; `document` a multipart file upload (a
+  // string is a file_id or URL, which the fake does not hold: 400 "wrong file identifier/HTTP
+  // URL specified"), non-empty (400 "file must be non-empty"), at most 50 MB (413 "Request
+  // Entity Too Large"); caption at most 1024 characters (400 "message caption is too long").
+  std::vector<FakeSentDocument> SentDocuments() const;
+  bool WaitForSentDocuments(size_t n, std::chrono::milliseconds timeout) const;
   std::vector<FakeMessageEdit> Edits() const;
   bool WaitForEdits(size_t n, std::chrono::milliseconds timeout) const;
   std::vector<FakeCallbackAnswer> CallbackAnswers() const;
