@@ -1,9 +1,11 @@
 #include "tools/decision_handler.h"
 
 #include <cctype>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "tools/bank_feed.h"
 #include "tools/purchase_service.h"
 #include "tools/tool_registry.h"
 
@@ -12,8 +14,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kKindNames[] = {"confirm_deposit", "reject_deposit", "confirm_purchase",
-                                           "cancel_purchase"};
+constexpr std::string_view kKindNames[] = {"confirm_deposit",  "reject_deposit",
+                                           "confirm_purchase", "cancel_purchase",
+                                           "pick_bank_match",  "ignore_bank_notice"};
 
 // The admin's view of a decided deposit, the same sentence a typed /confirm or /reject gets.
 std::string DecidedReply(const DepositDecidedUi& d) {
@@ -73,14 +76,15 @@ DecisionOutcome Succeeded(ExecutedCall call, json payload, std::string reply) {
 std::string_view ToString(Decision::Kind kind) { return kKindNames[static_cast<int>(kind)]; }
 
 std::optional<Decision::Kind> DecisionKindFromString(std::string_view name) {
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < static_cast<int>(std::size(kKindNames)); ++i) {
     if (kKindNames[i] == name) return static_cast<Decision::Kind>(i);
   }
   return std::nullopt;
 }
 
-DecisionHandler::DecisionHandler(const ToolRegistry& tools, PurchaseService& purchases)
-    : tools_(tools), purchases_(purchases) {}
+DecisionHandler::DecisionHandler(const ToolRegistry& tools, PurchaseService& purchases,
+                                 BankFeed* bank_feed)
+    : tools_(tools), purchases_(purchases), bank_feed_(bank_feed) {}
 
 DecisionOutcome DecisionHandler::Decide(const ToolContext& who, const Decision& decision) const {
   DecisionOutcome out;
@@ -94,6 +98,11 @@ DecisionOutcome DecisionHandler::Decide(const ToolContext& who, const Decision& 
       break;
     case Decision::Kind::kCancelPurchase:
       out = CancelPurchase(who, decision.id);
+      break;
+    // Bank feed.
+    case Decision::Kind::kPickBankMatch:
+    case Decision::Kind::kIgnoreBankNotice:
+      out = DecideBankNotice(who, decision);
       break;
   }
   // Someone else's decision (an admin's button, another user's quote) is refused and kept for
@@ -134,6 +143,20 @@ DecisionOutcome DecisionHandler::DecideDeposit(const ToolContext& who,
   }
   out.call = std::move(call);
   return out;
+}
+
+DecisionOutcome DecisionHandler::DecideBankNotice(const ToolContext& who,
+                                                  const Decision& decision) const {
+  if (!bank_feed_) {
+    ExecutedCall call;
+    call.name = "bank_notification";
+    return Refused(std::move(call), Error::FailedPrecondition("the bank feed is not running"),
+                   "Sorry, the bank feed is not running here.");
+  }
+  if (decision.kind == Decision::Kind::kPickBankMatch) {
+    return bank_feed_->Pick(who, decision.id, decision.transaction_id);
+  }
+  return bank_feed_->Ignore(who, decision.id);
 }
 
 DecisionOutcome DecisionHandler::ConfirmPurchase(const ToolContext& who, int64_t order_id) const {

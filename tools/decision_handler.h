@@ -12,6 +12,7 @@
 
 namespace depositbot {
 
+class BankFeed;
 class PurchaseService;
 class ToolRegistry;
 
@@ -19,14 +20,23 @@ class ToolRegistry;
 // fixture's "press". Every transport turns its input into one of these and hands it to the
 // one DecisionHandler, so a replayed press runs the code a Telegram press runs.
 struct Decision {
-  enum class Kind { kConfirmDeposit, kRejectDeposit, kConfirmPurchase, kCancelPurchase };
+  enum class Kind {
+    kConfirmDeposit,
+    kRejectDeposit,
+    kConfirmPurchase,
+    kCancelPurchase,
+    // Bank feed (tools/bank_feed.h): `id` is the bank notification.
+    kPickBankMatch,     // confirm deposit `transaction_id` for the notification
+    kIgnoreBankNotice,  // the notification confirms nothing
+  };
   Kind kind = Kind::kConfirmDeposit;
-  int64_t id = 0;      // the deposit transaction or the purchase order
+  int64_t id = 0;      // the deposit transaction, the purchase order or the bank notification
   std::string reason;  // a rejection's reason; empty: "rejected by an admin"
+  int64_t transaction_id = 0;  // kPickBankMatch: the deposit picked
 };
 
-// "confirm_deposit", "reject_deposit", "confirm_purchase", "cancel_purchase" (the fixture and
-// recording vocabulary); FromString is its inverse, nullopt for anything else.
+// "confirm_deposit", "reject_deposit", "confirm_purchase", "cancel_purchase", "pick_bank_match",
+// "ignore_bank_notice" (the fixture and recording vocabulary); FromString is its inverse, nullopt for anything else.
 std::string_view ToString(Decision::Kind kind);
 std::optional<Decision::Kind> DecisionKindFromString(std::string_view name);
 
@@ -46,10 +56,12 @@ struct DecisionOutcome {
 // typed /confirm would), purchases through PurchaseService, whose owner check decides who may
 // press a quote. Admin rights come from `who`, which the transport authenticated. Thread-safe
 // as its parts are; it keeps no state. Holds references to `tools` and `purchases`, which
-// must outlive it.
+// must outlive it. `bank_feed` (may be null: its decisions are then refused) decides bank
+// notifications.
 class DecisionHandler {
  public:
-  DecisionHandler(const ToolRegistry& tools, PurchaseService& purchases);
+  DecisionHandler(const ToolRegistry& tools, PurchaseService& purchases,
+                  BankFeed* bank_feed = nullptr);
 
   DecisionOutcome Decide(const ToolContext& who, const Decision& decision) const;
 
@@ -57,9 +69,11 @@ class DecisionHandler {
   DecisionOutcome DecideDeposit(const ToolContext& who, const Decision& decision) const;
   DecisionOutcome ConfirmPurchase(const ToolContext& who, int64_t order_id) const;
   DecisionOutcome CancelPurchase(const ToolContext& who, int64_t order_id) const;
+  DecisionOutcome DecideBankNotice(const ToolContext& who, const Decision& decision) const;
 
   const ToolRegistry& tools_;
   PurchaseService& purchases_;
+  BankFeed* bank_feed_;
 };
 
 }  // namespace depositbot
