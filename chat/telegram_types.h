@@ -117,11 +117,22 @@ inline constexpr size_t kCallbackDataLimit = 64;
 // What an inline button of the bot asks for, packed into callback_data as "<scope>:<verb>:<id>":
 //   dep:c:123  confirm deposit 123      dep:r:123  reject deposit 123
 //   buy:c:45   confirm purchase 45      buy:x:45   cancel purchase 45
+//   bnk:p:7:123  confirm deposit 123 for bank notification 7 (bank feed)
+//   bnk:i:7      ignore bank notification 7 (bank feed)
 // The id is a positive decimal int64 without leading zeros or sign.
 struct CallbackData {
-  enum class Action { kConfirmDeposit, kRejectDeposit, kConfirmPurchase, kCancelPurchase };
+  enum class Action {
+    kConfirmDeposit,
+    kRejectDeposit,
+    kConfirmPurchase,
+    kCancelPurchase,
+    // Bank feed: `id` is the notification.
+    kPickBankMatch,
+    kIgnoreBankNotice,
+  };
   Action action = Action::kConfirmDeposit;
   int64_t id = 0;
+  int64_t transaction_id = 0;  // kPickBankMatch only: the deposit picked
 
   bool operator==(const CallbackData&) const = default;
 };
