@@ -82,9 +82,14 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   s->purchases_ =
       std::make_unique<PurchaseService>(*s->deposits_, *s->orders_, s->registrar(), clock, pricing,
                                         DomainNameRules{}, purchase_options);
+  s->bank_notifications_ = std::make_unique<BankNotificationRepository>(*s->db_, clock);
+  s->bank_feed_ = std::make_unique<BankFeed>(*s->deposits_, *s->bank_notifications_, *s->users_,
+                                             clock, BankFeed::Options{config.currency});
+  deposit_options.bank_feed = s->bank_feed_.get();
   RegisterBotTools(s->tools_, *s->deposits_, *s->users_, *s->orders_, *s->purchases_,
                    deposit_options);
-  s->decisions_ = std::make_unique<DecisionHandler>(s->tools_, *s->purchases_);
+  s->decisions_ =
+      std::make_unique<DecisionHandler>(s->tools_, *s->purchases_, s->bank_feed_.get());
 
   if (config.llm_configured && !hooks.model) {
     OpenAiChatModel::Config mc;
