@@ -249,7 +249,16 @@ void SessionRecorder::EndDecision(int64_t from, const Decision& decision,
   std::lock_guard<std::mutex> lock(mu_);
   const std::string press(ToString(decision.kind));
   json step = {{"from", from}, {"press", press}};
-  step[press.find("purchase") != std::string::npos ? "order" : "transaction"] = decision.id;
+  if (decision.kind == Decision::Kind::kPickBankMatch ||
+      decision.kind == Decision::Kind::kIgnoreBankNotice) {
+    // Bank feed: the notice, and the deposit picked.
+    step["notification"] = decision.id;
+    if (decision.kind == Decision::Kind::kPickBankMatch) {
+      step["transaction"] = decision.transaction_id;
+    }
+  } else {
+    step[press.find("purchase") != std::string::npos ? "order" : "transaction"] = decision.id;
+  }
   if (!decision.reason.empty()) step["reason"] = decision.reason;
   step["expect"] = {{"reply_matches", LiteralPatternLooseTimes(outcome.reply)},
                     {"refused", !outcome.ok}};
