@@ -118,7 +118,7 @@ Result<std::vector<BankNotification>> BankNotificationRepository::Unmatched(
     std::string_view currency, std::optional<int64_t> amount, int limit) {
   auto lock = db_.Lock();
   auto q = db_.Prepare(std::string(kSelect) + "WHERE state = 'unmatched' AND currency = ? AND " +
-                       (amount ? "amount = ? " : "? = 0 ") + "ORDER BY id ASC LIMIT ?");
+                       (amount ? "amount = ? " : "? = 0 ") + "ORDER BY id DESC LIMIT ?");
   if (!q) return q.error();
   q->Bind(1, currency).Bind(2, amount.value_or(0)).Bind(3, int64_t{std::clamp(limit, 1, 100)});
   std::vector<BankNotification> out;

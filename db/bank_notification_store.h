@@ -60,7 +60,8 @@ class BankNotificationStore {
   // reference at once store one row, and both get it back.
   virtual Result<std::pair<BankNotification, bool>> Record(const BankNotification& notice) = 0;
   virtual Result<BankNotification> Get(int64_t id) = 0;
-  // Unmatched notices in `currency`, oldest first; of `amount` only when given. limit 1..100.
+  // Unmatched notices in `currency`, newest first (a sweep past `limit` still sees the new
+  // ones); of `amount` only when given. limit 1..100.
   virtual Result<std::vector<BankNotification>> Unmatched(std::string_view currency,
                                                           std::optional<int64_t> amount,
                                                           int limit) = 0;

@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <ctime>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "chat/bank_notify_signature.h"
@@ -192,6 +194,51 @@ TEST_CASE("a notification before the request is kept and matched when the reques
   CHECK(offer_edited);
   CHECK(b.Query("SELECT COUNT(*) FROM bank_notifications WHERE state = 'matched' AND "
                 "transaction_id = 1") == 1);
+  CHECK(b.Stop().exit_code == 0);
+}
+
+TEST_CASE("two serves receiving the same notice at the same moment confirm the deposit once") {
+  BankBot b;
+  b.Start();
+  // A second instance on the same books and bot (it stands by for the long poll).
+  auto second = std::make_unique<ChildProcess>(
+      DepositbotBinary(), std::vector<std::string>{"serve", "--poll-timeout", "1"}, b.env, b.dir);
+  std::string line = second->ReadUntil("depositbot serving");
+  REQUIRE_MESSAGE(!line.empty(), second->Wait().err);
+  std::smatch m;
+  REQUIRE(std::regex_search(line, m, std::regex("http port ([0-9]+)")));
+  const int second_port = std::stoi(m[1].str());
+
+  b.telegram.PushMessage(kAlice, kAlice.id, "/deposit 30 ALICE KIM");
+  b.WaitForMessage(kAdmin.id, "New deposit request");
+  const std::string body = Notice("30", "ALICE KIM", "B-TWICE").dump();
+  const std::string signature = SignBankNotification(kSecret, std::time(nullptr), body);
+  std::atomic<int> ready{0};
+  int status[2] = {0, 0};
+  std::string answer[2];
+  auto post = [&](int i, int port) {
+    httplib::Client http("127.0.0.1", port);
+    httplib::Headers headers{{std::string(kBankSignatureHeader), signature}};
+    ++ready;
+    while (ready < 2) std::this_thread::yield();
+    if (auto r = http.Post("/deposits/notify", headers, body, "application/json")) {
+      status[i] = r->status;
+      answer[i] = r->body;
+    }
+  };
+  std::thread one(post, 0, b.http_port), two(post, 1, second_port);
+  one.join();
+  two.join();
+  CHECK(status[0] == 200);
+  CHECK(status[1] == 200);
+  CHECK(Contains(answer[0] + answer[1], "\"outcome\":\"matched\""));
+  CHECK(Contains(answer[0] + answer[1], "\"outcome\":\"duplicate\""));
+  b.WaitForMessage(kAlice.id, "the bank transfer arrived");
+  CHECK(b.BalanceOf(kAlice.id) == 3000);
+  CHECK(b.Query("SELECT COUNT(*) FROM bank_notifications") == 1);
+  CHECK(b.Query("SELECT COUNT(*) FROM deposit_transactions WHERE status = 'confirmed'") == 1);
+  second->Signal(SIGTERM);
+  CHECK(second->Wait().exit_code == 0);
   CHECK(b.Stop().exit_code == 0);
 }
 
