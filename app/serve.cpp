@@ -200,7 +200,7 @@ void AddModelGateMetrics(Metrics& metrics, const ModelGate& gate) {
 // database failed: the bank sends it again, and a notice already recorded is then a duplicate
 // that the jobs' sweep matches).
 HttpEndpoint::Answer AnswerBankNotice(BankFeed& feed, TelegramBot& bot, Metrics& metrics,
-                                      const std::string& body) {
+                                      SessionRecorder* recorder, const std::string& body) {
   using nlohmann::json;
   auto notice = ParseBankNotice(body);
   if (!notice) {
@@ -216,6 +216,7 @@ HttpEndpoint::Answer AnswerBankNotice(BankFeed& feed, TelegramBot& bot, Metrics&
   json answer = r->ToJson();
   metrics.Add("depositbot_bank_notices_total",
               "outcome=\"" + answer["outcome"].get<std::string>() + "\"");
+  if (recorder) recorder->EndBankNotification(body, answer["outcome"].get<std::string>());
   for (const UiEvent& ui : r->ui) bot.Announce(ui);
   return {200, answer.dump()};
 }
@@ -470,8 +471,8 @@ int RunServe(const Config& config, const ServeFlags& flags) {
                    "Signed bank notifications by outcome (matched, needs_admin, duplicate)");
   metrics.Describe("depositbot_bank_notify_rejected_total", "counter",
                    "Bank notifications refused before processing, by reason");
-  http.SetBankNoticeHandler([&s, &bot, &metrics](const std::string& body) {
-    return AnswerBankNotice(s.bank_feed(), bot, metrics, body);
+  http.SetBankNoticeHandler([&s, &bot, &metrics, &recorder](const std::string& body) {
+    return AnswerBankNotice(s.bank_feed(), bot, metrics, recorder.get(), body);
   });
   if (auto st = http.Start(); !st) return Fail(st.error().message);
   std::printf("depositbot serving: %s; %s; %s; http port %d; capacity: %s\n",

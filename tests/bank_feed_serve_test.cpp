@@ -303,3 +303,29 @@ TEST_CASE("notify-test sends a signed sample that a running serve accepts") {
   CHECK(b.Query("SELECT COUNT(*) FROM bank_notifications") == 1);
   CHECK(b.Stop().exit_code == 0);
 }
+
+TEST_CASE("serve --record writes bank notices and their picks as a session that replays") {
+  BankBot b;
+  std::string rec = b.dir + "/recordings";
+  REQUIRE(std::system(("mkdir -p " + rec).c_str()) == 0);
+  b.Start({"--record", rec});
+  b.telegram.PushMessage(kAlice, kAlice.id, "/deposit 30 KIM MINJI");
+  b.WaitForMessage(kAdmin.id, "#1");
+  b.telegram.PushMessage(kBob, kBob.id, "/deposit 30 KIM MINJI");
+  b.WaitForMessage(kAdmin.id, "#2");
+  CHECK(b.Notify(Notice("30", "KIM MINJI", "REC-1")).body["outcome"] == "needs_admin");
+  auto offer = b.WaitForMessage(kAdmin.id, "Bank transfer");
+  b.telegram.PushCallback(kAdmin, offer.message_id, RowData(offer, 0));
+  b.WaitForMessage(kAlice.id, "the bank transfer arrived");
+  CHECK(b.Notify(Notice("20", "BOB LEE", "REC-2")).body["outcome"] == "needs_admin");
+  b.telegram.PushMessage(kBob, kBob.id, "/deposit 20 Bob Lee");
+  b.WaitForMessage(kBob.id, "confirmed at once");
+  REQUIRE(b.Stop().exit_code == 0);
+  auto replay = RunProcess(DepositbotBinary(), {"replay", rec}, {}, b.dir);
+  CAPTURE(replay.out);
+  CHECK(replay.exit_code == 0);
+  CHECK(Contains(replay.out, "1 passed, 0 failed"));
+  auto listing = RunProcess("/bin/sh", {"-c", "cat " + rec + "/*.json"}, {}, b.dir);
+  CHECK(Contains(listing.out, "\"bank_notification\""));
+  CHECK(Contains(listing.out, "\"pick_bank_match\""));
+}

@@ -16,6 +16,9 @@ using nlohmann::json;
 constexpr size_t kMaxReferenceLength = 100;
 constexpr size_t kMaxNameBytes = 200;
 constexpr int kMaxCandidates = 100;
+// Candidates offered with buttons: a Telegram message holds a handful readably (and at most 100
+// buttons); past it the admins use /pending.
+constexpr size_t kMaxOffered = 10;
 
 // Decodes one UTF-8 sequence at s[i]; an invalid byte is returned as itself (and compared so).
 char32_t NextCodePoint(std::string_view s, size_t& i) {
@@ -257,7 +260,12 @@ BankNoticeUi BankFeed::NoticeUi(const BankNotification& n, std::string reason,
   ui.amount_formatted = Format(n.amount, n.currency);
   ui.depositor_name = n.depositor_name;
   ui.reason = std::move(reason);
+  if (candidates.size() > kMaxOffered) {
+    ui.reason += " (the oldest " + std::to_string(kMaxOffered) + " of " +
+                 std::to_string(candidates.size()) + " are shown; /pending lists all)";
+  }
   for (const auto& t : candidates) {
+    if (ui.candidates.size() == kMaxOffered) break;
     BankCandidateUi c;
     c.transaction_id = t.id;
     c.depositor_name = t.depositor_name.value_or("");
