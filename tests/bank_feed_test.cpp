@@ -356,3 +356,72 @@ TEST_CASE("the sweep matches a notice a request missed, and marks a doubtful one
   CHECK(std::get<BankNoticeUi>(swept->at(0)).candidates.size() == 2);
   CHECK(b.Balance(two.id) == 0);
 }
+
+TEST_CASE("the store records a reference once and changes a notice's state only from an open one") {
+  Books b;
+  BankNotification n;
+  n.reference = "S-1";
+  n.amount = 500;
+  n.currency = "KRW";
+  n.depositor_name = "PARK";
+  n.depositor_key = "park";
+  n.received_at = 1;
+  n.body = "{}";
+  auto first = b.f.notices.Record(n);
+  REQUIRE(first);
+  CHECK(first->second);
+  CHECK(first->first.state == BankNotification::State::kUnmatched);
+  CHECK(first->first.recorded_at == b.t.clock().NowSeconds());
+  n.amount = 999;  // the same reference with other details: the first row stands
+  auto again = b.f.notices.Record(n);
+  REQUIRE(again);
+  CHECK_FALSE(again->second);
+  CHECK(again->first.id == first->first.id);
+  CHECK(again->first.amount == 500);
+  const int64_t id = first->first.id;
+  REQUIRE(b.f.notices.MarkAmbiguous(id));
+  auto twice = b.f.notices.MarkAmbiguous(id);
+  CHECK_FALSE(twice);
+  CHECK(twice.code() == ErrorCode::kFailedPrecondition);
+  REQUIRE(b.f.notices.SaveMessage(id, 900, 11));
+  REQUIRE(b.f.notices.SaveMessage(id, 901, 12));
+  REQUIRE(b.f.notices.SaveMessage(id, 900, 13));  // a later message to the same admin replaces it
+  auto messages = b.f.notices.Messages(id);
+  REQUIRE(messages);
+  CHECK(*messages == std::vector<std::pair<int64_t, int64_t>>{{900, 13}, {901, 12}});
+  auto ignored = b.f.notices.Ignore(id, kAdminId);
+  REQUIRE(ignored);
+  CHECK(ignored->state == BankNotification::State::kIgnored);
+  CHECK(ignored->decided_by == kAdminId);
+  auto late = b.f.notices.Ignore(id, kAdminId);
+  REQUIRE_FALSE(late);
+  CHECK(late.error().message.find("already ignored") != std::string::npos);
+  auto open = b.f.notices.Unmatched("KRW", std::nullopt, 10);
+  REQUIRE(open);
+  CHECK(open->empty());
+}
+
+TEST_CASE("a confirm whose notice was decided meanwhile rolls back: no credit, deposit pending") {
+  Books b;
+  auto minji = b.builder.User(1001, "Minji").Pending(500, "PARK").Build();
+  BankNotification n;
+  n.reference = "S-2";
+  n.amount = 500;
+  n.currency = "KRW";
+  n.depositor_name = "PARK";
+  n.depositor_key = "park";
+  n.body = "{}";
+  auto rec = b.f.notices.Record(n);
+  REQUIRE(rec);
+  REQUIRE(b.f.notices.Ignore(rec->first.id, kAdminId));
+  auto confirmed = b.f.deposits.ConfirmFromBank(
+      minji.pending[0], "S-2", std::nullopt, [&](StoreTransaction& tx) {
+        return b.f.notices.MarkMatchedIn(tx, rec->first.id, minji.pending[0], std::nullopt);
+      });
+  REQUIRE_FALSE(confirmed);
+  CHECK(confirmed.error().code == ErrorCode::kFailedPrecondition);
+  CHECK(b.Balance(minji.id) == 0);
+  CHECK(b.Tx(minji.pending[0]).status == TransactionStatus::kPending);
+  CHECK_FALSE(b.Tx(minji.pending[0]).reference.has_value());
+  b.ExpectBooksClean();
+}
