@@ -435,9 +435,9 @@ class Parser {
       std::string b = *o.Str("press");
       using B = FixtureTurn::Button;
       static const std::map<std::string, B> kButtons = {
-          {"confirm_purchase", B::kConfirmPurchase},    {"cancel_purchase", B::kCancelPurchase},
-          {"confirm_deposit", B::kConfirmDeposit},      {"reject_deposit", B::kRejectDeposit},
-          {"pick_bank_match", B::kPickBankMatch},       {"ignore_bank_notice", B::kIgnoreBankNotice}};
+          {"confirm_purchase", B::kConfirmPurchase}, {"cancel_purchase", B::kCancelPurchase},
+          {"confirm_deposit", B::kConfirmDeposit},   {"reject_deposit", B::kRejectDeposit},
+          {"pick_bank_match", B::kPickBankMatch},    {"ignore_bank_notice", B::kIgnoreBankNotice}};
       auto it = kButtons.find(b);
       if (it == kButtons.end()) {
         Fail(o.PathOf("press"), "\"" + b +

@@ -300,7 +300,8 @@ int main(int argc, char** argv) {
 
   // Bank feed: a signed sample notification, for setting up a bank integration.
   auto* notify_test = app.add_subcommand(
-      "notify-test", "POST a sample bank notification signed with BANK_NOTIFY_SECRET; exit 0 on 200");
+      "notify-test",
+      "POST a sample bank notification signed with BANK_NOTIFY_SECRET; exit 0 on 200");
   NotifyTestFlags notify_flags;
   notify_test->add_option("--amount", notify_flags.amount, "decimal amount, e.g. 30000 or 12.50");
   notify_test->add_option("--name", notify_flags.name, "depositor name")->capture_default_str();

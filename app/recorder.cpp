@@ -273,10 +273,11 @@ void SessionRecorder::EndBankNotification(const std::string& body, const std::st
   std::lock_guard<std::mutex> lock(mu_);
   json notice = json::parse(body, nullptr, false);
   if (!notice.is_object()) return;  // refused before it reached the feed
-  json step = {{"bank_notification", notice},
-               {"expect",
-                {{"calls", json::array({{{"name", "bank_notification"},
-                                         {"result", {{"outcome", outcome}}}}})}}}};
+  json step = {
+      {"bank_notification", notice},
+      {"expect",
+       {{"calls",
+         json::array({{{"name", "bank_notification"}, {"result", {{"outcome", outcome}}}}})}}}};
   fixture_["turns"].push_back(step);
   if (auto st = WriteLocked(); !st) {
     Log(LogLevel::kError, "record.write_failed", {{"error", st.error().message}});

@@ -88,8 +88,7 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   deposit_options.bank_feed = s->bank_feed_.get();
   RegisterBotTools(s->tools_, *s->deposits_, *s->users_, *s->orders_, *s->purchases_,
                    deposit_options);
-  s->decisions_ =
-      std::make_unique<DecisionHandler>(s->tools_, *s->purchases_, s->bank_feed_.get());
+  s->decisions_ = std::make_unique<DecisionHandler>(s->tools_, *s->purchases_, s->bank_feed_.get());
 
   if (config.llm_configured && !hooks.model) {
     OpenAiChatModel::Config mc;

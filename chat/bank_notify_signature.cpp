@@ -56,8 +56,8 @@ std::string SignBankNotification(std::string_view secret, int64_t timestamp,
   return "t=" + std::to_string(timestamp) + ",v1=" + hex;
 }
 
-Status VerifyBankSignature(std::string_view header, std::string_view body,
-                           std::string_view secret, int64_t now, int64_t tolerance_seconds) {
+Status VerifyBankSignature(std::string_view header, std::string_view body, std::string_view secret,
+                           int64_t now, int64_t tolerance_seconds) {
   if (secret.empty()) return Error::Forbidden("no secret is configured");
   if (header.empty()) return Error::Forbidden("the signature header is missing");
   if (header.size() > kMaxHeaderLength) return Error::Forbidden("the signature header is too long");

@@ -74,8 +74,7 @@ Status HttpEndpoint::Start() {
     });
   }
   if (!im.options.bank_notify_secret.empty()) {
-    im.server.Post("/deposits/notify", [&im](const httplib::Request& req,
-                                             httplib::Response& res) {
+    im.server.Post("/deposits/notify", [&im](const httplib::Request& req, httplib::Response& res) {
       auto answer = [&res](int status, const std::string& json) {
         res.status = status;
         res.set_content(json, "application/json");

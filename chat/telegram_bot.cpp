@@ -578,8 +578,8 @@ void TelegramBot::NotifyAdminsOfBankNotice(const BankNoticeUi& ui) {
     for (const auto& c : ui.candidates) {
       k.rows.push_back({InlineKeyboardButton::Callback(
           "✅ Confirm #" + std::to_string(c.transaction_id),
-          MakeCallbackData({CallbackData::Action::kPickBankMatch, ui.notification_id,
-                            c.transaction_id}))});
+          MakeCallbackData(
+              {CallbackData::Action::kPickBankMatch, ui.notification_id, c.transaction_id}))});
     }
     k.rows.push_back({InlineKeyboardButton::Callback(
         "✖ Ignore",
@@ -612,16 +612,14 @@ void TelegramBot::AnnounceBankNoticeDecided(const BankNoticeDecidedUi& ui, int64
     }
   }
   if (pressed_message_id != 0) copies.insert({pressed_chat, pressed_message_id});
-  std::string outcome =
-      ui.state == "matched" && ui.deposit
-          ? "✅ Deposit #" + std::to_string(ui.deposit->transaction_id) + " of " +
-                HtmlEscape(ui.deposit->amount_formatted) + " confirmed"
-          : std::string("✖ Ignored");
+  std::string outcome = ui.state == "matched" && ui.deposit
+                            ? "✅ Deposit #" + std::to_string(ui.deposit->transaction_id) + " of " +
+                                  HtmlEscape(ui.deposit->amount_formatted) + " confirmed"
+                            : std::string("✖ Ignored");
   outcome += ui.admin_telegram_id != 0 ? " by " + HtmlEscape(ui.admin_name) + " (Telegram " +
                                              std::to_string(ui.admin_telegram_id) + ")"
                                        : std::string(" by the bank feed");
-  const std::string text =
-      "🏦 Bank transfer <b>" + HtmlEscape(ui.reference) + "</b>\n" + outcome;
+  const std::string text = "🏦 Bank transfer <b>" + HtmlEscape(ui.reference) + "</b>\n" + outcome;
   for (const auto& [chat, message] : copies) {
     auto r = deps_.telegram.EditMessageText(chat, message, text);
     if (!r && !r.error().IsNotModified()) {
@@ -683,10 +681,10 @@ void TelegramBot::AnnounceDecision(const DepositDecidedUi& ui, int64_t pressed_c
                         std::to_string(ui.admin_telegram_id) + ")";
   if (by_bank) {
     // Never an admin's name for what the bank feed decided alone.
-    outcome = ui.admin_telegram_id == 0
-                  ? "✅ Confirmed by the bank feed (bank transfer " +
-                        HtmlEscape(ui.bank_reference) + ")"
-                  : outcome + " for bank transfer " + HtmlEscape(ui.bank_reference);
+    outcome =
+        ui.admin_telegram_id == 0
+            ? "✅ Confirmed by the bank feed (bank transfer " + HtmlEscape(ui.bank_reference) + ")"
+            : outcome + " for bank transfer " + HtmlEscape(ui.bank_reference);
   }
   // The admins' copies of the request, and the one whose button was pressed: an admin may press
   // it before the bot has recorded that copy (the message reaches Telegram first).
@@ -698,8 +696,8 @@ void TelegramBot::AnnounceDecision(const DepositDecidedUi& ui, int64_t pressed_c
   if (by_bank && copies.empty()) {
     // Confirmed before the admins ever got the request (its notice came first): tell them.
     const std::string text = "Deposit <b>#" + std::to_string(tx) + "</b> of " +
-                             HtmlEscape(ui.amount_formatted) + " from " +
-                             HtmlEscape(ui.user_name) + "\n" + outcome;
+                             HtmlEscape(ui.amount_formatted) + " from " + HtmlEscape(ui.user_name) +
+                             "\n" + outcome;
     for (int64_t admin : options_.admin_ids) {
       auto r = deps_.telegram.SendMessage(admin, text);
       if (!r) {
@@ -721,13 +719,13 @@ void TelegramBot::AnnounceDecision(const DepositDecidedUi& ui, int64_t pressed_c
   }
   if (ui.user_telegram_id != 0) {
     std::string text =
-        ui.confirmed ? "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
-                           (by_bank ? " was confirmed: the bank transfer arrived."
-                                    : " was confirmed.") +
-                           " Your balance is now " + ui.user_balance_formatted + "."
-                     : "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
-                           " was rejected" + (ui.reason ? ": " + *ui.reason : std::string(".")) +
-                           " Contact an admin if you think this is wrong.";
+        ui.confirmed
+            ? "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
+                  (by_bank ? " was confirmed: the bank transfer arrived." : " was confirmed.") +
+                  " Your balance is now " + ui.user_balance_formatted + "."
+            : "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
+                  " was rejected" + (ui.reason ? ": " + *ui.reason : std::string(".")) +
+                  " Contact an admin if you think this is wrong.";
     Send(ui.user_telegram_id, text);
   }
 }

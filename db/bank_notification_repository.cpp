@@ -81,8 +81,8 @@ Result<BankNotification> BankNotificationRepository::Get(int64_t id) {
 Error BankNotificationRepository::NotOpen(int64_t id) {
   auto n = GetLocked(id);
   if (!n) return n.error();
-  std::string what = "bank notification #" + std::to_string(id) + " is already " +
-                     std::string(ToString(n->state));
+  std::string what =
+      "bank notification #" + std::to_string(id) + " is already " + std::string(ToString(n->state));
   if (n->transaction_id) what += " with deposit #" + std::to_string(*n->transaction_id);
   return Error::FailedPrecondition(what + "; nothing was changed");
 }

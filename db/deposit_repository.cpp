@@ -520,32 +520,33 @@ Result<DepositTransaction> DepositRepository::ConfirmFromBank(
   return ApplyVersioned(
       t->user_id,
       [&](const Account&) -> Result<Change> {
-        return Change{amount, [&]() -> Result<int64_t> {
-                        auto q = db_.Prepare(
-                            "UPDATE deposit_transactions SET status = 'confirmed', "
-                            "decided_at = ?, decided_by = ?, decided_via = 'bank-feed', "
-                            "reference = ? WHERE id = ? AND status = 'pending'");
-                        if (!q) return q.error();
-                        q->Bind(1, clock_.NowSeconds())
-                            .Bind(2, admin_telegram_id)
-                            .Bind(3, std::string_view(reference))
-                            .Bind(4, transaction_id);
-                        if (auto st = q->Run(); !st) {
-                          if (st.code() == ErrorCode::kInvalid) {  // idx_transactions_type_reference
-                            return Error::FailedPrecondition(
-                                "bank reference " + std::string(bank_reference) +
-                                " already confirmed another deposit; nothing was changed");
-                          }
-                          return st.error();
-                        }
-                        if (db_.Changes() != 1) {
-                          return Error::FailedPrecondition(
-                              TxLabel(transaction_id) +
-                              " was decided by someone else at the same moment; nothing was "
-                              "changed");
-                        }
-                        return transaction_id;
-                      }};
+        return Change{
+            amount, [&]() -> Result<int64_t> {
+              auto q = db_.Prepare(
+                  "UPDATE deposit_transactions SET status = 'confirmed', "
+                  "decided_at = ?, decided_by = ?, decided_via = 'bank-feed', "
+                  "reference = ? WHERE id = ? AND status = 'pending'");
+              if (!q) return q.error();
+              q->Bind(1, clock_.NowSeconds())
+                  .Bind(2, admin_telegram_id)
+                  .Bind(3, std::string_view(reference))
+                  .Bind(4, transaction_id);
+              if (auto st = q->Run(); !st) {
+                if (st.code() == ErrorCode::kInvalid) {  // idx_transactions_type_reference
+                  return Error::FailedPrecondition(
+                      "bank reference " + std::string(bank_reference) +
+                      " already confirmed another deposit; nothing was changed");
+                }
+                return st.error();
+              }
+              if (db_.Changes() != 1) {
+                return Error::FailedPrecondition(
+                    TxLabel(transaction_id) +
+                    " was decided by someone else at the same moment; nothing was "
+                    "changed");
+              }
+              return transaction_id;
+            }};
       },
       also);
 }

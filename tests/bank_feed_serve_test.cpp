@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <ctime>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "chat/bank_notify_signature.h"
 #include "tests/serve_bot.h"
@@ -54,7 +54,8 @@ struct BankBot : ServeBot {
 };
 
 json Notice(const std::string& amount, const std::string& name, const std::string& reference) {
-  return {{"amount", amount}, {"currency", "USD"}, {"depositor_name", name}, {"reference", reference}};
+  return {
+      {"amount", amount}, {"currency", "USD"}, {"depositor_name", name}, {"reference", reference}};
 }
 
 // The callback data of the button in `row` (one button a row in a bank notice).
@@ -159,8 +160,9 @@ TEST_CASE("two matching candidates go to the admins and a pick confirms the chos
   for (size_t n = 1; n <= 2 && !offer_edited; ++n) {
     REQUIRE(b.telegram.WaitForEdits(n, seconds(20)));
     for (const auto& e : b.telegram.Edits()) {
-      offer_edited = offer_edited || (e.message_id == offer.message_id &&
-                                      Contains(e.text, "Deposit #2 of 30.00 USD confirmed by Admin"));
+      offer_edited =
+          offer_edited || (e.message_id == offer.message_id &&
+                           Contains(e.text, "Deposit #2 of 30.00 USD confirmed by Admin"));
     }
   }
   CHECK(offer_edited);
@@ -281,10 +283,10 @@ TEST_CASE("notify-test sends a signed sample that a running serve accepts") {
   b.WaitForMessage(kAdmin.id, "New deposit request");
   auto env = b.env;
   env["HTTP_LISTEN"] = "127.0.0.1:" + std::to_string(b.http_port);
-  auto ok = RunProcess(DepositbotBinary(),
-                       {"notify-test", "--amount", "12.50", "--name", "Alice Kim", "--reference",
-                        "NT-1"},
-                       env, b.dir);
+  auto ok =
+      RunProcess(DepositbotBinary(),
+                 {"notify-test", "--amount", "12.50", "--name", "Alice Kim", "--reference", "NT-1"},
+                 env, b.dir);
   CHECK(ok.exit_code == 0);
   CHECK(Contains(ok.out, "200"));
   CHECK(Contains(ok.out, "\"outcome\":\"matched\""));

@@ -25,7 +25,9 @@ constexpr int64_t kAdminId = 900;
 // One process's view of the books: its own connection and stores.
 struct Feed {
   explicit Feed(Database& db, const Clock& clock)
-      : deposits(db, clock), notices(db, clock), users(db, clock),
+      : deposits(db, clock),
+        notices(db, clock),
+        users(db, clock),
         feed(deposits, notices, users, clock, BankFeed::Options{kKrw}) {}
   DepositRepository deposits;
   BankNotificationRepository notices;
@@ -97,7 +99,8 @@ TEST_CASE("a notice matching one pending deposit confirms it as the bank feed, n
 
 TEST_CASE("the same reference twice is a no-op, also with other details (which are reported)") {
   Books b;
-  auto minji = b.builder.User(1001, "Minji").Pending(30000, "KIM MINJI").Pending(40000, "KIM MINJI").Build();
+  auto minji =
+      b.builder.User(1001, "Minji").Pending(30000, "KIM MINJI").Pending(40000, "KIM MINJI").Build();
   REQUIRE(b.f.feed.Receive(Notice(30000, "KIM MINJI", "B-1"))->outcome == Outcome::kMatched);
   const std::string ledger = b.Ledger();
   auto again = b.f.feed.Receive(Notice(30000, "KIM MINJI", "B-1"));
@@ -192,8 +195,8 @@ TEST_CASE("several matching deposits go to the admins; a pick confirms the chose
 
   // Another admin pressing the other candidate afterwards: nothing changes, and says why.
   const std::string ledger = b.Ledger();
-  auto late = b.f.feed.Pick(ToolContext{0, 901, "Admin Two", true}, r->notification_id,
-                            one.pending[0]);
+  auto late =
+      b.f.feed.Pick(ToolContext{0, 901, "Admin Two", true}, r->notification_id, one.pending[0]);
   CHECK_FALSE(late.ok);
   CHECK(late.code == ErrorCode::kFailedPrecondition);
   CHECK(late.reply.find("already matched") != std::string::npos);
@@ -207,7 +210,8 @@ TEST_CASE("several matching deposits go to the admins; a pick confirms the chose
 TEST_CASE("a pick of a deposit no longer pending, or of another amount, changes nothing") {
   Books b;
   auto one = b.builder.User(1001, "Minji").Pending(30000, "KIM MINJI").Build();
-  auto two = b.builder.User(1002, "Two").Pending(30000, "KIM MINJI").Pending(5000, "KIM MINJI").Build();
+  auto two =
+      b.builder.User(1002, "Two").Pending(30000, "KIM MINJI").Pending(5000, "KIM MINJI").Build();
   auto r = b.f.feed.Receive(Notice(30000, "KIM MINJI", "B-3"));
   REQUIRE(r->state == "ambiguous");
   REQUIRE(b.f.deposits.Cancel(one.pending[0], one.id));
@@ -326,8 +330,8 @@ TEST_CASE("a notice and its request at the same moment in two processes are matc
     request.join();
   }
   // Every request confirmed without the sweep's help.
-  CHECK(QueryInt(b.t.db(),
-                 "SELECT COUNT(*) FROM deposit_transactions WHERE status = 'pending'") == 0);
+  CHECK(QueryInt(b.t.db(), "SELECT COUNT(*) FROM deposit_transactions WHERE status = 'pending'") ==
+        0);
   CHECK(QueryInt(b.t.db(), "SELECT COUNT(*) FROM bank_notifications WHERE state = 'matched'") ==
         kRounds);
   b.ExpectBooksClean();

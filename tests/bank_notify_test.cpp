@@ -12,7 +12,8 @@ using namespace depositbot;
 namespace {
 
 const std::string kSecret = "0123456789abcdef0123456789abcdef";
-const std::string kBody = R"({"amount":"30000","currency":"KRW","depositor_name":"KIM","reference":"B-1"})";
+const std::string kBody =
+    R"({"amount":"30000","currency":"KRW","depositor_name":"KIM","reference":"B-1"})";
 constexpr int64_t kNow = 1'800'000'000;
 
 Status Verify(const std::string& header, const std::string& body = kBody, int64_t now = kNow) {
@@ -45,10 +46,12 @@ TEST_CASE("forged, tampered, late and malformed signatures are refused") {
   const Case cases[] = {
       {"no header", "", kBody, kNow},
       {"another secret", other_secret, kBody, kNow},
-      {"the body changed", good, R"({"amount":"300000","currency":"KRW","depositor_name":"KIM","reference":"B-1"})", kNow},
+      {"the body changed", good,
+       R"({"amount":"300000","currency":"KRW","depositor_name":"KIM","reference":"B-1"})", kNow},
       {"301 seconds late", good, kBody, kNow + 301},
       {"301 seconds early", good, kBody, kNow - 301},
-      {"the timestamp changed", "t=" + std::to_string(kNow + 1) + good.substr(good.find(',')), kBody, kNow},
+      {"the timestamp changed", "t=" + std::to_string(kNow + 1) + good.substr(good.find(',')),
+       kBody, kNow},
       {"no timestamp", good.substr(good.find(',') + 1), kBody, kNow},
       {"no v1", "t=" + std::to_string(kNow), kBody, kNow},
       {"two timestamps", "t=1," + good, kBody, kNow},
@@ -77,7 +80,8 @@ TEST_CASE("one matching v1 among several verifies (secret rotation), whatever it
 }
 
 TEST_CASE("an empty secret verifies nothing") {
-  CHECK_FALSE(VerifyBankSignature(SignBankNotification("", kNow, kBody), kBody, "", kNow, 300).ok());
+  CHECK_FALSE(
+      VerifyBankSignature(SignBankNotification("", kNow, kBody), kBody, "", kNow, 300).ok());
 }
 
 TEST_CASE("depositor names are compared after folding case, width, spaces and punctuation") {
@@ -91,16 +95,16 @@ TEST_CASE("depositor names are compared after folding case, width, spaces and pu
       {"KIM MINJI", "KIMMINJI", true},
       {"KIM MIN-JI", "kim minji", true},
       {"Kim, Min.Ji", "KIM MINJI", true},
-      {"ＫＩＭ　ＭＩＮＪＩ", "KIM MINJI", true},   // full-width letters and ideographic space
-      {"ｋｉｍ－ｍｉｎｊｉ", "KIM MINJI", true},   // full-width lower case and hyphen
+      {"ＫＩＭ　ＭＩＮＪＩ", "KIM MINJI", true},  // full-width letters and ideographic space
+      {"ｋｉｍ－ｍｉｎｊｉ", "KIM MINJI", true},  // full-width lower case and hyphen
       {"O'Brien", "OBRIEN", true},
-      {"ÉLODIE", "élodie", true},                  // Latin-1 capitals
-      {"ŁUKASZ", "łukasz", true},                  // Latin Extended-A
-      {"김민지", "김민지", true},                  // Hangul as written
-      {"김 민지", "김민지", true},                 // ... spaces still removed
+      {"ÉLODIE", "élodie", true},   // Latin-1 capitals
+      {"ŁUKASZ", "łukasz", true},   // Latin Extended-A
+      {"김민지", "김민지", true},   // Hangul as written
+      {"김 민지", "김민지", true},  // ... spaces still removed
       {"김민지", "김민자", false},
       {"KIM MINJI", "KIM MINJU", false},
-      {"KIM MINJI", "김민지", false},              // no transliteration
+      {"KIM MINJI", "김민지", false},  // no transliteration
       {"JOHN SMITH", "JOHN SMITHE", false},
   };
   for (const auto& c : cases) {
@@ -126,8 +130,8 @@ TEST_CASE("a notification body is read exactly, in the currency's minor units") 
   REQUIRE(krw);
   CHECK(krw->amount == 30000);
   CHECK_FALSE(krw->received_at.has_value());
-  auto whole = ParseBankNotice(
-      R"({"amount":"12","currency":"USD","depositor_name":"J","reference":"R"})");
+  auto whole =
+      ParseBankNotice(R"({"amount":"12","currency":"USD","depositor_name":"J","reference":"R"})");
   REQUIRE(whole);
   CHECK(whole->amount == 1200);
 }
@@ -162,7 +166,8 @@ TEST_CASE("a notification body that does not fit is refused with the field named
       {body(R"("5")", R"(,"received_at":"2026-01-01")"), "received_at"},
       {body(R"("5")", R"(,"received_at":-1)"), "received_at"},
       {R"({"amount":"5","currency":"XXX","depositor_name":"J","reference":"R"})", "currency"},
-      {R"({"amount":"5","currency":"USD","depositor_name":" - ","reference":"R"})", "depositor_name"},
+      {R"({"amount":"5","currency":"USD","depositor_name":" - ","reference":"R"})",
+       "depositor_name"},
       {R"({"amount":"5","currency":"USD","depositor_name":"J","reference":"R 1"})", "reference"},
       {R"({"amount":"5","currency":"USD","depositor_name":"J","reference":""})", "reference"},
       {R"({"amount":"5","currency":"USD","depositor_name":"J","reference":")" +

@@ -309,9 +309,8 @@ Result<BankFeedResult> BankFeed::Receive(const BankNotice& notice) {
            {"notification_id", std::to_string(stored.id)},
            {"amount", std::to_string(n.amount)},
            {"recorded_amount", std::to_string(stored.amount)}});
-      BankNoticeUi ui = NoticeUi(stored, "the same bank reference came again with other details: " +
-                                             out.reason,
-                                 {});
+      BankNoticeUi ui = NoticeUi(
+          stored, "the same bank reference came again with other details: " + out.reason, {});
       ui.decidable = false;
       out.ui.push_back(std::move(ui));
     } else {
@@ -352,11 +351,9 @@ Result<BankFeedResult> BankFeed::MatchLocked(const BankNotification& n, bool fre
   }
   if (same.size() == 1) {
     const int64_t tx = same[0].id;
-    auto confirmed = deposits_.ConfirmFromBank(tx, n.reference, std::nullopt,
-                                               [&](StoreTransaction& in) {
-                                                 return notices_.MarkMatchedIn(in, n.id, tx,
-                                                                               std::nullopt);
-                                               });
+    auto confirmed = deposits_.ConfirmFromBank(
+        tx, n.reference, std::nullopt,
+        [&](StoreTransaction& in) { return notices_.MarkMatchedIn(in, n.id, tx, std::nullopt); });
     if (confirmed) {
       Log(LogLevel::kInfo, "bank_feed.matched",
           {{"reference", n.reference},
@@ -423,8 +420,7 @@ Result<BankFeedResult> BankFeed::MatchLocked(const BankNotification& n, bool fre
 Result<std::optional<std::pair<DepositTransaction, UiEvent>>> BankFeed::MatchRequested(
     const DepositTransaction& deposit) {
   using Found = std::optional<std::pair<DepositTransaction, UiEvent>>;
-  if (deposit.type != TransactionType::kDeposit ||
-      deposit.status != TransactionStatus::kPending) {
+  if (deposit.type != TransactionType::kDeposit || deposit.status != TransactionStatus::kPending) {
     return Found();
   }
   auto lock = notices_.LockMatching();
@@ -482,11 +478,10 @@ DecisionOutcome BankFeed::Pick(const ToolContext& who, int64_t notification_id,
     return Refused(std::move(call), Error::FailedPrecondition(what + "; nothing was changed"));
   }
   if (n->currency != options_.currency.code) {
-    return Refused(std::move(call),
-                   Error::FailedPrecondition("bank notification #" +
-                                             std::to_string(notification_id) + " is in " +
-                                             n->currency + ", deposits are in " +
-                                             options_.currency.code + "; nothing was changed"));
+    return Refused(std::move(call), Error::FailedPrecondition(
+                                        "bank notification #" + std::to_string(notification_id) +
+                                        " is in " + n->currency + ", deposits are in " +
+                                        options_.currency.code + "; nothing was changed"));
   }
   // From here on the notice is still open: a refusal leaves its buttons for another candidate.
   auto still_open = [](DecisionOutcome out) {
@@ -496,11 +491,11 @@ DecisionOutcome BankFeed::Pick(const ToolContext& who, int64_t notification_id,
   auto t = deposits_.GetTransaction(transaction_id);
   if (!t) return still_open(Refused(std::move(call), t.error()));
   if (t->type != TransactionType::kDeposit || t->amount != n->amount) {
-    return still_open(Refused(std::move(call),
-                              Error::FailedPrecondition(
-                                  "transaction #" + std::to_string(transaction_id) +
-                                  " is not a deposit of " + Format(n->amount, n->currency) +
-                                  "; nothing was changed")));
+    return still_open(
+        Refused(std::move(call),
+                Error::FailedPrecondition("transaction #" + std::to_string(transaction_id) +
+                                          " is not a deposit of " + Format(n->amount, n->currency) +
+                                          "; nothing was changed")));
   }
   auto lock = notices_.LockMatching();
   if (!lock) return still_open(Refused(std::move(call), lock.error()));

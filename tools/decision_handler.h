@@ -36,7 +36,8 @@ struct Decision {
 };
 
 // "confirm_deposit", "reject_deposit", "confirm_purchase", "cancel_purchase", "pick_bank_match",
-// "ignore_bank_notice" (the fixture and recording vocabulary); FromString is its inverse, nullopt for anything else.
+// "ignore_bank_notice" (the fixture and recording vocabulary); FromString is its inverse, nullopt
+// for anything else.
 std::string_view ToString(Decision::Kind kind);
 std::optional<Decision::Kind> DecisionKindFromString(std::string_view name);
 

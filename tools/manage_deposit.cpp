@@ -151,9 +151,10 @@ class ManageDeposit {
                   {"transaction", TransactionJson(confirmed, options_.currency)},
                   {"confirmed_by_bank", true},
                   {"note", "confirmed at once: the bank transfer had already arrived"}};
-        std::string effect = "I recorded your deposit #" + std::to_string(confirmed.id) + " of " +
-                             amount_text + " as " + confirmed.depositor_name.value_or("") +
-                             "; the bank transfer had already arrived, so it was confirmed at once.";
+        std::string effect =
+            "I recorded your deposit #" + std::to_string(confirmed.id) + " of " + amount_text +
+            " as " + confirmed.depositor_name.value_or("") +
+            "; the bank transfer had already arrived, so it was confirmed at once.";
         if (auto acct = deposits_.GetAccount(ctx.user_id)) {
           j["balance_formatted"] = FormatAmount(acct->balance, options_.currency);
           effect += " Your balance is now " + FormatAmount(acct->balance, options_.currency) + ".";

@@ -76,7 +76,7 @@ struct BankNoticeUi {
 struct BankNoticeDecidedUi {
   int64_t notification_id = 0;
   std::string reference;
-  std::string state;  // "matched" or "ignored"
+  std::string state;              // "matched" or "ignored"
   int64_t admin_telegram_id = 0;  // 0: decided automatically
   std::string admin_name;
   std::optional<DepositDecidedUi> deposit;
@@ -87,8 +87,8 @@ using UiEvent = std::variant<DepositRequestedUi, DepositDecidedUi, PurchaseQuote
                              BankNoticeDecidedUi>;
 
 // The event as the JSON object fixtures compare and recordings keep: {"kind": "deposit_requested"
-// | "deposit_decided" | "purchase_quote" | "bank_notice" | "bank_notice_decided", ...fields}; fields that are unknown (0 or empty, as
-// documented above) are left out.
+// | "deposit_decided" | "purchase_quote" | "bank_notice" | "bank_notice_decided", ...fields};
+// fields that are unknown (0 or empty, as documented above) are left out.
 nlohmann::json UiEventToJson(const UiEvent& event);
 
 }  // namespace depositbot
