@@ -20,7 +20,7 @@ constexpr size_t kMaxReasonLength = 500;
 
 constexpr const char* kSelectTransaction =
     "SELECT id, user_id, type, amount, direction, status, depositor_name, reason, reference, "
-    "created_at, decided_at, decided_by, decided_via FROM deposit_transactions ";
+    "created_at, decided_at, decided_by FROM deposit_transactions ";
 
 DepositTransaction RowToTransaction(const Statement& q) {
   DepositTransaction t;
@@ -36,7 +36,6 @@ DepositTransaction RowToTransaction(const Statement& q) {
   t.created_at = q.ColumnInt(9);
   t.decided_at = q.ColumnOptionalInt(10);
   t.decided_by = q.ColumnOptionalInt(11);
-  t.decided_via = q.ColumnOptionalText(12);
   return t;
 }
 

@@ -43,9 +43,6 @@ struct DepositTransaction {
   int64_t created_at = 0;
   std::optional<int64_t> decided_at;
   std::optional<int64_t> decided_by;  // Telegram id of the admin who decided
-  // Who decided when it was not (only) a person: "bank-feed" for a deposit confirmed on a signed
-  // bank notification (decided_by is then the admin who picked it, or unset when automatic).
-  std::optional<std::string> decided_via;
 
   int64_t SignedAmount() const { return amount * direction; }
 };

@@ -44,6 +44,15 @@ struct BankBot : ServeBot {
     const std::string body = notice.dump();
     return Post(body, SignBankNotification(secret, at, body));
   }
+  // Waits (up to 20 s) until `sql` counts at least `n`: the bot records an admin's copy of a
+  // request just after Telegram accepted it, so a test must not race that write.
+  void WaitForCount(const std::string& sql, int64_t n) {
+    for (int i = 0; i < 1000; ++i) {
+      if (Query(sql) >= n) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL("never reached " << n << ": " << sql);
+  }
   std::string Ledger() {
     auto d = Database::Open(db);
     REQUIRE(d);
@@ -70,6 +79,7 @@ TEST_CASE("a signed notification confirms the one matching deposit; user told, a
   b.Start();
   b.telegram.PushMessage(kAlice, kAlice.id, "/deposit 30 ALICE KIM");
   auto request = b.WaitForMessage(kAdmin.id, "New deposit request");
+  b.WaitForCount("SELECT COUNT(*) FROM deposit_notifications", 1);
   auto r = b.Notify(Notice("30.00", "alice  kim", "B-1"));
   CHECK(r.status == 200);
   CHECK(r.body["outcome"] == "matched");
