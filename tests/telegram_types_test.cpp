@@ -189,9 +189,9 @@ TEST_CASE("bank notice buttons round-trip with their ids and refuse anything loo
   }
   CHECK(MakeCallbackData({A::kPickBankMatch, 7, 123}) == "bnk:p:7:123");
   CHECK(MakeCallbackData({A::kIgnoreBankNotice, 7}) == "bnk:i:7");
-  for (const char* junk : {"bnk:p:7", "bnk:p:7:", "bnk:p::3", "bnk:p:7:0", "bnk:p:0:3",
-                           "bnk:p:7:3:4", "bnk:p:7:-3", "bnk:p:7:03", "bnk:i:7:3", "bnk:i:0",
-                           "bnk:x:7", "bnk:p:7:9223372036854775808"}) {
+  for (const char* junk :
+       {"bnk:p:7", "bnk:p:7:", "bnk:p::3", "bnk:p:7:0", "bnk:p:0:3", "bnk:p:7:3:4", "bnk:p:7:-3",
+        "bnk:p:7:03", "bnk:i:7:3", "bnk:i:0", "bnk:x:7", "bnk:p:7:9223372036854775808"}) {
     CAPTURE(junk);
     CHECK_FALSE(ParseCallbackData(junk));
   }
