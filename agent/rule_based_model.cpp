@@ -139,6 +139,15 @@ std::string RenderManageDeposit(const json& r) {
   }
   if (action == "request_deposit") {
     const json& t = r["transaction"];
+    if (r.value("confirmed_by_bank", false)) {
+      std::string out = "Deposit #" + Str(t, "id") + " of " + Str(t, "amount_formatted") +
+                        " from " + Str(t, "depositor_name") +
+                        " was confirmed at once: the bank transfer had already arrived.";
+      if (r.contains("balance_formatted")) {
+        out += " Your balance is now " + Str(r, "balance_formatted") + ".";
+      }
+      return out;
+    }
     return "Deposit #" + Str(t, "id") + " of " + Str(t, "amount_formatted") + " from " +
            Str(t, "depositor_name") +
            " is recorded and pending. It is credited once an admin confirms the transfer "

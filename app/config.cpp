@@ -381,6 +381,25 @@ Result<Config> Config::FromEnvironment(const std::map<std::string, std::string>&
     c.llm_max_requests_per_minute = n;
   }
   if (auto st = ReadFairUse(get, c); !st) return st.error();
+  if (auto v = get("BANK_NOTIFY_SECRET")) {
+    // A short secret can be guessed offline from one signed notification; each accepted forgery
+    // credits a balance.
+    if (v->size() < kMinBankNotifySecretLength) {
+      return Error::Invalid("BANK_NOTIFY_SECRET: expected at least " +
+                            std::to_string(kMinBankNotifySecretLength) +
+                            " characters (e.g. openssl rand -hex 32), or nothing to turn the bank "
+                            "feed off, got a secret of " +
+                            std::to_string(v->size()) + " characters");
+    }
+    c.bank_notify_secret = *v;
+  }
+  if (auto v = get("BANK_NOTIFY_TOLERANCE_SECONDS")) {
+    int64_t s = 0;
+    if (!ParseInt64(*v, s) || s < 1 || s > 3600) {
+      return Bad("BANK_NOTIFY_TOLERANCE_SECONDS", "a whole number of seconds from 1 to 3600", *v);
+    }
+    c.bank_notify_tolerance_seconds = s;
+  }
   return c;
 }
 
@@ -430,7 +449,11 @@ std::vector<Config::Line> Config::Describe() const {
                {"USER_MESSAGES_PER_MINUTE", std::to_string(user_messages_per_minute)},
                {"USER_MESSAGE_BURST", std::to_string(user_message_burst)},
                {"USER_DAILY_MODEL_TOKENS", std::to_string(user_daily_model_tokens)},
-               {"ADMINS_EXEMPT_FROM_LIMITS", admins_exempt_from_limits ? "true" : "false"}});
+               {"ADMINS_EXEMPT_FROM_LIMITS", admins_exempt_from_limits ? "true" : "false"},
+               {"BANK_NOTIFY_SECRET", bank_notify_secret.empty()
+                                          ? std::string("(not set: /deposits/notify is off)")
+                                          : secret(bank_notify_secret)},
+               {"BANK_NOTIFY_TOLERANCE_SECONDS", std::to_string(bank_notify_tolerance_seconds)}});
   std::vector<Line> lines;
   for (auto& [name, value] : vars) lines.push_back({name, value, given.count(name) == 0});
   return lines;

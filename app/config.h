@@ -64,6 +64,13 @@ struct Config {
   int64_t user_message_burst = 10;
   int64_t user_daily_model_tokens = 200'000;
   bool admins_exempt_from_limits = true;
+  // Bank-transfer notifications (POST /deposits/notify, docs/bank-notifications.md).
+  // BANK_NOTIFY_SECRET signs them (HMAC-SHA256); empty: the endpoint is off (404). When set it
+  // must be at least kMinBankNotifySecretLength characters. BANK_NOTIFY_TOLERANCE_SECONDS: how
+  // far a notification's signed timestamp may be from now, 1..3600.
+  static constexpr size_t kMinBankNotifySecretLength = 32;
+  std::string bank_notify_secret;
+  int64_t bank_notify_tolerance_seconds = 300;
   // The variables the environment set (non-empty); the others hold their defaults.
   std::set<std::string> given;
 

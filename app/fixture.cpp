@@ -415,7 +415,7 @@ class Parser {
   void Turn(const json& j, const std::string& path) {
     Object o(j, path,
              {"from", "say", "press", "order", "transaction", "reason", "run", "min_age_seconds",
-              "advance_seconds", "model", "expect"});
+              "advance_seconds", "model", "expect", "bank_notification", "notification"});
     FixtureTurn t;
     t.path = path;
     if (auto adv = o.Int("advance_seconds")) {
@@ -425,10 +425,14 @@ class Parser {
       }
       t.advance_seconds = *adv;
     }
-    int actions = o.Has("say") + o.Has("press") + o.Has("run");
-    if (actions > 1) Fail(path, "a turn does one of \"say\", \"press\" or \"run\"");
+    int actions = o.Has("say") + o.Has("press") + o.Has("run") + o.Has("bank_notification");
+    if (actions > 1) {
+      Fail(path, "a turn does one of \"say\", \"press\", \"run\" or \"bank_notification\"");
+    }
     if (actions == 0 && !o.Has("advance_seconds")) {
-      Fail(path, "a turn needs \"say\", \"press\", \"run\" or \"advance_seconds\"");
+      Fail(path,
+           "a turn needs \"say\", \"press\", \"run\", \"bank_notification\" or "
+           "\"advance_seconds\"");
     }
     if (o.Has("say") || o.Has("press")) {
       if (!o.Has("from")) Fail(path, "\"from\" (who speaks) is required");
@@ -453,19 +457,37 @@ class Parser {
           {"reject_deposit", B::kRejectDeposit},
           // Admin tools in chat.
           {"confirm_adjustment", B::kConfirmAdjustment},
-          {"cancel_adjustment", B::kCancelAdjustment}};
+          {"cancel_adjustment", B::kCancelAdjustment},
+          // Bank feed.
+          {"pick_bank_match", B::kPickBankMatch},
+          {"ignore_bank_notice", B::kIgnoreBankNotice}};
       auto it = kButtons.find(b);
       if (it == kButtons.end()) {
         Fail(o.PathOf("press"), "\"" + b +
                                     "\": expected confirm_purchase, cancel_purchase, "
-                                    "confirm_deposit, reject_deposit, confirm_adjustment or "
-                                    "cancel_adjustment");
+                                    "confirm_deposit, reject_deposit, confirm_adjustment, "
+                                    "cancel_adjustment, pick_bank_match or ignore_bank_notice");
       }
       t.button = it->second;
       bool purchase = t.button == B::kConfirmPurchase || t.button == B::kCancelPurchase;
+      // Bank feed: "notification" ("last" or an id); a pick names its deposit.
+      const bool bank = t.button == B::kPickBankMatch || t.button == B::kIgnoreBankNotice;
+      only_for("notification", bank, "pick_bank_match / ignore_bank_notice");
+      if (o.Has("notification")) {
+        const json& ref = o.At("notification");
+        if (ref.is_number_integer() && ref.get<int64_t>() > 0) {
+          t.notification = ref.get<int64_t>();
+        } else if (!(ref.is_string() && ref.get<std::string>() == "last")) {
+          Fail(o.PathOf("notification"), "expected \"last\" or a positive id");
+        }
+      }
+      if (t.button == B::kPickBankMatch && !o.Has("transaction")) {
+        Fail(path, "pick_bank_match needs \"transaction\": the deposit picked");
+      }
       only_for("order", purchase, "confirm_purchase / cancel_purchase");
-      only_for("transaction", !purchase,
-               "confirm_deposit / reject_deposit / confirm_adjustment / cancel_adjustment");
+      only_for("transaction", !purchase && t.button != B::kIgnoreBankNotice,
+               "confirm_deposit / reject_deposit / confirm_adjustment / cancel_adjustment / "
+               "pick_bank_match");
       only_for("reason", t.button == B::kRejectDeposit, "reject_deposit");
       const char* key = purchase ? "order" : "transaction";
       if (o.Has(key)) {
@@ -479,6 +501,14 @@ class Parser {
         }
       }
       t.reason = o.Str("reason").value_or("");
+    } else if (o.Has("bank_notification")) {
+      // Bank feed: the body is checked when the turn runs (ParseBankNotice), as the endpoint
+      // checks it, so a fixture can pin a refusal.
+      t.kind = FixtureTurn::Kind::kBankNotification;
+      if (!o.At("bank_notification").is_object()) {
+        Fail(o.PathOf("bank_notification"), "expected an object, the notice's JSON body");
+      }
+      t.bank_notification = o.At("bank_notification");
     } else if (o.Has("run")) {
       if (*o.Str("run") != "recovery") Fail(o.PathOf("run"), "the only job is \"recovery\"");
       t.kind = FixtureTurn::Kind::kRecovery;
@@ -495,12 +525,14 @@ class Parser {
       only_for("order", false, "press turns");
       only_for("transaction", false, "press turns");
       only_for("reason", false, "reject_deposit presses");
+      only_for("notification", false, "press turns");
     }
     only_for("min_age_seconds", t.kind == FixtureTurn::Kind::kRecovery, "\"run\": \"recovery\"");
     if (o.Has("model")) {
       if (fixture_.settings.offline_model) {
-        Fail(o.PathOf("model"), "the fixture runs the offline model (settings.model), which "
-                                "takes no scripted replies");
+        Fail(o.PathOf("model"),
+             "the fixture runs the offline model (settings.model), which "
+             "takes no scripted replies");
       }
       if (t.kind != FixtureTurn::Kind::kMessage) {
         Fail(o.PathOf("model"), "only a \"say\" turn reaches the model");

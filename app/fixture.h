@@ -97,7 +97,9 @@ struct TurnExpectation {
 };
 
 struct FixtureTurn {
-  enum class Kind { kMessage, kPress, kRecovery, kAdvance };
+  // kBankNotification: a signed bank notice reaches the bank feed (its signature is the
+  // transport's, not replayed).
+  enum class Kind { kMessage, kPress, kRecovery, kAdvance, kBankNotification };
   enum class Button {
     kConfirmPurchase,
     kCancelPurchase,
@@ -106,6 +108,9 @@ struct FixtureTurn {
     // Admin tools in chat: the buttons of an /adjust.
     kConfirmAdjustment,
     kCancelAdjustment,
+    // Bank feed: the buttons of an admin's bank notice.
+    kPickBankMatch,
+    kIgnoreBankNotice,
   };
   Kind kind = Kind::kMessage;
   std::string path;             // "$.turns[3]", for messages
@@ -115,6 +120,10 @@ struct FixtureTurn {
   Button button = Button::kConfirmPurchase;
   std::optional<int64_t> target;  // order / transaction id; empty: the last one offered
   std::string reason;             // kRejectDeposit
+  // Bank feed: the notice of a kBankNotification turn (the body as the bank sends it), and the
+  // notification a kPickBankMatch / kIgnoreBankNotice press decides (empty: the last one).
+  nlohmann::json bank_notification;
+  std::optional<int64_t> notification;
   int64_t recovery_min_age_seconds = 0;
   nlohmann::json model = nlohmann::json::array();  // scripted replies, validated
   TurnExpectation expect;

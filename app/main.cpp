@@ -9,6 +9,7 @@
 #include "app/backup.h"
 #include "app/config.h"
 #include "app/copy_db.h"
+#include "app/notify_test.h"
 #include "app/recorder.h"
 #include "app/registrar_domains.h"
 #include "app/replay.h"
@@ -329,6 +330,19 @@ int main(int argc, char** argv) {
   app.add_subcommand("config",
                      "print the effective configuration, secrets redacted; exit 2 on a bad one");
 
+  // Bank feed: a signed sample notification, for setting up a bank integration.
+  auto* notify_test = app.add_subcommand(
+      "notify-test",
+      "POST a sample bank notification signed with BANK_NOTIFY_SECRET; exit 0 on 200");
+  NotifyTestFlags notify_flags;
+  notify_test->add_option("--amount", notify_flags.amount, "decimal amount, e.g. 30000 or 12.50");
+  notify_test->add_option("--name", notify_flags.name, "depositor name")->capture_default_str();
+  notify_test->add_option("--reference", notify_flags.reference,
+                          "the bank's reference (default TEST-<unix seconds>)");
+  notify_test->add_option("--currency", notify_flags.currency, "ISO code (default CURRENCY)");
+  notify_test->add_option("--url", notify_flags.url,
+                          "where to POST (default http://HTTP_LISTEN/deposits/notify)");
+
   auto* replay = app.add_subcommand(
       "replay", "replay conversation fixtures offline; exit 0 only if every expectation holds");
   std::vector<std::string> replay_paths;
@@ -361,6 +375,7 @@ int main(int argc, char** argv) {
   if (*copy_db) return RunCopyDb(*config, copy_from, copy_to);
   if (*backup) return RunBackup(*config, backup_file);
   if (*restore) return RunRestore(*config, restore_file);
+  if (*notify_test) return RunNotifyTest(*config, notify_flags);
   if (*reconcile) {
     if (reconcile_alert) return RunReconcileAlert(*config, reconcile_json);
     return RunReconcile(*config, reconcile_json);

@@ -250,11 +250,35 @@ void SessionRecorder::EndDecision(int64_t from, const Decision& decision,
   std::lock_guard<std::mutex> lock(mu_);
   const std::string press(ToString(decision.kind));
   json step = {{"from", from}, {"press", press}};
-  step[press.find("purchase") != std::string::npos ? "order" : "transaction"] = decision.id;
+  if (decision.kind == Decision::Kind::kPickBankMatch ||
+      decision.kind == Decision::Kind::kIgnoreBankNotice) {
+    // Bank feed: the notice, and the deposit picked.
+    step["notification"] = decision.id;
+    if (decision.kind == Decision::Kind::kPickBankMatch) {
+      step["transaction"] = decision.transaction_id;
+    }
+  } else {
+    step[press.find("purchase") != std::string::npos ? "order" : "transaction"] = decision.id;
+  }
   if (!decision.reason.empty()) step["reason"] = decision.reason;
   step["expect"] = {{"reply_matches", LiteralPatternLooseTimes(outcome.reply)},
                     {"refused", !outcome.ok}};
   pending_model_.erase(std::this_thread::get_id());
+  fixture_["turns"].push_back(step);
+  if (auto st = WriteLocked(); !st) {
+    Log(LogLevel::kError, "record.write_failed", {{"error", st.error().message}});
+  }
+}
+
+void SessionRecorder::EndBankNotification(const std::string& body, const std::string& outcome) {
+  std::lock_guard<std::mutex> lock(mu_);
+  json notice = json::parse(body, nullptr, false);
+  if (!notice.is_object()) return;  // refused before it reached the feed
+  json step = {
+      {"bank_notification", notice},
+      {"expect",
+       {{"calls",
+         json::array({{{"name", "bank_notification"}, {"result", {{"outcome", outcome}}}}})}}}};
   fixture_["turns"].push_back(step);
   if (auto st = WriteLocked(); !st) {
     Log(LogLevel::kError, "record.write_failed", {{"error", st.error().message}});

@@ -47,6 +47,9 @@ class SessionRecorder final : public TurnObserver {
   void BeginTurn() override;
   void EndMessageTurn(int64_t from, const std::string& text, const TurnResult& turn) override;
   void EndDecision(int64_t from, const Decision& decision, const DecisionOutcome& outcome) override;
+  // Bank feed: a verified notification's body and the outcome it came to ("matched",
+  // "needs_admin" or "duplicate"), as a `bank_notification` step.
+  void EndBankNotification(const std::string& body, const std::string& outcome);
   // The balances the fixture must end with; then writes the file.
   Status Save(const std::map<int64_t, int64_t>& end_balances);
 

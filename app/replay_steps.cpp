@@ -2,6 +2,8 @@
 
 #include "agent/scripted_chat_model.h"
 #include "app/replay_stack.h"
+#include "app/services.h"
+#include "tools/bank_feed.h"
 #include "tools/decision_handler.h"
 #include "tools/purchase_service.h"
 
@@ -34,8 +36,15 @@ std::string TurnRunner::Describe(const FixtureTurn& t) const {
       return stack_.Who(t.from) + " said: " + QuoteForReport(t.text) + adv;
     case FixtureTurn::Kind::kPress: {
       static const char* kNames[] = {"confirm_purchase", "cancel_purchase",    "confirm_deposit",
-                                     "reject_deposit",   "confirm_adjustment", "cancel_adjustment"};
+                                     "reject_deposit",   "confirm_adjustment", "cancel_adjustment",
+                                     "pick_bank_match",  "ignore_bank_notice"};
       std::string target = t.target ? "#" + std::to_string(*t.target) : "the last one";
+      if (t.button == FixtureTurn::Button::kPickBankMatch ||
+          t.button == FixtureTurn::Button::kIgnoreBankNotice) {
+        target = "notification " +
+                 (t.notification ? "#" + std::to_string(*t.notification) : "the last one") +
+                 (t.target ? ", deposit #" + std::to_string(*t.target) : "");
+      }
       return stack_.Who(t.from) + " pressed " + kNames[static_cast<int>(t.button)] + " (" + target +
              ")" + adv;
     }
@@ -43,6 +52,8 @@ std::string TurnRunner::Describe(const FixtureTurn& t) const {
       return "the recovery job ran" + adv;
     case FixtureTurn::Kind::kAdvance:
       return "the clock moved " + std::to_string(t.advance_seconds) + " s";
+    case FixtureTurn::Kind::kBankNotification:
+      return "the bank notified " + ShowForReport(t.bank_notification) + adv;
   }
   return "";
 }
@@ -76,6 +87,9 @@ StepResult TurnRunner::Run(const FixtureTurn& t, std::vector<std::string>& diffs
     case FixtureTurn::Kind::kRecovery:
       a = Recover(t);
       break;
+    case FixtureTurn::Kind::kBankNotification:
+      a = BankNotification(t);
+      break;
   }
   auto gaps = stack_.registrar.Gaps();
   for (size_t i = gaps_before; i < gaps.size(); ++i) diffs.push_back("registrar: " + gaps[i]);
@@ -86,6 +100,9 @@ StepResult TurnRunner::Run(const FixtureTurn& t, std::vector<std::string>& diffs
     }
     if (const auto* adjustment = std::get_if<AdjustmentRequestedUi>(&ui)) {
       last_adjustment_ = adjustment->transaction_id;
+    }
+    if (const auto* notice = std::get_if<BankNoticeUi>(&ui)) {
+      last_bank_notice_ = notice->notification_id;
     }
   }
   return a;
@@ -139,6 +156,23 @@ TurnResult TurnRunner::Press(const FixtureTurn& t, std::vector<std::string>& dif
   TurnResult r;
   const ToolContext& ctx = stack_.contexts.at(t.from);
   using B = FixtureTurn::Button;
+  if (t.button == B::kPickBankMatch || t.button == B::kIgnoreBankNotice) {
+    const int64_t notice = t.notification.value_or(last_bank_notice_);
+    if (notice == 0) {
+      diffs.push_back("press: there is no bank notice from an earlier turn; name it by id");
+      return r;
+    }
+    Decision d;
+    d.kind = t.button == B::kPickBankMatch ? Decision::Kind::kPickBankMatch
+                                           : Decision::Kind::kIgnoreBankNotice;
+    d.id = notice;
+    d.transaction_id = t.target.value_or(0);
+    DecisionOutcome outcome = stack_.decisions->Decide(ctx, d);
+    r.reply = std::move(outcome.reply);
+    r.calls.push_back(std::move(outcome.call));
+    if (outcome.ui) r.ui.push_back(std::move(*outcome.ui));
+    return r;
+  }
   bool purchase = t.button == B::kConfirmPurchase || t.button == B::kCancelPurchase;
   bool adjustment = t.button == B::kConfirmAdjustment || t.button == B::kCancelAdjustment;
   int64_t id = t.target.value_or(purchase     ? last_quote_
@@ -185,6 +219,28 @@ StepResult TurnRunner::Recover(const FixtureTurn& t) {
     a.turn.ok = false;
     a.turn.reply = "recovery failed: " + report.error().message;
     call.result = ToolResult::FromError(report.error());
+  }
+  a.turn.calls.push_back(std::move(call));
+  return a;
+}
+
+StepResult TurnRunner::BankNotification(const FixtureTurn& t) {
+  StepResult a;
+  ExecutedCall call;
+  call.name = "bank_notification";
+  call.arguments = t.bank_notification.dump();
+  auto notice = ParseBankNotice(call.arguments);
+  Result<BankFeedResult> r = notice ? stack_.services->bank_feed().Receive(*notice)
+                                    : Result<BankFeedResult>(notice.error());
+  if (r) {
+    json answer = r->ToJson();
+    a.turn.reply = answer.dump();
+    call.result = ToolResult::Success(std::move(answer));
+    for (auto& ui : r->ui) a.turn.ui.push_back(std::move(ui));
+  } else {
+    // What the endpoint answers with 400 (or 503): nothing was recorded.
+    a.turn.reply = "refused: " + r.error().message;
+    call.result = ToolResult::FromError(r.error());
   }
   a.turn.calls.push_back(std::move(call));
   return a;

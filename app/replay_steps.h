@@ -41,11 +41,14 @@ class TurnRunner {
   StepResult Say(const FixtureTurn& t, std::vector<std::string>& diffs);
   TurnResult Press(const FixtureTurn& t, std::vector<std::string>& diffs);
   StepResult Recover(const FixtureTurn& t);
+  // Bank feed: a notice through BankFeed::Receive (after the signature, which replay skips).
+  StepResult BankNotification(const FixtureTurn& t);
 
   ReplayStack& stack_;
   int64_t last_quote_ = 0;
   int64_t last_deposit_ = 0;
   int64_t last_adjustment_ = 0;  // admin tools in chat: the last adjustment_requested
+  int64_t last_bank_notice_ = 0;
 };
 
 // The reply and calls a turn produced, indented for a failure report.

@@ -195,6 +195,42 @@ void AddModelGateMetrics(Metrics& metrics, const ModelGate& gate) {
   });
 }
 
+// POST /deposits/notify once its signature verified: records and matches the notice, tells the
+// admins and the user, and answers the bank (400 for a body that does not fit, 503 when the
+// database failed: the bank sends it again, and a notice already recorded is then a duplicate
+// that the jobs' sweep matches).
+HttpEndpoint::Answer AnswerBankNotice(BankFeed& feed, TelegramBot& bot, Metrics& metrics,
+                                      SessionRecorder* recorder, const std::string& body) {
+  using nlohmann::json;
+  auto notice = ParseBankNotice(body);
+  if (!notice) {
+    metrics.Add("depositbot_bank_notify_rejected_total", "reason=\"invalid\"");
+    Log(LogLevel::kWarn, "bank_feed.invalid", {{"reason", notice.error().message}});
+    return {400, json{{"error", notice.error().message}}.dump()};
+  }
+  auto r = feed.Receive(*notice);
+  if (!r) {
+    Log(LogLevel::kError, "bank_feed.failed", {{"error", r.error().message}});
+    return {503, json{{"error", "not processed; send it again later"}}.dump()};
+  }
+  json answer = r->ToJson();
+  metrics.Add("depositbot_bank_notices_total",
+              "outcome=\"" + answer["outcome"].get<std::string>() + "\"");
+  if (recorder) recorder->EndBankNotification(body, answer["outcome"].get<std::string>());
+  for (const UiEvent& ui : r->ui) bot.Announce(ui);
+  return {200, answer.dump()};
+}
+
+// The instance holding the jobs matches notices a race or a failure left unmatched.
+void SweepBankNotices(BankFeed& feed, TelegramBot& bot) {
+  auto swept = feed.Sweep();
+  if (!swept) {
+    Log(LogLevel::kError, "bank_feed.sweep_failed", {{"error", swept.error().message}});
+    return;
+  }
+  for (const UiEvent& ui : *swept) bot.Announce(ui);
+}
+
 }  // namespace
 
 int RunReconcileAlert(const Config& config, bool json) {
@@ -288,6 +324,7 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   bo.max_in_flight = static_cast<size_t>(*max_in_flight);
   bo.poll_timeout_s = flags.poll_timeout_s;
   bo.observer = recorder.get();
+  bo.bank_notifications = &s.bank_notifications();
   TelegramBot bot({**client, s.agent(), s.users(), s.decisions(), inbox, notifications, metrics},
                   bo);
   metrics.Describe("depositbot_in_flight", "gauge", "Telegram updates queued or being handled");
@@ -397,6 +434,9 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   ho.listen = config.http_listen;
   ho.webhook = flags.webhook;
   ho.webhook_secret = config.telegram_webhook_secret;
+  ho.bank_notify_secret = config.bank_notify_secret;
+  ho.bank_notify_tolerance_seconds = config.bank_notify_tolerance_seconds;
+  ho.now_seconds = [&s] { return s.clock().NowSeconds(); };
   ho.details = [&bot, &capacity, &s, &leading_jobs, &polling, &flags] {
     TelegramBot::Capacity c = bot.capacity();
     std::string out = "capacity: " + capacity + "\nin_flight: " + std::to_string(c.in_flight) +
@@ -427,6 +467,13 @@ int RunServe(const Config& config, const ServeFlags& flags) {
         auto accepted = bot.Accept(*update);
         return accepted ? 200 : 500;  // 500: not recorded, Telegram delivers it again
       });
+  metrics.Describe("depositbot_bank_notices_total", "counter",
+                   "Signed bank notifications by outcome (matched, needs_admin, duplicate)");
+  metrics.Describe("depositbot_bank_notify_rejected_total", "counter",
+                   "Bank notifications refused before processing, by reason");
+  http.SetBankNoticeHandler([&s, &bot, &metrics, &recorder](const std::string& body) {
+    return AnswerBankNotice(s.bank_feed(), bot, metrics, recorder.get(), body);
+  });
   if (auto st = http.Start(); !st) return Fail(st.error().message);
   std::printf("depositbot serving: %s; %s; %s; http port %d; capacity: %s\n",
               flags.webhook ? "webhook" : "long polling", s.ModelDescription().c_str(),
@@ -503,13 +550,15 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     auto next_alerts = std::chrono::steady_clock::now();
     constexpr auto kPruneInterval = std::chrono::hours(1);
     auto next_prune = std::chrono::steady_clock::now() + kPruneInterval;
+    constexpr auto kBankSweepInterval = std::chrono::seconds(30);
+    auto next_bank_sweep = std::chrono::steady_clock::now() + kBankSweepInterval;
     const auto takeover_interval = std::chrono::seconds(flags.takeover_seconds);
     auto next_check = std::chrono::steady_clock::now() + takeover_interval;
     std::unique_lock<std::mutex> lock(stop_mu);
     while (!stop) {
       auto wake = next_check;
       if (leading_jobs) {
-        wake = std::min({wake, next_recovery, next_alerts, next_prune});
+        wake = std::min({wake, next_recovery, next_alerts, next_prune, next_bank_sweep});
         if (config.reconcile_interval_seconds > 0) wake = std::min(wake, next_reconcile);
       }
       stop_cv.wait_until(lock, wake, [&] { return stop.load(); });
@@ -556,6 +605,10 @@ int RunServe(const Config& config, const ServeFlags& flags) {
       if (now >= next_prune) {
         PruneInbox(inbox, s.clock(), config.inbox_retention_days);
         next_prune = now + kPruneInterval;
+      }
+      if (now >= next_bank_sweep) {
+        SweepBankNotices(s.bank_feed(), bot);
+        next_bank_sweep = now + kBankSweepInterval;
       }
       lock.lock();
     }

@@ -82,6 +82,10 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   s->purchases_ =
       std::make_unique<PurchaseService>(*s->deposits_, *s->orders_, s->registrar(), clock, pricing,
                                         DomainNameRules{}, purchase_options);
+  s->bank_notifications_ = std::make_unique<BankNotificationRepository>(*s->db_, clock);
+  s->bank_feed_ = std::make_unique<BankFeed>(*s->deposits_, *s->bank_notifications_, *s->users_,
+                                             clock, BankFeed::Options{config.currency});
+  deposit_options.bank_feed = s->bank_feed_.get();
   RegisterBotTools(s->tools_, *s->deposits_, *s->users_, *s->orders_, *s->purchases_,
                    deposit_options);
   s->reports_ = std::make_unique<LedgerReportRepository>(*s->db_);
@@ -90,8 +94,8 @@ Result<std::unique_ptr<Services>> Services::Create(const Config& config,
   admin_options.max_adjustment_minor = deposit_options.max_deposit_minor;
   s->admin_commands_ = std::make_unique<AdminCommands>(*s->deposits_, *s->users_, *s->orders_,
                                                        *s->reports_, clock, admin_options);
-  s->decisions_ =
-      std::make_unique<DecisionHandler>(s->tools_, *s->purchases_, s->admin_commands_.get());
+  s->decisions_ = std::make_unique<DecisionHandler>(s->tools_, *s->purchases_,
+                                                    s->admin_commands_.get(), s->bank_feed_.get());
 
   if (config.llm_configured && !hooks.model) {
     OpenAiChatModel::Config mc;

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/environment.h"
 #include "db/alert_outbox.h"
+#include "db/bank_notification_repository.h"
 #include "db/conversation_repository.h"
 #include "db/database.h"
 #include "db/deposit_repository.h"
@@ -21,6 +22,7 @@
 #include "db/user_repository.h"
 #include "registrar/registrar.h"
 #include "tools/admin_commands.h"
+#include "tools/bank_feed.h"
 #include "tools/decision_handler.h"
 #include "tools/purchase_service.h"
 #include "tools/tool_registry.h"
@@ -71,6 +73,9 @@ class Services {
   OrderRepository& orders() { return *orders_; }
   AlertOutbox& alerts() { return *alerts_; }
   PurchaseService& purchases() { return *purchases_; }
+  // Bank-transfer notifications matched to pending deposits (POST /deposits/notify, replay).
+  BankFeed& bank_feed() { return *bank_feed_; }
+  BankNotificationRepository& bank_notifications() { return *bank_notifications_; }
   // The one handler of buttons and y/N answers, for every transport and for replay.
   const DecisionHandler& decisions() const { return *decisions_; }
   // The admins' chat commands (/user, /adjust, /export, /stats), which the agent runs.
@@ -100,6 +105,8 @@ class Services {
   std::unique_ptr<Registrar> registrar_wrapper_;
   std::unique_ptr<ChatModel> model_wrapper_;
   std::unique_ptr<PurchaseService> purchases_;
+  std::unique_ptr<BankNotificationRepository> bank_notifications_;
+  std::unique_ptr<BankFeed> bank_feed_;
   ToolRegistry tools_;
   std::unique_ptr<LedgerReportRepository> reports_;
   std::unique_ptr<AdminCommands> admin_commands_;

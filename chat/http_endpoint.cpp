@@ -5,7 +5,9 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <ctime>
 
+#include "chat/bank_notify_signature.h"
 #include "common/log.h"
 #include "common/metrics.h"
 
@@ -21,6 +23,7 @@ struct HttpEndpoint::Impl {
   std::function<bool()> healthy;
   Metrics& metrics;
   UpdateHandler on_update;
+  BankNoticeHandler on_bank_notice;
   httplib::Server server;
   std::thread thread;
   std::atomic<int> listening{-1};  // the listening socket, to raise its backlog
@@ -34,9 +37,16 @@ constexpr int kAcceptBacklog = 1024;
 HttpEndpoint::HttpEndpoint(Options options, std::function<bool()> healthy, Metrics& metrics,
                            UpdateHandler on_update)
     : impl_(new Impl{
-          std::move(options), std::move(healthy), metrics, std::move(on_update), {}, {}}) {}
+          std::move(options), std::move(healthy), metrics, std::move(on_update), {}, {}, {}}) {}
 
 HttpEndpoint::~HttpEndpoint() { Stop(); }
+
+void HttpEndpoint::SetBankNoticeHandler(BankNoticeHandler handler) {
+  impl_->on_bank_notice = std::move(handler);
+}
+
+// Telegram's updates are far below this; a body past it is refused before it is read whole.
+constexpr size_t kMaxRequestBody = 1024 * 1024;
 
 Status HttpEndpoint::Start() {
   Impl& im = *impl_;
@@ -63,6 +73,39 @@ Status HttpEndpoint::Start() {
       res.status = im.on_update(req.body);
     });
   }
+  if (!im.options.bank_notify_secret.empty()) {
+    im.server.Post("/deposits/notify", [&im](const httplib::Request& req, httplib::Response& res) {
+      auto answer = [&res](int status, const std::string& json) {
+        res.status = status;
+        res.set_content(json, "application/json");
+      };
+      if (req.body.size() > kMaxBankNotifyBody) {
+        im.metrics.Add("depositbot_bank_notify_rejected_total", "reason=\"too_large\"");
+        answer(413, R"({"error":"the body is larger than 16 KiB"})");
+        return;
+      }
+      const int64_t now = im.options.now_seconds ? im.options.now_seconds()
+                                                 : static_cast<int64_t>(std::time(nullptr));
+      if (auto st = VerifyBankSignature(req.get_header_value(std::string(kBankSignatureHeader)),
+                                        req.body, im.options.bank_notify_secret, now,
+                                        im.options.bank_notify_tolerance_seconds);
+          !st) {
+        im.metrics.Add("depositbot_bank_notify_rejected_total", "reason=\"signature\"");
+        Log(LogLevel::kWarn, "bank_feed.bad_signature",
+            {{"remote", req.remote_addr}, {"reason", st.error().message}});
+        // The reason stays in the log: a forger learns nothing from the answer.
+        answer(401, R"({"error":"unauthorized"})");
+        return;
+      }
+      if (!im.on_bank_notice) {
+        answer(503, R"({"error":"the bank feed is not ready"})");
+        return;
+      }
+      Answer a = im.on_bank_notice(req.body);
+      answer(a.status, a.json);
+    });
+  }
+  im.server.set_payload_max_length(kMaxRequestBody);
   im.server.set_socket_options([&im](socket_t sock) {
     httplib::default_socket_options(sock);
     im.listening = static_cast<int>(sock);

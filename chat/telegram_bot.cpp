@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/text.h"
+#include "db/bank_notification_store.h"
 #include "db/inbox_store.h"
 #include "db/notification_store.h"
 #include "db/user_store.h"
@@ -565,6 +566,85 @@ void TelegramBot::ShowUi(int64_t chat_id, const UiEvent& ui, int64_t pressed_mes
     AnnounceAdjustment(*adjusted, chat_id, pressed_message_id);
   } else if (const auto* document = std::get_if<DocumentUi>(&ui)) {
     SendDocumentTo(chat_id, *document);
+  } else if (const auto* notice = std::get_if<BankNoticeUi>(&ui)) {
+    NotifyAdminsOfBankNotice(*notice);
+  } else if (const auto* notice_decided = std::get_if<BankNoticeDecidedUi>(&ui)) {
+    AnnounceBankNoticeDecided(*notice_decided, chat_id, pressed_message_id);
+  }
+}
+
+void TelegramBot::Announce(const UiEvent& ui) { ShowUi(0, ui, 0); }
+
+void TelegramBot::NotifyAdminsOfBankNotice(const BankNoticeUi& ui) {
+  std::string text = "🏦 Bank transfer <b>" + HtmlEscape(ui.reference) + "</b> of <b>" +
+                     HtmlEscape(ui.amount_formatted) + "</b> from " +
+                     HtmlEscape(ui.depositor_name) + "\n" + HtmlEscape(ui.reason);
+  if (!ui.candidates.empty()) {
+    text += "\nCandidates:";
+    for (const auto& c : ui.candidates) {
+      text += "\n#" + std::to_string(c.transaction_id) + " " + HtmlEscape(c.user_name) +
+              " (Telegram " + std::to_string(c.user_telegram_id) + ") as " +
+              HtmlEscape(c.depositor_name);
+    }
+  }
+  TelegramSendOptions send;
+  if (ui.decidable) {
+    InlineKeyboard k;
+    for (const auto& c : ui.candidates) {
+      k.rows.push_back({InlineKeyboardButton::Callback(
+          "✅ Confirm #" + std::to_string(c.transaction_id),
+          MakeCallbackData(
+              {CallbackData::Action::kPickBankMatch, ui.notification_id, c.transaction_id}))});
+    }
+    k.rows.push_back({InlineKeyboardButton::Callback(
+        "✖ Ignore",
+        MakeCallbackData({CallbackData::Action::kIgnoreBankNotice, ui.notification_id}))});
+    send.keyboard = std::move(k);
+  }
+  for (int64_t admin : options_.admin_ids) {
+    auto r = deps_.telegram.SendMessage(admin, text, send);
+    if (!r) {
+      Log(LogLevel::kWarn, "telegram.admin_notify_failed",
+          {{"admin", std::to_string(admin)}, {"error", r.error().message}});
+      continue;
+    }
+    if (ui.decidable && !r->empty() && options_.bank_notifications) {
+      (void)options_.bank_notifications->SaveMessage(ui.notification_id, admin, r->back());
+    }
+  }
+  if (options_.admin_ids.empty()) {
+    Log(LogLevel::kWarn, "telegram.no_admins",
+        {{"bank_notification_id", std::to_string(ui.notification_id)}});
+  }
+}
+
+void TelegramBot::AnnounceBankNoticeDecided(const BankNoticeDecidedUi& ui, int64_t pressed_chat,
+                                            int64_t pressed_message_id) {
+  std::set<std::pair<int64_t, int64_t>> copies;
+  if (options_.bank_notifications) {
+    if (auto recorded = options_.bank_notifications->Messages(ui.notification_id)) {
+      copies.insert(recorded->begin(), recorded->end());
+    }
+  }
+  if (pressed_message_id != 0) copies.insert({pressed_chat, pressed_message_id});
+  std::string outcome = ui.state == "matched" && ui.deposit
+                            ? "✅ Deposit #" + std::to_string(ui.deposit->transaction_id) + " of " +
+                                  HtmlEscape(ui.deposit->amount_formatted) + " confirmed"
+                            : std::string("✖ Ignored");
+  outcome += ui.admin_telegram_id != 0 ? " by " + HtmlEscape(ui.admin_name) + " (Telegram " +
+                                             std::to_string(ui.admin_telegram_id) + ")"
+                                       : std::string(" by the bank feed");
+  const std::string text = "🏦 Bank transfer <b>" + HtmlEscape(ui.reference) + "</b>\n" + outcome;
+  for (const auto& [chat, message] : copies) {
+    auto r = deps_.telegram.EditMessageText(chat, message, text);
+    if (!r && !r.error().IsNotModified()) {
+      Log(LogLevel::kWarn, "telegram.edit_failed", {{"error", r.error().message}});
+    }
+  }
+  if (ui.deposit) {
+    DepositDecidedUi deposit = *ui.deposit;
+    if (!ui.tell_user) deposit.user_telegram_id = 0;
+    AnnounceDecision(deposit, 0, 0);
   }
 }
 
@@ -665,9 +745,17 @@ void TelegramBot::NotifyAdminsOfDeposit(const DepositRequestedUi& ui) {
 void TelegramBot::AnnounceDecision(const DepositDecidedUi& ui, int64_t pressed_chat,
                                    int64_t pressed_message_id) {
   const int64_t tx = ui.transaction_id;
+  const bool by_bank = ui.decided_via == "bank-feed";
   std::string outcome = (ui.confirmed ? "✅ Confirmed by " : "✖ Rejected by ") +
                         HtmlEscape(ui.admin_name) + " (Telegram " +
                         std::to_string(ui.admin_telegram_id) + ")";
+  if (by_bank) {
+    // Never an admin's name for what the bank feed decided alone.
+    outcome =
+        ui.admin_telegram_id == 0
+            ? "✅ Confirmed by the bank feed (bank transfer " + HtmlEscape(ui.bank_reference) + ")"
+            : outcome + " for bank transfer " + HtmlEscape(ui.bank_reference);
+  }
   // The admins' copies of the request, and the one whose button was pressed: an admin may press
   // it before the bot has recorded that copy (the message reaches Telegram first).
   std::set<std::pair<int64_t, int64_t>> copies;
@@ -675,6 +763,19 @@ void TelegramBot::AnnounceDecision(const DepositDecidedUi& ui, int64_t pressed_c
     copies.insert(recorded->begin(), recorded->end());
   }
   if (pressed_message_id != 0) copies.insert({pressed_chat, pressed_message_id});
+  if (by_bank && copies.empty()) {
+    // Confirmed before the admins ever got the request (its notice came first): tell them.
+    const std::string text = "Deposit <b>#" + std::to_string(tx) + "</b> of " +
+                             HtmlEscape(ui.amount_formatted) + " from " + HtmlEscape(ui.user_name) +
+                             "\n" + outcome;
+    for (int64_t admin : options_.admin_ids) {
+      auto r = deps_.telegram.SendMessage(admin, text);
+      if (!r) {
+        Log(LogLevel::kWarn, "telegram.admin_notify_failed",
+            {{"admin", std::to_string(admin)}, {"error", r.error().message}});
+      }
+    }
+  }
   {
     for (const auto& [chat, message] : copies) {
       std::string text = "Deposit request <b>#" + std::to_string(tx) + "</b> of " +
@@ -688,11 +789,13 @@ void TelegramBot::AnnounceDecision(const DepositDecidedUi& ui, int64_t pressed_c
   }
   if (ui.user_telegram_id != 0) {
     std::string text =
-        ui.confirmed ? "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
-                           " was confirmed. Your balance is now " + ui.user_balance_formatted + "."
-                     : "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
-                           " was rejected" + (ui.reason ? ": " + *ui.reason : std::string(".")) +
-                           " Contact an admin if you think this is wrong.";
+        ui.confirmed
+            ? "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
+                  (by_bank ? " was confirmed: the bank transfer arrived." : " was confirmed.") +
+                  " Your balance is now " + ui.user_balance_formatted + "."
+            : "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
+                  " was rejected" + (ui.reason ? ": " + *ui.reason : std::string(".")) +
+                  " Contact an admin if you think this is wrong.";
     Send(ui.user_telegram_id, text);
   }
 }
@@ -734,14 +837,26 @@ void TelegramBot::HandleCallback(const TelegramCallbackQuery& q) {
     case A::kCancelAdjustment:
       decision.kind = Decision::Kind::kCancelAdjustment;
       break;
+    // Bank feed.
+    case A::kPickBankMatch:
+      decision.kind = Decision::Kind::kPickBankMatch;
+      decision.transaction_id = data->transaction_id;
+      break;
+    case A::kIgnoreBankNotice:
+      decision.kind = Decision::Kind::kIgnoreBankNotice;
+      break;
   }
   DecisionOutcome outcome = deps_.decisions.Decide(*ctx, decision);
   if (options_.observer) options_.observer->EndDecision(ctx->telegram_id, decision, outcome);
+  // A bank notice's decision is shown like a deposit's: answered on the button, the admins'
+  // copies edited.
   const bool deposit = decision.kind == Decision::Kind::kConfirmDeposit ||
-                       decision.kind == Decision::Kind::kRejectDeposit;
+                       decision.kind == Decision::Kind::kRejectDeposit ||
+                       decision.kind == Decision::Kind::kPickBankMatch ||
+                       decision.kind == Decision::Kind::kIgnoreBankNotice;
   if (deposit && (outcome.ok || outcome.code != ErrorCode::kForbidden)) {  // the tool ran
     deps_.metrics.Add("depositbot_tool_calls_total",
-                      "tool=\"manage_deposit\",outcome=\"" +
+                      "tool=\"" + outcome.call.name + "\",outcome=\"" +
                           (outcome.ok ? std::string("ok") : outcome.call.result.error_code()) +
                           "\"");
   }

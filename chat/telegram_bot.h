@@ -25,6 +25,7 @@
 namespace depositbot {
 
 class Agent;
+class BankNotificationStore;
 class DecisionHandler;
 class InboxStore;
 class Metrics;
@@ -52,6 +53,9 @@ class TelegramBot {
     size_t max_in_flight = kDefaultMaxInFlight;
     int poll_timeout_s = 25;
     TurnObserver* observer = nullptr;  // e.g. serve --record
+    // Bank feed: where the admins' messages about a bank notification are kept (so every copy
+    // is edited once one admin decided). Not owned; null: they are not kept.
+    BankNotificationStore* bank_notifications = nullptr;
   };
   struct Capacity {
     size_t max_in_flight = 0;
@@ -96,6 +100,9 @@ class TelegramBot {
   // them, or the handler of an earlier one stopped before handing them on), within capacity.
   // Returns how many it took.
   Result<int> ClaimStranded(int64_t grace_seconds);
+  // Shows what arose outside a chat (a bank notification, see tools/bank_feed.h): admin messages
+  // with buttons, edited copies, the user told. Thread-safe; sends on the calling thread.
+  void Announce(const UiEvent& ui);
   // Stops taking updates and lets in-flight ones finish within `bound`. On
   // false their workers still run on this bot and its Deps: the caller must
   // end the process without destroying them (see Dispatcher::Stop).
@@ -132,6 +139,10 @@ class TelegramBot {
   void AnnounceAdjustment(const AdjustmentDecidedUi& ui, int64_t pressed_chat,
                           int64_t pressed_message_id);
   void SendDocumentTo(int64_t chat_id, const DocumentUi& doc);
+  // Bank feed.
+  void NotifyAdminsOfBankNotice(const BankNoticeUi& ui);
+  void AnnounceBankNoticeDecided(const BankNoticeDecidedUi& ui, int64_t pressed_chat,
+                                 int64_t pressed_message_id);
   Result<ToolContext> ContextFor(const TelegramUser& from);
   void Send(int64_t chat_id, const std::string& plain_text);
 

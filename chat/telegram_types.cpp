@@ -265,6 +265,11 @@ std::string MakeCallbackData(CallbackData data) {
     case CallbackData::Action::kCancelAdjustment:
       prefix = "adj:x:";
       break;
+    case CallbackData::Action::kPickBankMatch:
+      return "bnk:p:" + std::to_string(data.id) + ":" + std::to_string(data.transaction_id);
+    case CallbackData::Action::kIgnoreBankNotice:
+      prefix = "bnk:i:";
+      break;
   }
   return prefix + std::to_string(data.id);
 }
@@ -288,6 +293,18 @@ Result<CallbackData> ParseCallbackData(std::string_view data) {
     out.action = CallbackData::Action::kConfirmAdjustment;
   } else if (head == "adj:x:") {
     out.action = CallbackData::Action::kCancelAdjustment;
+  } else if (head == "bnk:i:") {
+    out.action = CallbackData::Action::kIgnoreBankNotice;
+  } else if (head == "bnk:p:") {
+    // Two ids: "<notification>:<deposit>".
+    out.action = CallbackData::Action::kPickBankMatch;
+    std::string_view ids = data.substr(6);
+    const size_t colon = ids.find(':');
+    if (colon == std::string_view::npos || !ParseId(ids.substr(0, colon), out.id) ||
+        !ParseId(ids.substr(colon + 1), out.transaction_id)) {
+      return Error::Invalid("callback data has no valid ids");
+    }
+    return out;
   } else {
     return Error::Invalid("unknown callback action");
   }

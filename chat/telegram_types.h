@@ -118,6 +118,8 @@ inline constexpr size_t kCallbackDataLimit = 64;
 //   dep:c:123  confirm deposit 123      dep:r:123  reject deposit 123
 //   buy:c:45   confirm purchase 45      buy:x:45   cancel purchase 45
 //   adj:c:7    confirm adjustment 7     adj:x:7    cancel adjustment 7
+//   bnk:p:7:123  confirm deposit 123 for bank notification 7 (bank feed)
+//   bnk:i:7      ignore bank notification 7 (bank feed)
 // The id is a positive decimal int64 without leading zeros or sign.
 struct CallbackData {
   enum class Action {
@@ -128,9 +130,13 @@ struct CallbackData {
     // Admin tools in chat.
     kConfirmAdjustment,
     kCancelAdjustment,
+    // Bank feed: `id` is the notification.
+    kPickBankMatch,
+    kIgnoreBankNotice,
   };
   Action action = Action::kConfirmDeposit;
   int64_t id = 0;
+  int64_t transaction_id = 0;  // kPickBankMatch only: the deposit picked
 
   bool operator==(const CallbackData&) const = default;
 };

@@ -577,4 +577,72 @@ Result<DepositTransaction> DepositRepository::CancelAdjustment(int64_t transacti
                 std::nullopt, TransactionType::kAdjustment);
 }
 
+Result<std::vector<DepositTransaction>> DepositRepository::PendingOfAmount(int64_t amount,
+                                                                           int limit) {
+  auto lock = db_.Lock();
+  auto q = db_.Prepare(std::string(kSelectTransaction) +
+                       "WHERE status = 'pending' AND type = 'deposit' AND amount = ? "
+                       "ORDER BY id ASC LIMIT ?");
+  if (!q) return q.error();
+  q->Bind(1, amount).Bind(2, int64_t{std::clamp(limit, 1, 100)});
+  std::vector<DepositTransaction> out;
+  while (true) {
+    auto row = q->Step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(RowToTransaction(*q));
+  }
+  return out;
+}
+
+Result<DepositTransaction> DepositRepository::ConfirmFromBank(
+    int64_t transaction_id, std::string_view bank_reference,
+    std::optional<int64_t> admin_telegram_id, InTransaction also) {
+  if (bank_reference.empty()) return Error::Invalid("a bank confirmation needs the bank reference");
+  auto t = GetTransaction(transaction_id);
+  if (!t) return t.error();
+  if (t->type != TransactionType::kDeposit) {
+    return Error::FailedPrecondition(TxLabel(transaction_id) + " is " + WithArticle(t->type) +
+                                     ", only deposits are confirmed");
+  }
+  if (t->status != TransactionStatus::kPending) {
+    return Error::FailedPrecondition(TxLabel(transaction_id) + " is already " +
+                                     std::string(ToString(t->status)) + "; nothing was changed");
+  }
+  const int64_t amount = t->amount;
+  const std::string reference = "bank:" + std::string(bank_reference);
+  return ApplyVersioned(
+      t->user_id,
+      [&](const Account&) -> Result<Change> {
+        return Change{
+            amount, [&]() -> Result<int64_t> {
+              auto q = db_.Prepare(
+                  "UPDATE deposit_transactions SET status = 'confirmed', "
+                  "decided_at = ?, decided_by = ?, decided_via = 'bank-feed', "
+                  "reference = ? WHERE id = ? AND status = 'pending'");
+              if (!q) return q.error();
+              q->Bind(1, clock_.NowSeconds())
+                  .Bind(2, admin_telegram_id)
+                  .Bind(3, std::string_view(reference))
+                  .Bind(4, transaction_id);
+              if (auto st = q->Run(); !st) {
+                if (st.code() == ErrorCode::kInvalid) {  // idx_transactions_type_reference
+                  return Error::FailedPrecondition(
+                      "bank reference " + std::string(bank_reference) +
+                      " already confirmed another deposit; nothing was changed");
+                }
+                return st.error();
+              }
+              if (db_.Changes() != 1) {
+                return Error::FailedPrecondition(
+                    TxLabel(transaction_id) +
+                    " was decided by someone else at the same moment; nothing was "
+                    "changed");
+              }
+              return transaction_id;
+            }};
+      },
+      also);
+}
+
 }  // namespace depositbot

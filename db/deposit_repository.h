@@ -77,6 +77,12 @@ class DepositRepository final : public DepositStore {
   Result<DepositTransaction> CancelAdjustment(int64_t transaction_id,
                                               int64_t admin_telegram_id) override;
 
+  Result<std::vector<DepositTransaction>> PendingOfAmount(int64_t amount, int limit) override;
+  Result<DepositTransaction> ConfirmFromBank(int64_t transaction_id,
+                                             std::string_view bank_reference,
+                                             std::optional<int64_t> admin_telegram_id,
+                                             InTransaction also) override;
+
   RepositoryStats stats() const;
   Database& database() { return db_; }
 

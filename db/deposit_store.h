@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -74,6 +75,18 @@ class DepositStore {
                                                        int64_t valid_seconds) = 0;
   virtual Result<DepositTransaction> CancelAdjustment(int64_t transaction_id,
                                                       int64_t admin_telegram_id) = 0;
+  // Bank feed (tools/bank_feed.h).
+  // Pending deposits of exactly `amount`, all users, oldest first; limit clamped to 1..100.
+  virtual Result<std::vector<DepositTransaction>> PendingOfAmount(int64_t amount, int limit) = 0;
+  // Confirms a pending deposit on a signed bank notification: version-checked like Confirm,
+  // recorded with decided_via 'bank-feed', reference 'bank:<bank_reference>' (unique: one bank
+  // reference confirms one deposit) and decided_by the admin who picked it (unset for an
+  // automatic match). `also` (the notification marked matched) runs in the same transaction;
+  // its error rolls the confirm back. kFailedPrecondition when the deposit is not pending.
+  virtual Result<DepositTransaction> ConfirmFromBank(int64_t transaction_id,
+                                                     std::string_view bank_reference,
+                                                     std::optional<int64_t> admin_telegram_id,
+                                                     InTransaction also) = 0;
 };
 
 }  // namespace depositbot

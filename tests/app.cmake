@@ -113,3 +113,11 @@ if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
                        PkgConfig::HTTPLIB)
   add_dependencies(admin_serve_test depositbot)
 endif()
+
+# The bank feed with serve as a real process (issue 15).
+if(TARGET depositbot AND TARGET fake_telegram AND TARGET fake_llm_server)
+  depositbot_test(NAME bank_feed_serve_test POSTGRES SOURCES bank_feed_serve_test.cpp
+                  LIBS process_runner ledger_builder fake_telegram fake_llm_server
+                       depositbot_chat PkgConfig::HTTPLIB)
+  add_dependencies(bank_feed_serve_test depositbot)
+endif()

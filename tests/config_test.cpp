@@ -456,3 +456,34 @@ TEST_CASE("a PostgreSQL URI is shown without its password, wherever the password
   CHECK(IsPostgresUri("postgresql://x"));
   CHECK_FALSE(IsPostgresUri("./postgresql.db"));
 }
+
+// Bank feed (issue 15): POST /deposits/notify's secret and timestamp window.
+TEST_CASE("a bank secret under 32 characters or a tolerance outside 1..3600 stops start-up") {
+  const std::vector<std::pair<Env, std::string>> refused = {
+      {{{"BANK_NOTIFY_SECRET", std::string(31, 's')}}, "BANK_NOTIFY_SECRET"},
+      {{{"BANK_NOTIFY_TOLERANCE_SECONDS", "0"}}, "BANK_NOTIFY_TOLERANCE_SECONDS"},
+      {{{"BANK_NOTIFY_TOLERANCE_SECONDS", "3601"}}, "BANK_NOTIFY_TOLERANCE_SECONDS"},
+      {{{"BANK_NOTIFY_TOLERANCE_SECONDS", "-5"}}, "BANK_NOTIFY_TOLERANCE_SECONDS"},
+      {{{"BANK_NOTIFY_TOLERANCE_SECONDS", "5m"}}, "BANK_NOTIFY_TOLERANCE_SECONDS"},
+  };
+  for (const auto& [env, variable] : refused) {
+    CAPTURE(variable);
+    auto c = Config::FromEnvironment(env);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().message.rfind(variable + ":", 0) == 0);
+    CHECK_FALSE(Contains(c.error().message, std::string(31, 's')));  // the secret is not echoed
+  }
+  auto off = Config::FromEnvironment({});
+  REQUIRE(off);
+  CHECK(off->bank_notify_secret.empty());
+  CHECK(off->bank_notify_tolerance_seconds == 300);
+  auto on = Config::FromEnvironment({{"BANK_NOTIFY_SECRET", std::string(32, 'k') + "-xyzzy"},
+                                     {"BANK_NOTIFY_TOLERANCE_SECONDS", "3600"}});
+  REQUIRE(on);
+  CHECK(on->bank_notify_tolerance_seconds == 3600);
+  std::map<std::string, Config::Line> lines;
+  for (const auto& l : on->Describe()) lines[l.variable] = l;
+  CHECK(lines["BANK_NOTIFY_SECRET"].value == "(set, redacted)");
+  CHECK(lines["BANK_NOTIFY_TOLERANCE_SECONDS"].value == "3600");
+  CHECK(Config::FromEnvironment({{"BANK_NOTIFY_TOLERANCE_SECONDS", "1"}}));
+}

@@ -185,3 +185,30 @@ TEST_CASE("inline keyboards serialise, read back and refuse what Telegram would"
   CHECK_FALSE(InlineKeyboard{{{InlineKeyboardButton{"", "d", ""}}}}.Validate());
   CHECK_FALSE(InlineKeyboard::FromJson(json::parse(R"({"keyboard":[]})")));
 }
+
+// Bank feed: a bank notice's buttons carry the notification and, for a pick, the deposit.
+TEST_CASE("bank notice buttons round-trip with their ids and refuse anything looser") {
+  using A = CallbackData::Action;
+  for (int64_t id : {int64_t{1}, int64_t{9223372036854775807}}) {
+    for (int64_t tx : {int64_t{2}, int64_t{9223372036854775807}}) {
+      CallbackData pick{A::kPickBankMatch, id, tx};
+      std::string s = MakeCallbackData(pick);
+      CHECK(s.size() <= kCallbackDataLimit);
+      auto back = ParseCallbackData(s);
+      REQUIRE(back);
+      CHECK(*back == pick);
+    }
+    CallbackData ignore{A::kIgnoreBankNotice, id};
+    auto back = ParseCallbackData(MakeCallbackData(ignore));
+    REQUIRE(back);
+    CHECK(*back == ignore);
+  }
+  CHECK(MakeCallbackData({A::kPickBankMatch, 7, 123}) == "bnk:p:7:123");
+  CHECK(MakeCallbackData({A::kIgnoreBankNotice, 7}) == "bnk:i:7");
+  for (const char* junk :
+       {"bnk:p:7", "bnk:p:7:", "bnk:p::3", "bnk:p:7:0", "bnk:p:0:3", "bnk:p:7:3:4", "bnk:p:7:-3",
+        "bnk:p:7:03", "bnk:i:7:3", "bnk:i:0", "bnk:x:7", "bnk:p:7:9223372036854775808"}) {
+    CAPTURE(junk);
+    CHECK_FALSE(ParseCallbackData(junk));
+  }
+}

@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "tools/admin_commands.h"
+#include "tools/bank_feed.h"
 #include "tools/purchase_service.h"
 #include "tools/tool_registry.h"
 
@@ -17,7 +18,9 @@ using nlohmann::json;
 constexpr std::string_view kKindNames[] = {"confirm_deposit", "reject_deposit", "confirm_purchase",
                                            "cancel_purchase",
                                            // Admin tools in chat.
-                                           "confirm_adjustment", "cancel_adjustment"};
+                                           "confirm_adjustment", "cancel_adjustment",
+                                           // Bank feed.
+                                           "pick_bank_match", "ignore_bank_notice"};
 
 // The admin's view of a decided deposit, the same sentence a typed /confirm or /reject gets.
 std::string DecidedReply(const DepositDecidedUi& d) {
@@ -84,8 +87,8 @@ std::optional<Decision::Kind> DecisionKindFromString(std::string_view name) {
 }
 
 DecisionHandler::DecisionHandler(const ToolRegistry& tools, PurchaseService& purchases,
-                                 const AdminCommands* admin)
-    : tools_(tools), purchases_(purchases), admin_(admin) {}
+                                 const AdminCommands* admin, BankFeed* bank_feed)
+    : tools_(tools), purchases_(purchases), admin_(admin), bank_feed_(bank_feed) {}
 
 DecisionOutcome DecisionHandler::Decide(const ToolContext& who, const Decision& decision) const {
   DecisionOutcome out;
@@ -103,6 +106,11 @@ DecisionOutcome DecisionHandler::Decide(const ToolContext& who, const Decision& 
     case Decision::Kind::kConfirmAdjustment:
     case Decision::Kind::kCancelAdjustment:
       out = DecideAdjustment(who, decision);
+      break;
+    // Bank feed.
+    case Decision::Kind::kPickBankMatch:
+    case Decision::Kind::kIgnoreBankNotice:
+      out = DecideBankNotice(who, decision);
       break;
   }
   // Someone else's decision (an admin's button, another user's quote) is refused and kept for
@@ -143,6 +151,20 @@ DecisionOutcome DecisionHandler::DecideDeposit(const ToolContext& who,
   }
   out.call = std::move(call);
   return out;
+}
+
+DecisionOutcome DecisionHandler::DecideBankNotice(const ToolContext& who,
+                                                  const Decision& decision) const {
+  if (!bank_feed_) {
+    ExecutedCall call;
+    call.name = "bank_notification";
+    return Refused(std::move(call), Error::FailedPrecondition("the bank feed is not running"),
+                   "Sorry, the bank feed is not running here.");
+  }
+  if (decision.kind == Decision::Kind::kPickBankMatch) {
+    return bank_feed_->Pick(who, decision.id, decision.transaction_id);
+  }
+  return bank_feed_->Ignore(who, decision.id);
 }
 
 DecisionOutcome DecisionHandler::ConfirmPurchase(const ToolContext& who, int64_t order_id) const {

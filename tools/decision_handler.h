@@ -13,6 +13,7 @@
 namespace depositbot {
 
 class AdminCommands;
+class BankFeed;
 class PurchaseService;
 class ToolRegistry;
 
@@ -28,15 +29,19 @@ struct Decision {
     // Admin tools in chat: an adjustment an admin asked for with /adjust (AdminCommands).
     kConfirmAdjustment,
     kCancelAdjustment,
+    // Bank feed (tools/bank_feed.h): `id` is the bank notification.
+    kPickBankMatch,     // confirm deposit `transaction_id` for the notification
+    kIgnoreBankNotice,  // the notification confirms nothing
   };
   Kind kind = Kind::kConfirmDeposit;
-  int64_t id = 0;      // the deposit or adjustment transaction, or the purchase order
-  std::string reason;  // a rejection's reason; empty: "rejected by an admin"
+  int64_t id = 0;  // the deposit or adjustment transaction, the purchase order or the bank notice
+  std::string reason;          // a rejection's reason; empty: "rejected by an admin"
+  int64_t transaction_id = 0;  // kPickBankMatch: the deposit picked
 };
 
 // "confirm_deposit", "reject_deposit", "confirm_purchase", "cancel_purchase",
-// "confirm_adjustment", "cancel_adjustment" (the fixture and recording vocabulary); FromString
-// is its inverse, nullopt for anything else.
+// "confirm_adjustment", "cancel_adjustment", "pick_bank_match", "ignore_bank_notice" (the fixture
+// and recording vocabulary); FromString is its inverse, nullopt for anything else.
 std::string_view ToString(Decision::Kind kind);
 std::optional<Decision::Kind> DecisionKindFromString(std::string_view name);
 
@@ -55,13 +60,14 @@ struct DecisionOutcome {
 // The one handler of decisions. Deposits go through the manage_deposit tool (as an admin's
 // typed /confirm would), purchases through PurchaseService, whose owner check decides who may
 // press a quote, adjustments through AdminCommands (admins only; without `admin` they are
-// refused as unavailable). Admin rights come from `who`, which the transport authenticated.
-// Thread-safe as its parts are; it keeps no state. Holds references to `tools`, `purchases` and
-// `admin`, which must outlive it.
+// refused as unavailable), bank notices through `bank_feed` (may be null: its decisions are then
+// refused). Admin rights come from `who`, which the transport authenticated. Thread-safe as its
+// parts are; it keeps no state. Holds references to `tools`, `purchases`, `admin` and
+// `bank_feed`, which must outlive it.
 class DecisionHandler {
  public:
   DecisionHandler(const ToolRegistry& tools, PurchaseService& purchases,
-                  const AdminCommands* admin = nullptr);
+                  const AdminCommands* admin = nullptr, BankFeed* bank_feed = nullptr);
 
   DecisionOutcome Decide(const ToolContext& who, const Decision& decision) const;
 
@@ -70,10 +76,12 @@ class DecisionHandler {
   DecisionOutcome ConfirmPurchase(const ToolContext& who, int64_t order_id) const;
   DecisionOutcome CancelPurchase(const ToolContext& who, int64_t order_id) const;
   DecisionOutcome DecideAdjustment(const ToolContext& who, const Decision& decision) const;
+  DecisionOutcome DecideBankNotice(const ToolContext& who, const Decision& decision) const;
 
   const ToolRegistry& tools_;
   PurchaseService& purchases_;
   const AdminCommands* admin_;
+  BankFeed* bank_feed_;
 };
 
 }  // namespace depositbot

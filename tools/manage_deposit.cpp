@@ -5,6 +5,7 @@
 #include "common/user_amount.h"
 #include "db/deposit_store.h"
 #include "db/user_store.h"
+#include "tools/bank_feed.h"
 
 namespace depositbot {
 namespace {
@@ -138,6 +139,31 @@ class ManageDeposit {
          {"telegram_id", std::to_string(ctx.telegram_id)},
          {"amount", std::to_string(t->amount)}});
     std::string amount_text = FormatAmount(t->amount, options_.currency);
+    if (options_.bank_feed) {
+      // The transfer may have been announced by the bank before the user told us.
+      auto match = options_.bank_feed->MatchRequested(*t);
+      if (!match) {
+        Log(LogLevel::kWarn, "bank_feed.request_match_failed",
+            {{"transaction_id", std::to_string(t->id)}, {"error", match.error().message}});
+      } else if (*match) {
+        const DepositTransaction& confirmed = (*match)->first;
+        json j = {{"action", "request_deposit"},
+                  {"transaction", TransactionJson(confirmed, options_.currency)},
+                  {"confirmed_by_bank", true},
+                  {"note", "confirmed at once: the bank transfer had already arrived"}};
+        std::string effect =
+            "I recorded your deposit #" + std::to_string(confirmed.id) + " of " + amount_text +
+            " as " + confirmed.depositor_name.value_or("") +
+            "; the bank transfer had already arrived, so it was confirmed at once.";
+        if (auto acct = deposits_.GetAccount(ctx.user_id)) {
+          j["balance_formatted"] = FormatAmount(acct->balance, options_.currency);
+          effect += " Your balance is now " + FormatAmount(acct->balance, options_.currency) + ".";
+        }
+        return ToolResult::Success(std::move(j))
+            .WithEffect(std::move(effect))
+            .WithUi((*match)->second);
+      }
+    }
     return ToolResult::Success({{"action", "request_deposit"},
                                 {"transaction", TransactionJson(*t, options_.currency)},
                                 {"note", "pending until an admin confirms the transfer arrived"}})

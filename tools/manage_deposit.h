@@ -9,6 +9,7 @@
 
 namespace depositbot {
 
+class BankFeed;
 class DepositStore;
 class UserStore;
 
@@ -29,6 +30,9 @@ struct DepositToolOptions {
   Currency currency{"USD", 2};
   // A single deposit request above this many minor units is refused as absurd.
   int64_t max_deposit_minor = 100'000'000'00;
+  // When set, a new request is matched at once against bank notifications that came before it
+  // (BankFeed::MatchRequested); not owned, must outlive the tool.
+  BankFeed* bank_feed = nullptr;
 };
 
 // manage_deposit: balance, account_info, request_deposit, history, cancel for

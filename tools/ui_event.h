@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace depositbot {
 
@@ -32,6 +33,10 @@ struct DepositDecidedUi {
   std::string user_name;               // empty then too
   std::string user_balance_formatted;  // empty when the account could not be read back
   std::optional<std::string> reason;   // a rejection's reason
+  // Set when the bank feed confirmed it: "bank-feed", with the bank's reference. admin_* then
+  // name the admin who picked the deposit for the notification, or are empty (automatic).
+  std::string decided_via;
+  std::string bank_reference;
 };
 
 // A purchase quote: only its owner may confirm or cancel it, with buttons or y/N.
@@ -81,12 +86,49 @@ struct DocumentUi {
   int64_t rows = 0;
 };
 
+// Bank feed (tools/bank_feed.h).
+// A pending deposit offered to the admins for a bank notification.
+struct BankCandidateUi {
+  int64_t transaction_id = 0;
+  int64_t user_telegram_id = 0;
+  std::string user_name;
+  std::string depositor_name;
+};
+
+// A bank notification that no single pending deposit matched: every admin gets it, with a
+// Confirm button per candidate and an Ignore button when `decidable` (else as information only,
+// e.g. a reference sent again with other details).
+struct BankNoticeUi {
+  int64_t notification_id = 0;
+  std::string reference;
+  std::string amount_formatted;
+  std::string depositor_name;
+  std::string reason;  // "no pending deposit matches", "several pending deposits match", ...
+  std::vector<BankCandidateUi> candidates;
+  bool decidable = true;
+};
+
+// A bank notification was decided after the admins were told of it (or matched later): their
+// copies are edited; `deposit`, when it confirmed one, is announced as a DepositDecidedUi (to
+// its user too, unless `tell_user` is false because the user is being answered already).
+struct BankNoticeDecidedUi {
+  int64_t notification_id = 0;
+  std::string reference;
+  std::string state;              // "matched" or "ignored"
+  int64_t admin_telegram_id = 0;  // 0: decided automatically
+  std::string admin_name;
+  std::optional<DepositDecidedUi> deposit;
+  bool tell_user = true;
+};
+
 using UiEvent = std::variant<DepositRequestedUi, DepositDecidedUi, PurchaseQuoteUi,
-                             AdjustmentRequestedUi, AdjustmentDecidedUi, DocumentUi>;
+                             AdjustmentRequestedUi, AdjustmentDecidedUi, DocumentUi, BankNoticeUi,
+                             BankNoticeDecidedUi>;
 
 // The event as the JSON object fixtures compare and recordings keep: {"kind": "deposit_requested"
 // | "deposit_decided" | "purchase_quote" | "adjustment_requested" | "adjustment_decided" |
-// "document", ...fields}; fields that are unknown (0 or empty, as documented above) are left out.
+// "document" | "bank_notice" | "bank_notice_decided", ...fields}; fields that are unknown (0 or
+// empty, as documented above) are left out.
 nlohmann::json UiEventToJson(const UiEvent& event);
 
 }  // namespace depositbot
