@@ -35,7 +35,7 @@ DemoRegistrar::DemoRegistrar(const Clock& clock, DomainNameRules rules)
       {"com", "10.28"},   {"net", "12.48"}, {"org", "9.98"},   {"io", "39.98"},
       {"dev", "14.98"},   {"app", "16.98"}, {"xyz", "1.98"},   {"info", "3.98"},
       {"biz", "6.98"},    {"me", "8.98"},   {"co", "11.98"},   {"kr", "19.98"},
-      {"co.kr", "21.98"}, {"uk", "7.98"},   {"co.uk", "7.98"}, {"de", "6.98"}};
+      {"co.kr", "21.98"}, {"uk", "8.48"},   {"co.uk", "7.98"}, {"de", "6.98"}};
   for (const auto& [tld, price] : kPrices) prices_[tld] = *ParseDecimal(price, 6);
 }
 

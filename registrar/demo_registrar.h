@@ -21,7 +21,7 @@ inline constexpr std::string_view kDemoRegistrarNotice =
 //
 // Prices (USD per year, no ICANN fee): com 10.28, net 12.48, org 9.98, io 39.98, dev 14.98,
 // app 16.98, xyz 1.98, info 3.98, biz 6.98, me 8.98, co 11.98, kr 19.98, co.kr 21.98,
-// uk 7.98, co.uk 7.98, de 6.98. These are its offered extensions (OfferedTlds, every one
+// uk 8.48, co.uk 7.98, de 6.98. These are its offered extensions (OfferedTlds, every one
 // taking internationalised names); other ones are refused as kInvalidRequest.
 // Taken: a name whose first label is shorter than 4 characters, or is one of example, google,
 // facebook, amazon, namecheap, test; and every name this instance has "registered".
