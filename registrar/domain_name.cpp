@@ -306,6 +306,58 @@ Result<std::string> LabelLanguage(std::u32string_view cps, const std::string& sh
                         "here.");
 }
 
+// Cyrillic and Greek letters that pass for Latin ones. A label written only in them spells a
+// Latin name it is not ("аррӏе" for "apple"): browsers show such names as xn-- outside the
+// script's own country extensions, and they are not registered here either.
+struct LookAlike {
+  char32_t letter;
+  char latin;
+};
+constexpr LookAlike kLookAlikes[] = {
+    {0x0430, 'a'}, {0x0435, 'e'}, {0x043E, 'o'}, {0x0440, 'p'}, {0x0441, 'c'}, {0x0443, 'y'},
+    {0x0445, 'x'}, {0x0456, 'i'}, {0x0458, 'j'}, {0x0455, 's'}, {0x04BB, 'h'}, {0x0501, 'd'},
+    {0x051B, 'q'}, {0x051D, 'w'}, {0x04CF, 'l'}, {0x04AF, 'y'}, {0x043A, 'k'},  // Cyrillic
+    {0x03BF, 'o'}, {0x03BD, 'v'}, {0x03B9, 'i'}, {0x03BA, 'k'}, {0x03C5, 'u'}, {0x03C1, 'p'},
+    {0x03B1, 'a'},  // Greek
+};
+
+// The Latin name a Cyrillic or Greek label looks like, or empty when it has a letter of its own.
+std::string LatinLookAlike(std::u32string_view cps) {
+  std::string latin;
+  bool any = false;
+  for (char32_t c : cps) {
+    if (ScriptOf(c) == Script::kCommon) {
+      latin += static_cast<char>(c);
+      continue;
+    }
+    auto it = std::find_if(std::begin(kLookAlikes), std::end(kLookAlikes),
+                           [c](const LookAlike& l) { return l.letter == c; });
+    if (it == std::end(kLookAlikes)) return "";
+    latin += it->latin;
+    any = true;
+  }
+  return any ? latin : "";
+}
+
+// Country extensions where Cyrillic or Greek names are at home (a look-alike is then allowed).
+bool NativeExtension(std::string_view suffix) {
+  static constexpr std::array<std::string_view, 13> kNative = {"ru",
+                                                               "su",
+                                                               "by",
+                                                               "ua",
+                                                               "kz",
+                                                               "bg",
+                                                               "rs",
+                                                               "mk",
+                                                               "gr",
+                                                               "cy",
+                                                               "xn--p1ai" /* рф */,
+                                                               "xn--90ais" /* бел */,
+                                                               "xn--qxam" /* ελ */};
+  std::string_view last = suffix.substr(suffix.rfind('.') + 1);
+  return std::find(kNative.begin(), kNative.end(), last) != kNative.end();
+}
+
 const psl_ctx_st* LoadPsl() {
   static const psl_ctx_st* const kPsl = [] {
     const psl_ctx_t* builtin = psl_builtin();
@@ -504,6 +556,20 @@ Result<DomainName> DomainNameRules::Parse(std::string_view input) const {
   auto language = IdnLanguageOf(name);
   if (!language) return language.error();
   out.idn_language = std::move(*language);
+  if ((out.idn_language == "rus" || out.idn_language == "gre") && !NativeExtension(out.suffix)) {
+    std::u32string cps;
+    std::string label_unicode;
+    if (ToCodePoints(std::string(labels.front()), cps) &&
+        ToUnicode(std::string(labels.front()), label_unicode)) {
+      if (std::string latin = LatinLookAlike(cps); !latin.empty()) {
+        return Error::Invalid(Quote(label_unicode) + " is written in " +
+                              (out.idn_language == "rus" ? "Cyrillic" : "Greek") +
+                              " letters that look like the Latin " + Quote(latin) +
+                              "; it would pass for another name (" + latin + "." + out.suffix +
+                              "), so it is not registered here.");
+      }
+    }
+  }
   return out;
 }
 

@@ -46,8 +46,9 @@ class DomainNameRules {
   // and checks the result. A refusal is kInvalid with a sentence a person can act on: empty or
   // overlong labels, hyphens at a label's edge or in positions 3-4, characters outside a-z 0-9
   // - (and the Unicode ones UTS #46 does not allow), an xn-- label that is not valid punycode,
-  // a label mixing scripts ("раypal", Cyrillic and Latin) or written in a script whose
-  // language cannot be told, > 253 characters, no extension, a bare public suffix ("co.uk"),
+  // a label mixing scripts ("раypal", Cyrillic and Latin), a Cyrillic or Greek label that only
+  // looks like a Latin name ("аррӏе.com") outside those scripts' countries, a label written in
+  // a script whose language cannot be told, > 253 characters, no extension, a bare public suffix ("co.uk"),
   // a subdomain (naming the registrable domain to buy instead).
   Result<DomainName> Parse(std::string_view input) const;
   // Parse(input)->ascii.

@@ -267,3 +267,15 @@ TEST_CASE("an extension not offered is refused naming the offered ones, common f
   CHECK(LastLabel("shop.example.com") == "com");
   CHECK(LastLabel("localhost") == "localhost");
 }
+
+TEST_CASE(
+    "a Cyrillic label that only looks like a Latin name is refused outside Cyrillic "
+    "countries") {
+  auto apple = NormalizeDomainName("аррӏе.com");  // Cyrillic а р р ӏ е
+  REQUIRE_FALSE(apple);
+  CHECK(apple.error().message.find("look like the Latin \"apple\"") != std::string::npos);
+  CHECK(apple.error().message.find("apple.com") != std::string::npos);
+  // Under .ru it is at home; a word with letters of its own is no look-alike anywhere.
+  CHECK(NormalizeDomainName("аррӏе.ru"));
+  CHECK(NormalizeDomainName("пример.com"));
+}
