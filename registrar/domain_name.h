@@ -48,8 +48,10 @@ class DomainNameRules {
   // - (and the Unicode ones UTS #46 does not allow), an xn-- label that is not valid punycode,
   // a label mixing scripts ("раypal", Cyrillic and Latin), a Cyrillic or Greek label that only
   // looks like a Latin name ("аррӏе.com") outside those scripts' countries, a label written in
-  // a script whose language cannot be told, > 253 characters, no extension, a bare public suffix ("co.uk"),
-  // a subdomain (naming the registrable domain to buy instead).
+  // a script whose language cannot be told, > 253 characters, no extension, a bare public suffix
+  // ("co.uk"), a subdomain (naming the registrable domain to buy instead). The shown form
+  // pasted back, "한글도메인.com (xn--bj0bj3i97fq8o5lq.com)", is that name when both halves
+  // name the same domain, and refused when they do not.
   Result<DomainName> Parse(std::string_view input) const;
   // Parse(input)->ascii.
   Result<std::string> Normalize(std::string_view input) const;
