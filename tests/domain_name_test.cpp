@@ -279,3 +279,9 @@ TEST_CASE(
   CHECK(NormalizeDomainName("аррӏе.ru"));
   CHECK(NormalizeDomainName("пример.com"));
 }
+
+TEST_CASE("the Public Suffix List is the one built into libpsl, the same on every run") {
+  const std::string source = DomainNameRules::Source();
+  CHECK(source.find("built into libpsl") != std::string::npos);
+  CHECK(source == DomainNameRules::Source());
+}
