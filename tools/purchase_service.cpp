@@ -149,14 +149,9 @@ Result<std::vector<DomainOffer>> PurchaseService::Check(const std::vector<std::s
     }
     Status st = parsed ? CheckOffered(*parsed, *offered) : Status(parsed.error());
     if (!st) {
-      out[i] = DomainOffer{names[i],
-                           false,
-                           false,
-                           false,
-                           false,
-                           0,
-                           st.error().message,
-                           parsed ? parsed->Shown() : names[i]};
+      out[i] = DomainOffer{
+          parsed ? parsed->ascii : names[i],  false, false, false, false, 0, st.error().message,
+          parsed ? parsed->Shown() : names[i]};
       continue;
     }
     out[i].domain = parsed->ascii;

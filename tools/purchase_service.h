@@ -40,7 +40,7 @@ struct PurchaseOptions {
 
 // One name's availability and price in the deposit currency.
 struct DomainOffer {
-  std::string domain;  // normalized, or as given when invalid
+  std::string domain;  // normalized (canonical ASCII), or as given when it does not parse
   bool valid = true;
   bool available = false;
   bool premium = false;
