@@ -149,9 +149,10 @@ Result<std::vector<DomainOffer>> PurchaseService::Check(const std::vector<std::s
     }
     Status st = parsed ? CheckOffered(*parsed, *offered) : Status(parsed.error());
     if (!st) {
-      out[i] = DomainOffer{
-          parsed ? parsed->ascii : names[i],  false, false, false, false, 0, st.error().message,
-          parsed ? parsed->Shown() : names[i]};
+      out[i].domain = parsed ? parsed->ascii : names[i];
+      out[i].shown = parsed ? parsed->Shown() : names[i];
+      out[i].valid = false;
+      out[i].note = st.error().message;
       continue;
     }
     out[i].domain = parsed->ascii;
