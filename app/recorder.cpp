@@ -97,6 +97,7 @@ class RecordingRegistrar final : public Registrar {
     }
     return r;
   }
+  RegistrarResult<std::vector<TldOffer>> OfferedTlds() override { return inner_.OfferedTlds(); }
   RegistrarResult<PriceQuote> Price(std::string_view tld, int years) override {
     auto r = inner_.Price(tld, years);
     if (r) rec_.OnPrice(std::string(tld), r->per_year_usd_micros, r->icann_fee_per_year_usd_micros);

@@ -32,9 +32,10 @@ std::string AddYears(const std::string& iso_date, int years) {
 DemoRegistrar::DemoRegistrar(const Clock& clock, DomainNameRules rules)
     : clock_(clock), rules_(std::move(rules)) {
   const std::pair<const char*, const char*> kPrices[] = {
-      {"com", "10.28"}, {"net", "12.48"}, {"org", "9.98"}, {"io", "39.98"},
-      {"dev", "14.98"}, {"app", "16.98"}, {"xyz", "1.98"}, {"info", "3.98"},
-      {"biz", "6.98"},  {"me", "8.98"},   {"co", "11.98"}, {"kr", "19.98"}};
+      {"com", "10.28"},   {"net", "12.48"}, {"org", "9.98"},   {"io", "39.98"},
+      {"dev", "14.98"},   {"app", "16.98"}, {"xyz", "1.98"},   {"info", "3.98"},
+      {"biz", "6.98"},    {"me", "8.98"},   {"co", "11.98"},   {"kr", "19.98"},
+      {"co.kr", "21.98"}, {"uk", "8.48"},   {"co.uk", "7.98"}, {"de", "6.98"}};
   for (const auto& [tld, price] : kPrices) prices_[tld] = *ParseDecimal(price, 6);
 }
 
@@ -69,14 +70,20 @@ RegistrarResult<std::vector<DomainAvailability>> DemoRegistrar::Check(
   std::vector<DomainAvailability> out;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& d : domains) {
-    auto name = rules_.Normalize(d);
+    auto name = rules_.Parse(d);
     if (!name) return RegistrarFailure::FromError(name.error(), Kind::kInvalidRequest);
-    if (prices_.count(rules_.SuffixOf(*name)) == 0) {
+    if (prices_.count(name->suffix) == 0) {
       return RegistrarFailure::Make(Kind::kInvalidRequest,
-                                    "the demo registrar has no price for " + *name);
+                                    "the demo registrar has no price for " + name->ascii);
     }
-    out.push_back(Availability(*name));
+    out.push_back(Availability(name->ascii));
   }
+  return out;
+}
+
+RegistrarResult<std::vector<TldOffer>> DemoRegistrar::OfferedTlds() {
+  std::vector<TldOffer> out;
+  for (const auto& [tld, price] : prices_) out.push_back(TldOffer{tld, true, 1, kMaxYears});
   return out;
 }
 
@@ -103,10 +110,11 @@ RegistrarResult<PriceQuote> DemoRegistrar::Price(std::string_view tld_in, int ye
 }
 
 RegistrarResult<CreateResult> DemoRegistrar::Create(const CreateRequest& request) {
-  auto name = rules_.Normalize(request.domain);
-  if (!name) return RegistrarFailure::FromError(name.error(), Kind::kInvalidRequest);
-  auto price = Price(rules_.SuffixOf(*name), request.years);
+  auto parsed = rules_.Parse(request.domain);
+  if (!parsed) return RegistrarFailure::FromError(parsed.error(), Kind::kInvalidRequest);
+  auto price = Price(parsed->suffix, request.years);
   if (!price) return price.error();
+  const std::string* name = &parsed->ascii;
 
   std::lock_guard<std::mutex> lock(mu_);
   DomainAvailability a = Availability(*name);

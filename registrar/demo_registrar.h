@@ -20,8 +20,9 @@ inline constexpr std::string_view kDemoRegistrarNotice =
 // An offline, deterministic registrar for running without Namecheap credentials.
 //
 // Prices (USD per year, no ICANN fee): com 10.28, net 12.48, org 9.98, io 39.98, dev 14.98,
-// app 16.98, xyz 1.98, info 3.98, biz 6.98, me 8.98, co 11.98, kr 19.98. Other TLDs are
-// refused as kInvalidRequest.
+// app 16.98, xyz 1.98, info 3.98, biz 6.98, me 8.98, co 11.98, kr 19.98, co.kr 21.98,
+// uk 8.48, co.uk 7.98, de 6.98. These are its offered extensions (OfferedTlds, every one
+// taking internationalised names); other ones are refused as kInvalidRequest.
 // Taken: a name whose first label is shorter than 4 characters, or is one of example, google,
 // facebook, amazon, namecheap, test; and every name this instance has "registered".
 // Premium: an available name whose first label is shop, cloud, crypto, money or games costs
@@ -35,6 +36,7 @@ class DemoRegistrar final : public Registrar {
 
   RegistrarResult<std::vector<DomainAvailability>> Check(
       const std::vector<std::string>& domains) override;
+  RegistrarResult<std::vector<TldOffer>> OfferedTlds() override;
   RegistrarResult<PriceQuote> Price(std::string_view tld, int years) override;
   RegistrarResult<CreateResult> Create(const CreateRequest& request) override;
   RegistrarResult<DomainInfo> GetInfo(std::string_view domain) override;

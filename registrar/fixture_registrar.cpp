@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "common/text.h"
 
@@ -20,6 +21,24 @@ const T* Nth(const std::vector<T>& list, int i) {
 }  // namespace
 
 FixtureRegistrar::FixtureRegistrar(Script script) : script_(std::move(script)) {}
+
+RegistrarResult<std::vector<TldOffer>> FixtureRegistrar::OfferedTlds() {
+  // A registrar that cannot be reached cannot list its extensions either.
+  if (script_.check_unavailable) {
+    return RegistrarFailure::Make(Kind::kTransport, *script_.check_unavailable);
+  }
+  std::set<std::string> names;
+  if (script_.offered_tlds) {
+    names.insert(script_.offered_tlds->begin(), script_.offered_tlds->end());
+  } else {
+    static const DomainNameRules kRules;
+    for (const auto& [tld, price] : script_.prices) names.insert(AsciiLower(tld));
+    for (const auto& [domain, answers] : script_.domains) names.insert(kRules.SuffixOf(domain));
+  }
+  std::vector<TldOffer> out;
+  for (const auto& n : names) out.push_back(TldOffer{n, true, 1, 10});
+  return out;
+}
 
 RegistrarResult<std::vector<DomainAvailability>> FixtureRegistrar::Check(
     const std::vector<std::string>& domains) {

@@ -58,16 +58,22 @@ class FixtureRegistrar final : public Registrar {
   };
 
   struct Script {
-    bool demo = false;                             // IsDemo(): replies then carry the demo notice
-    std::map<std::string, TldPrice> prices;        // TLD without dot -> price
-    std::map<std::string, DomainScript> domains;   // normalized name -> answers
-    std::optional<std::string> check_unavailable;  // every Check fails (kTransport) with this
+    bool demo = false;                            // IsDemo(): replies then carry the demo notice
+    std::map<std::string, TldPrice> prices;       // TLD without dot -> price
+    std::map<std::string, DomainScript> domains;  // normalized name -> answers
+    // Every Check and OfferedTlds fails (kTransport) with this.
+    std::optional<std::string> check_unavailable;
+    // What OfferedTlds answers (names without dots, every one taking IDNs). Unset: the TLDs of
+    // `prices` and the public suffixes of `domains`, so that what the script describes is
+    // offered and a name under any other extension is refused as not offered.
+    std::optional<std::vector<std::string>> offered_tlds;
   };
 
   explicit FixtureRegistrar(Script script);
 
   RegistrarResult<std::vector<DomainAvailability>> Check(
       const std::vector<std::string>& domains) override;
+  RegistrarResult<std::vector<TldOffer>> OfferedTlds() override;
   RegistrarResult<PriceQuote> Price(std::string_view tld, int years) override;
   RegistrarResult<CreateResult> Create(const CreateRequest& request) override;
   RegistrarResult<DomainInfo> GetInfo(std::string_view domain) override;

@@ -183,6 +183,31 @@ RegistrarResult<std::vector<DomainAvailability>> NamecheapRegistrar::Check(
   return out;
 }
 
+RegistrarResult<std::vector<TldOffer>> NamecheapRegistrar::OfferedTlds() {
+  std::lock_guard<std::mutex> lock(tld_mu_);
+  const int64_t now = env_.NowMillis();
+  const int64_t ttl_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.tld_list_ttl).count();
+  if (!tlds_loaded_ || now - tlds_fetched_ms_ >= ttl_ms || now < tlds_fetched_ms_) {
+    auto reply = Read("namecheap.domains.getTldList", {});
+    if (!reply) return reply.error();  // failures are not cached
+    auto parsed = ParseTldListResponse(*reply);
+    if (!parsed) {
+      RegistrarFailure f = Redacted(parsed.error());
+      f.code = ErrorCode::kUnavailable;
+      Log(LogLevel::kWarn, "registrar_read_failed",
+          {{"registrar", "namecheap"},
+           {"command", "namecheap.domains.getTldList"},
+           {"error", f.message}});
+      return f;
+    }
+    tlds_ = std::move(*parsed);
+    tlds_fetched_ms_ = now;
+    tlds_loaded_ = true;
+  }
+  return tlds_;
+}
+
 RegistrarResult<std::map<int, std::pair<int64_t, int64_t>>> NamecheapRegistrar::FetchPrices(
     const std::string& tld) {
   auto reply = Read("namecheap.users.getPricing", {{"ProductType", "DOMAIN"},
@@ -259,7 +284,15 @@ RegistrarResult<CreateResult> NamecheapRegistrar::Create(const CreateRequest& re
                                            " (configure the Namecheap contact)");
   }
 
+  // The language is derived from the name alone (no Public Suffix List), so an order quoted
+  // under one list is sent the same way under another.
+  auto idn_code = IdnLanguageOf(request.domain);
+  if (!idn_code) {
+    return Fail(Kind::kInvalidRequest,
+                "cannot register " + request.domain + ": " + idn_code.error().message);
+  }
   Params params = {{"DomainName", request.domain}, {"Years", std::to_string(request.years)}};
+  if (!idn_code->empty()) params.emplace_back("IdnCode", *idn_code);
   const NamecheapContact& c = config_.contact;
   for (const char* role : {"Registrant", "Tech", "Admin", "AuxBilling"}) {
     std::string p = role;
@@ -320,7 +353,7 @@ RegistrarResult<DomainInfo> NamecheapRegistrar::GetInfo(std::string_view domain)
   if (!reply) return InfoFailure(reply.error());
   auto info = ParseInfoResponse(*reply);
   if (!info) return Redacted(InfoFailure(info.error()));
-  if (info->domain != AsciiLower(domain)) {
+  if (CanonicalDomainSpelling(info->domain) != CanonicalDomainSpelling(domain)) {
     return Fail(Kind::kMalformedResponse, "namecheap domains.getInfo for " + std::string(domain) +
                                               " answered about " + info->domain);
   }

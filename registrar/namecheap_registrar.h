@@ -30,6 +30,8 @@ struct NamecheapConfig {
   // Read timeout for domains.create, which Namecheap can take ~30 s to answer.
   std::chrono::milliseconds create_read_timeout{60000};
   std::chrono::seconds pricing_ttl{3600};
+  // How long the domains.getTldList answer is kept (Namecheap asks clients to cache it).
+  std::chrono::seconds tld_list_ttl{86400};
   int max_read_attempts = 3;                        // reads only; create is sent once
   std::chrono::milliseconds retry_base_delay{500};  // doubles per retry
 };
@@ -38,7 +40,8 @@ struct NamecheapConfig {
 // a POST with a form body, so the key never sits in a URL. Reads are retried (timeouts, HTTP
 // 5xx, rate limiting, Namecheap's retryable server errors) up to max_read_attempts with
 // exponential backoff (waited through `env`); create never is. Prices are cached per TLD for
-// pricing_ttl by env's clock. Thread-safe. `env` must outlive the registrar.
+// pricing_ttl and the extension list for tld_list_ttl by env's clock; failures are not cached.
+// Thread-safe. `env` must outlive the registrar.
 class NamecheapRegistrar final : public Registrar {
  public:
   // Checks the URL and the four credentials and builds the client; a bad config is kInvalid
@@ -48,8 +51,12 @@ class NamecheapRegistrar final : public Registrar {
 
   RegistrarResult<std::vector<DomainAvailability>> Check(
       const std::vector<std::string>& domains) override;
+  // domains.getTldList, cached; concurrent misses make one request.
+  RegistrarResult<std::vector<TldOffer>> OfferedTlds() override;
   RegistrarResult<PriceQuote> Price(std::string_view tld, int years) override;
   // Before sending, checks the request and the configured contact (kInvalidRequest, definite).
+  // An internationalised name is sent with IdnCode, the language of its first label
+  // (IdnLanguageOf: "kor" for Hangul, "ger" for German letters).
   RegistrarResult<CreateResult> Create(const CreateRequest& request) override;
   RegistrarResult<DomainInfo> GetInfo(std::string_view domain) override;
   RegistrarResult<std::vector<DomainInfo>> List() override;
@@ -88,6 +95,11 @@ class NamecheapRegistrar final : public Registrar {
   HttpClient read_http_;
   HttpClient create_http_;
   Environment& env_;
+
+  std::mutex tld_mu_;  // guards the four below; held while fetching
+  bool tlds_loaded_ = false;
+  int64_t tlds_fetched_ms_ = 0;
+  std::vector<TldOffer> tlds_;
 
   std::mutex price_mu_;  // guards price_slots_ (not the slots' contents)
   std::map<std::string, std::shared_ptr<PriceSlot>> price_slots_;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <memory>
 #include <pugixml.hpp>
+#include <set>
 
 #include "common/money.h"
 #include "common/text.h"
@@ -214,7 +215,8 @@ RegistrarResult<std::vector<DomainAvailability>> ParseCheckResponse(
                                                    " attribute");
     }
     DomainAvailability a;
-    a.domain = AsciiLower(*name);
+    // Keyed by the canonical spelling: an IDN may come back in Unicode or in another case.
+    a.domain = CanonicalDomainSpelling(*name);
     std::optional<bool> avail = ParseBool(*available);
     std::string error_no = Attr(node, "ErrorNo").value_or("0");
     if (!avail || (error_no != "0" && !error_no.empty())) {
@@ -250,7 +252,7 @@ RegistrarResult<std::vector<DomainAvailability>> ParseCheckResponse(
   std::vector<DomainAvailability> out;
   out.reserve(requested.size());
   for (const std::string& domain : requested) {
-    auto it = by_name.find(AsciiLower(domain));
+    auto it = by_name.find(CanonicalDomainSpelling(domain));
     if (it == by_name.end()) {
       return Failure(Kind::kMalformedResponse,
                      "namecheap domains.check answered without a result for " + domain);
@@ -461,6 +463,76 @@ RegistrarResult<NamecheapListPage> ParseListResponse(std::string_view body) {
   page.last = domains.empty() || !total || !current || !size || *size == 0 ||
               *current >= *total / *size + (*total % *size != 0 ? 1 : 0);
   return page;
+}
+
+RegistrarResult<std::vector<TldOffer>> ParseTldListResponse(std::string_view body) {
+  const std::string command = "namecheap.domains.getTldList";
+  if (body.size() > kMaxTldListBody) {
+    return Failure(Kind::kMalformedResponse, "namecheap domains.getTldList answered " +
+                                                 std::to_string(body.size()) +
+                                                 " bytes, more than a list of extensions takes");
+  }
+  auto reply = ParseEnvelope(command, 200, body);
+  if (!reply) return reply.error();
+  // An answer to another command (a proxy's cache, a mixed-up connection) is not our list.
+  std::string type = Attr((*reply)->command_response, "Type").value_or("");
+  std::string requested = Text(Child((*reply)->doc.document_element(), "RequestedCommand"));
+  if (!EqualsIgnoringAsciiCase(type, command) ||
+      (!requested.empty() && !EqualsIgnoringAsciiCase(requested, command))) {
+    return Failure(Kind::kMalformedResponse,
+                   "namecheap answered domains.getTldList with a reply to \"" +
+                       (type.empty() ? requested : type) + "\"");
+  }
+  pugi::xml_node tlds = Descendant((*reply)->command_response, "Tlds");
+  if (!tlds) {
+    return Failure(Kind::kMalformedResponse,
+                   "namecheap domains.getTldList answered without a Tlds element");
+  }
+  std::vector<pugi::xml_node> nodes = Children(tlds, "Tld");
+  if (nodes.size() > kMaxTldListEntries) {
+    return Failure(Kind::kMalformedResponse, "namecheap domains.getTldList answered " +
+                                                 std::to_string(nodes.size()) +
+                                                 " extensions, more than any registrar sells");
+  }
+  auto valid_name = [](const std::string& name) {
+    if (name.empty() || name.size() > 253) return false;
+    size_t label = 0;
+    for (char c : name) {
+      if (c == '.') {
+        if (label == 0) return false;
+        label = 0;
+        continue;
+      }
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') || ++label > 63) {
+        return false;
+      }
+    }
+    return label > 0 && name.front() != '-' && name.back() != '-';
+  };
+  auto years = [](const pugi::xml_node& node, const char* attr, int fallback) {
+    auto v = ParseInt(Attr(node, attr).value_or(""));
+    return v && *v >= 1 && *v <= 10 ? static_cast<int>(*v) : fallback;
+  };
+  std::vector<TldOffer> out;
+  std::set<std::string> seen;
+  for (const auto& node : nodes) {
+    std::string name = AsciiLower(Attr(node, "Name").value_or(""));
+    if (!name.empty() && name.front() == '.') name.erase(0, 1);
+    if (!valid_name(name)) continue;
+    if (!ParseBool(Attr(node, "IsApiRegisterable").value_or("true")).value_or(false)) continue;
+    if (!seen.insert(name).second) continue;
+    TldOffer offer;
+    offer.name = name;
+    offer.supports_idn = ParseBool(Attr(node, "IsSupportsIDN").value_or("false")).value_or(false);
+    offer.min_years = years(node, "MinRegisterYears", 1);
+    offer.max_years = std::max(offer.min_years, years(node, "MaxRegisterYears", 10));
+    out.push_back(std::move(offer));
+  }
+  if (out.empty()) {
+    return Failure(Kind::kMalformedResponse,
+                   "namecheap domains.getTldList answered no extension it registers by API");
+  }
+  return out;
 }
 
 RegistrarResult<AccountBalance> ParseBalancesResponse(std::string_view body) {

@@ -62,6 +62,15 @@ struct NamecheapListPage {
 };
 RegistrarResult<NamecheapListPage> ParseListResponse(std::string_view body);
 
+// domains.getTldList (reference §3.7): the extensions Namecheap registers through the API
+// (IsApiRegisterable not "false"), names lower-cased without a leading dot, duplicates dropped.
+// A reply for another command (its CommandResponse Type or RequestedCommand), a body over
+// kMaxTldListBody bytes or more than kMaxTldListEntries Tld elements is kMalformedResponse, as
+// is a list with no usable entry; an entry whose Name is no extension ("", "a b") is skipped.
+inline constexpr size_t kMaxTldListBody = 8 * 1024 * 1024;
+inline constexpr size_t kMaxTldListEntries = 5000;
+RegistrarResult<std::vector<TldOffer>> ParseTldListResponse(std::string_view body);
+
 // users.getBalances.
 RegistrarResult<AccountBalance> ParseBalancesResponse(std::string_view body);
 

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "registrar/domain_name.h"
 #include "registrar/registrar_error.h"
 
 namespace depositbot {
@@ -41,7 +42,9 @@ struct PriceQuote {
 };
 
 struct CreateRequest {
-  std::string domain;  // normalized (see domain_name.h)
+  // The canonical (ASCII, xn--) form (DomainNameRules::Parse); a registrar that needs the
+  // language of an internationalised name derives it from this.
+  std::string domain;
   int years = 1;
   // The premium price the user agreed to (DomainAvailability::premium_price_usd_micros);
   // 0 for a regular name. A premium name must carry it or the registrar refuses.
@@ -84,7 +87,12 @@ class Registrar {
   // Availability of each name, in the order asked. Names are sent as given (normalize first).
   virtual RegistrarResult<std::vector<DomainAvailability>> Check(
       const std::vector<std::string>& domains) = 0;
-  // Regular registration price of `tld` ("com", no dot) for 1..10 years.
+  // The extensions this registrar sells through its API, in no particular order ("com",
+  // "co.uk"). A registrar that has to ask caches the answer; a failure (kUnavailable code)
+  // means the list is unknown right now, never that nothing is offered.
+  virtual RegistrarResult<std::vector<TldOffer>> OfferedTlds() = 0;
+  // Regular registration price of `tld` ("com", "co.uk": a public suffix, no dot) for 1..10
+  // years.
   virtual RegistrarResult<PriceQuote> Price(std::string_view tld, int years) = 0;
   // Registers a domain and charges the registrar account. Never retried internally. On failure
   // check error().OutcomeUnknown(): if true the name may have been registered; find out with

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -184,4 +185,39 @@ TEST_CASE("concurrent demo creates of one name register it exactly once") {
   for (int w : wins) total += w;
   CHECK(total == 1);
   CHECK(demo.List()->size() == 1);
+}
+
+TEST_CASE("the demo registrar offers its own list of extensions, co.kr and co.uk among them") {
+  FixedClock clock(kNow);
+  DemoRegistrar demo(clock);
+  auto list = demo.OfferedTlds();
+  REQUIRE(list);
+  std::vector<std::string> names;
+  for (const auto& t : *list) {
+    names.push_back(t.name);
+    CHECK(t.supports_idn);
+    auto price = demo.Price(t.name, 1);  // everything offered is priced
+    CHECK(price);
+  }
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"app", "biz", "co", "co.kr", "co.uk", "com", "de", "dev",
+                                          "info", "io", "kr", "me", "net", "org", "uk", "xyz"});
+}
+
+TEST_CASE(
+    "the demo registrar checks and registers whole domains under multi-label suffixes and "
+    "IDNs") {
+  FixedClock clock(kNow);
+  DemoRegistrar demo(clock);
+  auto check = demo.Check({"my-store.co.kr", "xn--bj0bj3i97fq8o5lq.com"});
+  REQUIRE(check);
+  CHECK((*check)[0].available);
+  CHECK((*check)[1].available);
+  auto created = demo.Create({"my-store.co.uk", 1, 0});
+  REQUIRE(created);
+  CHECK(created->domain == "my-store.co.uk");
+  CHECK(created->charged_usd_micros == 7'980'000);  // .co.uk, not .uk's price by accident
+  auto sub = demo.Check({"www.my-store.co.uk"});
+  REQUIRE_FALSE(sub);
+  CHECK(sub.error().kind == RegistrarFailure::Kind::kInvalidRequest);
 }

@@ -13,6 +13,7 @@
 #include "common/http_client.h"
 #include "common/log.h"
 #include "registrar/namecheap_registrar.h"
+#include "registrar/namecheap_xml.h"
 #include "tests/fakes/fake_namecheap_server.h"
 #include "tests/fakes/log_capture.h"
 #include "tests/test_helpers.h"
@@ -33,6 +34,7 @@ const char* kCreate = "namecheap.domains.create";
 const char* kGetInfo = "namecheap.domains.getInfo";
 const char* kGetList = "namecheap.domains.getList";
 const char* kBalances = "namecheap.users.getBalances";
+const char* kTldList = "namecheap.domains.getTldList";
 
 // A fake Namecheap, a fixed clock and a client whose retry sleeps are recorded, not slept.
 struct Fixture {
@@ -995,4 +997,128 @@ TEST_CASE("a registrar failure converts to a plain Result with the same code") {
   REQUIRE_FALSE(plain);
   CHECK(plain.code() == ErrorCode::kFailedPrecondition);
   CHECK(RegistrarFailureKindName(Kind::kDomainNotAvailable) == "domain_not_available");
+}
+
+// ---- domains.getTldList and internationalised names ----
+
+TEST_CASE("the extension list is parsed from getTldList's real format and cached") {
+  Fixture f;
+  f.fake.SetTldList(
+      {{"com"}, {"co.uk", true, false, 1, 10}, {"xyz", false}, {"de", true, true, 1, 5}});
+  auto list = f.client->OfferedTlds();
+  REQUIRE(list);
+  REQUIRE(list->size() == 3);  // .xyz is not registrable through the API
+  CHECK((*list)[0].name == "com");
+  CHECK((*list)[0].supports_idn);
+  CHECK((*list)[1].name == "co.uk");
+  CHECK_FALSE((*list)[1].supports_idn);
+  CHECK((*list)[2].name == "de");
+  CHECK((*list)[2].max_years == 5);
+  // A second lookup within the TTL makes no request; after it, one more.
+  REQUIRE(f.client->OfferedTlds());
+  f.clock.Advance(86399 * 1000);
+  REQUIRE(f.client->OfferedTlds());
+  CHECK(f.fake.RequestCount(kTldList) == 1);
+  f.clock.Advance(1000);
+  REQUIRE(f.client->OfferedTlds());
+  CHECK(f.fake.RequestCount(kTldList) == 2);
+}
+
+TEST_CASE("a failed getTldList is unavailable, not an empty list, and is not cached") {
+  Fixture f;
+  f.fake.InjectFault(kTldList, Fault::NotXml());
+  auto failed = f.client->OfferedTlds();
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().code == ErrorCode::kUnavailable);
+  auto list = f.client->OfferedTlds();
+  REQUIRE(list);
+  CHECK_FALSE(list->empty());
+  CHECK(f.fake.RequestCount(kTldList) == 2);
+}
+
+TEST_CASE("a getTldList answer to another command is not believed") {
+  Fixture f;
+  const std::string other =
+      Envelope("namecheap.domains.getlist", "OK", "",
+               "  <CommandResponse Type=\"namecheap.domains.getList\">\n"
+               "    <Tlds><Tld Name=\"evil\" IsApiRegisterable=\"true\">Evil</Tld></Tlds>\n"
+               "  </CommandResponse>\n");
+  f.fake.InjectFault(kTldList, Fault::HttpStatus(200, other));
+  auto r = f.client->OfferedTlds();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kMalformedResponse);
+  CHECK(Contains(r.error().message, "reply to \"namecheap.domains.getList\""));
+}
+
+TEST_CASE("a getTldList answer with more entries than any registrar sells is refused") {
+  std::string tlds;
+  for (size_t i = 0; i <= kMaxTldListEntries; ++i) {
+    tlds += "<Tld Name=\"t" + std::to_string(i) + "\" IsApiRegisterable=\"true\">T</Tld>";
+  }
+  const std::string body =
+      Envelope("namecheap.domains.gettldlist", "OK", "",
+               "  <CommandResponse Type=\"namecheap.domains.getTldList\"><Tlds>" + tlds +
+                   "</Tlds></CommandResponse>\n");
+  auto r = ParseTldListResponse(body);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kMalformedResponse);
+  auto huge = ParseTldListResponse(std::string(kMaxTldListBody + 1, ' '));
+  REQUIRE_FALSE(huge);
+  CHECK(huge.error().kind == Kind::kMalformedResponse);
+}
+
+TEST_CASE("getTldList entries that are no extension are skipped, not offered") {
+  const std::string body =
+      Envelope("namecheap.domains.gettldlist", "OK", "",
+               "  <CommandResponse Type=\"namecheap.domains.getTldList\"><Tlds>"
+               "<Tld Name=\".COM\" IsApiRegisterable=\"true\" IsSupportsIDN=\"true\">Com</Tld>"
+               "<Tld Name=\"com\" IsApiRegisterable=\"true\">Duplicate</Tld>"
+               "<Tld Name=\"a b\" IsApiRegisterable=\"true\">Space</Tld>"
+               "<Tld Name=\"\" IsApiRegisterable=\"true\">Empty</Tld>"
+               "<Tld Name=\"co..uk\" IsApiRegisterable=\"true\">Dots</Tld>"
+               "</Tlds></CommandResponse>\n");
+  auto r = ParseTldListResponse(body);
+  REQUIRE(r);
+  REQUIRE(r->size() == 1);
+  CHECK((*r)[0].name == "com");
+  CHECK((*r)[0].supports_idn);
+}
+
+TEST_CASE("create of an internationalised name sends it as xn-- with the IdnCode of its script") {
+  Fixture f;
+  REQUIRE(f.client->Create({"xn--bj0bj3i97fq8o5lq.com", 1, 0}));  // 한글도메인.com
+  auto p = f.fake.LastParams(kCreate);
+  CHECK(p["domainname"] == "xn--bj0bj3i97fq8o5lq.com");
+  CHECK(p["idncode"] == "kor");
+  REQUIRE(f.client->Create({"example-shop.com", 1, 0}));
+  CHECK(f.fake.LastParams(kCreate).count("idncode") == 0);
+}
+
+TEST_CASE("create of a mixed-script xn-- name is refused before anything is sent") {
+  Fixture f;
+  auto r = f.client->Create({"xn--ypal-43d9g.com", 1, 0});  // раypal.com
+  REQUIRE_FALSE(r);
+  CHECK(r.error().kind == Kind::kInvalidRequest);
+  CHECK(r.error().Definite());
+  CHECK(f.fake.RequestCount(kCreate) == 0);
+}
+
+TEST_CASE("GetInfo answering in Unicode about the asked xn-- name is believed, another is not") {
+  Fixture f;
+  auto info_reply = [](const std::string& name) {
+    return Envelope("namecheap.domains.getinfo", "OK", "",
+                    "  <CommandResponse Type=\"namecheap.domains.getInfo\">\n"
+                    "    <DomainGetInfoResult Status=\"Ok\" ID=\"1\" DomainName=\"" +
+                        name +
+                        "\" OwnerName=\"apiuser\" IsOwner=\"true\" IsPremium=\"false\" />\n"
+                        "  </CommandResponse>\n");
+  };
+  f.fake.InjectFault(kGetInfo, Fault::HttpStatus(200, info_reply("한글도메인.com")));
+  auto same = f.client->GetInfo("xn--bj0bj3i97fq8o5lq.com");
+  REQUIRE(same);
+  CHECK(same->is_ours);
+  f.fake.InjectFault(kGetInfo, Fault::HttpStatus(200, info_reply("한글도메인.co")));
+  auto other = f.client->GetInfo("xn--bj0bj3i97fq8o5lq.com");
+  REQUIRE_FALSE(other);
+  CHECK(other.error().kind == Kind::kMalformedResponse);
 }

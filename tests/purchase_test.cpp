@@ -117,7 +117,8 @@ TEST_CASE("quotes for taken, invalid or unsupported names are refused before any
   CHECK(s.purchases.Quote(u, "example.com", 1).code() == ErrorCode::kFailedPrecondition);
   CHECK(s.purchases.Quote(u, "bad_name.com", 1).code() == ErrorCode::kInvalid);
   CHECK(s.purchases.Quote(u, "name.notatld", 1).code() == ErrorCode::kInvalid);
-  CHECK(s.purchases.Quote(u, "한국.com", 1).code() == ErrorCode::kInvalid);
+  CHECK(s.purchases.Quote(u, "раypal.com", 1).code() == ErrorCode::kInvalid);  // mixed scripts
+  CHECK(s.purchases.Quote(u, "www.coolname.com", 1).code() == ErrorCode::kInvalid);
   CHECK(s.purchases.Quote(u, std::string(250, 'a') + ".com", 1).code() == ErrorCode::kInvalid);
   CHECK(s.purchases.Quote(u, "coolname.com", 0).code() == ErrorCode::kInvalid);
   CHECK(s.registrar.creates() == 0);
@@ -578,6 +579,7 @@ class EarlyAccessRegistrar final : public Registrar {
     }
     return r;
   }
+  RegistrarResult<std::vector<TldOffer>> OfferedTlds() override { return demo_.OfferedTlds(); }
   RegistrarResult<PriceQuote> Price(std::string_view tld, int years) override {
     return demo_.Price(tld, years);
   }

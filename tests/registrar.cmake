@@ -11,3 +11,9 @@ depositbot_test(NAME demo_registrar_test SOURCES demo_registrar_test.cpp
                 LIBS depositbot_registrar)
 depositbot_test(NAME domain_name_test SOURCES domain_name_test.cpp
                 LIBS depositbot_registrar)
+
+# Names as people type them, quoted and bought end to end (demo registrar and fake Namecheap).
+if(TARGET depositbot_tools AND TARGET ledger_builder)
+  depositbot_test(NAME domain_purchase_test POSTGRES SOURCES domain_purchase_test.cpp
+                  LIBS depositbot_tools ledger_builder fake_namecheap Threads::Threads)
+endif()

@@ -23,14 +23,23 @@ std::string Fmt(const PurchaseService& p, int64_t minor) {
   return FormatAmount(minor, p.pricing().currency);
 }
 
+// "domain" is the name as people read it ("한글도메인.com (xn--bj0bj3i97fq8o5lq.com)" for an
+// internationalised one, which register_domain also accepts back); "domain_ascii" the
+// canonical form, only when it differs.
+void PutDomain(json& j, const std::string& ascii, const std::string& shown) {
+  j["domain"] = shown.empty() ? ascii : shown;
+  if (!shown.empty() && shown != ascii) j["domain_ascii"] = ascii;
+}
+
 json OrderJson(const DomainOrder& o, const PurchaseService& p) {
   json j = {{"order_id", o.id},
-            {"domain", o.domain},
+            {"domain", ShownDomainName(o.domain)},
             {"years", o.years},
             {"state", ToString(o.state)},
             {"price", o.price},
             {"price_formatted", Fmt(p, o.price)},
             {"created_at", FormatUtc(o.created_at)}};
+  if (ShownDomainName(o.domain) != o.domain) j["domain_ascii"] = o.domain;
   if (o.failure) j["note"] = *o.failure;
   return j;
 }
@@ -44,7 +53,8 @@ Tool MakeCheckDomainTool(PurchaseService& purchases, DepositStore& deposits) {
        .max_items = 10,
        .min_item_length = 1,
        .max_item_length = 253,
-       .description = "domain names to look up, e.g. [\"example.com\"]; IDNs in xn-- form"});
+       .description = "domain names to look up as the user wrote them, e.g. "
+                      "[\"example.com\", \"한글도메인.com\"]"});
   return MakeTool<CheckDomainArgs>(
       "check_domain",
       "Whether domain names are free to register, and the one-year price in the deposit "
@@ -56,7 +66,8 @@ Tool MakeCheckDomainTool(PurchaseService& purchases, DepositStore& deposits) {
         int64_t balance = acct ? acct->balance : 0;
         json list = json::array();
         for (const auto& o : *offers) {
-          json j = {{"domain", o.domain}};
+          json j = json::object();
+          PutDomain(j, o.domain, o.shown);
           if (!o.valid) {
             j["valid"] = false;
             j["problem"] = o.note;
@@ -108,10 +119,11 @@ Tool MakeRegisterDomainTool(PurchaseService& purchases, DepositStore& deposits) 
             "Tell the user the price and that they must confirm the purchase themselves; it is "
             "not bought yet.";
         MarkDemo(out, purchases);
-        PurchaseQuoteUi ui{order->id, order->domain, order->years, Fmt(purchases, order->price),
+        const std::string shown = ShownDomainName(order->domain);
+        PurchaseQuoteUi ui{order->id, shown, order->years, Fmt(purchases, order->price),
                            order->quote_expires_at};
-        std::string effect = "I prepared quote #" + std::to_string(order->id) + ": " +
-                             order->domain + " for " + std::to_string(order->years) +
+        std::string effect = "I prepared quote #" + std::to_string(order->id) + ": " + shown +
+                             " for " + std::to_string(order->years) +
                              (order->years == 1 ? " year" : " years") + " at " +
                              Fmt(purchases, order->price) +
                              ". Nothing is bought yet: only you can confirm it, within " +

@@ -124,18 +124,41 @@ Result<int64_t> PurchaseService::PriceInCurrency(int64_t usd_micros) const {
                           pricing_.currency);
 }
 
+Result<std::vector<TldOffer>> PurchaseService::OfferedTlds() {
+  auto offered = registrar_.OfferedTlds();
+  if (!offered) {
+    // Not knowing the list is not the same as an extension not being sold.
+    return Error::Unavailable("I could not check which extensions the registrar offers (" +
+                              offered.error().message + "); please try again in a moment");
+  }
+  return std::move(*offered);
+}
+
 Result<std::vector<DomainOffer>> PurchaseService::Check(const std::vector<std::string>& names) {
   std::vector<DomainOffer> out(names.size());
   std::vector<std::string> valid;
+  std::vector<std::string> suffixes;
   std::vector<size_t> where;
+  std::optional<std::vector<TldOffer>> offered;
   for (size_t i = 0; i < names.size(); ++i) {
-    auto n = NormalizeDomainName(names[i], rules_);
-    if (!n) {
-      out[i] = DomainOffer{names[i], false, false, false, false, 0, n.error().message};
+    auto parsed = rules_.Parse(names[i]);
+    if (parsed && !offered) {
+      auto list = OfferedTlds();
+      if (!list) return list.error();
+      offered = std::move(*list);
+    }
+    Status st = parsed ? CheckOffered(*parsed, *offered) : Status(parsed.error());
+    if (!st) {
+      out[i].domain = parsed ? parsed->ascii : names[i];
+      out[i].shown = parsed ? parsed->Shown() : names[i];
+      out[i].valid = false;
+      out[i].note = st.error().message;
       continue;
     }
-    out[i].domain = *n;
-    valid.push_back(*n);
+    out[i].domain = parsed->ascii;
+    out[i].shown = parsed->Shown();
+    valid.push_back(parsed->ascii);
+    suffixes.push_back(parsed->suffix);
     where.push_back(i);
   }
   if (valid.empty()) return out;
@@ -151,14 +174,14 @@ Result<std::vector<DomainOffer>> PurchaseService::Check(const std::vector<std::s
     if (!a.available) continue;
     if (a.eap_fee_usd_micros > 0) {
       o.available = false;
-      o.note = EarlyAccessRefusal(o.domain);
+      o.note = EarlyAccessRefusal(o.shown);
       continue;
     }
     int64_t usd = 0;
     if (a.premium) {
       usd = a.premium_price_usd_micros + a.icann_fee_usd_micros;
     } else {
-      auto quote = registrar_.Price(LastLabel(o.domain), 1);
+      auto quote = registrar_.Price(suffixes[k], 1);
       if (!quote) {
         o.unknown = true;
         o.note = "no price: " + quote.error().message;
@@ -175,31 +198,49 @@ Result<std::vector<DomainOffer>> PurchaseService::Check(const std::vector<std::s
 
 Result<DomainOrder> PurchaseService::Quote(int64_t user_id, std::string_view name, int years) {
   if (years < 1 || years > 10) return Error::Invalid("years must be between 1 and 10");
-  auto domain = NormalizeDomainName(name, rules_);
-  if (!domain) return domain.error();
+  auto parsed = rules_.Parse(name);
+  if (!parsed) return parsed.error();
+  auto offered = OfferedTlds();
+  if (!offered) return offered.error();
+  if (Status st = CheckOffered(*parsed, *offered); !st) return st.error();
+  const std::string shown = parsed->Shown();
+  if (const TldOffer* offer = FindOffer(*offered, parsed->suffix);
+      offer && (years < offer->min_years || years > offer->max_years)) {
+    return Error::Invalid("." + ShownDomainName(parsed->suffix) + " names can be registered for " +
+                          std::to_string(offer->min_years) + " to " +
+                          std::to_string(offer->max_years) + " years, not " +
+                          std::to_string(years));
+  }
+  // From here on only the canonical ASCII form is used: it is what is checked, priced, stored
+  // and later sent to the registrar.
+  const std::string* domain = &parsed->ascii;
   auto answers = registrar_.Check({*domain});
   if (!answers) return answers.error().ToError();
-  if (answers->empty()) return Error::Unavailable("the registrar gave no answer for " + *domain);
+  if (answers->empty()) return Error::Unavailable("the registrar gave no answer for " + shown);
   const DomainAvailability& a = answers->front();
+  if (CanonicalDomainSpelling(a.domain) != *domain) {
+    return Error::Unavailable("the registrar answered about " + ShownDomainName(a.domain) +
+                              " when asked about " + shown + "; please try again later");
+  }
   if (a.unknown) {
-    return Error::Unavailable("the registry did not say whether " + *domain +
+    return Error::Unavailable("the registry did not say whether " + shown +
                               " is free; please try again later");
   }
-  if (!a.available) return Error::FailedPrecondition(*domain + " is already taken");
-  if (a.eap_fee_usd_micros > 0) return Error::FailedPrecondition(EarlyAccessRefusal(*domain));
+  if (!a.available) return Error::FailedPrecondition(shown + " is already taken");
+  if (a.eap_fee_usd_micros > 0) return Error::FailedPrecondition(EarlyAccessRefusal(shown));
   int64_t usd = 0;
   if (a.premium) {
     if (years != 1) return Error::Invalid("premium names can only be bought for one year here");
     usd = a.premium_price_usd_micros + a.icann_fee_usd_micros;
   } else {
-    auto quote = registrar_.Price(LastLabel(*domain), years);
+    auto quote = registrar_.Price(parsed->suffix, years);
     if (!quote) return quote.error().ToError();
     usd = quote->total_usd_micros;
   }
   auto price = PriceInCurrency(usd);
   if (!price) return price.error();
   if (*price <= 0 || usd <= 0)
-    return Error::Unavailable("the registrar gave no price for " + *domain);
+    return Error::Unavailable("the registrar gave no price for " + shown);
   return orders_.CreateQuote(user_id, *domain, years, *price, usd,
                              a.premium ? a.premium_price_usd_micros : 0,
                              clock_.NowSeconds() + pricing_.quote_ttl_seconds);
@@ -228,8 +269,9 @@ Result<PurchaseOutcome> PurchaseService::Refund(const DomainOrder& order, std::s
   if (!after) return after.error();
   Log(LogLevel::kInfo, "purchase.refunded",
       {{"order_id", std::to_string(order.id)}, {"domain", order.domain}, {"why", why}});
-  return PurchaseOutcome{*after, "The registrar did not register " + order.domain + " (" + why +
-                                     "). " + FormatAmount(order.price, pricing_.currency) +
+  return PurchaseOutcome{*after, "The registrar did not register " + ShownDomainName(order.domain) +
+                                     " (" + why + "). " +
+                                     FormatAmount(order.price, pricing_.currency) +
                                      " went back to your balance."};
 }
 
@@ -241,12 +283,12 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
   }
   if (order->state != DomainOrder::State::kQuoted) {
     return Error::FailedPrecondition(
-        "order #" + std::to_string(order_id) + " for " + order->domain + " is already " +
-        std::string(ToString(order->state)) + "; nothing was charged again");
+        "order #" + std::to_string(order_id) + " for " + ShownDomainName(order->domain) +
+        " is already " + std::string(ToString(order->state)) + "; nothing was charged again");
   }
   if (clock_.NowSeconds() > order->quote_expires_at) {
     (void)orders_.MarkExpired(order_id);
-    return Error::FailedPrecondition("the quote for " + order->domain +
+    return Error::FailedPrecondition("the quote for " + ShownDomainName(order->domain) +
                                      " has expired; ask for a new one");
   }
   std::string description = order->domain + " for " + Years(order->years);
@@ -261,8 +303,8 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
     if (debit.code() == ErrorCode::kInsufficientFunds) {
       auto acct = deposits_.GetAccount(user_id);
       return Error::InsufficientFunds(
-          order->domain + " costs " + FormatAmount(order->price, pricing_.currency) +
-          " but your balance is " +
+          ShownDomainName(order->domain) + " costs " +
+          FormatAmount(order->price, pricing_.currency) + " but your balance is " +
           (acct ? FormatAmount(acct->balance, pricing_.currency) : std::string("lower")) +
           "; top up with a deposit first");
     }
@@ -289,7 +331,7 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
     // decides the outcome; creating now could register a name it is refunding.
     Log(LogLevel::kError, "purchase.lease_lost_before_create",
         {{"order_id", std::to_string(order_id)}, {"error", sent.error().message}});
-    return PurchaseOutcome{*charged, "Your order for " + order->domain +
+    return PurchaseOutcome{*charged, "Your order for " + ShownDomainName(order->domain) +
                                          " was interrupted before the registrar was asked." +
                                          checking};
   }
@@ -309,7 +351,7 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
     auto unknown = orders_.MarkUnknown(order_id, owner, f.message);
     return PurchaseOutcome{
         unknown ? *unknown : *charged,
-        "The registrar did not confirm " + order->domain + " in time." + checking};
+        "The registrar did not confirm " + ShownDomainName(order->domain) + " in time." + checking};
   }
   auto refunded = Refund(*charged, owner, f.message);
   if (!refunded) {
@@ -319,7 +361,8 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
         {{"order_id", std::to_string(order_id)}, {"error", refunded.error().message}});
     auto unknown = orders_.MarkUnknown(order_id, owner, "refund pending: " + f.message);
     return PurchaseOutcome{unknown ? *unknown : *charged,
-                           "The registrar refused " + order->domain + " (" + f.message +
+                           "The registrar refused " + ShownDomainName(order->domain) + " (" +
+                               f.message +
                                "). Your refund is queued and will reach your balance shortly."};
   }
   return refunded;
@@ -327,11 +370,13 @@ Result<PurchaseOutcome> PurchaseService::Confirm(int64_t user_id, int64_t order_
 
 std::string PurchaseService::CreateAnswerMismatch(const DomainOrder& order,
                                                   const CreateResult& created) const {
-  std::string answered = AsciiLower(created.domain);
-  if (!answered.empty() && answered.back() == '.') answered.pop_back();
+  // Canonical spellings on both sides: "한글도메인.com" and "XN--BJ0BJ3I97FQ8O5LQ.COM" are the
+  // order's name, "c00lname.com" or a name that differs once mapped is not.
+  std::string answered = CanonicalDomainSpelling(created.domain);
   if (answered != order.domain) {
-    return "it answered for " + (answered.empty() ? std::string("no domain") : answered) +
-           ", not " + order.domain;
+    return "it answered for " +
+           (answered.empty() ? std::string("no domain") : ShownDomainName(answered)) + ", not " +
+           ShownDomainName(order.domain);
   }
   if (created.charged_usd_micros < 0 || created.charged_usd_micros > order.registrar_usd_micros) {
     return "it charged " + Usd(created.charged_usd_micros) + " on a quote of " +
@@ -352,20 +397,21 @@ Result<PurchaseOutcome> PurchaseService::Registered(const DomainOrder& order,
     // the name itself (GetInfo) and completes or refunds from that.
     auto unknown = orders_.MarkUnknown(order.id, owner, "registrar answer disagrees: " + mismatch);
     Alert("order:" + id + ":create_answer_mismatch",
-          "Order #" + id + " (" + order.domain + ", user " + std::to_string(order.user_id) +
-              "): the registrar reported the create as done, but " + mismatch +
-              ". The order is now unknown and recovery will ask the registrar about " +
-              order.domain +
+          "Order #" + id + " (" + ShownDomainName(order.domain) + ", user " +
+              std::to_string(order.user_id) + "): the registrar reported the create as done, but " +
+              mismatch + ". The order is now unknown and recovery will ask the registrar about " +
+              ShownDomainName(order.domain) +
               ". Check the registrar account for a name or charge we did not ask for.");
-    return PurchaseOutcome{
-        unknown ? *unknown : order,
-        "The registrar's answer for " + order.domain + " did not match your order." + checking};
+    return PurchaseOutcome{unknown ? *unknown : order, "The registrar's answer for " +
+                                                           ShownDomainName(order.domain) +
+                                                           " did not match your order." + checking};
   }
   auto done = orders_.MarkRegistered(order.id, owner, created.order_id, created.domain_id);
   if (done) {
     Log(LogLevel::kInfo, "purchase.registered", {{"order_id", id}, {"domain", order.domain}});
-    return PurchaseOutcome{*done, order.domain + " is registered to you for " + Years(order.years) +
-                                      "; " + FormatAmount(order.price, pricing_.currency) +
+    return PurchaseOutcome{*done, ShownDomainName(order.domain) + " is registered to you for " +
+                                      Years(order.years) + "; " +
+                                      FormatAmount(order.price, pricing_.currency) +
                                       " was taken from your balance."};
   }
   // The lease was taken over while the registrar answered (this process stalled
@@ -376,13 +422,14 @@ Result<PurchaseOutcome> PurchaseService::Registered(const DomainOrder& order,
         order.id, created.order_id, created.domain_id,
         "registered by the registrar after the refund (registrar order " + created.order_id + ")");
     Alert("order:" + id + ":registered_after_refund",
-          "Order #" + id + " (" + order.domain + ", user " + std::to_string(order.user_id) +
+          "Order #" + id + " (" + ShownDomainName(order.domain) + ", user " +
+              std::to_string(order.user_id) +
               "): the registrar registered the name after the order had been refunded. The user "
               "holds the name and has their " +
               FormatAmount(order.price, pricing_.currency) +
               " back. Decide with them: charge again by adjustment, or cancel the name.");
     return PurchaseOutcome{recorded ? *recorded : *now_order,
-                           "The registrar registered " + order.domain +
+                           "The registrar registered " + ShownDomainName(order.domain) +
                                " after your order had already been refunded. The admins have "
                                "been told and will contact you; nothing more was charged."};
   }
@@ -391,7 +438,7 @@ Result<PurchaseOutcome> PurchaseService::Registered(const DomainOrder& order,
   Log(LogLevel::kError, "purchase.registered_under_lost_lease",
       {{"order_id", id}, {"domain", order.domain}, {"error", done.error().message}});
   return PurchaseOutcome{now_order ? *now_order : order,
-                         "The registrar reports " + order.domain +
+                         "The registrar reports " + ShownDomainName(order.domain) +
                              " registered; I am confirming it and will not charge you again."};
 }
 

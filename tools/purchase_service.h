@@ -40,13 +40,16 @@ struct PurchaseOptions {
 
 // One name's availability and price in the deposit currency.
 struct DomainOffer {
-  std::string domain;  // normalized, or as given when invalid
+  std::string domain;  // normalized (canonical ASCII), or as given when it does not parse
   bool valid = true;
   bool available = false;
   bool premium = false;
   bool unknown = false;  // the registry did not answer for it
   int64_t price = 0;     // minor units for one year; 0 unless available
   std::string note;      // why not valid / unknown / not sold although free
+  // How the name is shown to people: "한글도메인.com (xn--bj0bj3i97fq8o5lq.com)" for an
+  // internationalised one (ShownDomainName), else the same as `domain`.
+  std::string shown;
 };
 
 // What a confirmed purchase came to.
@@ -81,11 +84,18 @@ class PurchaseService {
                   const Clock& clock, PricingOptions pricing, DomainNameRules rules = {},
                   PurchaseOptions options = {});
 
-  // Availability and one-year prices; invalid names come back with valid=false. A name in its
-  // early-access phase (an EAP fee) is offered as not available, `note` saying why.
+  // Availability and one-year prices; invalid names, and names under an extension the registrar
+  // does not offer, come back with valid=false and the reason. A name in its early-access phase
+  // (an EAP fee) is offered as not available, `note` saying why. kUnavailable when the
+  // registrar's list of extensions cannot be had (never reported as "not offered").
+  // Names are read as people type them (DomainNameRules::Parse: Unicode, full-width, any case);
+  // `domain` is the canonical ASCII form.
   Result<std::vector<DomainOffer>> Check(const std::vector<std::string>& names);
   // A quote the user must confirm before quote_ttl_seconds pass. Refused (kFailedPrecondition)
-  // for a taken name and for one in its early-access phase, which the API does not sell.
+  // for a taken name and for one in its early-access phase, which the API does not sell;
+  // kInvalid for a name the rules refuse or under an extension not offered. The order stores
+  // the canonical ASCII name: confirmation, recovery and reconciliation use it as stored,
+  // never re-reading it under a newer Public Suffix List.
   Result<DomainOrder> Quote(int64_t user_id, std::string_view name, int years);
   // The user's confirmation (a button or y/N, never the model).
   Result<PurchaseOutcome> Confirm(int64_t user_id, int64_t order_id);
@@ -101,6 +111,7 @@ class PurchaseService {
   const PricingOptions& pricing() const { return pricing_; }
 
  private:
+  Result<std::vector<TldOffer>> OfferedTlds();
   Result<PurchaseOutcome> Refund(const DomainOrder& order, std::string_view owner,
                                  const std::string& why);
   // Why the registrar's create answer cannot be believed for `order`; empty when it fits.

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/money.h"
+#include "common/text.h"
 #include "tests/fakes/loopback_server.h"
 
 namespace depositbot::testing {
@@ -25,7 +26,8 @@ const std::map<std::string, std::string>& CanonicalCommands() {
       {"namecheap.domains.create", "namecheap.domains.create"},
       {"namecheap.domains.getinfo", "namecheap.domains.getInfo"},
       {"namecheap.domains.getlist", "namecheap.domains.getList"},
-      {"namecheap.users.getbalances", "namecheap.users.getBalances"}};
+      {"namecheap.users.getbalances", "namecheap.users.getBalances"},
+      {"namecheap.domains.gettldlist", "namecheap.domains.getTldList"}};
   return kNames;
 }
 
@@ -453,6 +455,8 @@ std::string FakeNamecheapServer::Dispatch(const std::string& command, const Para
     body = GetList(p);
   } else if (command == "namecheap.users.getbalances") {
     body = Balances();
+  } else if (command == "namecheap.domains.gettldlist") {
+    body = TldList();
   } else {
     return ErrorXml(command, 1010104, "Parameter Command is invalid: " + command);
   }
@@ -579,6 +583,43 @@ std::string FakeNamecheapServer::Pricing(const Params& p) {
             "        <ProductCategory Name=\"register\">\n" +
                 products +
                 "        </ProductCategory>\n      </ProductType>\n    </UserGetPricingResult>\n");
+}
+
+void FakeNamecheapServer::SetTldList(std::vector<TldListEntry> list) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tld_list_ = std::move(list);
+}
+
+std::string FakeNamecheapServer::TldList() {
+  std::vector<TldListEntry> list;
+  if (tld_list_) {
+    list = *tld_list_;
+  } else {
+    for (const auto& [tld, price] : tld_prices_) list.push_back(TldListEntry{tld});
+  }
+  // The attributes of Namecheap's own sample, in its order; the text is a description.
+  std::string body = "    <Tlds>\n";
+  int sequence = 1;
+  for (const auto& e : list) {
+    const bool cc = e.name.size() == 2 || e.name.find('.') != std::string::npos;
+    body += "      <Tld Name=\"" + Esc(e.name) + "\" NonRealTime=\"false\" MinRegisterYears=\"" +
+            std::to_string(e.min_years) + "\" MaxRegisterYears=\"" + std::to_string(e.max_years) +
+            "\" MinRenewYears=\"1\" MaxRenewYears=\"10\" RenewalMinDays=\"0\" "
+            "RenewalMaxDays=\"4000\" ReactivateMaxDays=\"27\" MinTransferYears=\"1\" "
+            "MaxTransferYears=\"1\" IsApiRegisterable=\"" +
+            (e.api_registerable ? "true" : "false") +
+            "\" IsApiRenewable=\"true\" IsApiTransferable=\"true\" IsEppRequired=\"true\" "
+            "IsDisableModContact=\"false\" IsDisableWGAllot=\"false\" "
+            "IsIncludeInExtendedSearchOnly=\"false\" SequenceNumber=\"" +
+            std::to_string(sequence++) + "\" Type=\"" + (cc ? "CCTLD" : "GTLD") +
+            "\" SubType=\"\" IsSupportsIDN=\"" + (e.supports_idn ? "true" : "false") +
+            "\" Category=\"A\" SupportsRegistrarLock=\"true\" AddGracePeriodDays=\"5\" "
+            "WhoisVerification=\"false\" ProviderApiDelete=\"true\" TldState=\"\" "
+            "SearchGroup=\"\" Registry=\"\">" +
+            Esc(AsciiUpper(e.name)) + " domains</Tld>\n";
+  }
+  body += "    </Tlds>\n";
+  return Ok("namecheap.domains.gettldlist", body);
 }
 
 std::string FakeNamecheapServer::Create(const Params& p) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -25,7 +26,8 @@ class LoopbackServer;
 // A Namecheap XML API on 127.0.0.1 for tests (reference/namecheap-api.md): accepts GET query
 // strings and POST form bodies, parameter names and commands case-insensitively; checks the
 // five global parameters (1010101/1010102/1010104/1010105, 1011102 bad key, 1016103 bad user
-// name, 1011150 "Invalid request IP: x"); answers the six commands with the real envelopes.
+// name, 1011150 "Invalid request IP: x"); answers the six commands and domains.getTldList
+// with the real envelopes.
 // Every setter is thread-safe and may be called while a client is talking to it.
 class FakeNamecheapServer {
  public:
@@ -95,6 +97,16 @@ class FakeNamecheapServer {
   // Per-year register price and ICANN fee of a TLD for every duration 1..10.
   void SetTldPrice(const std::string& tld, const std::string& price,
                    const std::string& additional_cost = "0.18");
+  // One extension of domains.getTldList (reference §3.7), answered in the real format.
+  struct TldListEntry {
+    std::string name;  // "com", "co.uk"
+    bool api_registerable = true;
+    bool supports_idn = true;
+    int min_years = 1;
+    int max_years = 10;
+  };
+  // What domains.getTldList answers. Until called: every TLD with a price, IDN-capable.
+  void SetTldList(std::vector<TldListEntry> list);
   // The account's AvailableBalance/AccountBalance; a create costing more fails.
   void SetBalance(const std::string& amount);
   // A domain already in this account (created MM/DD/YYYY).
@@ -154,6 +166,7 @@ class FakeNamecheapServer {
   std::string GetInfo(const Params& p);
   std::string GetList(const Params& p);
   std::string Balances();
+  std::string TldList();
   std::string Ok(const std::string& command, const std::string& body) const;
   static std::string ErrorXml(const std::string& requested, int64_t number,
                               const std::string& text);
@@ -172,6 +185,7 @@ class FakeNamecheapServer {
   int info_lag_calls_ = 0;
   std::map<std::string, int> info_lag_left_;  // domain -> getInfo calls still to deny
   std::map<std::string, std::pair<std::string, std::string>> tld_prices_;
+  std::optional<std::vector<TldListEntry>> tld_list_;
   int64_t balance_micros_ = 0;
   std::map<std::string, Owned> owned_;
   bool extra_attributes_ = false;

@@ -58,6 +58,7 @@ class ScriptedRegistrar final : public Registrar {
       const std::vector<std::string>& d) override {
     return demo_.Check(d);
   }
+  RegistrarResult<std::vector<TldOffer>> OfferedTlds() override { return demo_.OfferedTlds(); }
   RegistrarResult<PriceQuote> Price(std::string_view tld, int years) override {
     return demo_.Price(tld, years);
   }

@@ -120,6 +120,16 @@ extern "C" int DEPOSITBOT_FUZZ_ENTRY(const uint8_t* data, size_t size) {
     Require(!list->domains.empty() || list->last);
   }
 
+  auto tlds = ParseTldListResponse(body);
+  CheckFailure(tlds, envelope, false);
+  if (tlds) {
+    Require(!tlds->empty() && tlds->size() <= kMaxTldListEntries);
+    for (const TldOffer& t : *tlds) {
+      Require(!t.name.empty() && IsLower(t.name) && t.name.front() != '.');
+      Require(t.min_years >= 1 && t.min_years <= t.max_years && t.max_years <= 10);
+    }
+  }
+
   auto balances = ParseBalancesResponse(body);
   CheckFailure(balances, envelope, false);
   if (balances) {
