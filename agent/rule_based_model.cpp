@@ -277,7 +277,11 @@ std::string RuleBasedModel::HelpTextKorean(bool for_admin) {
       "example.com 살래요 — 잔액으로 도메인 구매 (구매 전에 확인)\n"
       "내 도메인 목록 — 내 도메인 주문\n"
       "명령어도 됩니다: /balance /deposit /history /cancel /domain /buy /domains";
-  if (for_admin) out += "\n관리자: /pending /confirm ID /reject ID 사유";
+  if (for_admin) {
+    out +=
+        "\n관리자: /pending /confirm ID /reject ID 사유 /user ID /adjust ID 금액 사유 /export "
+        "/stats";
+  }
   return out;
 }
 

@@ -794,7 +794,8 @@ void TelegramBot::AnnounceDecision(const DepositDecidedUi& ui, int64_t pressed_c
                   (by_bank ? " was confirmed: the bank transfer arrived." : " was confirmed.") +
                   " Your balance is now " + ui.user_balance_formatted + "."
             : "Your deposit #" + std::to_string(tx) + " of " + ui.amount_formatted +
-                  " was rejected" + (ui.reason ? ": " + *ui.reason : std::string(".")) +
+                  " was rejected" +
+                  (ui.reason ? EndSentence(": " + *ui.reason) : std::string(".")) +
                   " Contact an admin if you think this is wrong.";
     Send(ui.user_telegram_id, text);
   }

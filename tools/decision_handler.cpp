@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "tools/admin_commands.h"
 #include "tools/bank_feed.h"
 #include "tools/purchase_service.h"
@@ -40,7 +41,7 @@ std::string RefusalReply(const ToolResult& r) {
   if (!message.empty()) {
     message[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(message[0])));
   }
-  return "Sorry, that did not work: " + message + ".";
+  return EndSentence("Sorry, that did not work: " + message);
 }
 
 DecisionOutcome Refused(ExecutedCall call, const Error& error, std::string reply) {
