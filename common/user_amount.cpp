@@ -236,6 +236,35 @@ std::string Join(const std::vector<std::string_view>& g, size_t from, size_t to)
   return out;
 }
 
+// The answer for one exact reading of `shown`: its value, or why it has none.
+UserAmount FromScaled(const Scaled& v, const Currency& currency, const std::string& shown,
+                      AmountRule rule) {
+  switch (v.problem) {
+    case Scaled::Problem::kFractionInWholeCurrency:
+      return Refusal(Places(currency) + "; write a whole number such as 30000");
+    case Scaled::Problem::kTooFine: {
+      UserAmount a;
+      a.kind = UserAmount::Kind::kQuestion;
+      a.message = "How much exactly did you send? " + Places(currency) + ", so " + shown +
+                  " is finer than the smallest " + currency.code +
+                  " unit and I will not round it; please send the amount again with at most " +
+                  std::to_string(currency.exponent) + " decimal places.";
+      return a;
+    }
+    case Scaled::Problem::kTooLarge:
+      return Refusal("the amount is too large");
+    case Scaled::Problem::kNone:
+      break;
+  }
+  if (v.minor == 0 && rule == AmountRule::kPositive) {
+    return Refusal("the amount must be greater than zero");
+  }
+  UserAmount a;
+  a.kind = UserAmount::Kind::kAmount;
+  a.minor = v.minor;
+  return a;
+}
+
 // ---- Korean units: 5만원, 3만5천원, 1억 2천만, 2.5만, 오만원 ----
 
 // A unit word and its power of ten. 십 백 천 multiply within a group of four digits; 만 억 조
@@ -438,36 +467,10 @@ UserAmount ReadKoreanAmount(std::string_view all, const Currency& currency, Amou
     return Scaled{Scaled::Problem::kNone, total};
   };
 
-  auto report = [&](const Scaled& v) -> UserAmount {
-    switch (v.problem) {
-      case Scaled::Problem::kFractionInWholeCurrency:
-        return Refusal(shown + " is not a whole amount: " + Places(currency));
-      case Scaled::Problem::kTooFine: {
-        UserAmount a;
-        a.kind = UserAmount::Kind::kQuestion;
-        a.message = "How much exactly did you send? " + Places(currency) + ", so " + shown +
-                    " is finer than the smallest " + currency.code +
-                    " unit and I will not round it; please send the amount again.";
-        return a;
-      }
-      case Scaled::Problem::kTooLarge:
-        return Refusal("the amount is too large");
-      case Scaled::Problem::kNone:
-        break;
-    }
-    if (v.minor == 0 && rule == AmountRule::kPositive) {
-      return Refusal("the amount must be greater than zero");
-    }
-    UserAmount a;
-    a.kind = UserAmount::Kind::kAmount;
-    a.minor = v.minor;
-    return a;
-  };
-
   auto as_decimal = value(false);
   if (!question) {
     if (!as_decimal) return Refusal(unreadable);
-    return report(*as_decimal);
+    return FromScaled(*as_decimal, currency, shown, rule);
   }
   // "1.000만": the dot groups (10,000,000) or marks decimals (10,000). Ask, never guess.
   auto as_grouping = value(true);
@@ -646,33 +649,7 @@ UserAmount ReadUserAmount(std::string_view text, const Currency& currency, Amoun
     }
   }
 
-  if (!question) {
-    const Scaled v = Scale(readings[0], currency, false);
-    switch (v.problem) {
-      case Scaled::Problem::kFractionInWholeCurrency:
-        return Refusal(Places(currency) + "; write a whole number such as 30000");
-      case Scaled::Problem::kTooFine: {
-        UserAmount a;
-        a.kind = UserAmount::Kind::kQuestion;
-        a.message = "How much exactly did you send? " + Places(currency) + ", so " + shown +
-                    " is finer than the smallest " + currency.code +
-                    " unit and I will not round it; please send the amount again with at most " +
-                    std::to_string(currency.exponent) + " decimal places.";
-        return a;
-      }
-      case Scaled::Problem::kTooLarge:
-        return Refusal("the amount is too large");
-      case Scaled::Problem::kNone:
-        break;
-    }
-    if (v.minor == 0 && rule == AmountRule::kPositive) {
-      return Refusal("the amount must be greater than zero");
-    }
-    UserAmount a;
-    a.kind = UserAmount::Kind::kAmount;
-    a.minor = v.minor;
-    return a;
-  }
+  if (!question) return FromScaled(Scale(readings[0], currency, false), currency, shown, rule);
 
   // Ambiguous: list every reading that is an exact amount, and ask.
   UserAmount a;

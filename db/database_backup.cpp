@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <memory>
 
@@ -107,13 +106,13 @@ Status Sync(const std::string& path) {
   return Status::Ok();
 }
 
+// "20261201T030000Z": FormatUtc without the separators, for a file name.
 std::string UtcStamp(int64_t now) {
-  std::time_t t = static_cast<std::time_t>(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
+  std::string out;
+  for (char c : FormatUtc(now)) {
+    if (c != '-' && c != ':') out += c;
+  }
+  return out;
 }
 
 Result<int64_t> QueryInt(Database& db, const std::string& sql) {
