@@ -57,8 +57,10 @@ struct Books {
   DepositTransaction Tx(int64_t id) { return *f.deposits.GetTransaction(id); }
   // deposit_transactions.decided_via of `id` ("" when NULL).
   std::string DecidedVia(int64_t id) {
-    return JoinedRows(t.db(), "SELECT COALESCE(decided_via, '') AS x FROM deposit_transactions "
-                              "WHERE id = " + std::to_string(id));
+    return JoinedRows(t.db(),
+                      "SELECT COALESCE(decided_via, '') AS x FROM deposit_transactions "
+                      "WHERE id = " +
+                          std::to_string(id));
   }
   std::string Ledger() {
     return JoinedRows(t.db(),

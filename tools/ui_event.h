@@ -121,9 +121,9 @@ struct BankNoticeDecidedUi {
   bool tell_user = true;
 };
 
-using UiEvent = std::variant<DepositRequestedUi, DepositDecidedUi, PurchaseQuoteUi,
-                             AdjustmentRequestedUi, AdjustmentDecidedUi, DocumentUi, BankNoticeUi,
-                             BankNoticeDecidedUi>;
+using UiEvent =
+    std::variant<DepositRequestedUi, DepositDecidedUi, PurchaseQuoteUi, AdjustmentRequestedUi,
+                 AdjustmentDecidedUi, DocumentUi, BankNoticeUi, BankNoticeDecidedUi>;
 
 // The event as the JSON object fixtures compare and recordings keep: {"kind": "deposit_requested"
 // | "deposit_decided" | "purchase_quote" | "adjustment_requested" | "adjustment_decided" |
