@@ -241,7 +241,7 @@ Result<RestoreReport> RestoreDatabase(const std::string& file, const std::string
   if (Database::IsPostgresTarget(target)) return PostgresRefused("back it up and restore");
   auto backup = CheckBackup(file);
   if (!backup) {
-    return Error(backup.error().code, "the backup cannot be restored: " + backup.error().message);
+    return Error{backup.error().code, "the backup cannot be restored: " + backup.error().message};
   }
   std::error_code ec;
   if (Exists(target) && std::filesystem::equivalent(file, target, ec)) {
@@ -262,8 +262,8 @@ Result<RestoreReport> RestoreDatabase(const std::string& file, const std::string
     report.previous_kept_as = target + ".before-restore-" + UtcStamp(now_seconds);
     auto kept = BackupDatabase(target, report.previous_kept_as);
     if (!kept) {
-      return Error(kept.error().code, "the database to be replaced could not be kept first (" +
-                                          kept.error().message + "); nothing was restored");
+      return Error{kept.error().code, "the database to be replaced could not be kept first (" +
+                                          kept.error().message + "); nothing was restored"};
     }
   }
   {
@@ -276,9 +276,9 @@ Result<RestoreReport> RestoreDatabase(const std::string& file, const std::string
   if (auto st = Sync(target); !st) return st.error();
   auto restored = CheckBackup(target);
   if (!restored) {
-    return Error(restored.error().code,
+    return Error{restored.error().code,
                  "the restored database fails its check (" + restored.error().message +
-                     "); the one it replaced is kept as " + report.previous_kept_as);
+                     "); the one it replaced is kept as " + report.previous_kept_as};
   }
   report.restored = std::move(*restored);
   return report;
