@@ -271,6 +271,12 @@ Result<DepositTransaction> DepositRepository::RequestDeposit(int64_t user_id, in
 
 Result<DepositTransaction> DepositRepository::Confirm(int64_t transaction_id,
                                                       int64_t admin_telegram_id) {
+  return ConfirmDeposit(transaction_id, admin_telegram_id, std::nullopt, {});
+}
+
+Result<DepositTransaction> DepositRepository::ConfirmDeposit(
+    int64_t transaction_id, std::optional<int64_t> admin_telegram_id,
+    std::optional<std::string> bank_reference, InTransaction also) {
   auto t = GetTransaction(transaction_id);
   if (!t) return t.error();
   if (t->type != TransactionType::kDeposit) {
@@ -281,29 +287,46 @@ Result<DepositTransaction> DepositRepository::Confirm(int64_t transaction_id,
     return Error::FailedPrecondition(TxLabel(transaction_id) + " is already " +
                                      std::string(ToString(t->status)) + "; nothing was changed");
   }
-  int64_t amount = t->amount;
+  const int64_t amount = t->amount;
+  // The bank feed's confirmation is named in decided_via and keeps 'bank:<ref>' as the row's
+  // reference: the unique (type, reference) index lets one bank reference confirm one deposit.
+  std::optional<std::string> via, reference;
+  if (bank_reference) {
+    via = "bank-feed";
+    reference = "bank:" + *bank_reference;
+  }
   return ApplyVersioned(
       t->user_id,
       [&](const Account&) -> Result<Change> {
         return Change{
             amount, [&]() -> Result<int64_t> {
               auto q = db_.Prepare(
-                  "UPDATE deposit_transactions SET status = 'confirmed', "
-                  "decided_at = ?, decided_by = ? WHERE id = ? AND status = 'pending' "
-                  "AND type = 'deposit'");
+                  "UPDATE deposit_transactions SET status = 'confirmed', decided_at = ?, "
+                  "decided_by = ?, decided_via = ?, reference = COALESCE(?, reference) "
+                  "WHERE id = ? AND status = 'pending' AND type = 'deposit'");
               if (!q) return q.error();
-              q->Bind(1, clock_.NowSeconds()).Bind(2, admin_telegram_id).Bind(3, transaction_id);
-              if (auto st = q->Run(); !st) return st.error();
+              q->Bind(1, clock_.NowSeconds())
+                  .Bind(2, admin_telegram_id)
+                  .Bind(3, via)
+                  .Bind(4, reference)
+                  .Bind(5, transaction_id);
+              if (auto st = q->Run(); !st) {
+                if (bank_reference && st.code() == ErrorCode::kInvalid) {
+                  return Error::FailedPrecondition(
+                      "bank reference " + *bank_reference +
+                      " already confirmed another deposit; nothing was changed");
+                }
+                return st.error();
+              }
               if (db_.Changes() != 1) {
                 return Error::FailedPrecondition(
                     TxLabel(transaction_id) +
-                    " was decided by someone else at the same moment; nothing was "
-                    "changed");
+                    " was decided by someone else at the same moment; nothing was changed");
               }
               return transaction_id;
             }};
       },
-      {});
+      also);
 }
 
 Result<DepositTransaction> DepositRepository::Decide(int64_t transaction_id, TransactionStatus to,
@@ -599,50 +622,8 @@ Result<DepositTransaction> DepositRepository::ConfirmFromBank(
     int64_t transaction_id, std::string_view bank_reference,
     std::optional<int64_t> admin_telegram_id, InTransaction also) {
   if (bank_reference.empty()) return Error::Invalid("a bank confirmation needs the bank reference");
-  auto t = GetTransaction(transaction_id);
-  if (!t) return t.error();
-  if (t->type != TransactionType::kDeposit) {
-    return Error::FailedPrecondition(TxLabel(transaction_id) + " is " + WithArticle(t->type) +
-                                     ", only deposits are confirmed");
-  }
-  if (t->status != TransactionStatus::kPending) {
-    return Error::FailedPrecondition(TxLabel(transaction_id) + " is already " +
-                                     std::string(ToString(t->status)) + "; nothing was changed");
-  }
-  const int64_t amount = t->amount;
-  const std::string reference = "bank:" + std::string(bank_reference);
-  return ApplyVersioned(
-      t->user_id,
-      [&](const Account&) -> Result<Change> {
-        return Change{
-            amount, [&]() -> Result<int64_t> {
-              auto q = db_.Prepare(
-                  "UPDATE deposit_transactions SET status = 'confirmed', "
-                  "decided_at = ?, decided_by = ?, decided_via = 'bank-feed', "
-                  "reference = ? WHERE id = ? AND status = 'pending'");
-              if (!q) return q.error();
-              q->Bind(1, clock_.NowSeconds())
-                  .Bind(2, admin_telegram_id)
-                  .Bind(3, std::string_view(reference))
-                  .Bind(4, transaction_id);
-              if (auto st = q->Run(); !st) {
-                if (st.code() == ErrorCode::kInvalid) {  // idx_transactions_type_reference
-                  return Error::FailedPrecondition(
-                      "bank reference " + std::string(bank_reference) +
-                      " already confirmed another deposit; nothing was changed");
-                }
-                return st.error();
-              }
-              if (db_.Changes() != 1) {
-                return Error::FailedPrecondition(
-                    TxLabel(transaction_id) +
-                    " was decided by someone else at the same moment; nothing was "
-                    "changed");
-              }
-              return transaction_id;
-            }};
-      },
-      also);
+  return ConfirmDeposit(transaction_id, admin_telegram_id, std::string(bank_reference),
+                        std::move(also));
 }
 
 }  // namespace depositbot

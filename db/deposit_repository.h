@@ -87,6 +87,12 @@ class DepositRepository final : public DepositStore {
   Database& database() { return db_; }
 
  private:
+  // Confirm and ConfirmFromBank: one version-checked credit of a pending deposit, by an admin
+  // and/or (with `bank_reference`) the bank feed; `also` runs in the same transaction.
+  Result<DepositTransaction> ConfirmDeposit(int64_t transaction_id,
+                                            std::optional<int64_t> admin_telegram_id,
+                                            std::optional<std::string> bank_reference,
+                                            InTransaction also);
   struct Change {
     int64_t delta = 0;
     // Writes the ledger row / status change inside the transaction; returns the row id.
