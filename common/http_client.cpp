@@ -1,10 +1,15 @@
 #include "common/http_client.h"
 
+#include <curl/curl.h>
 #include <httplib.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
 
 #include "common/text.h"
 
@@ -22,6 +27,13 @@ class HttpCancelScope {
   HttpCancelScope& operator=(const HttpCancelScope&) = delete;
   // False when the cancel came first: send nothing.
   bool entered() const { return key_ != 0; }
+
+  // For a request that outlives any one scope (PostAsync): entered by the caller, left by the
+  // event loop when the request ends. Enter gives 0 when already cancelled.
+  static uint64_t Enter(HttpCancel& cancel, std::function<void()> stop) {
+    return cancel.Enter(std::move(stop));
+  }
+  static void Leave(HttpCancel& cancel, uint64_t key) { cancel.Leave(key); }
 
  private:
   HttpCancel& cancel_;
@@ -98,6 +110,309 @@ Result<HttpResponse> Send(const HttpUrl& base, const HttpOptions& options, std::
 
 }  // namespace
 
+namespace {
+
+// Per-transfer memory is what limits how many requests wait at once (issue 13: a thousand model
+// calls in flight). curl allocates a receive buffer of this size per transfer (default 16 KiB);
+// answers arrive in more, smaller reads, which costs nothing next to a model's latency.
+constexpr long kReceiveBufferBytes = 4096;
+// The upload buffer, only used for bodies curl does not send along with the headers (over
+// 64 KiB); curl's default is 64 KiB, this is its minimum.
+constexpr long kUploadBufferBytes = 16384;
+// Idle connections kept for reuse per client. curl's default is four per transfer ever added,
+// i.e. thousands of idle TLS sessions after a burst.
+constexpr long kMaxIdleConnections = 32;
+
+void InitCurlOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      throw std::runtime_error("curl_global_init failed");
+    }
+  });
+}
+
+// One PostAsync request: created on the caller's thread, owned by the event loop while it runs.
+struct Transfer {
+  uint64_t id = 0;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string body;  // CURLOPT_POSTFIELDS points here: sent without a copy
+  std::string where;
+  std::string query;  // kept out of error messages
+  size_t max_response_bytes = 0;
+  bool https = false;
+  bool too_large = false;
+  HttpCancel* cancel = nullptr;
+  uint64_t cancel_key = 0;  // 0: not registered with `cancel`
+  HttpDone done;
+  HttpResponse response;
+  char error[CURL_ERROR_SIZE] = {};
+
+  Transfer() = default;
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+  ~Transfer() {
+    if (easy != nullptr) curl_easy_cleanup(easy);
+    curl_slist_free_all(headers);
+  }
+};
+
+// Ends a transfer that is in no CURLM (any more): leaves its HttpCancel, frees its handle, and
+// gives `done` the result. The callback runs last, so it may start a new request.
+void Complete(std::unique_ptr<Transfer> t, Result<HttpResponse> result) {
+  if (t->cancel_key != 0) HttpCancelScope::Leave(*t->cancel, t->cancel_key);
+  HttpDone done = std::move(t->done);
+  t.reset();
+  done(std::move(result));
+}
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t n = size * count;
+  if (n > t->max_response_bytes - t->response.body.size()) {
+    t->too_large = true;
+    return 0;  // not n: curl aborts the transfer (CURLE_WRITE_ERROR)
+  }
+  t->response.body.append(data, n);
+  return n;
+}
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t n = size * count;
+  std::string_view line(data, n);
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!line.empty() && is_space(line.back())) line.remove_suffix(1);
+  // A status line starts an answer; the headers of an interim one (100 Continue) are dropped.
+  if (line.substr(0, 5) == "HTTP/") {
+    t->response.headers.clear();
+    return n;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) return n;
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && is_space(value.front())) value.remove_prefix(1);
+  t->response.headers[AsciiLower(line.substr(0, colon))] = std::string(value);
+  return n;
+}
+
+// Lets OpenSSL free a connection's read and write buffers (about 34 KiB) while it is idle, which
+// is most of a model call: the connection waits for the answer.
+CURLcode ReleaseIdleTlsBuffers(CURL*, void* ssl_ctx, void*) {
+  SSL_CTX_set_mode(static_cast<SSL_CTX*>(ssl_ctx), SSL_MODE_RELEASE_BUFFERS);
+  return CURLE_OK;
+}
+
+// True when curl certainly did not send the request: it never got a connection to send it on.
+bool NeverSent(const Transfer& t, CURLcode code) {
+  switch (code) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return true;
+    case CURLE_OPERATION_TIMEDOUT: {
+      // A timeout before the connection (and for https its handshake) was up.
+      curl_off_t connected = 0, handshaken = 0;
+      long header_bytes = 0;
+      curl_easy_getinfo(t.easy, CURLINFO_REQUEST_SIZE, &header_bytes);
+      curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connected);
+      curl_easy_getinfo(t.easy, CURLINFO_APPCONNECT_TIME_T, &handshaken);
+      return header_bytes == 0 && (connected == 0 || (t.https && handshaken == 0));
+    }
+    default:
+      return false;
+  }
+}
+
+Result<HttpResponse> Outcome(Transfer& t, CURLcode code) {
+  if (code == CURLE_OK) {
+    long status = 0;
+    curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+    t.response.status = static_cast<int>(status);
+    return std::move(t.response);
+  }
+  if (t.too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    return Error::UnknownOutcome("no complete answer from " + t.where +
+                                 ": answer too large (over " +
+                                 std::to_string(t.max_response_bytes) + " bytes)");
+  }
+  // curl's own message is more precise than its code's, but must not leak the query string.
+  std::string what = t.error;
+  if (what.empty() || (!t.query.empty() && what.find(t.query) != std::string::npos)) {
+    what = curl_easy_strerror(code);
+  }
+  if (NeverSent(t, code))
+    return Error::Unavailable("could not connect to " + t.where + ": " + what);
+  return Error::UnknownOutcome("no complete answer from " + t.where + ": " + what);
+}
+
+}  // namespace
+
+// The event-loop thread of one HttpClient and the CURLM it owns. Requests and stops are handed
+// to it through mu_ and curl_multi_wakeup; everything else is touched by the loop thread only.
+class HttpClient::AsyncLoop {
+ public:
+  AsyncLoop() = default;
+  AsyncLoop(const AsyncLoop&) = delete;
+  AsyncLoop& operator=(const AsyncLoop&) = delete;
+  // Ends the transfers in flight ("shutting down") on the loop thread and joins it.
+  ~AsyncLoop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      if (multi_ != nullptr) curl_multi_wakeup(multi_);
+    }
+    if (thread_.joinable()) thread_.join();
+    if (multi_ != nullptr) curl_multi_cleanup(multi_);
+  }
+
+  uint64_t NextId() { return next_id_.fetch_add(1); }
+
+  // Hands `t` to the loop, starting it on the first call; ends `t` at once on this thread when
+  // the loop is stopping.
+  void Submit(std::unique_ptr<Transfer> t) {
+    std::string why;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) {
+        why = ShuttingDown(*t);
+      } else if (!Started()) {
+        why = "could not connect to " + t->where + ": curl_multi_init failed";
+      } else {
+        incoming_.push_back(std::move(t));
+        curl_multi_wakeup(multi_);
+        return;
+      }
+    }
+    Complete(std::move(t), Error::Unavailable(std::move(why)));
+  }
+
+  // Asks the loop to abort transfer `id` (cancelled). Any thread; called with the HttpCancel's
+  // lock held, so it only queues.
+  void Stop(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || multi_ == nullptr) return;  // Run() checks cancelled() when it adds one
+    stops_.push_back(id);
+    curl_multi_wakeup(multi_);
+  }
+
+ private:
+  static std::string ShuttingDown(const Transfer& t) {
+    return "request to " + t.where + " not sent: the HTTP client is shutting down";
+  }
+
+  // Under mu_: creates the CURLM and the loop thread on the first request.
+  bool Started() {
+    if (multi_ != nullptr) return true;
+    multi_ = curl_multi_init();
+    if (multi_ == nullptr) return false;
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, kMaxIdleConnections);
+    thread_ = std::thread([this] { Run(); });
+    return true;
+  }
+
+  void Run() {
+    std::vector<std::unique_ptr<Transfer>> incoming;
+    std::vector<uint64_t> stops;
+    std::vector<std::pair<Transfer*, CURLcode>> finished;
+    for (;;) {
+      bool stopping = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        incoming.swap(incoming_);
+        stops.swap(stops_);
+        stopping = stopping_;
+      }
+      for (auto& t : incoming) Add(std::move(t), stopping);
+      incoming.clear();
+      for (uint64_t id : stops) {
+        auto it = active_.find(id);
+        if (it == active_.end()) continue;  // already ended
+        std::string why = "request to " + it->second->where + " cancelled: no complete answer";
+        End(it, Error::UnknownOutcome(std::move(why)));
+      }
+      stops.clear();
+      if (stopping) {
+        while (!active_.empty()) {
+          auto it = active_.begin();
+          std::string why =
+              "no complete answer from " + it->second->where + ": the HTTP client is shutting down";
+          End(it, Error::UnknownOutcome(std::move(why)));
+        }
+        return;
+      }
+      int running = 0;
+      curl_multi_perform(multi_, &running);
+      // A message does not survive curl_multi_remove_handle: collect them all first.
+      int left = 0;
+      while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+        if (m->msg != CURLMSG_DONE) continue;
+        Transfer* t = nullptr;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &t);
+        finished.emplace_back(t, m->data.result);
+      }
+      for (auto [t, code] : finished) {
+        auto it = active_.find(t->id);
+        if (it != active_.end()) End(it, Outcome(*t, code));
+      }
+      finished.clear();
+      curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+    }
+  }
+
+  void Add(std::unique_ptr<Transfer> t, bool stopping) {
+    if (stopping) {
+      std::string why = ShuttingDown(*t);
+      return Complete(std::move(t), Error::Unavailable(std::move(why)));
+    }
+    // A Cancel() between the caller's Enter and this point queued a stop that found nothing;
+    // its flag was set before, so it is seen here.
+    if (t->cancel != nullptr && t->cancel->cancelled()) {
+      std::string why = "request to " + t->where + " cancelled before it was sent";
+      return Complete(std::move(t), Error::UnknownOutcome(std::move(why)));
+    }
+    if (curl_multi_add_handle(multi_, t->easy) != CURLM_OK) {
+      std::string why = "could not connect to " + t->where + ": curl refused the request";
+      return Complete(std::move(t), Error::Unavailable(std::move(why)));
+    }
+    uint64_t id = t->id;
+    active_.emplace(id, std::move(t));
+  }
+
+  // Takes a transfer out of the CURLM and ends it.
+  void End(std::unordered_map<uint64_t, std::unique_ptr<Transfer>>::iterator it,
+           Result<HttpResponse> result) {
+    std::unique_ptr<Transfer> t = std::move(it->second);
+    active_.erase(it);
+    curl_multi_remove_handle(multi_, t->easy);
+    Complete(std::move(t), std::move(result));
+  }
+
+  std::mutex mu_;
+  CURLM* multi_ = nullptr;  // set once under mu_; then used by the loop thread (wakeup: any)
+  std::thread thread_;
+  bool stopping_ = false;                            // guarded by mu_
+  std::vector<std::unique_ptr<Transfer>> incoming_;  // guarded by mu_
+  std::vector<uint64_t> stops_;                      // guarded by mu_
+  std::atomic<uint64_t> next_id_{1};
+  std::unordered_map<uint64_t, std::unique_ptr<Transfer>> active_;  // loop thread only
+};
+
 Result<HttpUrl> HttpUrl::Parse(std::string_view url) {
   HttpUrl out;
   size_t sep = url.find("://");
@@ -144,7 +459,8 @@ std::string HttpResponse::Header(const std::string& lower_name) const {
 }
 
 HttpClient::HttpClient(HttpUrl base, HttpOptions options)
-    : base_(std::move(base)), options_(options) {}
+    : base_(std::move(base)), options_(options), loop_(std::make_unique<AsyncLoop>()) {}
+HttpClient::HttpClient(HttpClient&&) noexcept = default;
 HttpClient::~HttpClient() = default;
 
 void HttpCancel::Cancel() {
@@ -200,6 +516,88 @@ Result<HttpResponse> HttpClient::Get(std::string_view path_and_query,
   std::string full = base_.base_path + std::string(path_and_query);
   return Send(base_, options_, path_and_query,
               [&](httplib::Client& cli) { return cli.Get(full, h); });
+}
+
+void HttpClient::PostAsync(std::string_view path, std::string body, const std::string& content_type,
+                           const std::map<std::string, std::string>& headers, HttpDone done) const {
+  auto t = std::make_unique<Transfer>();
+  t->where = Where(base_, path);
+  size_t q = path.find('?');
+  if (q != std::string_view::npos) t->query = std::string(path.substr(q + 1));
+  t->done = std::move(done);
+  t->body = std::move(body);
+  t->max_response_bytes = options_.max_response_bytes;
+  t->https = base_.scheme == "https";
+  auto has_line_break = [](const std::string& s) { return s.find_first_of("\r\n") != s.npos; };
+  for (const auto& [name, value] : headers) {
+    if (name.empty() || has_line_break(name) || has_line_break(value) ||
+        name.find(':') != std::string::npos) {
+      std::string why = "request to " + t->where + " not sent: bad header \"" + name + "\"";
+      return Complete(std::move(t), Error::Invalid(std::move(why)));
+    }
+  }
+  if (has_line_break(content_type)) {
+    std::string why = "request to " + t->where + " not sent: bad content type";
+    return Complete(std::move(t), Error::Invalid(std::move(why)));
+  }
+
+  InitCurlOnce();
+  t->easy = curl_easy_init();
+  curl_slist* h = curl_slist_append(nullptr, ("Content-Type: " + content_type).c_str());
+  // curl would send "Expect: 100-continue" with a body over 1 MiB and wait for an answer to it.
+  if (h != nullptr) h = curl_slist_append(h, "Expect:");
+  for (const auto& [name, value] : headers) {
+    // "Name;" is curl's spelling of a header sent with an empty value.
+    if (h != nullptr)
+      h = curl_slist_append(h, (name + (value.empty() ? ";" : ": " + value)).c_str());
+  }
+  t->headers = h;
+  if (t->easy == nullptr || h == nullptr) {
+    std::string why = "could not connect to " + t->where + ": out of memory";
+    return Complete(std::move(t), Error::Unavailable(std::move(why)));
+  }
+  CURL* e = t->easy;
+  std::string url = base_.Origin() + base_.base_path + std::string(path);
+  curl_easy_setopt(e, CURLOPT_URL, url.c_str());  // copied by curl
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_PROXY, "");  // as Post(): no proxy from the environment
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body.data());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t->max_response_bytes));
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
+  curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  auto total = options_.connect_timeout + options_.write_timeout + options_.read_timeout;
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(total.count()));
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ReleaseIdleTlsBuffers);
+  // A burst of requests to an HTTP/2 server shares one connection instead of opening one each.
+  // Only for https, where ALPN settles the protocol in the handshake: over plain http curl learns
+  // it from the first answer, so every request would wait for the one before.
+  if (t->https) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+
+  t->id = loop_->NextId();
+  if (HttpCancel* cancel = options_.cancel) {
+    AsyncLoop* loop = loop_.get();
+    uint64_t id = t->id;
+    t->cancel_key = HttpCancelScope::Enter(*cancel, [loop, id] { loop->Stop(id); });
+    if (t->cancel_key == 0) {
+      std::string why = "request to " + t->where + " cancelled before it was sent";
+      return Complete(std::move(t), Error::UnknownOutcome(std::move(why)));
+    }
+    t->cancel = cancel;
+  }
+  loop_->Submit(std::move(t));
 }
 
 std::string UrlEncode(std::string_view s) {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -74,7 +75,12 @@ struct HttpOptions {
   std::chrono::milliseconds read_timeout{30000};
   std::chrono::milliseconds write_timeout{10000};
   HttpCancel* cancel = nullptr;  // not owned; null: the call cannot be cancelled
+  // PostAsync only: a longer answer body is refused (kUnknownOutcome "answer too large").
+  size_t max_response_bytes = size_t{16} << 20;
 };
+
+// The outcome of an asynchronous request, given once to its callback.
+using HttpDone = std::function<void(Result<HttpResponse>)>;
 
 // A small blocking HTTP client over cpp-httplib (OpenSSL for https).
 // Any HTTP status is a successful Result; transport failures are errors:
@@ -86,7 +92,11 @@ struct HttpOptions {
 class HttpClient {
  public:
   HttpClient(HttpUrl base, HttpOptions options);
+  // Transfers of PostAsync still in flight end with kUnknownOutcome ("... shutting down") on
+  // the event-loop thread, which is then joined. Must not run concurrently with PostAsync.
   ~HttpClient();
+  HttpClient(HttpClient&&) noexcept;
+  HttpClient& operator=(HttpClient&&) = delete;
 
   // `path` is appended to the base path ("/chat/completions").
   Result<HttpResponse> Post(std::string_view path, const std::string& body,
@@ -99,11 +109,30 @@ class HttpClient {
   Result<HttpResponse> Get(std::string_view path_and_query,
                            const std::map<std::string, std::string>& headers = {}) const;
 
+  // The same request as Post(), without blocking the caller: `done` gets the same Result
+  // Post() would give (same error codes and messages), exactly once, on this client's
+  // event-loop thread (one thread per HttpClient, started on the first call). `done` must not
+  // block: it hands the result on. When the request cannot start (already cancelled through
+  // options.cancel, or the client is being destroyed) `done` runs at once on the caller's thread.
+  //
+  // Over libcurl's multi interface (one CURLM per client; HTTP/2 multiplexing for https where
+  // the server offers it; at most 32 idle connections kept for reuse). Timeouts: connect_timeout
+  // bounds the connect and TLS handshake; the whole transfer is bounded by connect_timeout +
+  // write_timeout + read_timeout, so a request never waits without bound (a server that trickles
+  // its answer is cut off at that total, where Post() would wait on). The body is owned by the
+  // transfer and sent without a copy. Thread-safe: any thread may call it at any time before the
+  // destructor starts.
+  void PostAsync(std::string_view path, std::string body, const std::string& content_type,
+                 const std::map<std::string, std::string>& headers, HttpDone done) const;
+
   const HttpUrl& base() const { return base_; }
 
  private:
+  class AsyncLoop;  // http_client.cpp: the event-loop thread and its CURLM
+
   HttpUrl base_;
   HttpOptions options_;
+  std::unique_ptr<AsyncLoop> loop_;  // null only when moved from; its thread starts lazily
 };
 
 // Percent-encodes a query component (RFC 3986 unreserved characters kept).

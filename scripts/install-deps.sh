@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkgconf ccache
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libpq-dev postgresql libssl-dev
+  libcurl4-openssl-dev
   libpugixml-dev libcli11-dev doctest-dev librapidcheck-dev
   libpsl-dev libidn2-dev publicsuffix
   clang clang-format libclang-rt-14-dev llvm
