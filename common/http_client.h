@@ -116,7 +116,8 @@ class HttpClient {
   // options.cancel, or the client is being destroyed) `done` runs at once on the caller's thread.
   //
   // Over libcurl's multi interface (one CURLM per client; HTTP/2 multiplexing for https where
-  // the server offers it; at most 32 idle connections kept for reuse). Timeouts: connect_timeout
+  // the server offers it; at most 32 idle connections kept for reuse; peer and host verified
+  // against the system CA bundle; no proxy from the environment). Timeouts: connect_timeout
   // bounds the connect and TLS handshake; the whole transfer is bounded by connect_timeout +
   // write_timeout + read_timeout, so a request never waits without bound (a server that trickles
   // its answer is cut off at that total, where Post() would wait on). The body is owned by the

@@ -426,3 +426,29 @@ TEST_CASE("an asynchronous answer longer than max_response_bytes is refused") {
   std::lock_guard<std::mutex> lock(out.mu);
   CHECK(out.calls == 3);
 }
+
+TEST_CASE(
+    "an https server whose certificate no trusted authority signed is unavailable, never asked") {
+  httplib::SSLServer srv(DEPOSITBOT_TEST_DATA_DIR "/untrusted_localhost.crt",
+                         DEPOSITBOT_TEST_DATA_DIR "/untrusted_localhost.key");
+  REQUIRE(srv.is_valid());
+  std::atomic<int> arrived{0};
+  srv.Post("/x", [&](const httplib::Request&, httplib::Response& res) {
+    ++arrived;
+    res.set_content("answered", "text/plain");
+  });
+  testing::LoopbackServer loop(srv);
+  AsyncOutcomes out;
+  {
+    HttpClient c(*HttpUrl::Parse("https://localhost:" + std::to_string(loop.port())), {});
+    c.PostAsync("/x?key=secret", "{}", "application/json", {}, out.For(0));
+    out.WaitForCalls(1);
+  }
+  auto r = out.Only(0);
+  REQUIRE_FALSE(r);
+  CHECK(r.code() == ErrorCode::kUnavailable);
+  CHECK(r.error().message.find("localhost:" + std::to_string(loop.port()) + "/x") !=
+        std::string::npos);
+  CHECK(r.error().message.find("secret") == std::string::npos);
+  CHECK(arrived == 0);
+}
