@@ -112,8 +112,9 @@ class HttpClient {
   // The same request as Post(), without blocking the caller: `done` gets the same Result
   // Post() would give (same error codes and messages), exactly once, on this client's
   // event-loop thread (one thread per HttpClient, started on the first call). `done` must not
-  // block: it hands the result on. When the request cannot start (already cancelled through
-  // options.cancel, or the client is being destroyed) `done` runs at once on the caller's thread.
+  // block: it hands the result on (it may start another request, but not destroy this client). When
+  // the request cannot start (already cancelled through options.cancel, or the client is being
+  // destroyed) `done` runs at once on the caller's thread.
   //
   // Over libcurl's multi interface (one CURLM per client; HTTP/2 multiplexing for https where
   // the server offers it; at most 32 idle connections kept for reuse; peer and host verified

@@ -452,3 +452,47 @@ TEST_CASE(
   CHECK(r.error().message.find("secret") == std::string::npos);
   CHECK(arrived == 0);
 }
+
+TEST_CASE("a cancel racing asynchronous POSTs from other threads ends each exactly once") {
+  HoldingServer hold;
+  hold.Release();  // answers at once
+  testing::BurstAccept burst;
+  burst.Prepare(hold.srv);
+  testing::LoopbackServer loop(hold.srv);
+  burst.Raise();
+  constexpr int kRequests = 200;
+  HttpCancel cancel;
+  AsyncOutcomes out;
+  {
+    HttpOptions o;
+    o.cancel = &cancel;
+    HttpClient c(*HttpUrl::Parse(loop.url()), o);
+    std::vector<std::thread> senders;
+    for (int s = 0; s < 2; ++s) {
+      senders.emplace_back([&, s] {
+        for (int i = s; i < kRequests; i += 2) {
+          c.PostAsync("/hold-echo", std::to_string(i), "text/plain", {}, out.For(i));
+        }
+      });
+    }
+    hold.WaitForArrivals(1);
+    cancel.Cancel();
+    for (auto& t : senders) t.join();
+    out.WaitForCalls(kRequests);
+  }
+  int answered = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    auto r = out.Only(i);
+    if (r) {
+      CHECK(r->body == std::to_string(i));
+      ++answered;
+    } else {
+      CHECK(r.code() == ErrorCode::kUnknownOutcome);
+      CHECK(r.error().message.find("cancelled") != std::string::npos);
+    }
+  }
+  std::lock_guard<std::mutex> lock(out.mu);
+  CHECK(out.calls == kRequests);
+  std::lock_guard<std::mutex> server_lock(hold.mu);
+  CHECK(answered <= hold.arrived);  // nothing answered that the server did not see
+}
