@@ -144,6 +144,13 @@ struct Transfer {
   bool too_large = false;
   HttpCancel* cancel = nullptr;
   uint64_t cancel_key = 0;  // 0: not registered with `cancel`
+  // Read timeout as Post() has it (no byte for read_timeout once the request is sent), kept by
+  // the loop: `deadline` is connect + write timeouts from the start until the request is sent,
+  // then read_timeout after the last sign of the answer.
+  std::chrono::milliseconds send_window{0}, read_timeout{0};
+  std::chrono::steady_clock::time_point deadline;
+  bool sent = false;
+  curl_off_t received = 0;
   HttpDone done;
   HttpResponse response;
   char error[CURL_ERROR_SIZE] = {};
@@ -177,9 +184,29 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+// Progress: the request sent, or more of the answer come, moves the read deadline.
+int OnProgress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+  auto* t = static_cast<Transfer*>(user);
+  const auto now = std::chrono::steady_clock::now();
+  if (!t->sent && ulnow >= ultotal) {
+    long request_bytes = 0;  // the request line and headers went out: the connection is up
+    curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+    if (request_bytes > 0) {
+      t->sent = true;
+      t->deadline = now + t->read_timeout;
+    }
+  }
+  if (dlnow > t->received) {
+    t->received = dlnow;
+    t->deadline = now + t->read_timeout;
+  }
+  return 0;
+}
+
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t n = size * count;
+  t->deadline = std::chrono::steady_clock::now() + t->read_timeout;  // the answer is coming
   std::string_view line(data, n);
   auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
   while (!line.empty() && is_space(line.back())) line.remove_suffix(1);
@@ -363,7 +390,7 @@ class HttpClient::AsyncLoop {
         if (it != active_.end()) End(it, Outcome(*t, code));
       }
       finished.clear();
-      curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+      curl_multi_poll(multi_, nullptr, 0, ExpireLate(), nullptr);
     }
   }
 
@@ -382,8 +409,42 @@ class HttpClient::AsyncLoop {
       std::string why = "could not connect to " + t->where + ": curl refused the request";
       return Complete(std::move(t), Error::Unavailable(std::move(why)));
     }
+    t->deadline = std::chrono::steady_clock::now() + t->send_window;
     uint64_t id = t->id;
     active_.emplace(id, std::move(t));
+  }
+
+  // Ends the transfers past their deadline; returns how long the loop may wait (ms) before the
+  // next one is due, at most a second.
+  int ExpireLate() {
+    const auto now = std::chrono::steady_clock::now();
+    auto next = now + std::chrono::seconds(1);
+    for (auto it = active_.begin(); it != active_.end();) {
+      Transfer& t = *it->second;
+      if (t.deadline > now) {
+        next = std::min(next, t.deadline);
+        ++it;
+        continue;
+      }
+      auto late = it++;
+      curl_off_t connected = 0;
+      long request_bytes = 0;
+      curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connected);
+      curl_easy_getinfo(t.easy, CURLINFO_REQUEST_SIZE, &request_bytes);
+      if (!t.sent && connected == 0 && request_bytes == 0) {
+        End(late, Error::Unavailable("could not connect to " + t.where + ": timed out after " +
+                                     std::to_string(t.send_window.count()) + " ms"));
+      } else if (!t.sent) {
+        End(late, Error::UnknownOutcome("no complete answer from " + t.where +
+                                        ": the request was not sent within " +
+                                        std::to_string(t.send_window.count()) + " ms"));
+      } else {
+        End(late, Error::UnknownOutcome("no complete answer from " + t.where + ": no answer for " +
+                                        std::to_string(t.read_timeout.count()) + " ms"));
+      }
+    }
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
+    return static_cast<int>(std::clamp<int64_t>(wait + 1, 1, 1000));
   }
 
   // Takes a transfer out of the CURLM and ends it.
@@ -563,6 +624,11 @@ void HttpClient::PostAsync(std::string_view path, std::string body, const std::s
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(e, CURLOPT_XFERINFODATA, t.get());
+  t->send_window = options_.connect_timeout + options_.write_timeout;
+  t->read_timeout = options_.read_timeout;
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t->max_response_bytes));
   curl_easy_setopt(e, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
   curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);

@@ -119,9 +119,11 @@ class HttpClient {
   // Over libcurl's multi interface (one CURLM per client; HTTP/2 multiplexing for https where
   // the server offers it; at most 32 idle connections kept for reuse; peer and host verified
   // against the system CA bundle; no proxy from the environment). Timeouts: connect_timeout
-  // bounds the connect and TLS handshake; the whole transfer is bounded by connect_timeout +
-  // write_timeout + read_timeout, so a request never waits without bound (a server that trickles
-  // its answer is cut off at that total, where Post() would wait on). The body is owned by the
+  // bounds the connect and TLS handshake, connect_timeout + write_timeout the time until the
+  // request is sent, and, as Post() has it, read_timeout the wait for each part of the answer
+  // after that; the whole transfer is bounded by connect_timeout + write_timeout +
+  // read_timeout, so a request never waits without bound (a server that trickles its answer is
+  // cut off at that total, where Post() would wait on). The body is owned by the
   // transfer and sent without a copy. Thread-safe: any thread may call it at any time before the
   // destructor starts.
   void PostAsync(std::string_view path, std::string body, const std::string& content_type,

@@ -285,6 +285,27 @@ TEST_CASE("an asynchronous POST the server never answers ends as an unknown outc
   CHECK(out.calls == 1);
 }
 
+TEST_CASE("an asynchronous POST sent and then unanswered ends after the read timeout, as Post") {
+  HoldingServer hold;
+  testing::LoopbackServer loop(hold.srv);
+  AsyncOutcomes out;
+  {
+    HttpOptions o;  // the long connect and write timeouts of a model client
+    o.connect_timeout = std::chrono::milliseconds(5000);
+    o.write_timeout = std::chrono::milliseconds(10000);
+    o.read_timeout = std::chrono::milliseconds(100);
+    HttpClient c(*HttpUrl::Parse(loop.url()), o);
+    c.PostAsync("/hold", "{}", "application/json", {}, out.For(0));
+    out.WaitForCalls(1);
+  }
+  hold.Release();
+  auto r = out.Only(0);
+  REQUIRE_FALSE(r);
+  CHECK(r.code() == ErrorCode::kUnknownOutcome);
+  // Sent, then no byte for the read timeout: not the sum of all three timeouts.
+  CHECK(r.error().message.find("no answer for 100 ms") != std::string::npos);
+}
+
 TEST_CASE("300 asynchronous POSTs wait at the server at once, and each gets its own answer") {
   constexpr int kRequests = 300;
   HoldingServer hold;
