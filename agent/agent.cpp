@@ -96,8 +96,9 @@ ChatModel& Agent::ModelFor(std::string_view text) const {
 
 ChatRequest Agent::BuildRequest(const ToolContext& ctx, int64_t chat_id, std::string_view text) {
   ChatRequest req;
-  req.messages.push_back(ChatMessage::System(
-      RenderSystemPrompt({ctx.display_name, options_.currency_code, ctx.is_admin})));
+  std::string prompt = RenderSystemPrompt({ctx.display_name, options_.currency_code, ctx.is_admin});
+  prompt.shrink_to_fit();  // held while the turn waits on the model: no doubling slack
+  req.messages.push_back(ChatMessage::System(std::move(prompt)));
   if (auto history =
           conversations_.Recent(chat_id, options_.history_messages, options_.history_chars)) {
     for (const auto& s : *history) {
@@ -108,11 +109,16 @@ ChatRequest Agent::BuildRequest(const ToolContext& ctx, int64_t chat_id, std::st
         {{"chat_id", std::to_string(chat_id)}, {"error", history.error().message}});
   }
   req.messages.push_back(ChatMessage::User(std::string(text)));
-  req.tools = tools_.Schemas(ctx);
+  req.tools = tools_.SharedSchemas(ctx);
   return req;
 }
 
-TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_view raw_text) {
+TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_view text) {
+  return SyncWait(HandleAsync(ctx, chat_id, text));
+}
+
+Task<TurnResult> Agent::HandleAsync(const ToolContext& ctx, int64_t chat_id,
+                                    std::string_view raw_text) {
   TurnResult out;
   std::string text(raw_text);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
@@ -121,24 +127,24 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
   text.erase(0, lead);
   if (text.empty()) {
     out.reply = RuleBasedModel::HelpText(ctx.is_admin);
-    return out;
+    co_return out;
   }
   FairUse* fair_use = options_.fair_use;
   if (fair_use) {
     if (auto refusal = fair_use->TakeMessage(ctx)) {
       out.reply = std::move(*refusal);
       out.limited = true;
-      return out;
+      co_return out;
     }
   }
   if (text == "/reset" || text.rfind("/reset@", 0) == 0) {
     if (auto st = conversations_.Clear(chat_id); !st) {
       out.ok = false;
       out.reply = "Sorry, I could not clear the conversation: " + st.error().message;
-      return out;
+      co_return out;
     }
     out.reply = "Done: I forgot our conversation. Your balance and transactions are unchanged.";
-    return out;
+    co_return out;
   }
 
   if (options_.admin_commands) {
@@ -147,7 +153,7 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
       out.reply = std::move(admin->reply);
       out.ui = std::move(admin->ui);
       out.calls.push_back(std::move(admin->call));
-      return out;
+      co_return out;
     }
   }
 
@@ -157,7 +163,7 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
     if (auto refusal = fair_use->CheckBudget(ctx)) {
       out.reply = std::move(*refusal);
       out.limited = true;
-      return out;
+      co_return out;
     }
   }
   out.model_name = model.Name();
@@ -168,7 +174,7 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
 
   for (int round = 0; round < options_.max_model_calls; ++round) {
     auto started = std::chrono::steady_clock::now();
-    auto resp = model.Complete(req);
+    auto resp = co_await model.CompleteAsync(req);
     ++out.model_calls;
     // Clamped: a server's usage is outside input, and the sum over a turn must not overflow.
     if (resp) out.model_tokens += std::clamp<int64_t>(resp->usage.total_tokens, 0, kMaxCallTokens);
@@ -277,7 +283,7 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
       turn.push_back(ToStored(req.messages[i]));
   }
   ModelUsage usage = fair_use ? fair_use->Spent(ctx, day, out.model_tokens) : ModelUsage{};
-  if (turn.empty() && usage.tokens == 0) return out;
+  if (turn.empty() && usage.tokens == 0) co_return out;
   if (auto st = conversations_.AppendTurn(chat_id, turn, usage); !st) {
     Log(LogLevel::kError, "agent.store_failed",
         {{"chat_id", std::to_string(chat_id)},
@@ -285,7 +291,7 @@ TurnResult Agent::Handle(const ToolContext& ctx, int64_t chat_id, std::string_vi
          {"error", st.error().message}});
     if (!turn.empty()) out.reply += "\n(" + std::string(kApologyStore) + ")";
   }
-  return out;
+  co_return out;
 }
 
 }  // namespace depositbot

@@ -8,6 +8,7 @@
 
 #include "agent/chat_model.h"
 #include "agent/reply_limit.h"
+#include "common/task.h"
 #include "tools/tool.h"
 #include "tools/tool_context.h"
 
@@ -75,6 +76,9 @@ class Agent {
         ConversationStore& conversations, Options options, Environment& env = SystemEnvironment());
 
   TurnResult Handle(const ToolContext& ctx, int64_t chat_id, std::string_view text);
+  // The same turn as a coroutine: under a Resumer (the Dispatcher) it waits on the model
+  // without holding a thread. `ctx` and `text` must outlive the awaited task.
+  Task<TurnResult> HandleAsync(const ToolContext& ctx, int64_t chat_id, std::string_view text);
 
   // The request the model would get for `text` right now (for --dry-run).
   ChatRequest BuildRequest(const ToolContext& ctx, int64_t chat_id, std::string_view text);

@@ -158,4 +158,18 @@ bool IsPortableToolCallId(std::string_view id) {
   return true;
 }
 
+const nlohmann::json& ChatRequest::Tools() const {
+  static const nlohmann::json* const kNone = new nlohmann::json(nlohmann::json::array());
+  return tools ? *tools : *kNone;
+}
+
+void ChatRequest::SetTools(nlohmann::json schemas) {
+  tools = std::make_shared<const nlohmann::json>(std::move(schemas));
+}
+
+Task<Result<ChatResponse>> ChatModel::CompleteAsync(const ChatRequest& request) {
+  BlockingScope blocking;  // e.g. a recording wrapper around a network model
+  co_return Complete(request);
+}
+
 }  // namespace depositbot

@@ -2,12 +2,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "common/environment.h"
 #include "common/result.h"
+#include "common/task.h"
 
 namespace depositbot {
 
@@ -59,10 +61,16 @@ std::string_view RoleName(ChatMessage::Role role);
 struct ChatRequest {
   std::vector<ChatMessage> messages;
   // Array of {"type":"function","function":{"name","description","parameters"}}; null or an
-  // empty array means no tools.
-  nlohmann::json tools = nlohmann::json::array();
+  // empty array means no tools. Shared and never changed once set: every request of a process
+  // offers one of a few tool sets (ToolRegistry::SharedSchemas), so a thousand conversations
+  // waiting on the model hold one copy of it, not a thousand.
+  std::shared_ptr<const nlohmann::json> tools;
   // "auto", "none", "required", or the name of one function the model must call.
   std::string tool_choice = "auto";
+
+  // The tools array (an empty array when none).
+  const nlohmann::json& Tools() const;
+  void SetTools(nlohmann::json schemas);
 };
 
 struct Usage {
@@ -92,6 +100,10 @@ class ChatModel {
  public:
   virtual ~ChatModel() = default;
   virtual Result<ChatResponse> Complete(const ChatRequest& request) = 0;
+  // The same call as a coroutine. A model that talks to a server over the network
+  // (OpenAiChatModel) waits for the answer without holding a thread when awaited under a
+  // Resumer; the default runs Complete on the calling thread. `request` must outlive the task.
+  virtual Task<Result<ChatResponse>> CompleteAsync(const ChatRequest& request);
   // Short name for logs and metrics, e.g. "openai:gpt-4o-mini" or "scripted".
   virtual std::string Name() const = 0;
 };

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/task.h"
+
 namespace depositbot {
 namespace {
 
@@ -86,6 +88,8 @@ Result<ModelGate::Permit> ModelGate::Acquire(milliseconds max_wait) {
     return Permit(this);
   }
 
+  // This thread waits: under the Dispatcher, work that could run meanwhile gets another.
+  BlockingScope blocking;
   Waiter self;
   const auto me = queue_.insert(queue_.end(), &self);
   ++stats_.waits_total;

@@ -175,6 +175,7 @@ struct OpenAiChatModel::Attempt {
   bool retryable = false;
   bool throttled = false;  // the server asked the whole client to slow down
   std::optional<milliseconds> hint;
+  std::optional<milliseconds> pause;  // the gate was throttled for this long
 };
 
 Result<ChatResponse> ParseChatCompletion(const std::string& body, Environment& env) {
@@ -274,8 +275,8 @@ std::string OpenAiChatModel::RequestBody(const ChatRequest& request) const {
   if (config_.max_tokens > 0) body[max_tokens_field_] = config_.max_tokens;
   // An empty tools array is rejected by OpenAI ("[] is too short"), and tool_choice or
   // parallel_tool_calls without tools is a 400 as well.
-  if (request.tools.is_array() && !request.tools.empty()) {
-    body["tools"] = request.tools;
+  if (request.Tools().is_array() && !request.Tools().empty()) {
+    body["tools"] = request.Tools();
     const std::string& choice = request.tool_choice;
     if (choice.empty() || choice == "auto" || choice == "none" || choice == "required") {
       body["tool_choice"] = choice.empty() ? "auto" : choice;
@@ -297,15 +298,40 @@ std::chrono::milliseconds OpenAiChatModel::Backoff(int failed_attempts) const {
   return milliseconds(static_cast<int64_t>(wait * (1.0 - 0.25 * u)));
 }
 
-OpenAiChatModel::Attempt OpenAiChatModel::CallOnce(const std::string& body, int attempt) const {
+Task<OpenAiChatModel::Attempt> OpenAiChatModel::CallOnce(const ChatRequest& request, int attempt,
+                                                         std::optional<ModelGate::Permit> permit) {
   std::map<std::string, std::string> headers = {{"Accept", "application/json"}};
   if (!config_.api_key.empty()) headers["Authorization"] = "Bearer " + config_.api_key;
   if (attempt > 1) headers["x-stainless-retry-count"] = std::to_string(attempt - 1);
+  // The body is built for each attempt and handed to the transfer, not kept here as well: a
+  // conversation waiting on the model holds one copy of it.
+  std::string body = RequestBody(request);
+  body.shrink_to_fit();  // held while the call waits: no doubling slack
+  auto held = std::make_shared<std::optional<ModelGate::Permit>>(std::move(permit));
+  const auto started = std::chrono::steady_clock::now();
+  co_return co_await Completion<Attempt>([&](Completion<Attempt>::Done done) {
+    http_->PostAsync(
+        "/chat/completions", std::move(body), "application/json", headers,
+        [this, attempt, started, held, done = std::move(done)](Result<HttpResponse> r) {
+          // On the HTTP thread, before the conversation is back on a thread of its own: the
+          // answer is judged, a pause asked for is recorded for every caller, and only then is
+          // the permit given back, so the caller next in line cannot start in between, and a
+          // permit never waits for a free thread (which could be waiting for the permit).
+          auto latency =
+              std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+          Attempt a = Judge(std::move(r), attempt, latency);
+          if (a.throttled && config_.gate != nullptr) {
+            a.pause = std::min(a.hint ? *a.hint : Backoff(attempt), config_.max_retry_wait);
+            config_.gate->Throttle(*a.pause);
+          }
+          held->reset();
+          done(std::move(a));
+        });
+  });
+}
 
-  auto started = std::chrono::steady_clock::now();
-  auto r = http_->Post("/chat/completions", body, "application/json", headers);
-  auto latency =
-      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+OpenAiChatModel::Attempt OpenAiChatModel::Judge(Result<HttpResponse> r, int attempt,
+                                                milliseconds latency) const {
   std::string latency_ms = std::to_string(latency.count());
 
   Attempt out;
@@ -385,9 +411,11 @@ OpenAiChatModel::Attempt OpenAiChatModel::CallOnce(const std::string& body, int 
 }
 
 Result<ChatResponse> OpenAiChatModel::Complete(const ChatRequest& request) {
-  if (!http_) return Error::Invalid("LLM base URL: " + url_error_);
-  std::string body = RequestBody(request);
-  body.shrink_to_fit();  // kept for the retries while the call waits: no doubling slack
+  return SyncWait(CompleteAsync(request));
+}
+
+Task<Result<ChatResponse>> OpenAiChatModel::CompleteAsync(const ChatRequest& request) {
+  if (!http_) co_return Error::Invalid("LLM base URL: " + url_error_);
   for (int attempt = 1;; ++attempt) {
     std::optional<ModelGate::Permit> permit;
     if (config_.gate != nullptr) {
@@ -397,28 +425,22 @@ Result<ChatResponse> OpenAiChatModel::Complete(const ChatRequest& request) {
             {{"model", config_.model},
              {"attempt", std::to_string(attempt)},
              {"error", p.error().message}});
-        return p.error();
+        co_return p.error();
       }
       permit.emplace(std::move(*p));
     }
-    Attempt a = CallOnce(body, attempt);
-    // The pause is for everyone, whether or not this caller retries, and recorded before the
-    // permit goes, so that the caller next in line cannot start in between.
-    std::optional<milliseconds> pause;
-    if (a.throttled && config_.gate != nullptr) {
-      pause = std::min(a.hint ? *a.hint : Backoff(attempt), config_.max_retry_wait);
-      config_.gate->Throttle(*pause);
-    }
-    permit.reset();
-    if (a.response) return std::move(*a.response);
-    if (!a.retryable) return a.error;
+    // The permit goes with the request and is given back as its answer is judged.
+    Attempt a = co_await CallOnce(request, attempt, std::move(permit));
+    if (a.response) co_return std::move(*a.response);
+    if (!a.retryable) co_return a.error;
     if (attempt >= config_.max_attempts) {
-      return Error{a.error.code, a.error.message + " (gave up after " + std::to_string(attempt) +
-                                     (attempt == 1 ? " attempt)" : " attempts)")};
+      co_return Error{a.error.code, a.error.message + " (gave up after " + std::to_string(attempt) +
+                                        (attempt == 1 ? " attempt)" : " attempts)")};
     }
-    if (pause) continue;  // the next Acquire waits out the pause with everyone else
+    if (a.pause) continue;  // the next Acquire waits out the pause with everyone else
     milliseconds wait = a.hint ? std::min(*a.hint, config_.max_retry_wait) : Backoff(attempt);
     wait = std::min(wait, config_.max_retry_wait);
+    BlockingScope blocking;
     env_.Sleep(wait);
   }
 }

@@ -70,6 +70,8 @@ class OpenAiChatModel final : public ChatModel {
   ~OpenAiChatModel() override;
 
   Result<ChatResponse> Complete(const ChatRequest& request) override;
+  // Waits for each answer without holding a thread under a Resumer (see ChatModel).
+  Task<Result<ChatResponse>> CompleteAsync(const ChatRequest& request) override;
   std::string Name() const override;
 
   // The JSON body Complete would send for `request` (exposed for tests and recordings).
@@ -82,7 +84,10 @@ class OpenAiChatModel final : public ChatModel {
 
  private:
   struct Attempt;
-  Attempt CallOnce(const std::string& body, int attempt) const;
+  // One attempt holding `permit` (if any) until its answer is judged.
+  Task<Attempt> CallOnce(const ChatRequest& request, int attempt,
+                         std::optional<ModelGate::Permit> permit);
+  Attempt Judge(Result<HttpResponse> r, int attempt, std::chrono::milliseconds latency) const;
   std::chrono::milliseconds Backoff(int failed_attempts) const;
 
   Config config_;

@@ -52,8 +52,8 @@ std::optional<int64_t> ParseId(std::string_view s) {
 
 // Whether the request offers `tool` (and, for manage_deposit, `action`).
 bool Offers(const ChatRequest& req, std::string_view tool, std::string_view action = {}) {
-  if (!req.tools.is_array()) return false;
-  for (const auto& t : req.tools) {
+  if (!req.Tools().is_array()) return false;
+  for (const auto& t : req.Tools()) {
     const json& f = t.value("function", json::object());
     if (f.value("name", "") != tool) continue;
     if (action.empty()) return true;

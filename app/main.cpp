@@ -50,9 +50,9 @@ int PrintDryRun(Services& s, const TerminalChat::Identity& who, const std::strin
   nlohmann::json messages = nlohmann::json::array();
   for (const auto& m : req.messages) messages.push_back(m.ToJson());
   std::string prompt = req.messages.front().content;
-  std::string tools = req.tools.dump();
-  std::string all = nlohmann::json{{"messages", messages}, {"tools", req.tools}}.dump();
-  std::cout << nlohmann::json{{"messages", messages}, {"tools", req.tools}}.dump(2) << "\n";
+  std::string tools = req.Tools().dump();
+  std::string all = nlohmann::json{{"messages", messages}, {"tools", req.Tools()}}.dump();
+  std::cout << nlohmann::json{{"messages", messages}, {"tools", req.Tools()}}.dump(2) << "\n";
   std::printf("model: %s\n", s.agent().ModelFor(text).Name().c_str());
   std::printf("system prompt: %zu chars (~%zu tokens)\n", prompt.size(), (prompt.size() + 3) / 4);
   std::printf("tool schemas:  %zu chars (~%zu tokens)\n", tools.size(), (tools.size() + 3) / 4);

@@ -113,7 +113,7 @@ StepResult TurnRunner::Say(const FixtureTurn& t, std::vector<std::string>& diffs
   const ToolContext& ctx = stack_.contexts.at(t.from);
   ChatRequest preview = stack_.agent->BuildRequest(ctx, ctx.telegram_id, t.text);
   a.offered_known = true;
-  for (const auto& tool : preview.tools) {
+  for (const auto& tool : preview.Tools()) {
     const json& fn = tool.value("function", json::object());
     a.tools_offered.push_back(fn.value("name", ""));
     if (fn.value("name", "") == "manage_deposit") {

@@ -330,6 +330,8 @@ int RunServe(const Config& config, const ServeFlags& flags) {
   metrics.Describe("depositbot_in_flight", "gauge", "Telegram updates queued or being handled");
   metrics.Describe("depositbot_max_in_flight", "gauge", "The cap on updates in flight");
   metrics.Describe("depositbot_handler_threads", "gauge", "Threads handling chats (and idle)");
+  metrics.Describe("depositbot_waiting_on_model", "gauge",
+                   "Updates whose turn waits on the model, holding no thread");
   metrics.Describe("depositbot_db_commits_total", "counter", "Durable database commits");
   metrics.AddCollector([&bot](Metrics& m) {
     TelegramBot::Capacity c = bot.capacity();
@@ -337,11 +339,14 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     m.Set("depositbot_max_in_flight", static_cast<int64_t>(c.max_in_flight));
     m.Set("depositbot_handler_threads", static_cast<int64_t>(c.threads));
     m.Set("depositbot_handler_threads_peak", static_cast<int64_t>(c.peak_threads));
+    m.Set("depositbot_waiting_on_model", static_cast<int64_t>(c.waiting));
     m.Set("depositbot_db_commits_total", Database::CommitsInProcess());
   });
-  const std::string capacity = "at most " + std::to_string(*max_in_flight) +
-                               " updates in flight; " + s.ModelCapacity() + "; " +
-                               PacingDescription();
+  const std::string capacity =
+      "at most " + std::to_string(*max_in_flight) +
+      " updates in flight (a turn waiting on the model holds no thread); at most " +
+      std::to_string(bot.capacity().max_threads) + " handler threads running at once; " +
+      s.ModelCapacity() + "; " + PacingDescription();
   // Purchases a crash left behind are resolved at start-up. Recover(0) takes only orders whose
   // lease expired or whose owner's process is gone, so a purchase in flight in another process
   // (a `chat`, a second `serve` during a restart) or in this one is never touched.
@@ -441,7 +446,9 @@ int RunServe(const Config& config, const ServeFlags& flags) {
     TelegramBot::Capacity c = bot.capacity();
     std::string out = "capacity: " + capacity + "\nin_flight: " + std::to_string(c.in_flight) +
                       " of " + std::to_string(c.max_in_flight) +
-                      "\nhandler_threads: " + std::to_string(c.threads) +
+                      "\nhandler_threads: " + std::to_string(c.threads) + " of " +
+                      std::to_string(c.max_threads) +
+                      "\nwaiting_on_model: " + std::to_string(c.waiting) +
                       "\ndatabase: " + std::string(s.db().backend_name()) +
                       "\njobs: " + (leading_jobs ? "held by this instance" : "standby") + "\n";
     if (!flags.webhook) {

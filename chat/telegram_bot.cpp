@@ -180,7 +180,8 @@ void TelegramBot::AdmitOrRefuse(const std::vector<const TelegramUpdate*>& update
       continue;
     }
     TelegramUpdate copy = *u;
-    if (!dispatcher_.SubmitReserved(ChatOf(copy), [this, copy, mine] { Handle(copy, mine); })) {
+    if (!dispatcher_.SubmitReserved(
+            ChatOf(copy), Dispatcher::Job([this, copy, mine] { return Handle(copy, mine); }))) {
       // Shutting down (or out of threads): an unclaimed update stays 'received' and is
       // handled after the restart; a claimed one is abandoned then and its chat told.
       Log(LogLevel::kWarn, "telegram.update_deferred",
@@ -272,6 +273,8 @@ TelegramBot::Capacity TelegramBot::capacity() const {
   c.max_in_flight = dispatcher_.capacity();
   c.in_flight = dispatcher_.InFlight();
   c.running = dispatcher_.Running();
+  c.waiting = dispatcher_.Suspended();
+  c.max_threads = dispatcher_.max_threads();
   c.threads = dispatcher_.Threads();
   c.peak_threads = dispatcher_.PeakThreads();
   return c;
@@ -378,23 +381,23 @@ bool TelegramBot::Drain(std::chrono::milliseconds bound) {
   return true;
 }
 
-void TelegramBot::Handle(const TelegramUpdate& update, bool claimed) {
+Task<void> TelegramBot::Handle(TelegramUpdate update, bool claimed) {
   if (!claimed) {
     auto started = deps_.inbox.Start(update.update_id);
-    if (!started || !*started) return;  // already handled (or the database is gone)
+    if (!started || !*started) co_return;  // already handled (or the database is gone)
   }
-  if (!HandleClaimed(update)) return;
+  if (!co_await HandleClaimed(update)) co_return;
   // Updates of this chat another instance received while this one held the chat's turn run
   // here, in this task and its in-flight slot, one after another.
   while (auto next = HandOn(ChatOf(update))) {
-    if (!HandleClaimed(*next)) return;
+    if (!co_await HandleClaimed(*next)) co_return;
   }
 }
 
-bool TelegramBot::HandleClaimed(const TelegramUpdate& update) {
+Task<bool> TelegramBot::HandleClaimed(const TelegramUpdate& update) {
   auto t0 = std::chrono::steady_clock::now();
   if (update.kind == TelegramUpdate::Kind::kMessage && update.message) {
-    HandleMessage(*update.message);
+    co_await HandleMessage(*update.message);
   } else if (update.kind == TelegramUpdate::Kind::kCallbackQuery && update.callback_query) {
     HandleCallback(*update.callback_query);
   }
@@ -412,7 +415,7 @@ bool TelegramBot::HandleClaimed(const TelegramUpdate& update) {
       {{"update_id", std::to_string(update.update_id)},
        {"chat_id", std::to_string(ChatOf(update))},
        {"ms", std::to_string(static_cast<int64_t>(ms))}});
-  return finished.ok();
+  co_return finished.ok();
 }
 
 std::optional<TelegramUpdate> TelegramBot::HandOn(int64_t chat_id) {
@@ -451,7 +454,8 @@ void TelegramBot::SubmitClaimed(const std::vector<InboxUpdate>& updates) {
       continue;
     }
     TelegramUpdate copy = *parsed;
-    if (!dispatcher_.SubmitReserved(ChatOf(copy), [this, copy] { Handle(copy, true); })) {
+    if (!dispatcher_.SubmitReserved(ChatOf(copy),
+                                    Dispatcher::Job([this, copy] { return Handle(copy, true); }))) {
       Log(LogLevel::kWarn, "telegram.update_deferred",
           {{"update_id", std::to_string(u.update_id)}});
     }
@@ -503,21 +507,21 @@ void TelegramBot::Send(int64_t chat_id, const std::string& plain_text) {
   }
 }
 
-void TelegramBot::HandleMessage(const TelegramMessage& m) {
-  if (!m.from || m.from->is_bot) return;
+Task<void> TelegramBot::HandleMessage(const TelegramMessage& m) {
+  if (!m.from || m.from->is_bot) co_return;
   if (m.chat.type != "private") {
     Send(m.chat.id, "Please talk to me in a private chat: balances are personal.");
-    return;
+    co_return;
   }
   if (m.text.empty()) {
     Send(m.chat.id, "I can only read text messages. Send /help for what I can do.");
-    return;
+    co_return;
   }
   auto ctx = ContextFor(*m.from);
   if (!ctx) {
     Log(LogLevel::kError, "telegram.user_failed", {{"error", ctx.error().message}});
     Send(m.chat.id, "Sorry, something went wrong on my side. Nothing was changed; try again.");
-    return;
+    co_return;
   }
   // Shown by the notices thread: the model call need not wait for Telegram's answer to it.
   Notice typing;
@@ -531,7 +535,7 @@ void TelegramBot::HandleMessage(const TelegramMessage& m) {
     options_.observer->BeginTurn();
   }
   try {
-    turn = deps_.agent.Handle(*ctx, m.chat.id, m.text);
+    turn = co_await deps_.agent.HandleAsync(*ctx, m.chat.id, m.text);
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "telegram.turn_crashed", {{"error", e.what()}});
     turn.reply = "Sorry, something went wrong on my side. Nothing was changed; please try again.";

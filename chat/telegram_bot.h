@@ -60,8 +60,9 @@ class TelegramBot {
   struct Capacity {
     size_t max_in_flight = 0;
     size_t in_flight = 0;  // updates queued or being handled
-    size_t running = 0;    // updates being handled
-    size_t threads = 0, peak_threads = 0;
+    size_t running = 0;    // updates being handled on a thread
+    size_t waiting = 0;    // updates whose turn waits on the model, holding no thread
+    size_t threads = 0, peak_threads = 0, max_threads = 0;
   };
   // Not owned; each must outlive the bot (and, after a Drain that timed out, the process).
   struct Deps {
@@ -114,16 +115,17 @@ class TelegramBot {
   void TellBusy(const TelegramUpdate& update);
   void SendNotices();  // the notices thread: busy answers, in order, off the receiving thread
   // `claimed`: already started for this bot (StartBatch); otherwise Handle claims it first.
-  void Handle(const TelegramUpdate& update, bool claimed);
+  // A coroutine on the Dispatcher: it waits on the model without holding a thread.
+  Task<void> Handle(TelegramUpdate update, bool claimed);
   // Runs one claimed update and records it done; false when that could not be recorded.
-  bool HandleClaimed(const TelegramUpdate& update);
+  Task<bool> HandleClaimed(const TelegramUpdate& update);
   // After an update of `chat_id` finished: claims the chat's next update another instance
   // received while this one held the chat's turn (InboxStore::ClaimNext), for the same task to
   // run; nullopt when none waits (or the bot is stopping).
   std::optional<TelegramUpdate> HandOn(int64_t chat_id);
   // Queues claimed inbox updates (reserved slots: one per update) for their chats.
   void SubmitClaimed(const std::vector<InboxUpdate>& updates);
-  void HandleMessage(const TelegramMessage& message);
+  Task<void> HandleMessage(const TelegramMessage& message);
   void HandleCallback(const TelegramCallbackQuery& query);
   // Shows what a turn or a decision asked for: admin notifications, quote buttons, the
   // decided deposit told to its user.

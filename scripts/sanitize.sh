@@ -17,11 +17,11 @@ modes=("$@")
 ((${#modes[@]})) || modes=(asan tsan)
 
 # Suites with threads or processes; TSan is slow, so only these run under it. serve_test and
-# throughput_test run the TSan-built depositbot serve (a thread per chat, busy answers, pacing,
-# jobs) and check it exits 0.
+# throughput_test run the TSan-built depositbot serve (turns suspended on the model and resumed
+# on the dispatcher's threads, busy answers, pacing, jobs) and check it exits 0.
 TSAN_SUITES=(ledger_concurrency_test bank_storm_test tool_registry_test openai_chat_model_test
              purchase_test dispatcher_test telegram_client_test serve_test model_gate_test
-             throughput_test)
+             throughput_test http_client_test)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -189,7 +189,7 @@ TEST_CASE("an admin command is answered before any model and is not kept in the 
   CHECK(history->empty());
   // And the model is never offered these powers.
   ChatRequest req = d.agent->BuildRequest(admin, kAdmin, "adjust Alice's balance");
-  const std::string schemas = req.tools.dump();
+  const std::string schemas = req.Tools().dump();
   for (const char* word : {"adjust", "export", "stats", "admin_"}) {
     CAPTURE(word);
     CHECK(!Contains(schemas, word));

@@ -126,7 +126,7 @@ TEST_CASE("a non-admin session whose model asks to confirm changes nothing") {
   CHECK(f.Balance(f.alice) == 0);
   CHECK(f.deposits.GetTransaction(tx->id)->status == TransactionStatus::kPending);
   // And the schema the model saw offered no admin action.
-  auto schema = f.scripted.Requests()[0].tools.dump();
+  auto schema = f.scripted.Requests()[0].Tools().dump();
   CHECK(schema.find("\"confirm\"") == std::string::npos);
   CHECK(schema.find("\"pending\"") == std::string::npos);
 }
@@ -144,7 +144,7 @@ TEST_CASE("an admin session confirms through the repository and the user is cred
   const auto* decided = std::get_if<DepositDecidedUi>(&turn.ui[0]);
   REQUIRE(decided != nullptr);
   CHECK(decided->user_telegram_id == 1001);
-  auto schema = f.scripted.Requests()[0].tools.dump();
+  auto schema = f.scripted.Requests()[0].Tools().dump();
   CHECK(schema.find("\"confirm\"") != std::string::npos);
 }
 

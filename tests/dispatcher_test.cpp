@@ -5,8 +5,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -104,8 +106,8 @@ TEST_CASE(
   CHECK(ran == 4);
 }
 
-TEST_CASE("every chat with work runs at once: 300 blocked chats are all running together") {
-  Dispatcher d(1000);
+TEST_CASE("with enough threads, 300 chats blocked in plain tasks are all running together") {
+  Dispatcher d(1000, 300);
   std::mutex mu;
   std::condition_variable cv;
   int started = 0;
@@ -131,7 +133,7 @@ TEST_CASE("every chat with work runs at once: 300 blocked chats are all running 
 }
 
 TEST_CASE("an idle thread takes the next chat, and idle threads end after the idle time") {
-  Dispatcher d(100, std::chrono::milliseconds(20));
+  Dispatcher d(100, Dispatcher::kDefaultMaxThreads, std::chrono::milliseconds(20));
   for (int round = 0; round < 20; ++round) {
     std::promise<void> done;
     auto f = done.get_future();
@@ -150,4 +152,134 @@ TEST_CASE("an idle thread takes the next chat, and idle threads end after the id
   }
   CHECK(ended);
   REQUIRE(d.Stop(std::chrono::seconds(10)));
+}
+
+namespace {
+
+// An outside operation whose answers the test gives by hand, from its own thread.
+struct HeldAnswers {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::function<void(int)>> waiting;
+
+  Completion<int> Ask() {
+    return Completion<int>([this](Completion<int>::Done done) {
+      std::lock_guard<std::mutex> l(mu);
+      waiting.push_back(std::move(done));
+      cv.notify_all();
+    });
+  }
+  bool WaitFor(size_t n) {
+    std::unique_lock<std::mutex> l(mu);
+    return cv.wait_for(l, std::chrono::seconds(30), [&] { return waiting.size() >= n; });
+  }
+  void AnswerAll(int value) {
+    std::vector<std::function<void(int)>> answer;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      answer.swap(waiting);
+    }
+    for (auto& done : answer) done(value);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("300 chats waiting on an outside answer are all in flight on two threads") {
+  Dispatcher d(1000, /*max_threads=*/2);
+  HeldAnswers answers;
+  std::mutex mu;
+  std::map<int64_t, std::vector<std::string>> seen;
+  auto record = [&](int64_t chat, std::string what) {
+    std::lock_guard<std::mutex> l(mu);
+    seen[chat].push_back(std::move(what));
+  };
+  for (int64_t chat = 0; chat < 300; ++chat) {
+    REQUIRE(d.Submit(chat, Dispatcher::Job([&, chat]() -> Task<void> {
+                       record(chat, "asked");
+                       int answer = co_await answers.Ask();
+                       record(chat, "answered " + std::to_string(answer));
+                     })));
+    // The chat's next task waits for the first to end, answer included.
+    REQUIRE(d.Submit(chat, [&, chat] { record(chat, "second"); }));
+  }
+  REQUIRE(answers.WaitFor(300));
+  CHECK(d.Suspended() == 300);
+  CHECK(d.InFlight() == 600);
+  CHECK(d.PeakThreads() <= 2);
+  answers.AnswerAll(42);
+  REQUIRE(d.Stop(std::chrono::seconds(30)));
+  for (int64_t chat = 0; chat < 300; ++chat) {
+    CHECK(seen[chat] == std::vector<std::string>{"asked", "answered 42", "second"});
+  }
+  CHECK(d.Suspended() == 0);
+  CHECK(d.PeakThreads() <= 2);
+}
+
+TEST_CASE("an answer given before the task has suspended is not lost") {
+  Dispatcher d(10);
+  std::atomic<int> got{0};
+  REQUIRE(d.Submit(1, Dispatcher::Job([&]() -> Task<void> {
+                     // The operation answers from inside its start, on the task's own thread.
+                     got = co_await Completion<int>([](Completion<int>::Done done) { done(7); });
+                   })));
+  REQUIRE(d.Stop(std::chrono::seconds(10)));
+  CHECK(got == 7);
+}
+
+TEST_CASE("stop waits for a task that waits on an answer, which then finishes") {
+  Dispatcher d(10);
+  HeldAnswers answers;
+  std::atomic<bool> finished{false};
+  REQUIRE(d.Submit(5, Dispatcher::Job([&]() -> Task<void> {
+                     co_await answers.Ask();
+                     finished = true;
+                   })));
+  REQUIRE(answers.WaitFor(1));
+  std::thread answerer([&] { answers.AnswerAll(1); });
+  CHECK(d.Stop(std::chrono::seconds(10)));
+  answerer.join();
+  CHECK(finished);
+}
+
+TEST_CASE("a task that throws after waiting is contained and the chat's next task runs") {
+  Dispatcher d(10);
+  HeldAnswers answers;
+  std::atomic<int> ran{0};
+  REQUIRE(d.Submit(3, Dispatcher::Job([&]() -> Task<void> {
+                     co_await answers.Ask();
+                     throw std::runtime_error("boom after the answer");
+                   })));
+  REQUIRE(d.Submit(3, [&] { ++ran; }));
+  REQUIRE(answers.WaitFor(1));
+  answers.AnswerAll(0);
+  REQUIRE(d.Stop(std::chrono::seconds(10)));
+  CHECK(ran == 1);
+}
+
+TEST_CASE("outside a dispatcher, awaiting an answer blocks the caller until it comes") {
+  HeldAnswers answers;
+  std::thread answerer([&] {
+    REQUIRE(answers.WaitFor(1));
+    answers.AnswerAll(9);
+  });
+  auto ask = [&]() -> Task<int> { co_return (co_await answers.Ask()) + 1; };
+  CHECK(SyncWait(ask()) == 10);
+  answerer.join();
+}
+
+TEST_CASE("a task blocked in a marked wait does not hold up a chat waiting for a thread") {
+  Dispatcher d(10, /*max_threads=*/1);
+  std::promise<void> other_ran;
+  auto other_done = other_ran.get_future();
+  std::atomic<bool> saw_other{false};
+  // The only thread blocks (as in a provider's pause) until chat 2 has run: with the wait
+  // marked, chat 2 gets a thread of its own meanwhile.
+  REQUIRE(d.Submit(1, [&] {
+    BlockingScope blocking;
+    saw_other = other_done.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  }));
+  REQUIRE(d.Submit(2, [&] { other_ran.set_value(); }));
+  REQUIRE(d.Stop(std::chrono::seconds(30)));
+  CHECK(saw_other);
 }

@@ -37,7 +37,7 @@ ChatRequest AskWeather() {
   ChatRequest r;
   r.messages = {ChatMessage::System("You are a concise travel assistant."),
                 ChatMessage::User("Weather in Paris and Tokyo right now?")};
-  r.tools = WeatherTools();
+  r.SetTools(WeatherTools());
   return r;
 }
 
@@ -119,7 +119,7 @@ TEST_CASE("tools, tool_choice and parallel_tool_calls are left out when there ar
   ChatRequest r;
   r.messages = {ChatMessage::User("hi")};
   REQUIRE(model->Complete(r));
-  r.tools = json::array();
+  r.SetTools(json::array());
   REQUIRE(model->Complete(r));
   for (size_t i = 0; i < 2; ++i) {
     json body = h.SentBody(i);

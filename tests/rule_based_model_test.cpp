@@ -21,10 +21,11 @@ Interpretation Interpret(const std::string& text, bool admin = false) {
   ToolContext ctx = admin ? f.admin : f.alice;
   ChatRequest req;
   req.messages.push_back(ChatMessage::User(text));
-  req.tools = f.tools.Schemas(ctx);
+  nlohmann::json tools = f.tools.Schemas(ctx);
   for (const char* name : {"check_domain", "register_domain", "list_domains"}) {
-    req.tools.push_back({{"type", "function"}, {"function", {{"name", name}}}});
+    tools.push_back({{"type", "function"}, {"function", {{"name", name}}}});
   }
+  req.SetTools(std::move(tools));
   RuleBasedModel m;
   auto r = m.Complete(req);
   REQUIRE(r);

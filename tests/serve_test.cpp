@@ -176,7 +176,10 @@ TEST_CASE("serve exposes /healthz and /metrics") {
   REQUIRE(health);
   CHECK(health->status == 200);
   // The capacity an operator plans with: the in-flight cap, the model's limits, the pacing.
-  CHECK(Contains(health->body, "capacity: at most 1024 updates in flight; "));
+  CHECK(Contains(health->body,
+                 "capacity: at most 1024 updates in flight (a turn waiting on "
+                 "the model holds no thread); at most 64 handler threads"));
+  CHECK(Contains(health->body, "\nwaiting_on_model: 0\n"));
   CHECK(Contains(health->body, "Telegram pacing 30 messages per 1000 ms overall"));
   // The reply can reach the fake before its update is marked done: 0 or 1 in flight here.
   CHECK(std::regex_search(health->body, std::regex("\nin_flight: [01] of 1024\n")));

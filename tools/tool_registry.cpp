@@ -108,6 +108,9 @@ ToolRegistry::ToolRegistry(ToolRegistry&& other) noexcept {
   by_name_ = std::move(other.by_name_);
   other.tools_.clear();
   other.by_name_.clear();
+  other.shared_schemas_[0].reset();
+  other.shared_schemas_[1].reset();
+  ++other.generation_;
 }
 
 ToolRegistry& ToolRegistry::operator=(ToolRegistry&& other) noexcept {
@@ -117,6 +120,12 @@ ToolRegistry& ToolRegistry::operator=(ToolRegistry&& other) noexcept {
   by_name_ = std::move(other.by_name_);
   other.tools_.clear();
   other.by_name_.clear();
+  shared_schemas_[0].reset();
+  shared_schemas_[1].reset();
+  other.shared_schemas_[0].reset();
+  other.shared_schemas_[1].reset();
+  ++generation_;
+  ++other.generation_;
   return *this;
 }
 
@@ -132,6 +141,9 @@ void ToolRegistry::Register(Tool tool) {
   auto shared = std::make_shared<const Tool>(std::move(tool));
   by_name_.emplace(shared->name, shared);
   tools_.push_back(std::move(shared));
+  shared_schemas_[0].reset();
+  shared_schemas_[1].reset();
+  ++generation_;
 }
 
 std::shared_ptr<const Tool> ToolRegistry::Find(std::string_view name) const {
@@ -161,6 +173,21 @@ json ToolRegistry::Schemas(const ToolContext& ctx) const {
                      {"parameters", std::move(parameters)}}}});
   }
   return out;
+}
+
+std::shared_ptr<const json> ToolRegistry::SharedSchemas(const ToolContext& ctx) const {
+  const int kind = ctx.is_admin ? 1 : 0;
+  uint64_t generation = 0;
+  {
+    std::shared_lock lock(mu_);
+    if (shared_schemas_[kind]) return shared_schemas_[kind];
+    generation = generation_;
+  }
+  auto built = std::make_shared<const json>(Schemas(ctx));
+  std::unique_lock lock(mu_);
+  // Kept only if no tool was registered meanwhile (else the next call builds it again).
+  if (generation == generation_ && !shared_schemas_[kind]) shared_schemas_[kind] = built;
+  return built;
 }
 
 std::vector<std::string> ToolRegistry::Names(const ToolContext& ctx) const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
@@ -42,6 +43,8 @@ class ToolRegistry {
   // are left out and the parameters are the non-admin schema unless ctx.is_admin. Empty when
   // nothing is offered (the caller then omits `tools` from the request).
   nlohmann::json Schemas(const ToolContext& ctx) const;
+  // The same, built once per kind of user (admin or not) until the next Register, and shared.
+  std::shared_ptr<const nlohmann::json> SharedSchemas(const ToolContext& ctx) const;
 
   // Names of the tools offered to `ctx`, in registration order.
   std::vector<std::string> Names(const ToolContext& ctx) const;
@@ -64,6 +67,9 @@ class ToolRegistry {
   std::vector<std::shared_ptr<const Tool>> Offered(const ToolContext& ctx) const;
 
   mutable std::shared_mutex mu_;
+  // SharedSchemas' copies, [0] for users and [1] for admins; reset by Register. Guarded by mu_.
+  mutable std::shared_ptr<const nlohmann::json> shared_schemas_[2];
+  uint64_t generation_ = 0;                         // counts Register calls; guarded by mu_
   std::vector<std::shared_ptr<const Tool>> tools_;  // registration order
   std::map<std::string, std::shared_ptr<const Tool>, std::less<>> by_name_;
 };
