@@ -37,6 +37,11 @@ TEST_CASE("with the defaults, 300 chats whose model calls all block are all in f
   // Every conversation reaches the model before any answer comes back: none waits for another.
   REQUIRE(b.llm.WaitForHeld(300, seconds(120)));
   CHECK(b.Metric("depositbot_in_flight") == 300);
+  // They wait without a thread each: suspended turns, and at most 64 threads for the rest.
+  CHECK(b.Metric("depositbot_waiting_on_model") == 300);
+  const auto threads = b.Metric("depositbot_handler_threads");
+  REQUIRE(threads);
+  CHECK(*threads <= 64);
   b.llm.Release();
   REQUIRE(b.telegram.WaitForSentMessages(300, seconds(120)));
   for (int c = 0; c < 300; ++c) {
