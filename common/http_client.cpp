@@ -186,19 +186,19 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
 
 // Progress: the request sent, or more of the answer come, moves the read deadline.
 int OnProgress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+  // Called for every transfer each time the loop runs: only a change is worth a clock read.
   auto* t = static_cast<Transfer*>(user);
-  const auto now = std::chrono::steady_clock::now();
   if (!t->sent && ulnow >= ultotal) {
     long request_bytes = 0;  // the request line and headers went out: the connection is up
     curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_bytes);
     if (request_bytes > 0) {
       t->sent = true;
-      t->deadline = now + t->read_timeout;
+      t->deadline = std::chrono::steady_clock::now() + t->read_timeout;
     }
   }
   if (dlnow > t->received) {
     t->received = dlnow;
-    t->deadline = now + t->read_timeout;
+    t->deadline = std::chrono::steady_clock::now() + t->read_timeout;
   }
   return 0;
 }

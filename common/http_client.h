@@ -82,7 +82,8 @@ struct HttpOptions {
 // The outcome of an asynchronous request, given once to its callback.
 using HttpDone = std::function<void(Result<HttpResponse>)>;
 
-// A small blocking HTTP client over cpp-httplib (OpenSSL for https).
+// A small HTTP client: blocking calls over cpp-httplib (OpenSSL for https), and PostAsync over
+// libcurl's multi interface.
 // Any HTTP status is a successful Result; transport failures are errors:
 //   kUnavailable     the request was never sent (connect failed / timed out),
 //   kUnknownOutcome  it was sent but no complete answer came (read timeout,

@@ -204,6 +204,11 @@ TEST_CASE("300 chats waiting on an outside answer are all in flight on two threa
     REQUIRE(d.Submit(chat, [&, chat] { record(chat, "second"); }));
   }
   REQUIRE(answers.WaitFor(300));
+  // A task is counted as suspended just after its question went out: wait until all are.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (d.Suspended() < 300 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
   CHECK(d.Suspended() == 300);
   CHECK(d.InFlight() == 600);
   CHECK(d.PeakThreads() <= 2);

@@ -141,6 +141,15 @@ struct ServeBot {
     return std::stoll(m[1].str());
   }
 
+  // Metric(name) once it equals `want` (it is read again until then, up to 20 s), else its last
+  // value: for a gauge that the serve process updates a moment after the event the test saw.
+  std::optional<int64_t> WaitForMetric(const std::string& name, int64_t want) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    std::optional<int64_t> v = Metric(name);
+    while (v != want && std::chrono::steady_clock::now() < deadline) v = Metric(name);
+    return v;
+  }
+
   int64_t Query(const std::string& sql) {
     auto d = Database::Open(db);
     REQUIRE(d);
