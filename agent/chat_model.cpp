@@ -168,7 +168,6 @@ void ChatRequest::SetTools(nlohmann::json schemas) {
 }
 
 Task<Result<ChatResponse>> ChatModel::CompleteAsync(const ChatRequest& request) {
-  BlockingScope blocking;  // e.g. a recording wrapper around a network model
   co_return Complete(request);
 }
 

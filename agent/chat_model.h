@@ -102,7 +102,8 @@ class ChatModel {
   virtual Result<ChatResponse> Complete(const ChatRequest& request) = 0;
   // The same call as a coroutine. A model that talks to a server over the network
   // (OpenAiChatModel) waits for the answer without holding a thread when awaited under a
-  // Resumer; the default runs Complete on the calling thread. `request` must outlive the task.
+  // Resumer; the default runs Complete on the calling thread (a model whose Complete waits long
+  // marks that wait with BlockingScope). `request` must outlive the task.
   virtual Task<Result<ChatResponse>> CompleteAsync(const ChatRequest& request);
   // Short name for logs and metrics, e.g. "openai:gpt-4o-mini" or "scripted".
   virtual std::string Name() const = 0;

@@ -46,8 +46,13 @@ std::string LiteralPatternLooseTimes(const std::string& text) {
 class RecordingChatModel final : public ChatModel {
  public:
   RecordingChatModel(ChatModel& inner, SessionRecorder& rec) : inner_(inner), rec_(rec) {}
+  // Recorded per thread (SessionRecorder), so the call blocks its thread; marked as such, so
+  // that under serve --record other chats get threads meanwhile.
   Result<ChatResponse> Complete(const ChatRequest& request) override {
-    auto r = inner_.Complete(request);
+    Result<ChatResponse> r = [&] {
+      BlockingScope blocking;
+      return inner_.Complete(request);
+    }();
     if (!r) {
       rec_.OnModelReply({{"error", r.error().message}});
       return r;
